@@ -1,0 +1,124 @@
+# kernelmq — one flat Makefile.
+#
+#   make deps    install the Debian packages (idempotent)
+#   make         build bin/kmq-broker, bin/kmq-kernel, bin/kmq, bin/libkmq.a
+#   make run     deps + build + start the broker on its defaults
+#   make test    build + run every test (selftests and integration)
+#   make check   the same tests against ASan/UBSan builds in bin/asan/
+#   make bench   the benchmarks
+#   make clean
+
+DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
+               libmsgpack-dev libseccomp-dev libedit-dev \
+               python3 python3-dev python3-pandas python3-numpy \
+               python3-matplotlib python3-zmq python3-msgpack procps tmux
+
+# The embedded interpreter is Debian's python3, never whatever is on PATH.
+PYTHON_CONFIG = /usr/bin/python3-config
+PKGS          = libczmq libzmq msgpack libseccomp
+
+# SAN selects the sanitizer build: objects in build/asan, binaries in bin/asan.
+ifeq ($(SAN),1)
+  BUILD    = build/asan
+  BIN      = bin/asan
+  SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+  OPT      = -O1
+else
+  BUILD    = build/release
+  BIN      = bin
+  SANFLAGS =
+  OPT      = -O2
+endif
+
+CC       ?= cc
+CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Ibroker -Ikernel
+CFLAGS    = -std=c11 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PY_CFLAGS = $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes 2>/dev/null))
+LDFLAGS   = $(SANFLAGS)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PY_LIBS   = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
+
+COMMON_SRC = $(wildcard common/*.c)
+BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
+KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
+CLIENT_SRC = $(filter-out client/kmq_cli.c,$(wildcard client/*.c))
+GLUE_SRC   = $(wildcard kernel/*.py)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+COMMON_OBJ = $(call obj,$(COMMON_SRC))
+BROKER_OBJ = $(call obj,$(BROKER_SRC))
+KERNEL_OBJ = $(call obj,$(KERNEL_SRC))
+CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
+
+BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a \
+           $(BIN)/kmq-selftest $(BIN)/kmq-testpeer
+
+.PHONY: all deps run test check bench clean
+all: $(BINARIES)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update && apt-get install -y --no-install-recommends $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h broker/*.h kernel/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) -c $< -o $@
+
+# The Python glue is compiled into the kernel (.incbin), so an executor needs
+# no file from the host once its sandbox hides it.
+$(BUILD)/kernel/glue_blob.o: kernel/glue_blob.S $(GLUE_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@ -Ikernel
+
+$(BIN)/kmq-broker: $(BUILD)/broker/main.o $(BROKER_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+$(BIN)/kmq-kernel: $(BUILD)/kernel/main.o $(KERNEL_OBJ) $(BUILD)/kernel/glue_blob.o $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(LIBS) $(PY_LIBS)
+
+$(BIN)/libkmq.a: $(CLIENT_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/kmq: $(BUILD)/client/kmq_cli.o $(BIN)/libkmq.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -ledit
+
+# Every module's selftest in one binary (tests/selftest.c lists them).
+$(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+# A raw ZeroMQ peer for tests that must send what no well-behaved client would.
+$(BIN)/kmq-testpeer: $(BUILD)/tests/testpeer.o $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+run: deps all
+	$(BIN)/kmq-broker
+
+test: all
+	tests/run.sh $(BIN)
+
+check:
+	$(MAKE) SAN=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    tests/run.sh bin/asan
+
+bench: all
+	bench/run.sh $(BIN)
+
+clean:
+	rm -rf build bin

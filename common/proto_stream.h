@@ -1,0 +1,45 @@
+/*  proto_stream — kernelmq multipart messages over a byte stream.
+
+    The monitor and its executor talk over a socketpair, not ZeroMQ. A
+    message there is the same multipart as on the wire, framed as:
+
+        u32 frame count (big-endian), then per frame: u64 size (big-endian)
+        followed by that many bytes.
+
+    The reader is incremental so the monitor can poll the executor's socket
+    non-blocking and never stall its heartbeats on a half-written message.
+    Limits (frame count, frame size) are enforced while reading, before any
+    allocation of the announced size, so a hostile peer cannot make the
+    reader allocate more than the configured maximum.
+*/
+#ifndef KMQ_PROTO_STREAM_H
+#define KMQ_PROTO_STREAM_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _proto_reader_t proto_reader_t;
+
+//  New reader for messages of at most max_frames frames, each at most
+//  max_frame bytes.
+proto_reader_t *proto_reader_new (size_t max_frames, size_t max_frame);
+void proto_reader_destroy (proto_reader_t **self_p);
+
+//  Reads what fd has. Returns 1 when a whole message is ready (taken with
+//  proto_reader_take), 0 when more bytes are needed (EAGAIN on a
+//  non-blocking fd), -1 on error with errno set: EPIPE on end of stream,
+//  EMSGSIZE when a limit is exceeded, EPROTO for a malformed frame count,
+//  or the read's errno. With a blocking fd it returns only 1 or -1.
+int proto_reader_read (proto_reader_t *self, int fd);
+
+//  Takes the completed message; caller owns it. NULL if none is ready.
+zmsg_t *proto_reader_take (proto_reader_t *self);
+
+//  Writes msg to fd (blocking, retries EINTR and short writes) and
+//  destroys it. Returns 0, or -1 with errno set. *msg_p is cleared either way.
+int proto_stream_write (int fd, zmsg_t **msg_p);
+
+void proto_stream_test (bool verbose);
+
+#endif

@@ -1,0 +1,42 @@
+/*  executor — the forked child that runs user Python (embedded CPython).
+
+    The monitor calls executor_spawn; the child never returns from it. The
+    child holds the session namespace and answers requests it reads from its
+    socketpair (proto_stream framing, requests forwarded untouched from the
+    broker) with exactly one reply each, written back on the same socket.
+    Its stdout and stderr are pipes read by the monitor, which turns them
+    into stream events; the executor itself never builds stream events.
+
+    The executor has no ZeroMQ socket, no ZeroMQ context, and must be forked
+    before the monitor creates one.
+*/
+#ifndef KMQ_EXECUTOR_H
+#define KMQ_EXECUTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+    const char *session;        //  session key, for logs
+    const char *work_dir;       //  cwd of the executor; created by the monitor
+    uint64_t memory_bytes;      //  RLIMIT_AS (0 = unlimited)
+    uint64_t cpu_seconds;       //  RLIMIT_CPU over the executor's life (0 = unlimited)
+    uint64_t max_payload;       //  largest frame accepted from the monitor
+    const char *state_lost;     //  when non-NULL, the first reply carries
+                                //  state_lost=true and notice=this text
+} executor_config_t;
+
+typedef struct {
+    pid_t pid;                  //  the child
+    int sock;                   //  monitor's end of the request socketpair
+    int out_fd;                 //  read end of the child's stdout pipe
+    int err_fd;                 //  read end of the child's stderr pipe
+} executor_handle_t;
+
+//  Forks the executor. In the parent returns 0 and fills *handle (all fds
+//  close-on-exec, non-blocking), or -1 with errno set. The child never
+//  returns: it runs requests until its socket closes, then _exit(0).
+int executor_spawn (const executor_config_t *config, executor_handle_t *handle);
+
+#endif

@@ -1,0 +1,12 @@
+/*  The Python half of the executor (glue.py), compiled into kmq-kernel so an
+    executor needs no file from the host once its sandbox hides the host.
+    kmq_glue_py is NUL-terminated; kmq_glue_py_end points past the NUL. */
+    .section .rodata
+    .global kmq_glue_py
+    .type   kmq_glue_py, @object
+kmq_glue_py:
+    .incbin "glue.py"
+    .byte   0
+    .global kmq_glue_py_end
+kmq_glue_py_end:
+    .section .note.GNU-stack,"",@progbits
