@@ -1,0 +1,114 @@
+# Shared helpers for the integration tests. Each test script sources this,
+# starts a real broker (which starts real kernels), drives it with the real
+# `kmq` CLI or kmq-testpeer, and reports cases as "ok   NAME" / "FAIL NAME".
+# No test asserts a wall-clock time; waits are bounded so a hang fails.
+set -u
+KMQ_BIN=${KMQ_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../bin" && pwd)}
+T=$(mktemp -d /tmp/kmq-test.XXXXXX)
+BROKER_PID=""
+ENDPOINT=""
+RT="$T/rt"
+CASES_FAILED=0
+
+ok()   { echo "ok   $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; CASES_FAILED=$((CASES_FAILED + 1)); }
+
+# check NAME COMMAND...: passes when COMMAND exits 0.
+check() {
+    local name=$1; shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+    if [ "$2" == "$3" ]; then ok "$1"
+    else fail "$1" "expected [$2], got [$3]"; fi
+}
+
+# expect_contains NAME NEEDLE HAYSTACK
+expect_contains() {
+    if [[ "$3" == *"$2"* ]]; then ok "$1"
+    else fail "$1" "expected to contain [$2], got [${3:0:600}]"; fi
+}
+
+# kmq ARGS...: the real CLI against this test's broker.
+kmq() { "$KMQ_BIN/kmq" -e "$ENDPOINT" "$@"; }
+
+# run_kmq ARGS...: runs kmq, leaving stdout in $OUT, stderr in $ERR, status in $RC.
+run_kmq() {
+    kmq "$@" > "$T/out" 2> "$T/err"
+    RC=$?
+    OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_broker [FLAGS...]: starts kmq-broker on a free loopback port with a
+# private runtime directory and waits (bounded) until it answers stats.
+start_broker() {
+    local port; port=$(free_port)
+    ENDPOINT="tcp://127.0.0.1:$port"
+    mkdir -p "$T"
+    "$KMQ_BIN/kmq-broker" --frontend "$ENDPOINT" --runtime-dir "$RT" "$@" \
+        > "$T/broker.log" 2>&1 &
+    BROKER_PID=$!
+    for _ in $(seq 1 100); do
+        if kmq stats > /dev/null 2>&1; then return 0; fi
+        if ! kill -0 "$BROKER_PID" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    echo "broker did not start; log:"; cat "$T/broker.log"
+    return 1
+}
+
+# Kernel processes (monitors and their executors) of this test's broker:
+# their command lines name the backend endpoint inside $RT.
+kernel_pids() { pgrep -f "kmq-kernel.*$RT" || true; }
+
+# stop_broker: SIGTERM, bounded wait, then the broker must be gone and must
+# have left no kernel process behind.
+stop_broker() {
+    [ -z "$BROKER_PID" ] && return 0
+    kill -TERM "$BROKER_PID" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$BROKER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$BROKER_PID" 2>/dev/null; then
+        fail "broker exits on SIGTERM"; kill -KILL "$BROKER_PID"
+    fi
+    wait "$BROKER_PID" 2>/dev/null
+    BROKER_PID=""
+}
+
+# The pid of SESSION's kernel monitor, from `kmq stats --json`.
+kernel_pid_of() {
+    kmq stats --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for e in s.get("session_list", []):
+    if e["session"] == sys.argv[1]:
+        print(e["pid"])' "$1"
+}
+
+# The executor of a kernel monitor: its child process.
+executor_pid_of() { pgrep -P "$1" | head -1; }
+
+# RSS of a process in KiB.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+cleanup() {
+    stop_broker
+    local left; left=$(kernel_pids)
+    if [ -n "$left" ]; then
+        fail "no kernel process left behind" "pids: $left"
+        kill -KILL $left 2>/dev/null
+    fi
+    if [ "$CASES_FAILED" -gt 0 ] && [ -f "$T/broker.log" ]; then
+        echo "--- broker log (last 40 lines)"; tail -40 "$T/broker.log"
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT

@@ -1,0 +1,55 @@
+/*  kmq-selftest — runs every module's selftest (module_test (verbose)).
+    Usage: kmq-selftest [-v] [MODULE...]   e.g. kmq-selftest proto            */
+#include <stdio.h>
+#include <string.h>
+#include <czmq.h>
+#include "proto.h"
+#include "proto_stream.h"
+#include "config.h"
+#include "session.h"
+#include "kmq.h"
+
+typedef struct {
+    const char *name;
+    void (*test) (bool verbose);
+} selftest_t;
+
+static const selftest_t s_tests [] = {
+    { "proto", proto_test },
+    { "proto_stream", proto_stream_test },
+    { "config", config_test },
+    { "session", session_test },
+    { "kmq", kmq_test },
+};
+
+static bool
+s_selected (const char *name, int argc, char **argv)
+{
+    bool any = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv [i], "-v") == 0)
+            continue;
+        any = true;
+        if (strcmp (argv [i], name) == 0)
+            return true;
+    }
+    return !any;
+}
+
+int
+main (int argc, char **argv)
+{
+    bool verbose = argc > 1 && strcmp (argv [1], "-v") == 0;
+    zsys_init ();
+    size_t count = sizeof (s_tests) / sizeof (s_tests [0]);
+    for (size_t i = 0; i < count; i++) {
+        if (!s_selected (s_tests [i].name, argc, argv))
+            continue;
+        printf (" * %s: ", s_tests [i].name);
+        fflush (stdout);
+        s_tests [i].test (verbose);
+        printf ("OK\n");
+    }
+    zsys_shutdown ();
+    return 0;
+}
