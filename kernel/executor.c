@@ -1,0 +1,801 @@
+/*  executor — the forked child that runs user Python (embedded CPython).
+
+    After the fork the child sets up its process (fds, signals, limits,
+    environment), starts CPython, compiles the embedded glue (kernel/glue.py)
+    as module _kmq, then answers one request at a time from its socketpair.
+    Protocol and I/O stay here in C; what a request means in Python is the
+    glue's business. Each glue entry point returns
+    (error, message, fields, payloads), which becomes exactly one reply.
+
+    The child never runs Py_Finalize: with pandas loaded it costs ~95 ms and
+    nothing needs it. It ends with _exit.
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "executor.h"
+#include "proto.h"
+#include "proto_stream.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern const char kmq_glue_py [];
+
+//  Where the child's fds land after the fork.
+#define S_SOCK_FD   3
+//  A header map is at most 1 MiB; a frame may be that much over max_payload.
+#define S_FRAME_SLACK (1u << 20)
+//  Deepest nesting of a glue field value (vars: list of maps of lists).
+#define S_MAX_DEPTH 8
+
+//  Exit statuses of a child that could not start, as the monitor sees them.
+#define S_EXIT_SETUP    120     //  fds, signals, cwd, limits, environment
+#define S_EXIT_PYTHON   121     //  CPython or the glue would not start
+#define S_EXIT_STREAM   122     //  the request stream from the monitor broke
+
+//  The glue's entry points, looked up once.
+typedef struct {
+    PyObject *execute;
+    PyObject *upload;
+    PyObject *download;
+    PyObject *reset;
+    PyObject *vars;
+    PyObject *flush;
+} s_glue_t;
+
+typedef struct {
+    const executor_config_t *config;
+    s_glue_t glue;
+    proto_reader_t *reader;
+    bool replied;               //  false until the first reply is written
+} s_child_t;
+
+
+//  --------------------------------------------------------------------
+//  Child set-up failures: one line on stderr (the monitor's pipe), _exit.
+
+static void __attribute__ ((noreturn, format (printf, 2, 3)))
+s_die (int status, const char *format, ...)
+{
+    char line [512];
+    va_list args;
+    va_start (args, format);
+    int size = vsnprintf (line, sizeof line - 1, format, args);
+    va_end (args);
+    if (size < 0)
+        size = 0;
+    if ((size_t) size > sizeof line - 2)
+        size = sizeof line - 2;
+    line [size++] = '\n';
+    ssize_t rc = write (STDERR_FILENO, "kmq executor: ", 14);
+    rc = write (STDERR_FILENO, line, (size_t) size);
+    (void) rc;
+    _exit (status);
+}
+
+
+//  --------------------------------------------------------------------
+//  Parent side
+
+static void
+s_close (int *fd)
+{
+    if (*fd >= 0) {
+        close (*fd);
+        *fd = -1;
+    }
+}
+
+static int
+s_set_nonblock (int fd)
+{
+    int flags = fcntl (fd, F_GETFL);
+    if (flags == -1 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) == -1)
+        return -1;
+    return 0;
+}
+
+static void s_child_main (const executor_config_t *config, pid_t parent,
+                          int sock, int out_w, int err_w)
+    __attribute__ ((noreturn));
+
+int
+executor_spawn (const executor_config_t *config, executor_handle_t *handle)
+{
+    assert (config);
+    assert (handle);
+    assert (config->work_dir);
+    int pair [2] = { -1, -1 };
+    int out [2] = { -1, -1 };
+    int err [2] = { -1, -1 };
+    int saved;
+
+    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1
+    ||  pipe2 (out, O_CLOEXEC) == -1
+    ||  pipe2 (err, O_CLOEXEC) == -1)
+        goto fail;
+
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == -1)
+        goto fail;
+    if (pid == 0)
+        s_child_main (config, parent, pair [1], out [1], err [1]);
+
+    s_close (&pair [1]);
+    s_close (&out [1]);
+    s_close (&err [1]);
+    //  The ends were made close-on-exec by socketpair/pipe2. A failure to
+    //  make them non-blocking leaves a child we can't talk to: kill it.
+    if (s_set_nonblock (pair [0]) == -1
+    ||  s_set_nonblock (out [0]) == -1
+    ||  s_set_nonblock (err [0]) == -1) {
+        saved = errno;
+        kill (pid, SIGKILL);
+        errno = saved;
+        goto fail;
+    }
+    handle->pid = pid;
+    handle->sock = pair [0];
+    handle->out_fd = out [0];
+    handle->err_fd = err [0];
+    return 0;
+
+fail:
+    saved = errno;
+    for (int i = 0; i < 2; i++) {
+        s_close (&pair [i]);
+        s_close (&out [i]);
+        s_close (&err [i]);
+    }
+    errno = saved;
+    return -1;
+}
+
+
+//  --------------------------------------------------------------------
+//  Child set-up, in order. Each step dies with a message when it fails.
+
+//  Dies with the monitor; never outlives it, even if it went already.
+static void
+s_child_parent_death (pid_t parent)
+{
+    if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1)
+        s_die (S_EXIT_SETUP, "prctl PR_SET_PDEATHSIG: %s", strerror (errno));
+    if (getppid () != parent)
+        _exit (S_EXIT_SETUP);
+}
+
+//  Default dispositions, nothing blocked: an inherited SIG_IGN on SIGINT
+//  would keep KeyboardInterrupt from ever happening.
+static void
+s_child_signals (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset (&action.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction (sig, &action, NULL);     //  EINVAL for KILL, STOP, RT gaps
+    sigset_t none;
+    sigemptyset (&none);
+    if (sigprocmask (SIG_SETMASK, &none, NULL) == -1)
+        s_die (S_EXIT_SETUP, "sigprocmask: %s", strerror (errno));
+}
+
+//  0 = /dev/null, 1 and 2 = the pipes, 3 = the socket, nothing else open.
+static void
+s_child_fds (int sock, int out_w, int err_w)
+{
+    //  Lift the three above the low fds first, so no dup2 below can
+    //  overwrite one of them (a monitor started with 0-2 closed gets its
+    //  socketpair on low fds).
+    sock = fcntl (sock, F_DUPFD_CLOEXEC, 10);
+    out_w = fcntl (out_w, F_DUPFD_CLOEXEC, 10);
+    err_w = fcntl (err_w, F_DUPFD_CLOEXEC, 10);
+    if (sock == -1 || out_w == -1 || err_w == -1)
+        _exit (S_EXIT_SETUP);               //  no stderr to say it on yet
+    if (dup2 (out_w, STDOUT_FILENO) == -1
+    ||  dup2 (err_w, STDERR_FILENO) == -1
+    ||  dup2 (sock, S_SOCK_FD) == -1)
+        _exit (S_EXIT_SETUP);
+    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null == -1)
+        s_die (S_EXIT_SETUP, "open /dev/null: %s", strerror (errno));
+    if (dup2 (null, STDIN_FILENO) == -1)
+        s_die (S_EXIT_SETUP, "dup2 /dev/null: %s", strerror (errno));
+    if (syscall (SYS_close_range, S_SOCK_FD + 1, ~0u, 0) == -1) {
+        //  Kernels before 5.9: close them one by one.
+        long max = sysconf (_SC_OPEN_MAX);
+        for (int fd = S_SOCK_FD + 1; fd < (max > 0? max: 1024); fd++)
+            close (fd);
+    }
+}
+
+static void
+s_child_limit (int resource, const char *name, uint64_t soft, uint64_t hard)
+{
+    struct rlimit limit = { .rlim_cur = (rlim_t) soft, .rlim_max = (rlim_t) hard };
+    if (setrlimit (resource, &limit) == -1)
+        s_die (S_EXIT_SETUP, "setrlimit %s %llu: %s", name,
+               (unsigned long long) soft, strerror (errno));
+}
+
+static void
+s_child_limits (const executor_config_t *config)
+{
+#if !defined (__SANITIZE_ADDRESS__)
+    //  ASan reserves terabytes of address space; an AS limit kills it.
+    if (config->memory_bytes)
+        s_child_limit (RLIMIT_AS, "RLIMIT_AS",
+                       config->memory_bytes, config->memory_bytes);
+#endif
+    //  SIGXCPU at the soft limit names the cause; SIGKILL a second later
+    //  if the code catches it.
+    if (config->cpu_seconds)
+        s_child_limit (RLIMIT_CPU, "RLIMIT_CPU",
+                       config->cpu_seconds, config->cpu_seconds + 1);
+}
+
+static void
+s_child_env (const char *work_dir)
+{
+    if (chdir (work_dir) == -1)
+        s_die (S_EXIT_SETUP, "chdir %s: %s (the monitor creates it first)",
+               work_dir, strerror (errno));
+    if (clearenv () != 0
+    ||  setenv ("PATH", "/usr/bin:/bin", 1) == -1
+    ||  setenv ("HOME", work_dir, 1) == -1
+    ||  setenv ("LANG", "C.UTF-8", 1) == -1
+    ||  setenv ("MPLBACKEND", "Agg", 1) == -1
+    ||  setenv ("PYTHONDONTWRITEBYTECODE", "1", 1) == -1)
+        s_die (S_EXIT_SETUP, "environment: %s", strerror (errno));
+}
+
+
+//  --------------------------------------------------------------------
+//  CPython
+
+static void
+s_python_check (PyStatus status, const char *what)
+{
+    if (PyStatus_Exception (status))
+        s_die (S_EXIT_PYTHON, "%s: %s%s%s", what,
+               status.func? status.func: "",
+               status.func? ": ": "",
+               status.err_msg? status.err_msg: "failed");
+}
+
+static void
+s_python_start (void)
+{
+    PyPreConfig preconfig;
+    PyPreConfig_InitIsolatedConfig (&preconfig);
+    preconfig.utf8_mode = 1;                //  open() and os.fsencode: UTF-8
+    s_python_check (Py_PreInitialize (&preconfig), "Py_PreInitialize");
+
+    PyConfig config;
+    PyConfig_InitIsolatedConfig (&config);
+    //  Isolated turns handlers off; without them SIGINT is no
+    //  KeyboardInterrupt, and SIGPIPE would kill us instead of EPIPE.
+    config.install_signal_handlers = 1;
+    config.buffered_stdio = 0;              //  prints reach the pipe at once
+    config.write_bytecode = 0;
+    config.parse_argv = 0;
+    PyStatus status = PyConfig_SetString (&config, &config.program_name,
+                                          L"/usr/bin/python3");
+    if (!PyStatus_Exception (status))
+        status = PyConfig_SetString (&config, &config.home, L"/usr");
+    if (!PyStatus_Exception (status))
+        status = PyConfig_SetString (&config, &config.stdio_encoding, L"utf-8");
+    if (!PyStatus_Exception (status))
+        status = PyConfig_SetString (&config, &config.stdio_errors,
+                                     L"backslashreplace");
+    if (!PyStatus_Exception (status))
+        status = Py_InitializeFromConfig (&config);
+    PyConfig_Clear (&config);
+    s_python_check (status, "Py_InitializeFromConfig");
+}
+
+//  One line for the current Python exception; clears it.
+static void
+s_python_describe (char *buffer, size_t size)
+{
+    PyObject *type, *value, *trace;
+    PyErr_Fetch (&type, &value, &trace);
+    PyErr_NormalizeException (&type, &value, &trace);
+    const char *name = type? ((PyTypeObject *) type)->tp_name: "unknown error";
+    PyObject *text = value? PyObject_Str (value): NULL;
+    const char *detail = text? PyUnicode_AsUTF8 (text): NULL;
+    PyErr_Clear ();
+    snprintf (buffer, size, "%s: %s", name, detail? detail: "");
+    Py_XDECREF (text);
+    Py_XDECREF (type);
+    Py_XDECREF (value);
+    Py_XDECREF (trace);
+}
+
+static PyObject *
+s_glue_function (PyObject *module, const char *name)
+{
+    PyObject *function = PyObject_GetAttrString (module, name);
+    if (!function || !PyCallable_Check (function))
+        s_die (S_EXIT_PYTHON, "glue has no function %s()", name);
+    return function;
+}
+
+//  Compiles the embedded glue as _kmq, which also imports pandas and numpy.
+static void
+s_glue_load (s_glue_t *glue)
+{
+    PyObject *code = Py_CompileString (kmq_glue_py, "<kmq-glue>", Py_file_input);
+    PyObject *module = code? PyImport_ExecCodeModule ("_kmq", code): NULL;
+    if (!module) {
+        char reason [512];
+        s_python_describe (reason, sizeof reason);
+        s_die (S_EXIT_PYTHON, "glue module _kmq: %s", reason);
+    }
+    glue->execute = s_glue_function (module, "execute");
+    glue->upload = s_glue_function (module, "upload");
+    glue->download = s_glue_function (module, "download");
+    glue->reset = s_glue_function (module, "reset");
+    glue->vars = s_glue_function (module, "vars");
+    glue->flush = s_glue_function (module, "flush");
+    Py_DECREF (code);
+    Py_DECREF (module);
+}
+
+
+//  --------------------------------------------------------------------
+//  Replies
+
+//  UTF-8 of a str; lone surrogates (from user exception text) escaped.
+//  Returns a new bytes object, or NULL with a Python error.
+static PyObject *
+s_utf8 (PyObject *text)
+{
+    return PyUnicode_AsEncodedString (text, "utf-8", "backslashreplace");
+}
+
+//  Writes one glue field value. -1 (Python error maybe set) on a kind the
+//  protocol can't carry.
+static int
+s_pack_value (proto_builder_t *builder, PyObject *value, int depth)
+{
+    if (depth > S_MAX_DEPTH)
+        return -1;
+    if (value == Py_None)
+        proto_builder_val_nil (builder);
+    else
+    if (PyBool_Check (value))
+        proto_builder_val_bool (builder, value == Py_True);
+    else
+    if (PyLong_Check (value)) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow (value, &overflow);
+        if (overflow > 0) {
+            unsigned long long big = PyLong_AsUnsignedLongLong (value);
+            if (big == (unsigned long long) -1 && PyErr_Occurred ())
+                return -1;
+            proto_builder_val_uint (builder, big);
+        }
+        else
+        if (overflow < 0 || (number == -1 && PyErr_Occurred ()))
+            return -1;
+        else
+        if (number >= 0)
+            proto_builder_val_uint (builder, (uint64_t) number);
+        else
+            proto_builder_val_int (builder, number);
+    }
+    else
+    if (PyFloat_Check (value))
+        proto_builder_val_float (builder, PyFloat_AS_DOUBLE (value));
+    else
+    if (PyUnicode_Check (value)) {
+        PyObject *bytes = s_utf8 (value);
+        if (!bytes)
+            return -1;
+        proto_builder_val_strn (builder, PyBytes_AS_STRING (bytes),
+                                (size_t) PyBytes_GET_SIZE (bytes));
+        Py_DECREF (bytes);
+    }
+    else
+    if (PyList_Check (value) || PyTuple_Check (value)) {
+        PyObject *items = PySequence_Fast (value, "a list");
+        if (!items)
+            return -1;
+        Py_ssize_t count = PySequence_Fast_GET_SIZE (items);
+        int rc = count > UINT32_MAX? -1: 0;
+        if (rc == 0) {
+            proto_builder_val_array (builder, (uint32_t) count);
+            for (Py_ssize_t i = 0; i < count && rc == 0; i++)
+                rc = s_pack_value (builder, PySequence_Fast_GET_ITEM (items, i),
+                                   depth + 1);
+        }
+        Py_DECREF (items);
+        return rc;
+    }
+    else
+    if (PyDict_Check (value)) {
+        //  Keys are checked before the count is announced.
+        PyObject *key, *item;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next (value, &pos, &key, &item))
+            if (!PyUnicode_Check (key))
+                return -1;
+        proto_builder_val_map (builder, (uint32_t) PyDict_GET_SIZE (value));
+        pos = 0;
+        while (PyDict_Next (value, &pos, &key, &item))
+            if (s_pack_value (builder, key, depth + 1)
+            ||  s_pack_value (builder, item, depth + 1))
+                return -1;
+    }
+    else
+        return -1;
+    return 0;
+}
+
+//  The reply for a glue result (error, message, fields, payloads), or NULL
+//  (Python error maybe set) when the result is not of that shape.
+static zmsg_t *
+s_reply_from_result (s_child_t *self, uint64_t id, const char *session,
+                     PyObject *result)
+{
+    if (!PyTuple_Check (result) || PyTuple_GET_SIZE (result) != 4)
+        return NULL;
+    PyObject *error = PyTuple_GET_ITEM (result, 0);
+    PyObject *message = PyTuple_GET_ITEM (result, 1);
+    PyObject *fields = PyTuple_GET_ITEM (result, 2);
+    PyObject *payloads = PyTuple_GET_ITEM (result, 3);
+    if (!PyDict_Check (fields) || !PyList_Check (payloads))
+        return NULL;
+
+    proto_builder_t *builder = NULL;
+    if (error == Py_None)
+        builder = proto_reply_ok_begin (id, session);
+    else {
+        if (!PyUnicode_Check (error) || !PyUnicode_Check (message))
+            return NULL;
+        const char *code = PyUnicode_AsUTF8 (error);
+        PyObject *text = s_utf8 (message);
+        if (!code || !text) {
+            Py_XDECREF (text);
+            return NULL;
+        }
+        builder = proto_reply_error_begin (id, session, proto_error_parse (code),
+                                           PyBytes_AS_STRING (text));
+        Py_DECREF (text);
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next (fields, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check (key)? PyUnicode_AsUTF8 (key): NULL;
+        if (!name)
+            goto fail;
+        proto_builder_key (builder, name);
+        if (s_pack_value (builder, value, 0))
+            goto fail;
+    }
+    if (!self->replied && self->config->state_lost) {
+        proto_builder_bool (builder, "state_lost", true);
+        proto_builder_str (builder, "notice", self->config->state_lost);
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE (payloads); i++) {
+        PyObject *payload = PyList_GET_ITEM (payloads, i);
+        if (!PyBytes_Check (payload))
+            goto fail;
+        proto_builder_payload_copy (builder, PyBytes_AS_STRING (payload),
+                                    (size_t) PyBytes_GET_SIZE (payload));
+    }
+    return proto_builder_finish (&builder);
+
+fail:
+    proto_builder_destroy (&builder);
+    return NULL;
+}
+
+//  An error reply that carries only the notice fields.
+static zmsg_t *
+s_reply_error (s_child_t *self, uint64_t id, const char *session,
+               proto_error_t code, const char *message)
+{
+    proto_builder_t *builder = proto_reply_error_begin (id, session, code, message);
+    if (!self->replied && self->config->state_lost) {
+        proto_builder_bool (builder, "state_lost", true);
+        proto_builder_str (builder, "notice", self->config->state_lost);
+    }
+    return proto_builder_finish (&builder);
+}
+
+//  Calls a glue function; turns whatever comes back (or escapes) into one
+//  reply. Steals args.
+static zmsg_t *
+s_call (s_child_t *self, uint64_t id, const char *session,
+        PyObject *function, PyObject *args)
+{
+    if (!args) {
+        PyErr_Clear ();
+        return s_reply_error (self, id, session, PROTO_E_INTERNAL,
+                              "the executor ran out of memory for the request; "
+                              "free some with reset");
+    }
+    PyObject *result = PyObject_CallObject (function, args);
+    Py_DECREF (args);
+
+    zmsg_t *reply = NULL;
+    if (result)
+        reply = s_reply_from_result (self, id, session, result);
+    if (!reply) {
+        char reason [512] = "the glue returned a malformed result";
+        if (PyErr_Occurred ()) {
+            if (PyErr_ExceptionMatches (PyExc_KeyboardInterrupt)) {
+                PyErr_Clear ();
+                reply = s_reply_error (self, id, session, PROTO_E_INTERRUPTED,
+                                       "the request was interrupted "
+                                       "(KeyboardInterrupt); the namespace is kept");
+            }
+            else
+                s_python_describe (reason, sizeof reason);
+        }
+        if (!reply) {
+            char message [600];
+            snprintf (message, sizeof message,
+                      "the executor failed to answer: %s; "
+                      "this is a kernelmq bug, please report it", reason);
+            reply = s_reply_error (self, id, session, PROTO_E_INTERNAL, message);
+        }
+    }
+    Py_XDECREF (result);
+    //  Output written so far goes into the pipes before the reply leaves,
+    //  so the monitor can drain them first.
+    PyObject *flushed = PyObject_CallNoArgs (self->glue.flush);
+    Py_XDECREF (flushed);
+    PyErr_Clear ();
+    fflush (stdout);
+    fflush (stderr);
+    return reply;
+}
+
+
+//  --------------------------------------------------------------------
+//  Requests
+
+//  str from a header field, or NULL when absent or not UTF-8 (no Python
+//  error left set).
+static PyObject *
+s_field_str (proto_msg_t *msg, const char *key)
+{
+    const char *ptr;
+    size_t len;
+    if (!proto_msg_strn (msg, key, &ptr, &len))
+        return NULL;
+    PyObject *text = PyUnicode_DecodeUTF8 (ptr, (Py_ssize_t) len, "strict");
+    if (!text)
+        PyErr_Clear ();
+    return text;
+}
+
+static zmsg_t *
+s_bad_request (s_child_t *self, uint64_t id, const char *session,
+               const char *message)
+{
+    return s_reply_error (self, id, session, PROTO_E_BAD_REQUEST, message);
+}
+
+static zmsg_t *
+s_handle_execute (s_child_t *self, proto_msg_t **msg_p, uint64_t id,
+                  const char *session)
+{
+    proto_msg_t *msg = *msg_p;
+    if (proto_msg_payload_count (msg) != 1)
+        return s_bad_request (self, id, session,
+                              "execute needs exactly one payload: the code");
+    zframe_t *frame = proto_msg_payload (msg, 0);
+    PyObject *code = PyUnicode_DecodeUTF8 ((const char *) zframe_data (frame),
+                                           (Py_ssize_t) zframe_size (frame),
+                                           "strict");
+    if (!code) {
+        PyErr_Clear ();
+        return s_bad_request (self, id, session,
+                              "the code is not valid UTF-8; send it as UTF-8 text");
+    }
+    proto_msg_destroy (msg_p);
+    return s_call (self, id, session, self->glue.execute,
+                   PyTuple_Pack (1, code));
+}
+
+static zmsg_t *
+s_handle_upload (s_child_t *self, proto_msg_t **msg_p, uint64_t id,
+                 const char *session)
+{
+    proto_msg_t *msg = *msg_p;
+    if (proto_msg_payload_count (msg) != 1)
+        return s_bad_request (self, id, session,
+                              "upload needs exactly one payload: the bytes");
+    PyObject *name = s_field_str (msg, "name");
+    PyObject *format = s_field_str (msg, "format");
+    if (!name || !format) {
+        Py_XDECREF (name);
+        Py_XDECREF (format);
+        return s_bad_request (self, id, session,
+                              "upload needs name and format as UTF-8 strings");
+    }
+    zframe_t *frame = proto_msg_payload (msg, 0);
+    PyObject *data = PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
+                                                (Py_ssize_t) zframe_size (frame));
+    //  The request's copy goes before parsing: a big upload needs memory
+    //  for the bytes and the DataFrame, not twice the bytes.
+    proto_msg_destroy (msg_p);
+    PyObject *args = data? PyTuple_Pack (3, name, format, data): NULL;
+    Py_DECREF (name);
+    Py_DECREF (format);
+    Py_XDECREF (data);
+    return s_call (self, id, session, self->glue.upload, args);
+}
+
+static zmsg_t *
+s_handle_download (s_child_t *self, proto_msg_t *msg, uint64_t id,
+                   const char *session)
+{
+    PyObject *name = s_field_str (msg, "name");
+    PyObject *format = s_field_str (msg, "format");
+    if (!name || !format) {
+        Py_XDECREF (name);
+        Py_XDECREF (format);
+        return s_bad_request (self, id, session,
+                              "download needs name and format as UTF-8 strings");
+    }
+    PyObject *args = PyTuple_Pack (2, name, format);
+    Py_DECREF (name);
+    Py_DECREF (format);
+    return s_call (self, id, session, self->glue.download, args);
+}
+
+//  A SIGINT that arrived while idle (or after the last request's code
+//  finished) must not hit the next request.
+static void
+s_drop_stray_interrupt (void)
+{
+    if (PyErr_CheckSignals () == -1)
+        PyErr_Clear ();
+}
+
+//  The reply to one request, or NULL for messages that get none.
+static zmsg_t *
+s_handle (s_child_t *self, zmsg_t **request_p)
+{
+    proto_fault_t fault;
+    proto_msg_t *msg = proto_decode (request_p, &fault);
+    if (!msg)
+        return s_reply_error (self, fault.has_id? fault.id: 0, NULL,
+                              fault.code, fault.text);
+
+    proto_type_t type = proto_msg_type (msg);
+    uint64_t id = proto_msg_id (msg);
+    //  Handlers may free msg early; the reply still needs the session.
+    char *session = strdup (proto_msg_session (msg));
+    if (!session) {
+        proto_msg_destroy (&msg);
+        return s_reply_error (self, id, NULL, PROTO_E_INTERNAL,
+                              "the executor ran out of memory");
+    }
+    const char *reply_session = *session? session: NULL;
+
+    s_drop_stray_interrupt ();
+    zmsg_t *reply = NULL;
+    switch (type) {
+        case PROTO_EXECUTE:
+            reply = s_handle_execute (self, &msg, id, reply_session);
+            break;
+        case PROTO_UPLOAD:
+            reply = s_handle_upload (self, &msg, id, reply_session);
+            break;
+        case PROTO_DOWNLOAD:
+            reply = s_handle_download (self, msg, id, reply_session);
+            break;
+        case PROTO_RESET:
+            reply = s_call (self, id, reply_session, self->glue.reset,
+                            PyTuple_New (0));
+            break;
+        case PROTO_VARS:
+            reply = s_call (self, id, reply_session, self->glue.vars,
+                            PyTuple_New (0));
+            break;
+        case PROTO_HEARTBEAT:
+        case PROTO_INTERRUPT:
+            //  The monitor's business (interrupt is a signal); no reply.
+            break;
+        default: {
+            char message [128];
+            snprintf (message, sizeof message,
+                      "the executor does not handle %s requests",
+                      proto_type_name (type));
+            reply = s_reply_error (self, id, reply_session,
+                                   PROTO_E_UNSUPPORTED, message);
+        }
+    }
+    proto_msg_destroy (&msg);
+    free (session);
+    return reply;
+}
+
+//  Reads requests until the monitor closes the socket, then _exit(0).
+static void __attribute__ ((noreturn))
+s_serve (s_child_t *self)
+{
+    while (true) {
+        int rc;
+        Py_BEGIN_ALLOW_THREADS
+        do
+            rc = proto_reader_read (self->reader, S_SOCK_FD);
+        while (rc == -1 && errno == EINTR);
+        Py_END_ALLOW_THREADS
+        if (rc == -1) {
+            if (errno == EPIPE)
+                _exit (0);
+            //  A broken stream can't be resynchronised: the monitor sees
+            //  this exit status and reports the executor dead.
+            s_die (S_EXIT_STREAM, "request stream from the monitor: %s",
+                   strerror (errno));
+        }
+        zmsg_t *request = proto_reader_take (self->reader);
+        if (!request)
+            continue;
+        zmsg_t *reply = s_handle (self, &request);
+        zmsg_destroy (&request);
+        if (!reply)
+            continue;
+        Py_BEGIN_ALLOW_THREADS
+        rc = proto_stream_write (S_SOCK_FD, &reply);
+        Py_END_ALLOW_THREADS
+        if (rc == -1) {
+            if (errno == EPIPE || errno == ECONNRESET)
+                _exit (0);
+            s_die (S_EXIT_STREAM, "writing a reply to the monitor: %s",
+                   strerror (errno));
+        }
+        self->replied = true;
+    }
+}
+
+static void
+s_child_main (const executor_config_t *config, pid_t parent,
+              int sock, int out_w, int err_w)
+{
+    s_child_t self = { .config = config };
+    //  Whatever the monitor had buffered in stdio is the monitor's: dropped
+    //  here, or the first fflush would print it into the user's output.
+    __fpurge (stdout);
+    __fpurge (stderr);
+    s_child_parent_death (parent);
+    s_child_signals ();
+    s_child_fds (sock, out_w, err_w);
+    s_child_limits (config);
+    s_child_env (config->work_dir);
+
+    s_python_start ();
+    s_glue_load (&self.glue);
+
+    uint64_t max_frame = config->max_payload? config->max_payload: PROTO_MAX_PAYLOAD;
+    if (max_frame > PROTO_MAX_PAYLOAD)
+        max_frame = PROTO_MAX_PAYLOAD;
+    self.reader = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
+                                    (size_t) max_frame + S_FRAME_SLACK);
+    if (!self.reader)
+        s_die (S_EXIT_SETUP, "proto_reader_new: out of memory");
+    s_serve (&self);
+}
