@@ -1,0 +1,497 @@
+/*  broker — the loop, the sockets and the frontend (see broker.h).
+    Kernel lifecycle, the backend and the timers live in broker_kernel.c. */
+#include "broker_internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BROKER_NAME     "kmq-broker 0.1.0"
+#define S_DRAIN_BATCH   256         //  messages per socket per poll, for fairness
+#define S_FRONTEND_HWM  100000      //  queued messages per client before drops
+
+//  --- sending ------------------------------------------------------------
+
+void
+broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
+{
+    assert (msg_p && *msg_p);
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (!client) {
+        zmsg_destroy (&msg);
+        return;
+    }
+    zmsg_pushmem (msg, zframe_data (client), zframe_size (client));
+    //  An unknown or gone client: the ROUTER drops it (not mandatory)
+    if (zmsg_send (&msg, self->frontend))
+        zmsg_destroy (&msg);
+}
+
+void
+broker_send_error (broker_t *self, zframe_t *client, uint64_t id,
+                   const char *session, proto_error_t code,
+                   const char *cause, const char *message)
+{
+    proto_builder_t *builder = proto_reply_error_begin (id, session, code, message);
+    if (cause)
+        proto_builder_str (builder, "cause", cause);
+    zmsg_t *msg = proto_builder_finish (&builder);
+    broker_send_client (self, client, &msg);
+}
+
+void
+broker_fail_request (broker_t *self, session_t *session, session_request_t **req_p,
+                     proto_error_t code, const char *cause, const char *message)
+{
+    assert (req_p);
+    session_request_t *req = *req_p;
+    if (!req)
+        return;
+    broker_send_error (self, req->client, req->id, session_key (session), code, cause,
+                       message);
+    session_request_destroy (req_p);
+}
+
+void
+broker_fail_queue (broker_t *self, session_t *session, proto_error_t code,
+                   const char *cause, const char *message)
+{
+    session_request_t *req;
+    while ((req = session_dequeue (session)))
+        broker_fail_request (self, session, &req, code, cause, message);
+}
+
+void
+broker_tell_attached (broker_t *self, session_t *session, const char *message)
+{
+    zlistx_t *attached = session_attached (session);
+    for (zframe_t *client = (zframe_t *) zlistx_first (attached); client;
+         client = (zframe_t *) zlistx_next (attached)) {
+        proto_builder_t *builder = proto_builder_new (PROTO_EVENT, 0, session_key (session));
+        proto_builder_str (builder, "event", "evicted");
+        proto_builder_str (builder, "message", message);
+        zmsg_t *msg = proto_builder_finish (&builder);
+        broker_send_client (self, client, &msg);
+    }
+}
+
+static void
+s_send_ok (broker_t *self, zframe_t *client, uint64_t id, const char *session)
+{
+    zmsg_t *msg = proto_encode_ok (id, session);
+    broker_send_client (self, client, &msg);
+}
+
+//  --- frontend requests ------------------------------------------------
+
+static void
+s_hello (broker_t *self, zframe_t *client, proto_msg_t *req)
+{
+    uint64_t id = proto_msg_id (req);
+    uint64_t version = proto_msg_uint (req, "version", 0);
+    if (version == 0) {
+        broker_send_error (self, client, id, NULL, PROTO_E_UNSUPPORTED_VERSION, NULL,
+                           "hello: version 0 is not a protocol version; this broker "
+                           "speaks version 1, upgrade the client");
+        return;
+    }
+    const char *name = proto_msg_str (req, "client");
+    broker_debug (self, "client %s: hello version %" PRIu64,
+                  name ? name : "(unnamed)", version);
+    proto_builder_t *builder = proto_reply_ok_begin (id, NULL);
+    proto_builder_uint (builder, "version", version < PROTO_VERSION ? version : PROTO_VERSION);
+    proto_builder_str (builder, "broker", BROKER_NAME);
+    proto_builder_uint (builder, "heartbeat_ivl_ms", self->cfg->heartbeat_ivl_ms);
+    proto_builder_uint (builder, "heartbeat_liveness", self->cfg->heartbeat_liveness);
+    proto_builder_uint (builder, "max_payload", self->cfg->max_payload);
+    zmsg_t *msg = proto_builder_finish (&builder);
+    broker_send_client (self, client, &msg);
+}
+
+static void
+s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *list = session_table_list (self->sessions);
+    proto_builder_t *builder = proto_reply_ok_begin (proto_msg_id (req), NULL);
+    proto_builder_uint (builder, "version", PROTO_VERSION);
+    proto_builder_str (builder, "broker", BROKER_NAME);
+    proto_builder_uint (builder, "uptime_ms", (uint64_t) (now - self->started_at));
+    proto_builder_uint (builder, "sessions", session_table_size (self->sessions));
+    proto_builder_uint (builder, "kernels",
+                        session_table_kernels (self->sessions) + zlistx_size (self->doomed));
+    proto_builder_uint (builder, "queued", session_table_queued (self->sessions));
+    proto_builder_uint (builder, "max_sessions", self->cfg->max_sessions);
+    proto_builder_key (builder, "session_list");
+    proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
+    for (session_t *s = (session_t *) zlistx_first (list); s;
+         s = (session_t *) zlistx_next (list)) {
+        proto_builder_val_map (builder, 6);
+        proto_builder_val_str (builder, "session");
+        proto_builder_val_str (builder, session_key (s));
+        proto_builder_val_str (builder, "state");
+        proto_builder_val_str (builder, session_state_name (session_state (s)));
+        proto_builder_val_str (builder, "pid");
+        proto_builder_val_uint (builder, (uint64_t) session_pid (s));
+        proto_builder_val_str (builder, "queued");
+        proto_builder_val_uint (builder, session_queued (s));
+        proto_builder_val_str (builder, "idle_ms");
+        proto_builder_val_uint (builder, (uint64_t) session_idle_ms (s, now));
+        proto_builder_val_str (builder, "requests");
+        proto_builder_val_uint (builder, session_answered (s));
+    }
+    zlistx_destroy (&list);
+    zmsg_t *msg = proto_builder_finish (&builder);
+    broker_send_client (self, client, &msg);
+}
+
+//  execute, upload, download, reset, vars: into the session's FIFO, which
+//  starts the session (and its kernel) when the key is new.
+static void
+s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
+{
+    proto_msg_t *req = *req_p;
+    const char *key = proto_msg_session (req);
+    uint64_t id = proto_msg_id (req);
+    int type = (int) proto_msg_type (req);
+    int64_t now = zclock_mono ();
+    session_t *session = session_table_lookup (self->sessions, key);
+    if (!session) {
+        session = session_table_create (self->sessions, key, now);
+        if (!session) {
+            char text [256];
+            snprintf (text, sizeof text, "session %s: %" PRIu64 " sessions are live, the "
+                      "limit; close one or raise max_sessions", key, self->cfg->max_sessions);
+            broker_send_error (self, client, id, key, PROTO_E_SESSION_LIMIT, NULL, text);
+            return;
+        }
+        zsys_info ("session %s: created%s", key,
+                   session_state_lost (session) ? " (state lost earlier)" : "");
+    }
+    zmsg_t *frames = proto_msg_release (req_p);
+    zframe_t *requester = zframe_dup (client);
+    session_request_t *queued = session_request_new (&requester, &frames, id, type);
+    if (session_enqueue (session, &queued)) {
+        char text [256];
+        snprintf (text, sizeof text, "session %s: %" PRIu64 " requests are already "
+                  "waiting, the limit; wait for replies, then retry",
+                  session_key (session), self->cfg->max_queue);
+        broker_send_error (self, client, id, session_key (session), PROTO_E_QUEUE_FULL,
+                           NULL, text);
+        session_request_destroy (&queued);
+        return;
+    }
+    session_touch (session, now);
+    broker_dispatch (self, session);
+}
+
+static void
+s_no_such_session (broker_t *self, zframe_t *client, uint64_t id, const char *key,
+                   const char *what)
+{
+    char text [256];
+    snprintf (text, sizeof text, "%s: no session %s is live; start one with execute",
+              what, key);
+    broker_send_error (self, client, id, key, PROTO_E_NO_SUCH_SESSION, NULL, text);
+}
+
+static void
+s_interrupt (broker_t *self, zframe_t *client, proto_msg_t **req_p)
+{
+    proto_msg_t *req = *req_p;
+    char key [PROTO_SESSION_MAX + 1];
+    snprintf (key, sizeof key, "%s", proto_msg_session (req));
+    uint64_t id = proto_msg_id (req);
+    session_t *session = session_table_lookup (self->sessions, key);
+    if (!session) {
+        s_no_such_session (self, client, id, key, "interrupt");
+        return;
+    }
+    session_state_t state = session_state (session);
+    bool running = state == SESSION_BUSY && session_inflight (session);
+    if (state == SESSION_IDLE || state == SESSION_BUSY) {
+        //  The kernel never answers an interrupt; we do, below
+        zmsg_t *frames = proto_msg_release (req_p);
+        const char *kid = session_kernel_id (session);
+        zmsg_pushmem (frames, kid, strlen (kid));
+        if (zmsg_send (&frames, self->backend))
+            zmsg_destroy (&frames);
+    }
+    zsys_info ("session %s: interrupt (%s)", key, running ? "request running" : "nothing running");
+    proto_builder_t *builder = proto_reply_ok_begin (id, key);
+    proto_builder_bool (builder, "interrupted", running);
+    zmsg_t *msg = proto_builder_finish (&builder);
+    broker_send_client (self, client, &msg);
+}
+
+static void
+s_close (broker_t *self, zframe_t *client, proto_msg_t *req)
+{
+    char key [PROTO_SESSION_MAX + 1];
+    snprintf (key, sizeof key, "%s", proto_msg_session (req));
+    uint64_t id = proto_msg_id (req);
+    session_t *session = session_table_lookup (self->sessions, key);
+    if (!session) {
+        s_no_such_session (self, client, id, key, "close");
+        return;
+    }
+    char text [256];
+    snprintf (text, sizeof text, "session %s was closed before this request finished; "
+              "resend it to start a fresh session", key);
+    session_request_t *inflight = session_take_inflight (session);
+    broker_fail_request (self, session, &inflight, PROTO_E_CLOSED, NULL, text);
+    broker_fail_queue (self, session, PROTO_E_CLOSED, NULL, text);
+    if (session_pid (session))
+        broker_kernel_retire (self, session, true);
+    zsys_info ("session %s: closed by a client", key);
+    session_table_remove (self->sessions, &session, NULL);
+    s_send_ok (self, client, id, key);
+}
+
+static void
+s_attach (broker_t *self, zframe_t *client, proto_msg_t *req, bool attach)
+{
+    const char *key = proto_msg_session (req);
+    uint64_t id = proto_msg_id (req);
+    session_t *session = session_table_lookup (self->sessions, key);
+    if (!session) {
+        s_no_such_session (self, client, id, key, attach ? "attach" : "detach");
+        return;
+    }
+    if (attach)
+        session_attach (session, client);
+    else
+        session_detach (session, client);
+    broker_debug (self, "session %s: client %s", key, attach ? "attached" : "detached");
+    s_send_ok (self, client, id, key);
+}
+
+//  Payload frames over max_payload are refused here: ZMQ_MAXMSGSIZE has
+//  a header allowance on top of max_payload. Returns true if one was.
+static bool
+s_too_large (broker_t *self, zframe_t *client, proto_msg_t *req)
+{
+    size_t count = proto_msg_payload_count (req);
+    for (size_t i = 0; i < count; i++) {
+        size_t size = zframe_size (proto_msg_payload (req, i));
+        if (size > self->cfg->max_payload) {
+            char text [256];
+            snprintf (text, sizeof text, "payload %zu is %zu bytes, over max_payload "
+                      "(%" PRIu64 "); send less or raise max_payload",
+                      i, size, self->cfg->max_payload);
+            const char *key = proto_msg_session (req);
+            broker_send_error (self, client, proto_msg_id (req), *key ? key : NULL,
+                               PROTO_E_TOO_LARGE, NULL, text);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+s_frontend_message (broker_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    zframe_t *client = zmsg_pop (msg);
+    if (!client || zmsg_size (msg) == 0) {
+        zframe_destroy (&client);
+        zmsg_destroy (&msg);
+        return;
+    }
+    proto_fault_t fault;
+    proto_msg_t *req = proto_decode (&msg, &fault);
+    if (!req) {
+        broker_debug (self, "frontend: malformed message: %s", fault.text);
+        proto_error_t code = fault.code == PROTO_E_TOO_LARGE ? PROTO_E_TOO_LARGE
+                                                             : PROTO_E_BAD_REQUEST;
+        broker_send_error (self, client, fault.has_id ? fault.id : 0, NULL, code, NULL,
+                           fault.text);
+        zframe_destroy (&client);
+        return;
+    }
+    proto_type_t type = proto_msg_type (req);
+    broker_debug (self, "frontend: %s id %" PRIu64 " session '%s'", proto_type_name (type),
+                  proto_msg_id (req), proto_msg_session (req));
+    bool refused = s_too_large (self, client, req);
+    if (!refused && proto_type_is_session_bound (type) && !*proto_msg_session (req)) {
+        char text [128];
+        snprintf (text, sizeof text, "%s: field session is missing or empty",
+                  proto_type_name (type));
+        broker_send_error (self, client, proto_msg_id (req), NULL, PROTO_E_BAD_REQUEST,
+                           NULL, text);
+        refused = true;
+    }
+    if (!refused)
+    switch (type) {
+        case PROTO_HELLO:     s_hello (self, client, req); break;
+        case PROTO_STATS:     s_stats (self, client, req); break;
+        case PROTO_HEARTBEAT: {
+            zmsg_t *beat = proto_encode_heartbeat ();
+            broker_send_client (self, client, &beat);
+            break;
+        }
+        case PROTO_EXECUTE:
+        case PROTO_UPLOAD:
+        case PROTO_DOWNLOAD:
+        case PROTO_RESET:
+        case PROTO_VARS:      s_queue_request (self, client, &req); break;
+        case PROTO_INTERRUPT: s_interrupt (self, client, &req); break;
+        case PROTO_CLOSE:     s_close (self, client, req); break;
+        case PROTO_ATTACH:    s_attach (self, client, req, true); break;
+        case PROTO_DETACH:    s_attach (self, client, req, false); break;
+        default: {
+            char text [128];
+            snprintf (text, sizeof text, "%s is not a request a client can send",
+                      proto_type_name (type));
+            broker_send_error (self, client, proto_msg_id (req), NULL,
+                               PROTO_E_BAD_REQUEST, NULL, text);
+        }
+    }
+    proto_msg_destroy (&req);
+    zframe_destroy (&client);
+}
+
+//  --- lifecycle ----------------------------------------------------------
+
+static void
+s_doomed_destructor (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static zsock_t *
+s_bind (const char *what, const char *endpoint, int64_t maxmsgsize, int sndhwm)
+{
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
+    if (!sock) {
+        zsys_error ("%s: cannot create a ZeroMQ socket: %s", what, zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    zsock_set_linger (sock, 0);
+    zsock_set_rcvtimeo (sock, 0);           //  recv never blocks: we drain
+    zsock_set_router_mandatory (sock, 0);   //  unknown peers: drop, never block
+    if (sndhwm >= 0)
+        zsock_set_sndhwm (sock, sndhwm);
+    if (maxmsgsize > 0)
+        zsock_set_maxmsgsize (sock, (int) maxmsgsize);
+    if (zsock_bind (sock, "%s", endpoint) == -1) {
+        zsys_error ("%s: cannot bind %s: %s (another broker there? pick another "
+                    "endpoint)", what, endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    return sock;
+}
+
+broker_t *
+broker_new (config_t *config)
+{
+    assert (config);
+    broker_t *self = (broker_t *) zmalloc (sizeof (broker_t));
+    assert (self);
+    self->cfg = config;
+    self->sessions = session_table_new (config->max_sessions, config->max_queue);
+    self->doomed = zlistx_new ();
+    zlistx_set_destructor (self->doomed, s_doomed_destructor);
+    self->started_at = zclock_mono ();
+    self->next_heartbeat = self->started_at + (int64_t) config->heartbeat_ivl_ms;
+    self->next_idle_check = self->started_at + 1000;
+    self->next_housekeeping = self->started_at + 100;
+    srandom ((unsigned) (time (NULL) ^ getpid ()));
+    if (broker_runtime_dir_create (self))
+        goto fail;
+    //  Room for the header frame on top of the largest payload
+    int64_t maxmsg = (int64_t) config->max_payload;
+    if (maxmsg < (int64_t) PROTO_MAX_HEADER)
+        maxmsg = PROTO_MAX_HEADER;
+    maxmsg += 4096;
+    self->frontend = s_bind ("frontend", config->frontend, maxmsg, S_FRONTEND_HWM);
+    if (!self->frontend)
+        goto fail;
+    self->backend = s_bind ("backend", config->backend, 0, -1);
+    if (!self->backend)
+        goto fail;
+    zsys_info ("kmq-broker: clients on %s, kernels on %s, runtime dir %s",
+               config->frontend, config->backend, self->runtime_dir);
+    return self;
+fail:
+    broker_destroy (&self);
+    return NULL;
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    assert (self_p);
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    //  Nothing is dropped silently, not even at shutdown
+    zlistx_t *list = session_table_list (self->sessions);
+    for (session_t *s = (session_t *) zlistx_first (list); s;
+         s = (session_t *) zlistx_next (list)) {
+        const char *text = "the broker is shutting down; retry when it is back";
+        session_request_t *inflight = session_take_inflight (s);
+        broker_fail_request (self, s, &inflight, PROTO_E_INTERNAL, NULL, text);
+        broker_fail_queue (self, s, PROTO_E_INTERNAL, NULL, text);
+    }
+    zlistx_destroy (&list);
+    broker_stop_kernels (self);
+    zsock_destroy (&self->frontend);
+    zsock_destroy (&self->backend);
+    session_table_destroy (&self->sessions);
+    zlistx_destroy (&self->doomed);
+    broker_runtime_dir_remove (self);
+    free (self->runtime_dir);
+    free (self->work_root);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Receives up to S_DRAIN_BATCH messages from sock, without blocking.
+static void
+s_drain (broker_t *self, zsock_t *sock, bool backend)
+{
+    for (int i = 0; i < S_DRAIN_BATCH; i++) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;              //  EAGAIN (drained) or EINTR (signal)
+        if (backend)
+            broker_backend_message (self, &msg);
+        else
+            s_frontend_message (self, &msg);
+        zmsg_destroy (&msg);
+    }
+}
+
+int
+broker_run (broker_t *self, volatile sig_atomic_t *stop)
+{
+    assert (self && stop);
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->frontend), 0, ZMQ_POLLIN, 0 },
+    };
+    int64_t wait_ms = 0;
+    while (!*stop) {
+        int rc = zmq_poll (items, 2, (long) wait_ms);
+        if (rc == -1 && zmq_errno () != EINTR) {
+            zsys_error ("kmq-broker: zmq_poll: %s", zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+        if (rc > 0) {
+            //  Kernels first: their replies free sessions for the next request
+            if (items [0].revents & ZMQ_POLLIN)
+                s_drain (self, self->backend, true);
+            if (items [1].revents & ZMQ_POLLIN)
+                s_drain (self, self->frontend, false);
+        }
+        broker_reap (self);
+        wait_ms = broker_timers (self);
+    }
+    return 0;
+}

@@ -1,0 +1,612 @@
+/*  broker_kernel — the broker's side of the kernel contract: starting
+    kernels, routing to and from them, their deaths, the timers, and the
+    runtime directory they live in. Shares broker_t with broker.c.        */
+#include "broker_internal.h"
+#include "kernel_proc.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_HOUSEKEEPING_MS   100     //  liveness, start timeouts, kill deadlines
+#define S_IDLE_CHECK_MS     1000    //  idle eviction
+#define S_FINAL_REPLY_MS    200     //  wait for a dying kernel's last reply
+
+//  --- files --------------------------------------------------------------
+
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    if (remove (path) && errno != ENOENT)
+        zsys_warning ("kmq-broker: cannot remove %s: %s", path, strerror (errno));
+    return 0;                   //  carry on with the rest
+}
+
+static void
+s_remove_tree (const char *path)
+{
+    struct stat st;
+    if (lstat (path, &st))
+        return;
+    nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+s_remove_work_dir (broker_t *self, const char *kernel_id)
+{
+    if (!*kernel_id)
+        return;
+    //  The kernel removes its own; this catches kernels that were killed
+    char *path = zsys_sprintf ("%s/%s", self->work_root, kernel_id);
+    s_remove_tree (path);
+    zstr_free (&path);
+}
+
+int
+broker_runtime_dir_create (broker_t *self)
+{
+    const char *dir = self->cfg->runtime_dir;
+    if (mkdir (dir, 0700) == 0)
+        self->runtime_dir_ours = true;
+    else
+    if (errno == EEXIST) {
+        struct stat st;
+        if (lstat (dir, &st) || !S_ISDIR (st.st_mode) || st.st_uid != getuid ()) {
+            zsys_error ("kmq-broker: runtime dir %s exists but is not a directory of "
+                        "ours; choose another --runtime-dir", dir);
+            return -1;
+        }
+    }
+    else {
+        zsys_error ("kmq-broker: mkdir %s: %s (create its parent or choose another "
+                    "--runtime-dir)", dir, strerror (errno));
+        return -1;
+    }
+    self->runtime_dir = strdup (dir);
+    assert (self->runtime_dir);
+    self->work_root = zsys_sprintf ("%s/work", dir);
+    if (mkdir (self->work_root, 0700) && errno != EEXIST) {
+        zsys_error ("kmq-broker: mkdir %s: %s", self->work_root, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+void
+broker_runtime_dir_remove (broker_t *self)
+{
+    if (!self->runtime_dir)
+        return;
+    if (self->runtime_dir_ours) {
+        s_remove_tree (self->runtime_dir);
+        return;
+    }
+    //  Someone else's directory: remove only what we put there
+    if (self->work_root)
+        s_remove_tree (self->work_root);
+    const char *backend = self->cfg->backend;
+    size_t len = strlen (self->runtime_dir);
+    if (strncmp (backend, "ipc://", 6) == 0
+    &&  strncmp (backend + 6, self->runtime_dir, len) == 0)
+        unlink (backend + 6);
+    rmdir (self->runtime_dir);
+}
+
+//  --- doomed kernels --------------------------------------------------
+
+static void
+s_doomed_add (broker_t *self, pid_t pid, const char *kernel_id, int64_t kill_at)
+{
+    broker_doomed_t *doomed = (broker_doomed_t *) zmalloc (sizeof *doomed);
+    assert (doomed);
+    doomed->pid = pid;
+    snprintf (doomed->kernel_id, sizeof doomed->kernel_id, "%s", kernel_id);
+    doomed->kill_at = kill_at;
+    zlistx_add_end (self->doomed, doomed);
+}
+
+static void
+s_kill (pid_t pid)
+{
+    if (kernel_proc_signal (pid, SIGKILL, true) && errno != ESRCH)
+        zsys_warning ("kmq-broker: kill %d: %s", (int) pid, strerror (errno));
+}
+
+void
+broker_kernel_retire (broker_t *self, session_t *session, bool send_close)
+{
+    pid_t pid = session_pid (session);
+    char kid [64];
+    snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
+    session_state_t state = session_state (session);
+    if (send_close && (state == SESSION_IDLE || state == SESSION_BUSY)) {
+        //  The kernel stops its executor, removes its work dir, exits 0
+        zmsg_t *msg = proto_encode_simple (PROTO_CLOSE, 0, session_key (session));
+        zmsg_pushmem (msg, kid, strlen (kid));
+        if (zmsg_send (&msg, self->backend))
+            zmsg_destroy (&msg);
+    }
+    else
+    if (pid > 0 && kernel_proc_signal (pid, SIGTERM, false) && errno != ESRCH)
+        zsys_warning ("session %s: kill -TERM %d: %s", session_key (session), (int) pid,
+                      strerror (errno));
+    if (pid > 0) {
+        int64_t kill_at = zclock_mono () + (int64_t) self->cfg->kill_grace_ms;
+        s_doomed_add (self, pid, kid, kill_at);
+    }
+    session_table_unbind_kernel (self->sessions, session);
+}
+
+//  --- starting and feeding kernels ---------------------------------------
+
+//  Starts a kernel for session. Returns 0, or -1 after answering the
+//  session's queued requests with KERNEL_DIED.
+static int
+s_kernel_start (broker_t *self, session_t *session)
+{
+    config_t *cfg = self->cfg;
+    const char *key = session_key (session);
+    char kid [64], work [PATH_MAX], ivl [24], liveness [24], timeout [24], grace [24],
+         output [24], memory [24], cpu [24], payload [24];
+    snprintf (kid, sizeof kid, "k%" PRIu64 "-%08lx", ++self->kernel_seq,
+              (unsigned long) random () & 0xffffffffUL);
+    snprintf (work, sizeof work, "%s/%s", self->work_root, kid);
+    snprintf (ivl, sizeof ivl, "%" PRIu64, cfg->heartbeat_ivl_ms);
+    snprintf (liveness, sizeof liveness, "%" PRIu64, cfg->heartbeat_liveness);
+    snprintf (timeout, sizeof timeout, "%" PRIu64, cfg->request_timeout_s * 1000);
+    snprintf (grace, sizeof grace, "%" PRIu64, cfg->kill_grace_ms);
+    snprintf (output, sizeof output, "%" PRIu64, cfg->max_output);
+    snprintf (memory, sizeof memory, "%" PRIu64, cfg->memory_limit);
+    snprintf (cpu, sizeof cpu, "%" PRIu64, cfg->cpu_limit_s);
+    snprintf (payload, sizeof payload, "%" PRIu64, cfg->max_payload);
+    const char *notice = session_state_lost (session);
+    char *argv [32];
+    int argc = 0;
+    argv [argc++] = cfg->kernel_path;
+    argv [argc++] = "--endpoint";           argv [argc++] = cfg->backend;
+    argv [argc++] = "--session";            argv [argc++] = (char *) key;
+    argv [argc++] = "--kernel-id";          argv [argc++] = kid;
+    argv [argc++] = "--heartbeat-ivl-ms";   argv [argc++] = ivl;
+    argv [argc++] = "--heartbeat-liveness"; argv [argc++] = liveness;
+    argv [argc++] = "--request-timeout-ms"; argv [argc++] = timeout;
+    argv [argc++] = "--kill-grace-ms";      argv [argc++] = grace;
+    argv [argc++] = "--max-output";         argv [argc++] = output;
+    argv [argc++] = "--memory-limit";       argv [argc++] = memory;
+    argv [argc++] = "--cpu-limit-s";        argv [argc++] = cpu;
+    argv [argc++] = "--max-payload";        argv [argc++] = payload;
+    argv [argc++] = "--work-dir";           argv [argc++] = work;
+    if (notice) {
+        argv [argc++] = "--state-lost";     argv [argc++] = (char *) notice;
+    }
+    if (cfg->verbose)
+        argv [argc++] = "-v";
+    argv [argc] = NULL;
+    pid_t pid = kernel_proc_spawn (cfg->kernel_path, argv);
+    if (pid < 0) {
+        char cause [256], text [512];
+        snprintf (cause, sizeof cause, "could not start %s: %s", cfg->kernel_path,
+                  strerror (errno));
+        zsys_error ("session %s: %s (check --kernel-path)", key, cause);
+        snprintf (text, sizeof text, "session %s: the kernel did not start (%s); see "
+                  "the broker log", key, cause);
+        broker_fail_queue (self, session, PROTO_E_KERNEL_DIED, cause, text);
+        return -1;
+    }
+    session_table_bind_kernel (self->sessions, session, kid, pid, zclock_mono ());
+    zsys_info ("session %s: kernel %d started (%s)%s", key, (int) pid, kid,
+               notice ? ", state lost" : "");
+    return 0;
+}
+
+static void
+s_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p)
+{
+    const char *kid = session_kernel_id (session);
+    zmsg_pushmem (*msg_p, kid, strlen (kid));
+    if (zmsg_send (msg_p, self->backend))
+        zmsg_destroy (msg_p);
+}
+
+void
+broker_dispatch (broker_t *self, session_t *session)
+{
+    session_state_t state = session_state (session);
+    if (state == SESSION_DEAD && session_queued (session) > 0)
+        s_kernel_start (self, session);
+    else
+    if (state == SESSION_IDLE && !session_inflight (session)) {
+        session_request_t *req = session_dequeue (session);
+        if (!req)
+            return;
+        zmsg_t *frames = req->msg;
+        req->msg = NULL;
+        s_send_kernel (self, session, &frames);
+        session_set_inflight (session, &req);
+    }
+}
+
+//  --- kernel deaths ------------------------------------------------------
+
+//  The session's kernel is gone (exited, killed, or about to exit): the
+//  caller has dealt with the process. Unbinds it, answers what it held and
+//  starts a fresh kernel for what is queued.
+static void
+s_kernel_lost (broker_t *self, session_t *session, const char *cause)
+{
+    const char *key = session_key (session);
+    session_state_t state = session_state (session);
+    pid_t pid = session_pid (session);
+    session_table_unbind_kernel (self->sessions, session);
+    char text [512];
+    if (state == SESSION_STARTING) {
+        //  Never ready: no state was lost, and restarting could loop
+        zsys_warning ("session %s: kernel %d did not start: %s", key, (int) pid, cause);
+        snprintf (text, sizeof text, "session %s: the kernel did not start (%s); see the "
+                  "broker log", key, cause);
+        broker_fail_queue (self, session, PROTO_E_KERNEL_DIED, cause, text);
+        return;
+    }
+    zsys_warning ("session %s: kernel %d died: %s", key, (int) pid, cause);
+    char notice [384];
+    snprintf (notice, sizeof notice, "the session's previous kernel died (%s); its "
+              "variables and files were lost", cause);
+    session_set_state_lost (session, notice);
+    session_request_t *inflight = session_take_inflight (session);
+    if (inflight) {
+        snprintf (text, sizeof text, "session %s: the kernel died while running this "
+                  "request (%s); its state is lost, the next request starts a fresh kernel",
+                  key, cause);
+        broker_fail_request (self, session, &inflight, PROTO_E_KERNEL_DIED, cause, text);
+    }
+    else {
+        snprintf (text, sizeof text, "session %s: the kernel died while idle (%s); its "
+                  "state is lost, the next request starts a fresh kernel", key, cause);
+        broker_tell_attached (self, session, text);
+    }
+    broker_dispatch (self, session);
+}
+
+//  A kernel whose monitor exits 0 while busy sent (or is sending) its final
+//  reply; wait briefly for it so the client gets the monitor's cause.
+static void
+s_await_final_reply (broker_t *self, pid_t pid)
+{
+    int64_t until = zclock_mono () + S_FINAL_REPLY_MS;
+    zmq_pollitem_t item = { zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0 };
+    while (true) {
+        session_t *session = session_table_by_pid (self->sessions, pid);
+        if (!session || session_state (session) != SESSION_BUSY)
+            return;
+        int64_t left = until - zclock_mono ();
+        if (left <= 0 || zmq_poll (&item, 1, (long) left) <= 0)
+            return;
+        zmsg_t *msg = zmsg_recv (self->backend);
+        if (msg)
+            broker_backend_message (self, &msg);
+        zmsg_destroy (&msg);
+    }
+}
+
+static void
+s_child_exited (broker_t *self, pid_t pid, int status)
+{
+    char how [96];
+    kernel_proc_describe (status, how, sizeof how);
+    session_t *session = session_table_by_pid (self->sessions, pid);
+    if (session && session_state (session) == SESSION_BUSY
+    &&  WIFEXITED (status) && WEXITSTATUS (status) == 0) {
+        s_await_final_reply (self, pid);
+        session = session_table_by_pid (self->sessions, pid);
+    }
+    if (session) {
+        char kid [64], cause [160];
+        snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
+        snprintf (cause, sizeof cause, "kernel process: %s", how);
+        s_kernel_lost (self, session, cause);
+        s_remove_work_dir (self, kid);
+        return;
+    }
+    for (broker_doomed_t *doomed = (broker_doomed_t *) zlistx_first (self->doomed);
+         doomed; doomed = (broker_doomed_t *) zlistx_next (self->doomed)) {
+        if (doomed->pid == pid) {
+            zsys_info ("kernel %d (%s): exited, %s", (int) pid, doomed->kernel_id, how);
+            s_remove_work_dir (self, doomed->kernel_id);
+            zlistx_delete (self->doomed, zlistx_cursor (self->doomed));
+            return;
+        }
+    }
+    broker_debug (self, "kmq-broker: reaped unknown child %d (%s)", (int) pid, how);
+}
+
+void
+broker_reap (broker_t *self)
+{
+    int status;
+    pid_t pid;
+    while ((pid = kernel_proc_reap (&status)) > 0)
+        s_child_exited (self, pid, status);
+}
+
+//  The kernel told us it is exiting (KERNEL_DIED, or TIMEOUT that killed
+//  its executor): stop routing to it now, before the process is reaped.
+static void
+s_kernel_ending (broker_t *self, session_t *session, const char *cause)
+{
+    pid_t pid = session_pid (session);
+    char kid [64];
+    snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
+    s_doomed_add (self, pid, kid, zclock_mono () + (int64_t) self->cfg->kill_grace_ms);
+    s_kernel_lost (self, session, cause);
+}
+
+//  --- the backend -------------------------------------------------------
+
+static void
+s_kernel_event (broker_t *self, session_t *session, proto_msg_t **msg_p)
+{
+    session_request_t *req = session_inflight (session);
+    uint64_t id = proto_msg_id (*msg_p);
+    if (!req || req->id != id) {
+        broker_debug (self, "session %s: event for id %" PRIu64 ", not in flight: dropped",
+                      session_key (session), id);
+        return;
+    }
+    zmsg_t *frames = proto_msg_release (msg_p);
+    zlistx_t *attached = session_attached (session);
+    if (zlistx_size (attached) == 0) {
+        broker_send_client (self, req->client, &frames);
+        return;
+    }
+    //  Requester first, then every other attached client
+    zmsg_t *copy = zmsg_dup (frames);
+    broker_send_client (self, req->client, &copy);
+    for (zframe_t *client = (zframe_t *) zlistx_first (attached); client;
+         client = (zframe_t *) zlistx_next (attached)) {
+        if (zframe_eq (client, req->client))
+            continue;
+        copy = zmsg_dup (frames);
+        broker_send_client (self, client, &copy);
+    }
+    zmsg_destroy (&frames);
+}
+
+static void
+s_kernel_reply (broker_t *self, session_t *session, proto_msg_t **msg_p)
+{
+    proto_msg_t *msg = *msg_p;
+    session_request_t *req = session_inflight (session);
+    uint64_t id = proto_msg_id (msg);
+    if (!req || req->id != id) {
+        broker_debug (self, "session %s: reply for id %" PRIu64 ", not in flight: dropped",
+                      session_key (session), id);
+        return;
+    }
+    //  Replies after which the monitor exits on its own
+    char cause [192] = "";
+    proto_error_t error = proto_msg_error (msg);
+    if (error == PROTO_E_KERNEL_DIED) {
+        const char *text = proto_msg_str (msg, "cause");
+        snprintf (cause, sizeof cause, "%s", text ? text : "the executor died");
+    }
+    else
+    if (error == PROTO_E_TIMEOUT && proto_msg_bool (msg, "killed", false))
+        snprintf (cause, sizeof cause, "killed after a request timed out");
+
+    req = session_take_inflight (session);
+    session_count_answer (session);
+    session_touch (session, zclock_mono ());
+    zmsg_t *frames = proto_msg_release (msg_p);
+    broker_send_client (self, req->client, &frames);
+    session_request_destroy (&req);
+    if (*cause)
+        s_kernel_ending (self, session, cause);
+    else
+        broker_dispatch (self, session);
+}
+
+void
+broker_backend_message (broker_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    zframe_t *rid = zmsg_pop (msg);
+    char kid [64] = "";
+    if (rid && zframe_size (rid) < sizeof kid)
+        memcpy (kid, zframe_data (rid), zframe_size (rid));
+    zframe_destroy (&rid);
+    session_t *session = *kid ? session_table_by_kernel (self->sessions, kid) : NULL;
+    if (!session) {
+        broker_debug (self, "backend: message from unknown kernel '%s': ignored", kid);
+        zmsg_destroy (&msg);
+        return;
+    }
+    int64_t now = zclock_mono ();
+    session_kernel_heard (session, now);
+    proto_fault_t fault;
+    proto_msg_t *kmsg = proto_decode (&msg, &fault);
+    if (!kmsg) {
+        zsys_warning ("session %s: kernel %d sent a malformed message: %s",
+                      session_key (session), (int) session_pid (session), fault.text);
+        return;
+    }
+    proto_type_t type = proto_msg_type (kmsg);
+    broker_debug (self, "session %s: kernel %d: %s id %" PRIu64, session_key (session),
+                  (int) session_pid (session), proto_type_name (type), proto_msg_id (kmsg));
+    switch (type) {
+        case PROTO_READY:
+            if (session_state (session) == SESSION_STARTING) {
+                zsys_info ("session %s: kernel %d ready in %" PRId64 " ms",
+                           session_key (session), (int) session_pid (session),
+                           session_kernel_age_ms (session, now));
+                session_clear_state_lost (session);     //  the kernel carries it
+                session_set_state (session, SESSION_IDLE);
+                broker_dispatch (self, session);
+            }
+            break;
+        case PROTO_HEARTBEAT:
+            break;
+        case PROTO_EVENT:
+            s_kernel_event (self, session, &kmsg);
+            break;
+        case PROTO_REPLY:
+            s_kernel_reply (self, session, &kmsg);
+            break;
+        default:
+            zsys_warning ("session %s: kernel %d sent %s, which kernels do not send",
+                          session_key (session), (int) session_pid (session),
+                          proto_type_name (type));
+    }
+    proto_msg_destroy (&kmsg);
+}
+
+//  --- timers ----------------------------------------------------------
+
+static void
+s_heartbeat (broker_t *self)
+{
+    for (session_t *s = session_table_first (self->sessions); s;
+         s = session_table_next (self->sessions)) {
+        session_state_t state = session_state (s);
+        if (state != SESSION_IDLE && state != SESSION_BUSY)
+            continue;
+        zmsg_t *beat = proto_encode_heartbeat ();
+        s_send_kernel (self, s, &beat);
+    }
+}
+
+//  Liveness, start timeouts, and kernels past their kill deadline.
+static void
+s_housekeeping (broker_t *self, int64_t now)
+{
+    int64_t silent_max = (int64_t) (self->cfg->heartbeat_ivl_ms * self->cfg->heartbeat_liveness);
+    int64_t start_max = (int64_t) self->cfg->kernel_start_timeout_ms;
+    zlistx_t *list = session_table_list (self->sessions);
+    for (session_t *s = (session_t *) zlistx_first (list); s;
+         s = (session_t *) zlistx_next (list)) {
+        session_state_t state = session_state (s);
+        const char *cause = NULL;
+        if ((state == SESSION_IDLE || state == SESSION_BUSY)
+        &&  session_kernel_silent_ms (s, now) > silent_max)
+            cause = "stopped answering heartbeats";
+        else
+        if (state == SESSION_STARTING && session_kernel_age_ms (s, now) > start_max)
+            cause = "kernel did not start";
+        if (!cause)
+            continue;
+        pid_t pid = session_pid (s);
+        s_kill (pid);
+        s_doomed_add (self, pid, session_kernel_id (s), 0);
+        s_kernel_lost (self, s, cause);
+    }
+    zlistx_destroy (&list);
+
+    for (broker_doomed_t *doomed = (broker_doomed_t *) zlistx_first (self->doomed);
+         doomed; doomed = (broker_doomed_t *) zlistx_next (self->doomed)) {
+        if (doomed->kill_at && now >= doomed->kill_at) {
+            zsys_warning ("kernel %d (%s): still running %" PRIu64 " ms after it was asked "
+                          "to stop: killed", (int) doomed->pid, doomed->kernel_id,
+                          self->cfg->kill_grace_ms);
+            s_kill (doomed->pid);
+            doomed->kill_at = 0;
+        }
+    }
+}
+
+static void
+s_evict_idle (broker_t *self, int64_t now)
+{
+    if (self->cfg->idle_timeout_s == 0)
+        return;
+    int64_t limit = (int64_t) self->cfg->idle_timeout_s * 1000;
+    zlistx_t *list = session_table_list (self->sessions);
+    for (session_t *s = (session_t *) zlistx_first (list); s;
+         s = (session_t *) zlistx_next (list)) {
+        if (session_idle_ms (s, now) < limit)
+            continue;
+        const char *key = session_key (s);
+        char notice [128], text [384];
+        snprintf (notice, sizeof notice, "session was evicted after %" PRIu64 " s idle",
+                  self->cfg->idle_timeout_s);
+        snprintf (text, sizeof text, "session %s was evicted after %" PRIu64 " s idle; "
+                  "its variables and files are gone, the next request starts a fresh "
+                  "kernel", key, self->cfg->idle_timeout_s);
+        zsys_info ("session %s: evicted after %" PRIu64 " s idle", key,
+                   self->cfg->idle_timeout_s);
+        broker_tell_attached (self, s, text);
+        //  A session that never had a kernel has no state to lose
+        bool had_state = session_pid (s) || session_state_lost (s) || session_answered (s);
+        if (session_pid (s))
+            broker_kernel_retire (self, s, true);
+        session_table_remove (self->sessions, &s, had_state ? notice : NULL);
+    }
+    zlistx_destroy (&list);
+}
+
+int64_t
+broker_timers (broker_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now >= self->next_heartbeat) {
+        s_heartbeat (self);
+        self->next_heartbeat = now + (int64_t) self->cfg->heartbeat_ivl_ms;
+    }
+    if (now >= self->next_housekeeping) {
+        s_housekeeping (self, now);
+        self->next_housekeeping = now + S_HOUSEKEEPING_MS;
+    }
+    if (now >= self->next_idle_check) {
+        s_evict_idle (self, now);
+        self->next_idle_check = now + S_IDLE_CHECK_MS;
+    }
+    int64_t next = self->next_heartbeat;
+    if (self->next_housekeeping < next)
+        next = self->next_housekeeping;
+    if (self->next_idle_check < next)
+        next = self->next_idle_check;
+    int64_t wait_ms = next - zclock_mono ();
+    return wait_ms < 0 ? 0 : wait_ms;
+}
+
+//  --- shutdown ---------------------------------------------------------
+
+void
+broker_stop_kernels (broker_t *self)
+{
+    int64_t deadline = zclock_mono () + (int64_t) self->cfg->kill_grace_ms;
+    zlistx_t *list = session_table_list (self->sessions);
+    for (session_t *s = (session_t *) zlistx_first (list); s;
+         s = (session_t *) zlistx_next (list))
+        if (session_pid (s))
+            broker_kernel_retire (self, s, false);      //  SIGTERM
+    zlistx_destroy (&list);
+    size_t count = zlistx_size (self->doomed);
+    if (count == 0)
+        return;
+    zsys_info ("kmq-broker: stopping %zu kernel%s", count, count == 1 ? "" : "s");
+    for (broker_doomed_t *doomed = (broker_doomed_t *) zlistx_first (self->doomed);
+         doomed; doomed = (broker_doomed_t *) zlistx_next (self->doomed))
+        if (doomed->kill_at == 0 || doomed->kill_at > deadline)
+            doomed->kill_at = deadline;
+    //  Grace, then SIGKILL what is left; never wait forever for a child
+    int64_t give_up = deadline + 5000;
+    while (zlistx_size (self->doomed) > 0) {
+        broker_reap (self);
+        int64_t now = zclock_mono ();
+        if (now >= deadline)
+            s_housekeeping (self, now);
+        if (now >= give_up) {
+            zsys_error ("kmq-broker: %zu kernel(s) did not exit even after SIGKILL",
+                        zlistx_size (self->doomed));
+            break;
+        }
+        if (zlistx_size (self->doomed) > 0)
+            zclock_sleep (10);
+    }
+}

@@ -1,0 +1,599 @@
+/*  config — the broker's settings, from one table (see config.h).          */
+#include "config.h"
+
+#include <czmq.h>
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { S_STR, S_UINT, S_SIZE, S_BOOL } s_kind_t;
+
+typedef struct {
+    const char *name;           //  file key; flag and env are derived from it
+    s_kind_t kind;
+    size_t offset;              //  into config_t
+    const char *dflt;           //  "" = derived at load time, see dflt_doc
+    const char *dflt_doc;       //  what a derived default becomes (docs only)
+    uint64_t min, max;          //  numbers only
+    const char *help;
+} s_setting_t;
+
+#define S_OFF(field) offsetof (config_t, field)
+#define S_GIB        (1024ull * 1024 * 1024)
+
+//  The one table. Flags, environment names, file keys, --help and the
+//  README table are all generated from it.
+static const s_setting_t s_settings [] = {
+    { "frontend", S_STR, S_OFF (frontend), "tcp://127.0.0.1:5555", NULL, 0, 0,
+      "endpoint clients connect to (the broker binds it)" },
+    { "backend", S_STR, S_OFF (backend), "", "ipc://<runtime_dir>/backend", 0, 0,
+      "endpoint kernels connect to (the broker binds it)" },
+    { "runtime_dir", S_STR, S_OFF (runtime_dir), "", "/tmp/kmq-<uid>-<pid>", 0, 0,
+      "private directory for the backend socket and kernel work dirs; created 0700, removed at exit" },
+    { "kernel_path", S_STR, S_OFF (kernel_path), "", "kmq-kernel beside kmq-broker", 0, 0,
+      "the kmq-kernel executable started for each session" },
+    { "heartbeat_ivl_ms", S_UINT, S_OFF (heartbeat_ivl_ms), "1000", NULL, 10, 600000,
+      "milliseconds between heartbeats to and from kernels" },
+    { "heartbeat_liveness", S_UINT, S_OFF (heartbeat_liveness), "3", NULL, 1, 100,
+      "heartbeats a kernel may miss before it is declared dead and killed" },
+    { "idle_timeout_s", S_UINT, S_OFF (idle_timeout_s), "1800", NULL, 0, 31536000,
+      "seconds a session may sit idle before it is evicted (0 = never)" },
+    { "max_sessions", S_UINT, S_OFF (max_sessions), "1000", NULL, 1, 1000000,
+      "live sessions at most; more get SESSION_LIMIT" },
+    { "max_queue", S_UINT, S_OFF (max_queue), "64", NULL, 1, 1000000,
+      "requests waiting per session at most; more get QUEUE_FULL" },
+    { "max_payload", S_SIZE, S_OFF (max_payload), "256M", NULL, 1, S_GIB,
+      "bytes per payload frame at most (K/M/G suffixes; hard cap 1G)" },
+    { "request_timeout_s", S_UINT, S_OFF (request_timeout_s), "300", NULL, 1, 604800,
+      "wall-clock seconds a request may run; requests may ask for less" },
+    { "kill_grace_ms", S_UINT, S_OFF (kill_grace_ms), "2000", NULL, 0, 600000,
+      "milliseconds between asking a kernel to stop and SIGKILL" },
+    { "max_output", S_SIZE, S_OFF (max_output), "8M", NULL, 0, 1024 * S_GIB,
+      "bytes of stdout+stderr per request before truncation (0 = unlimited)" },
+    { "memory_limit", S_SIZE, S_OFF (memory_limit), "2G", NULL, 0, 1024 * 1024 * S_GIB,
+      "address-space bytes per kernel (0 = unlimited)" },
+    { "cpu_limit_s", S_UINT, S_OFF (cpu_limit_s), "3600", NULL, 0, 31536000,
+      "CPU seconds per kernel process (0 = unlimited)" },
+    { "kernel_start_timeout_ms", S_UINT, S_OFF (kernel_start_timeout_ms), "30000", NULL,
+      100, 3600000, "milliseconds a new kernel has to report ready" },
+    { "verbose", S_BOOL, S_OFF (verbose), "false", NULL, 0, 0,
+      "log every message at debug level (-v)" },
+};
+
+#define S_COUNT (sizeof (s_settings) / sizeof (s_settings [0]))
+
+//  --- value parsing ------------------------------------------------------
+
+static char *
+s_field_str (config_t *self, const s_setting_t *s)
+{
+    return *(char **) ((char *) self + s->offset);
+}
+
+//  Parses text for setting s into self. Returns 0, or -1 with the reason
+//  (without the source) in why.
+static int
+s_parse (config_t *self, const s_setting_t *s, const char *text,
+         char *why, size_t whysize)
+{
+    void *field = (char *) self + s->offset;
+    if (s->kind == S_STR) {
+        if (*text == 0 && *s->dflt) {
+            snprintf (why, whysize, "must not be empty");
+            return -1;
+        }
+        free (*(char **) field);
+        *(char **) field = strdup (text);
+        assert (*(char **) field);
+        return 0;
+    }
+    if (s->kind == S_BOOL) {
+        const char *yes [] = { "1", "true", "yes", "on" };
+        const char *no [] = { "0", "false", "no", "off" };
+        for (size_t i = 0; i < 4; i++) {
+            if (strcasecmp (text, yes [i]) == 0) { *(bool *) field = true; return 0; }
+            if (strcasecmp (text, no [i]) == 0) { *(bool *) field = false; return 0; }
+        }
+        snprintf (why, whysize, "'%.64s' is not a boolean (use true or false)", text);
+        return -1;
+    }
+    //  Numbers: digits only (strtoull would accept "-1" and " 5")
+    const char *p = text;
+    if (!isdigit ((unsigned char) *p)) {
+        snprintf (why, whysize, "'%.64s' is not a number", text);
+        return -1;
+    }
+    errno = 0;
+    char *end;
+    unsigned long long value = strtoull (p, &end, 10);
+    if (errno == ERANGE) {
+        snprintf (why, whysize, "'%.64s' is too large", text);
+        return -1;
+    }
+    if (*end && s->kind == S_SIZE) {
+        unsigned shift = 0;
+        switch (toupper ((unsigned char) *end)) {
+            case 'K': shift = 10; break;
+            case 'M': shift = 20; break;
+            case 'G': shift = 30; break;
+            default: shift = 0;
+        }
+        const char *rest = end + 1;
+        if (shift && (strcasecmp (rest, "") == 0 || strcasecmp (rest, "B") == 0
+                      || strcasecmp (rest, "iB") == 0)) {
+            if (value > (ULLONG_MAX >> shift)) {
+                snprintf (why, whysize, "'%.64s' is too large", text);
+                return -1;
+            }
+            value <<= shift;
+            end = (char *) rest + strlen (rest);
+        }
+    }
+    if (*end) {
+        snprintf (why, whysize, "'%.64s' is not a %s", text,
+                  s->kind == S_SIZE ? "size (a number with optional K, M or G)"
+                                    : "number");
+        return -1;
+    }
+    if (value < s->min || value > s->max) {
+        snprintf (why, whysize, "%llu is out of range %llu..%llu", value,
+                  (unsigned long long) s->min, (unsigned long long) s->max);
+        return -1;
+    }
+    *(uint64_t *) field = value;
+    return 0;
+}
+
+static const s_setting_t *
+s_find (const char *name, size_t len, bool dashes)
+{
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const char *n = s_settings [i].name;
+        if (strlen (n) != len)
+            continue;
+        size_t j;
+        for (j = 0; j < len; j++) {
+            char c = n [j];
+            if (dashes && c == '_')
+                c = '-';
+            if (name [j] != c)
+                break;
+        }
+        if (j == len)
+            return &s_settings [i];
+    }
+    return NULL;
+}
+
+static void
+s_flag_name (const s_setting_t *s, char *buf, size_t size)
+{
+    snprintf (buf, size, "--%s", s->name);
+    for (char *p = buf; *p; p++)
+        if (*p == '_')
+            *p = '-';
+}
+
+static void
+s_env_name (const s_setting_t *s, char *buf, size_t size)
+{
+    snprintf (buf, size, "KMQ_%s", s->name);
+    for (char *p = buf; *p; p++)
+        *p = (char) toupper ((unsigned char) *p);
+}
+
+//  --- sources ----------------------------------------------------------
+
+static int
+s_load_file (config_t *self, const char *path, char *err, size_t errsize)
+{
+    if (access (path, R_OK) != 0) {
+        snprintf (err, errsize, "config file %s: %s", path, strerror (errno));
+        return -1;
+    }
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        snprintf (err, errsize, "config file %s: not valid ZPL (see czmq's zconfig "
+                  "format: sections and 'key = value' lines, 4-space indents)", path);
+        return -1;
+    }
+    int rc = 0;
+    zconfig_t *section = zconfig_locate (root, "broker");
+    zconfig_t *item = section ? zconfig_child (section) : NULL;
+    for (; item; item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        const char *value = zconfig_value (item);
+        const s_setting_t *s = name ? s_find (name, strlen (name), false) : NULL;
+        if (!s) {
+            snprintf (err, errsize, "config file %s: unknown key broker/%s "
+                      "(kmq-broker --help lists the settings)", path, name ? name : "");
+            rc = -1;
+            break;
+        }
+        char why [160];
+        if (s_parse (self, s, value ? value : "", why, sizeof why)) {
+            snprintf (err, errsize, "config file %s, key broker/%s: %s", path, name, why);
+            rc = -1;
+            break;
+        }
+    }
+    zconfig_destroy (&root);
+    return rc;
+}
+
+static int
+s_load_env (config_t *self, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < S_COUNT; i++) {
+        char env [64];
+        s_env_name (&s_settings [i], env, sizeof env);
+        const char *value = getenv (env);
+        if (!value)
+            continue;
+        char why [160];
+        if (s_parse (self, &s_settings [i], value, why, sizeof why)) {
+            snprintf (err, errsize, "environment %s: %s", env, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+s_derive (config_t *self, char *err, size_t errsize)
+{
+    if (!*self->runtime_dir) {
+        free (self->runtime_dir);
+        self->runtime_dir = zsys_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (),
+                                          (int) getpid ());
+    }
+    if (*self->runtime_dir != '/') {
+        //  Kernels need absolute work dirs, and may not share our cwd
+        char cwd [PATH_MAX];
+        if (!getcwd (cwd, sizeof cwd)) {
+            snprintf (err, errsize, "getcwd: %s (give --runtime-dir as an absolute path)",
+                      strerror (errno));
+            return -1;
+        }
+        char *abs = zsys_sprintf ("%s/%s", cwd, self->runtime_dir);
+        free (self->runtime_dir);
+        self->runtime_dir = abs;
+    }
+    if (!*self->backend) {
+        free (self->backend);
+        self->backend = zsys_sprintf ("ipc://%s/backend", self->runtime_dir);
+    }
+    if (!*self->kernel_path) {
+        char exe [PATH_MAX];
+        ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+        if (n < 0) {
+            snprintf (err, errsize, "readlink /proc/self/exe: %s (set --kernel-path)",
+                      strerror (errno));
+            return -1;
+        }
+        exe [n] = 0;
+        free (self->kernel_path);
+        self->kernel_path = zsys_sprintf ("%s/kmq-kernel", dirname (exe));
+    }
+    return 0;
+}
+
+//  --- public -------------------------------------------------------------
+
+config_t *
+config_new (void)
+{
+    config_t *self = (config_t *) zmalloc (sizeof (config_t));
+    assert (self);
+    char why [160];
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_settings [i];
+        if (s->kind == S_STR)       //  "" is valid for derived strings
+            *(char **) ((char *) self + s->offset) = strdup (s->dflt);
+        else {
+            int rc = s_parse (self, s, s->dflt, why, sizeof why);
+            assert (rc == 0);       //  a bad default is a bug in the table
+        }
+    }
+    return self;
+}
+
+void
+config_destroy (config_t **self_p)
+{
+    assert (self_p);
+    config_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < S_COUNT; i++)
+        if (s_settings [i].kind == S_STR)
+            free (s_field_str (self, &s_settings [i]));
+    free (self);
+    *self_p = NULL;
+}
+
+int
+config_load (config_t *self, int argc, char **argv, char *err, size_t errsize)
+{
+    assert (self);
+    //  Pass 1 over argv: find the config file and check every flag, but
+    //  apply settings only after the file and the environment.
+    const char *file = NULL;
+    const s_setting_t **flag_set = (const s_setting_t **) calloc (
+        (size_t) (argc > 0 ? argc : 1), sizeof (s_setting_t *));
+    const char **flag_val = (const char **) calloc (
+        (size_t) (argc > 0 ? argc : 1), sizeof (char *));
+    assert (flag_set && flag_val);
+    int nflags = 0;
+    int rc = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv [i];
+        if (streq (arg, "-h") || streq (arg, "--help")) {
+            self->help = true;
+            continue;
+        }
+        if (streq (arg, "--config-table")) {
+            self->config_table = true;
+            continue;
+        }
+        if (streq (arg, "-v")) {
+            flag_set [nflags] = s_find ("verbose", 7, false);
+            flag_val [nflags++] = "true";
+            continue;
+        }
+        if (strncmp (arg, "--", 2) != 0 && !streq (arg, "-c")) {
+            snprintf (err, errsize, "unexpected argument '%.64s' (kmq-broker takes "
+                      "only flags; try --help)", arg);
+            goto done;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr (name, '=');
+        size_t len = eq ? (size_t) (eq - name) : strlen (name);
+        const char *value = eq ? eq + 1 : NULL;
+        bool is_config = streq (arg, "-c") || (len == 6 && strncmp (name, "config", 6) == 0);
+        const s_setting_t *s = is_config ? NULL : s_find (name, len, true);
+        if (!is_config && !s) {
+            snprintf (err, errsize, "unknown flag %.*s (try --help)", (int) len + 2, arg);
+            goto done;
+        }
+        if (!value && s && s->kind == S_BOOL)
+            value = "true";
+        if (!value) {
+            if (i + 1 >= argc) {
+                snprintf (err, errsize, "flag %.*s needs a value", (int) len + 2, arg);
+                goto done;
+            }
+            value = argv [++i];
+        }
+        if (is_config)
+            file = value;
+        else {
+            flag_set [nflags] = s;
+            flag_val [nflags++] = value;
+        }
+    }
+    if (!file)
+        file = getenv ("KMQ_CONFIG");
+    if (file && *file && s_load_file (self, file, err, errsize))
+        goto done;
+    if (s_load_env (self, err, errsize))
+        goto done;
+    for (int i = 0; i < nflags; i++) {
+        char why [160], flag [64];
+        if (s_parse (self, flag_set [i], flag_val [i], why, sizeof why)) {
+            s_flag_name (flag_set [i], flag, sizeof flag);
+            snprintf (err, errsize, "flag %s: %s", flag, why);
+            goto done;
+        }
+    }
+    if (s_derive (self, err, errsize))
+        goto done;
+    rc = 0;
+done:
+    free (flag_set);
+    free (flag_val);
+    return rc;
+}
+
+static void
+s_default_text (const s_setting_t *s, char *buf, size_t size)
+{
+    snprintf (buf, size, "%s", *s->dflt ? s->dflt : s->dflt_doc);
+}
+
+void
+config_print_help (FILE *out)
+{
+    fprintf (out,
+        "Usage: kmq-broker [-c FILE] [--NAME VALUE]... [-v]\n"
+        "Routes kernelmq clients to one kmq-kernel per session.\n\n"
+        "  -c, --config FILE   ZPL file with settings under 'broker' (or KMQ_CONFIG)\n"
+        "  --config-table      print the settings as a Markdown table\n"
+        "  -h, --help          this text\n\n"
+        "Settings (flag / environment / file key broker/NAME; flags win over the\n"
+        "environment, which wins over the file; sizes take K, M, G):\n");
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_settings [i];
+        char flag [64], env [64], dflt [64], left [96];
+        s_flag_name (s, flag, sizeof flag);
+        s_env_name (s, env, sizeof env);
+        s_default_text (s, dflt, sizeof dflt);
+        snprintf (left, sizeof left, "%s%s", flag, s->kind == S_BOOL ? "" : " VALUE");
+        fprintf (out, "  %-32s %s\n  %-32s default %s, env %s\n", left, s->help, "",
+                 dflt, env);
+    }
+}
+
+void
+config_print_markdown (FILE *out)
+{
+    fprintf (out, "| name | flag | env | default | meaning |\n");
+    fprintf (out, "| --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_settings [i];
+        char flag [64], env [64], dflt [64];
+        s_flag_name (s, flag, sizeof flag);
+        s_env_name (s, env, sizeof env);
+        s_default_text (s, dflt, sizeof dflt);
+        fprintf (out, "| `%s` | `%s` | `%s` | `%s` | %s |\n", s->name, flag, env, dflt,
+                 s->help);
+    }
+}
+
+//  --- selftest -----------------------------------------------------------
+
+static int
+s_try (config_t **cfg_p, char *err, size_t errsize, int argc, char **argv)
+{
+    config_destroy (cfg_p);
+    *cfg_p = config_new ();
+    return config_load (*cfg_p, argc, argv, err, errsize);
+}
+
+void
+config_test (bool verbose)
+{
+    char err [512];
+    config_t *cfg = config_new ();
+    //  Defaults
+    assert (streq (cfg->frontend, "tcp://127.0.0.1:5555"));
+    assert (cfg->heartbeat_ivl_ms == 1000);
+    assert (cfg->heartbeat_liveness == 3);
+    assert (cfg->idle_timeout_s == 1800);
+    assert (cfg->max_sessions == 1000);
+    assert (cfg->max_queue == 64);
+    assert (cfg->max_payload == 256ull << 20);
+    assert (cfg->max_output == 8ull << 20);
+    assert (cfg->memory_limit == 2ull << 30);
+    assert (cfg->request_timeout_s == 300);
+    assert (cfg->kill_grace_ms == 2000);
+    assert (cfg->cpu_limit_s == 3600);
+    assert (cfg->kernel_start_timeout_ms == 30000);
+    assert (!cfg->verbose);
+
+    //  Make sure the environment of whoever runs the test does not leak in
+    for (size_t i = 0; i < S_COUNT; i++) {
+        char env [64];
+        s_env_name (&s_settings [i], env, sizeof env);
+        unsetenv (env);
+    }
+    unsetenv ("KMQ_CONFIG");
+
+    char *plain [] = { "kmq-broker" };
+    int rc = s_try (&cfg, err, sizeof err, 1, plain);
+    assert (rc == 0);
+    char *expect = zsys_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (), (int) getpid ());
+    assert (streq (cfg->runtime_dir, expect));
+    zstr_free (&expect);
+    expect = zsys_sprintf ("ipc://%s/backend", cfg->runtime_dir);
+    assert (streq (cfg->backend, expect));
+    zstr_free (&expect);
+    assert (strstr (cfg->kernel_path, "/kmq-kernel"));
+
+    //  Precedence: file < env < flag
+    char path [] = "/tmp/kmq-config-test-XXXXXX";
+    int fd = mkstemp (path);
+    assert (fd >= 0);
+    const char *zpl =
+        "#   test\n"
+        "broker\n"
+        "    idle_timeout_s = 11\n"
+        "    max_queue = 7\n"
+        "    max_payload = 2K\n"
+        "    frontend = \"tcp://127.0.0.1:6000\"\n"
+        "kernel\n"
+        "    anything = 1\n";
+    ssize_t written = write (fd, zpl, strlen (zpl));
+    assert (written == (ssize_t) strlen (zpl));
+    close (fd);
+    char *with_file [] = { "kmq-broker", "-c", path };
+    rc = s_try (&cfg, err, sizeof err, 3, with_file);
+    assert (rc == 0);
+    assert (cfg->idle_timeout_s == 11);
+    assert (cfg->max_queue == 7);
+    assert (cfg->max_payload == 2048);
+    assert (streq (cfg->frontend, "tcp://127.0.0.1:6000"));
+
+    setenv ("KMQ_IDLE_TIMEOUT_S", "22", 1);
+    setenv ("KMQ_CONFIG", path, 1);
+    rc = s_try (&cfg, err, sizeof err, 1, plain);
+    assert (rc == 0);
+    assert (cfg->idle_timeout_s == 22);     //  env beats file
+    assert (cfg->max_queue == 7);           //  file still applies
+
+    char *with_flag [] = { "kmq-broker", "--idle-timeout-s", "2", "--max-queue=9",
+                           "--runtime-dir", "/tmp/x", "-v" };
+    rc = s_try (&cfg, err, sizeof err, 7, with_flag);
+    assert (rc == 0);
+    assert (cfg->idle_timeout_s == 2);      //  flag beats env
+    assert (cfg->max_queue == 9);           //  flag beats file
+    assert (cfg->verbose);
+    assert (streq (cfg->runtime_dir, "/tmp/x"));
+    assert (streq (cfg->backend, "ipc:///tmp/x/backend"));
+    unsetenv ("KMQ_IDLE_TIMEOUT_S");
+    unsetenv ("KMQ_CONFIG");
+
+    //  Sizes
+    char *sizes [] = { "kmq-broker", "--memory-limit", "3G", "--max-output", "0",
+                       "--max-payload", "1M" };
+    rc = s_try (&cfg, err, sizeof err, 7, sizes);
+    assert (rc == 0);
+    assert (cfg->memory_limit == 3ull << 30);
+    assert (cfg->max_output == 0);
+    assert (cfg->max_payload == 1ull << 20);
+
+    //  Bad values: each names its source
+    char *bad1 [] = { "kmq-broker", "--idle-timeout-s", "soon" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad1);
+    assert (rc == -1 && strstr (err, "--idle-timeout-s") && strstr (err, "not a number"));
+    char *bad2 [] = { "kmq-broker", "--heartbeat-liveness", "0" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad2);
+    assert (rc == -1 && strstr (err, "out of range"));
+    char *bad3 [] = { "kmq-broker", "--frobnicate", "1" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad3);
+    assert (rc == -1 && strstr (err, "unknown flag --frobnicate"));
+    char *bad4 [] = { "kmq-broker", "--max-payload", "2G" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad4);
+    assert (rc == -1 && strstr (err, "out of range"));
+    char *bad5 [] = { "kmq-broker", "--max-queue", "-1" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad5);
+    assert (rc == -1);
+    char *bad6 [] = { "kmq-broker", "--max-queue" };
+    rc = s_try (&cfg, err, sizeof err, 2, bad6);
+    assert (rc == -1 && strstr (err, "needs a value"));
+    char *bad7 [] = { "kmq-broker", "--max-payload", "12X" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad7);
+    assert (rc == -1 && strstr (err, "not a size"));
+    setenv ("KMQ_MAX_SESSIONS", "many", 1);
+    rc = s_try (&cfg, err, sizeof err, 1, plain);
+    assert (rc == -1 && strstr (err, "environment KMQ_MAX_SESSIONS"));
+    unsetenv ("KMQ_MAX_SESSIONS");
+
+    fd = open (path, O_WRONLY | O_TRUNC);
+    assert (fd >= 0);
+    zpl = "broker\n    idle_timeout = 5\n";
+    written = write (fd, zpl, strlen (zpl));
+    assert (written == (ssize_t) strlen (zpl));
+    close (fd);
+    rc = s_try (&cfg, err, sizeof err, 3, with_file);
+    assert (rc == -1 && strstr (err, "unknown key broker/idle_timeout"));
+    unlink (path);
+    rc = s_try (&cfg, err, sizeof err, 3, with_file);
+    assert (rc == -1 && strstr (err, "config file"));
+
+    char *help [] = { "kmq-broker", "--help", "--config-table" };
+    rc = s_try (&cfg, err, sizeof err, 3, help);
+    assert (rc == 0 && cfg->help && cfg->config_table);
+    if (verbose) {
+        config_print_help (stdout);
+        config_print_markdown (stdout);
+    }
+    config_destroy (&cfg);
+    config_destroy (&cfg);
+    assert (cfg == NULL);
+}

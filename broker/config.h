@@ -1,0 +1,69 @@
+/*  config — the broker's settings, from one table.
+
+    Every setting is one row of a table (name, kind, default, range, help).
+    The same row is read from four sources, later ones winning:
+
+        built-in default
+        < ZPL file (-c FILE, --config FILE or KMQ_CONFIG): key broker/NAME
+        < environment KMQ_<NAME in upper case>       e.g. KMQ_IDLE_TIMEOUT_S
+        < command line --<name-with-dashes> VALUE    e.g. --idle-timeout-s 2
+
+    Sizes accept the suffixes K, M and G (powers of 1024). A bad value, an
+    unknown flag or an unknown key under "broker" in the file is an error
+    whose text names its source; the broker then exits 2.
+*/
+#ifndef KMQ_CONFIG_H
+#define KMQ_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    char *frontend;                 //  client endpoint (ROUTER binds)
+    char *backend;                  //  kernel endpoint; derived from runtime_dir
+    char *runtime_dir;              //  private directory: backend socket, work dirs
+    char *kernel_path;              //  the kmq-kernel executable
+    uint64_t heartbeat_ivl_ms;
+    uint64_t heartbeat_liveness;
+    uint64_t idle_timeout_s;        //  0 = never evict
+    uint64_t max_sessions;
+    uint64_t max_queue;
+    uint64_t max_payload;           //  bytes per payload frame
+    uint64_t request_timeout_s;
+    uint64_t kill_grace_ms;
+    uint64_t max_output;            //  bytes of output per request, 0 = unlimited
+    uint64_t memory_limit;          //  bytes per kernel, 0 = unlimited
+    uint64_t cpu_limit_s;           //  CPU seconds per kernel, 0 = unlimited
+    uint64_t kernel_start_timeout_ms;
+    bool verbose;
+    //  Not settings: what the command line asked for besides running.
+    bool help;                      //  --help / -h
+    bool config_table;              //  --config-table
+} config_t;
+
+//  Creates a config holding the built-in defaults (derived values such as
+//  backend and kernel_path are filled in by config_load). Never NULL.
+config_t *config_new (void);
+
+//  Destroys a config. No-op on NULL.
+void config_destroy (config_t **self_p);
+
+//  Applies the file, the environment and argv (argv [0] is the program) in
+//  that order, then derives the empty defaults (runtime_dir, backend,
+//  kernel_path). Returns 0, or -1 with a sentence naming the source and the
+//  value in err. --help and --config-table only set self->help /
+//  self->config_table.
+int config_load (config_t *self, int argc, char **argv, char *err, size_t errsize);
+
+//  Prints the usage text and the table of settings.
+void config_print_help (FILE *out);
+
+//  Prints the settings as a Markdown table (name | flag | env | default |
+//  meaning), for the README.
+void config_print_markdown (FILE *out);
+
+//  Selftest.
+void config_test (bool verbose);
+
+#endif

@@ -1,0 +1,748 @@
+/*  session — the broker's session table (see session.h).                   */
+#include "session.h"
+
+#include <string.h>
+
+//  Attached clients per session at most; past it the oldest is forgotten
+//  (clients that vanished without detaching must not pile up).
+#define S_MAX_ATTACHED 256
+
+struct _session_t {
+    char *key;
+    session_state_t state;
+    char kernel_id [64];
+    pid_t pid;
+    zlistx_t *queue;                //  session_request_t *, oldest first
+    size_t max_queue;
+    session_request_t *inflight;
+    zlistx_t *attached;             //  zframe_t *
+    int64_t last_activity;
+    int64_t kernel_heard;
+    int64_t kernel_started;
+    uint64_t answered;
+    char *lost_notice;              //  NULL unless state was lost
+};
+
+struct _session_table_t {
+    zhashx_t *sessions;             //  key -> session_t * (owned)
+    zhashx_t *by_kernel;            //  kernel id -> session_t *
+    zhashx_t *by_pid;               //  "pid" -> session_t *
+    zhashx_t *tombstones;           //  key -> notice (owned char *)
+    zlistx_t *tomb_order;           //  keys, oldest first, to bound tombstones
+    size_t max_sessions;
+    size_t max_queue;
+    size_t max_tombstones;
+};
+
+//  --- requests -------------------------------------------------------
+
+session_request_t *
+session_request_new (zframe_t **client_p, zmsg_t **msg_p, uint64_t id, int type)
+{
+    session_request_t *self = (session_request_t *) zmalloc (sizeof *self);
+    assert (self);
+    self->client = client_p ? *client_p : NULL;
+    self->msg = msg_p ? *msg_p : NULL;
+    if (client_p)
+        *client_p = NULL;
+    if (msg_p)
+        *msg_p = NULL;
+    self->id = id;
+    self->type = type;
+    return self;
+}
+
+void
+session_request_destroy (session_request_t **self_p)
+{
+    assert (self_p);
+    session_request_t *self = *self_p;
+    if (!self)
+        return;
+    zframe_destroy (&self->client);
+    zmsg_destroy (&self->msg);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_request_destructor (void **item)
+{
+    session_request_destroy ((session_request_t **) item);
+}
+
+static void
+s_frame_destructor (void **item)
+{
+    zframe_destroy ((zframe_t **) item);
+}
+
+static int
+s_frame_compare (const void *a, const void *b)
+{
+    zframe_t *fa = (zframe_t *) a, *fb = (zframe_t *) b;
+    size_t sa = zframe_size (fa), sb = zframe_size (fb);
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    return memcmp (zframe_data (fa), zframe_data (fb), sa);
+}
+
+static void
+s_str_destructor (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static int
+s_str_compare (const void *a, const void *b)
+{
+    return strcmp ((const char *) a, (const char *) b);
+}
+
+//  --- one session ----------------------------------------------------
+
+static session_t *
+s_session_new (const char *key, size_t max_queue, int64_t now)
+{
+    session_t *self = (session_t *) zmalloc (sizeof *self);
+    assert (self);
+    self->key = strdup (key);
+    assert (self->key);
+    self->state = SESSION_DEAD;
+    self->queue = zlistx_new ();
+    zlistx_set_destructor (self->queue, s_request_destructor);
+    self->max_queue = max_queue;
+    self->attached = zlistx_new ();
+    zlistx_set_destructor (self->attached, s_frame_destructor);
+    zlistx_set_comparator (self->attached, s_frame_compare);
+    self->last_activity = now;
+    return self;
+}
+
+static void
+s_session_destroy (session_t **self_p)
+{
+    session_t *self = *self_p;
+    if (!self)
+        return;
+    zlistx_destroy (&self->queue);
+    zlistx_destroy (&self->attached);
+    session_request_destroy (&self->inflight);
+    free (self->lost_notice);
+    free (self->key);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_session_destructor (void **item)
+{
+    s_session_destroy ((session_t **) item);
+}
+
+const char *
+session_key (session_t *self)
+{
+    assert (self);
+    return self->key;
+}
+
+session_state_t
+session_state (session_t *self)
+{
+    assert (self);
+    return self->state;
+}
+
+void
+session_set_state (session_t *self, session_state_t state)
+{
+    assert (self);
+    self->state = state;
+}
+
+const char *
+session_state_name (session_state_t state)
+{
+    switch (state) {
+        case SESSION_DEAD:     return "dead";
+        case SESSION_STARTING: return "starting";
+        case SESSION_IDLE:     return "idle";
+        case SESSION_BUSY:     return "busy";
+    }
+    return "?";
+}
+
+const char *
+session_kernel_id (session_t *self)
+{
+    assert (self);
+    return self->kernel_id;
+}
+
+pid_t
+session_pid (session_t *self)
+{
+    assert (self);
+    return self->pid;
+}
+
+int
+session_enqueue (session_t *self, session_request_t **req_p)
+{
+    assert (self && req_p && *req_p);
+    if (zlistx_size (self->queue) >= self->max_queue)
+        return -1;
+    zlistx_add_end (self->queue, *req_p);
+    *req_p = NULL;
+    return 0;
+}
+
+session_request_t *
+session_dequeue (session_t *self)
+{
+    assert (self);
+    if (zlistx_size (self->queue) == 0)
+        return NULL;
+    //  zlistx_detach hands the item back without calling the destructor
+    return (session_request_t *) zlistx_detach (self->queue, NULL);
+}
+
+size_t
+session_queued (session_t *self)
+{
+    assert (self);
+    return zlistx_size (self->queue);
+}
+
+session_request_t *
+session_inflight (session_t *self)
+{
+    assert (self);
+    return self->inflight;
+}
+
+void
+session_set_inflight (session_t *self, session_request_t **req_p)
+{
+    assert (self && req_p && *req_p);
+    assert (!self->inflight);
+    self->inflight = *req_p;
+    *req_p = NULL;
+    self->state = SESSION_BUSY;
+}
+
+session_request_t *
+session_take_inflight (session_t *self)
+{
+    assert (self);
+    session_request_t *req = self->inflight;
+    self->inflight = NULL;
+    if (self->state == SESSION_BUSY)
+        self->state = SESSION_IDLE;
+    return req;
+}
+
+bool
+session_attach (session_t *self, zframe_t *client)
+{
+    assert (self && client);
+    if (zlistx_find (self->attached, client))
+        return false;
+    if (zlistx_size (self->attached) >= S_MAX_ATTACHED) {
+        zlistx_first (self->attached);
+        zlistx_delete (self->attached, NULL);
+    }
+    zlistx_add_end (self->attached, zframe_dup (client));
+    return true;
+}
+
+bool
+session_detach (session_t *self, zframe_t *client)
+{
+    assert (self && client);
+    void *handle = zlistx_find (self->attached, client);
+    if (!handle)
+        return false;
+    zlistx_delete (self->attached, handle);
+    return true;
+}
+
+zlistx_t *
+session_attached (session_t *self)
+{
+    assert (self);
+    return self->attached;
+}
+
+void
+session_touch (session_t *self, int64_t now)
+{
+    assert (self);
+    self->last_activity = now;
+}
+
+int64_t
+session_idle_ms (session_t *self, int64_t now)
+{
+    assert (self);
+    if ((self->state != SESSION_IDLE && self->state != SESSION_DEAD)
+    ||  self->inflight || zlistx_size (self->queue) > 0)
+        return 0;
+    int64_t idle = now - self->last_activity;
+    return idle > 0 ? idle : 0;
+}
+
+void
+session_kernel_heard (session_t *self, int64_t now)
+{
+    assert (self);
+    self->kernel_heard = now;
+}
+
+int64_t
+session_kernel_silent_ms (session_t *self, int64_t now)
+{
+    assert (self);
+    return now - self->kernel_heard;
+}
+
+int64_t
+session_kernel_age_ms (session_t *self, int64_t now)
+{
+    assert (self);
+    return now - self->kernel_started;
+}
+
+void
+session_count_answer (session_t *self)
+{
+    assert (self);
+    self->answered++;
+}
+
+uint64_t
+session_answered (session_t *self)
+{
+    assert (self);
+    return self->answered;
+}
+
+void
+session_set_state_lost (session_t *self, const char *notice)
+{
+    assert (self && notice);
+    free (self->lost_notice);
+    self->lost_notice = strdup (notice);
+    assert (self->lost_notice);
+}
+
+const char *
+session_state_lost (session_t *self)
+{
+    assert (self);
+    return self->lost_notice;
+}
+
+void
+session_clear_state_lost (session_t *self)
+{
+    assert (self);
+    free (self->lost_notice);
+    self->lost_notice = NULL;
+}
+
+//  --- the table ------------------------------------------------------
+
+session_table_t *
+session_table_new (size_t max_sessions, size_t max_queue)
+{
+    session_table_t *self = (session_table_t *) zmalloc (sizeof *self);
+    assert (self);
+    self->sessions = zhashx_new ();
+    zhashx_set_destructor (self->sessions, s_session_destructor);
+    self->by_kernel = zhashx_new ();
+    self->by_pid = zhashx_new ();
+    self->tombstones = zhashx_new ();
+    zhashx_set_destructor (self->tombstones, s_str_destructor);
+    self->tomb_order = zlistx_new ();
+    zlistx_set_destructor (self->tomb_order, s_str_destructor);
+    zlistx_set_comparator (self->tomb_order, s_str_compare);
+    self->max_sessions = max_sessions;
+    self->max_queue = max_queue;
+    self->max_tombstones = 4 * max_sessions + 1024;
+    return self;
+}
+
+void
+session_table_destroy (session_table_t **self_p)
+{
+    assert (self_p);
+    session_table_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->by_kernel);
+    zhashx_destroy (&self->by_pid);
+    zhashx_destroy (&self->sessions);
+    zhashx_destroy (&self->tombstones);
+    zlistx_destroy (&self->tomb_order);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_tombstone_forget (session_table_t *self, const char *key)
+{
+    if (!zhashx_lookup (self->tombstones, key))
+        return;
+    void *handle = zlistx_find (self->tomb_order, (void *) key);
+    if (handle)
+        zlistx_delete (self->tomb_order, handle);
+    zhashx_delete (self->tombstones, key);
+}
+
+session_t *
+session_table_create (session_table_t *self, const char *key, int64_t now)
+{
+    assert (self && key);
+    assert (!zhashx_lookup (self->sessions, key));
+    if (zhashx_size (self->sessions) >= self->max_sessions)
+        return NULL;
+    session_t *session = s_session_new (key, self->max_queue, now);
+    const char *notice = (const char *) zhashx_lookup (self->tombstones, key);
+    if (notice)
+        session_set_state_lost (session, notice);
+    s_tombstone_forget (self, key);
+    zhashx_insert (self->sessions, key, session);
+    return session;
+}
+
+void
+session_table_remove (session_table_t *self, session_t **session_p,
+                      const char *notice)
+{
+    assert (self && session_p);
+    session_t *session = *session_p;
+    if (!session)
+        return;
+    if (session->pid || *session->kernel_id)
+        session_table_unbind_kernel (self, session);
+    if (notice) {
+        s_tombstone_forget (self, session->key);
+        if (zlistx_size (self->tomb_order) >= self->max_tombstones) {
+            char *oldest = (char *) zlistx_first (self->tomb_order);
+            zhashx_delete (self->tombstones, oldest);
+            zlistx_delete (self->tomb_order, zlistx_cursor (self->tomb_order));
+        }
+        char *copy = strdup (notice);
+        assert (copy);
+        zhashx_insert (self->tombstones, session->key, copy);
+        char *order_key = strdup (session->key);
+        assert (order_key);
+        zlistx_add_end (self->tomb_order, order_key);
+    }
+    //  The hash owns the session: deleting it runs s_session_destroy, which
+    //  frees session->key, so look it up by a copy
+    char *key = strdup (session->key);
+    assert (key);
+    zhashx_delete (self->sessions, key);
+    free (key);
+    *session_p = NULL;
+}
+
+session_t *
+session_table_lookup (session_table_t *self, const char *key)
+{
+    assert (self && key);
+    return (session_t *) zhashx_lookup (self->sessions, key);
+}
+
+session_t *
+session_table_by_kernel (session_table_t *self, const char *kernel_id)
+{
+    assert (self && kernel_id);
+    return (session_t *) zhashx_lookup (self->by_kernel, kernel_id);
+}
+
+session_t *
+session_table_by_pid (session_table_t *self, pid_t pid)
+{
+    assert (self);
+    char key [24];
+    snprintf (key, sizeof key, "%d", (int) pid);
+    return (session_t *) zhashx_lookup (self->by_pid, key);
+}
+
+const char *
+session_table_tombstone (session_table_t *self, const char *key)
+{
+    assert (self && key);
+    return (const char *) zhashx_lookup (self->tombstones, key);
+}
+
+size_t
+session_table_size (session_table_t *self)
+{
+    assert (self);
+    return zhashx_size (self->sessions);
+}
+
+size_t
+session_table_queued (session_table_t *self)
+{
+    assert (self);
+    size_t total = 0;
+    for (session_t *s = (session_t *) zhashx_first (self->sessions); s;
+         s = (session_t *) zhashx_next (self->sessions))
+        total += zlistx_size (s->queue);
+    return total;
+}
+
+size_t
+session_table_kernels (session_table_t *self)
+{
+    assert (self);
+    return zhashx_size (self->by_pid);
+}
+
+session_t *
+session_table_first (session_table_t *self)
+{
+    assert (self);
+    return (session_t *) zhashx_first (self->sessions);
+}
+
+session_t *
+session_table_next (session_table_t *self)
+{
+    assert (self);
+    return (session_t *) zhashx_next (self->sessions);
+}
+
+static int
+s_session_compare (const void *a, const void *b)
+{
+    return strcmp (((const session_t *) a)->key, ((const session_t *) b)->key);
+}
+
+zlistx_t *
+session_table_list (session_table_t *self)
+{
+    assert (self);
+    zlistx_t *list = zlistx_new ();
+    zlistx_set_comparator (list, s_session_compare);
+    for (session_t *s = (session_t *) zhashx_first (self->sessions); s;
+         s = (session_t *) zhashx_next (self->sessions))
+        zlistx_add_end (list, s);
+    zlistx_sort (list);
+    return list;
+}
+
+void
+session_table_bind_kernel (session_table_t *self, session_t *session,
+                           const char *kernel_id, pid_t pid, int64_t now)
+{
+    assert (self && session && kernel_id && pid > 0);
+    if (session->pid || *session->kernel_id)
+        session_table_unbind_kernel (self, session);
+    snprintf (session->kernel_id, sizeof session->kernel_id, "%s", kernel_id);
+    session->pid = pid;
+    session->state = SESSION_STARTING;
+    session->kernel_heard = now;
+    session->kernel_started = now;
+    zhashx_insert (self->by_kernel, session->kernel_id, session);
+    char key [24];
+    snprintf (key, sizeof key, "%d", (int) pid);
+    zhashx_insert (self->by_pid, key, session);
+}
+
+void
+session_table_unbind_kernel (session_table_t *self, session_t *session)
+{
+    assert (self && session);
+    if (*session->kernel_id)
+        zhashx_delete (self->by_kernel, session->kernel_id);
+    if (session->pid) {
+        char key [24];
+        snprintf (key, sizeof key, "%d", (int) session->pid);
+        zhashx_delete (self->by_pid, key);
+    }
+    session->kernel_id [0] = 0;
+    session->pid = 0;
+    session->state = SESSION_DEAD;
+}
+
+//  --- selftest -------------------------------------------------------
+
+static session_request_t *
+s_test_request (const char *client, uint64_t id)
+{
+    zframe_t *frame = zframe_new (client, strlen (client));
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "KMQ1");
+    return session_request_new (&frame, &msg, id, 1);
+}
+
+void
+session_test (bool verbose)
+{
+    (void) verbose;
+    session_table_t *table = session_table_new (2, 3);
+    assert (table);
+    assert (session_table_size (table) == 0);
+
+    //  Create, lookup, limit
+    session_t *a = session_table_create (table, "nb1", 1000);
+    assert (a);
+    assert (streq (session_key (a), "nb1"));
+    assert (session_state (a) == SESSION_DEAD);
+    assert (session_pid (a) == 0);
+    assert (streq (session_kernel_id (a), ""));
+    assert (session_state_lost (a) == NULL);
+    assert (session_table_lookup (table, "nb1") == a);
+    assert (session_table_lookup (table, "nb2") == NULL);
+    session_t *b = session_table_create (table, "nb2", 1000);
+    assert (b);
+    assert (session_table_create (table, "nb3", 1000) == NULL);
+    assert (session_table_size (table) == 2);
+
+    //  FIFO order and bound
+    for (uint64_t id = 1; id <= 3; id++) {
+        session_request_t *req = s_test_request ("c1", id);
+        assert (session_enqueue (a, &req) == 0);
+        assert (req == NULL);
+    }
+    session_request_t *extra = s_test_request ("c1", 4);
+    assert (session_enqueue (a, &extra) == -1);
+    assert (extra);
+    session_request_destroy (&extra);
+    assert (extra == NULL);
+    assert (session_queued (a) == 3);
+    assert (session_table_queued (table) == 3);
+
+    //  Kernel binding and indexes
+    session_table_bind_kernel (table, a, "k1-abc", 4121, 2000);
+    assert (session_state (a) == SESSION_STARTING);
+    assert (session_table_by_kernel (table, "k1-abc") == a);
+    assert (session_table_by_pid (table, 4121) == a);
+    assert (session_table_by_pid (table, 4122) == NULL);
+    assert (session_table_kernels (table) == 1);
+    assert (session_kernel_age_ms (a, 2500) == 500);
+    session_kernel_heard (a, 2600);
+    assert (session_kernel_silent_ms (a, 3000) == 400);
+    session_set_state (a, SESSION_IDLE);
+
+    //  Dispatch in order; the in-flight request is not queued
+    session_request_t *req = session_dequeue (a);
+    assert (req && req->id == 1);
+    assert (req->client && zframe_streq (req->client, "c1"));
+    zmsg_destroy (&req->msg);               //  "sent" to the kernel
+    session_set_inflight (a, &req);
+    assert (req == NULL);
+    assert (session_state (a) == SESSION_BUSY);
+    assert (session_inflight (a)->id == 1);
+    assert (session_queued (a) == 2);
+    //  Busy and queued sessions are never idle
+    assert (session_idle_ms (a, 1000000) == 0);
+    req = session_take_inflight (a);
+    assert (req && req->id == 1);
+    assert (session_state (a) == SESSION_IDLE);
+    session_request_destroy (&req);
+    session_count_answer (a);
+    assert (session_answered (a) == 1);
+    req = session_dequeue (a);
+    assert (req && req->id == 2);
+    session_request_destroy (&req);
+    req = session_dequeue (a);
+    assert (req && req->id == 3);
+    session_request_destroy (&req);
+    assert (session_dequeue (a) == NULL);
+
+    //  Idle computation
+    session_touch (a, 5000);
+    assert (session_idle_ms (a, 6500) == 1500);
+    assert (session_idle_ms (a, 4000) == 0);
+    session_set_state (a, SESSION_STARTING);
+    assert (session_idle_ms (a, 6500) == 0);
+    session_set_state (a, SESSION_IDLE);
+
+    //  Attach dedup, detach
+    zframe_t *c1 = zframe_new ("c1", 2);
+    zframe_t *c2 = zframe_new ("c2", 2);
+    assert (session_attach (a, c1));
+    assert (!session_attach (a, c1));
+    assert (session_attach (a, c2));
+    assert (zlistx_size (session_attached (a)) == 2);
+    assert (session_detach (a, c1));
+    assert (!session_detach (a, c1));
+    assert (zlistx_size (session_attached (a)) == 1);
+    zframe_destroy (&c1);
+    zframe_destroy (&c2);
+
+    //  Iteration and sorted snapshot
+    zlistx_t *list = session_table_list (table);
+    assert (zlistx_size (list) == 2);
+    assert (zlistx_first (list) == a);
+    assert (zlistx_next (list) == b);
+    zlistx_destroy (&list);
+    size_t seen = 0;
+    for (session_t *s = session_table_first (table); s; s = session_table_next (table))
+        seen++;
+    assert (seen == 2);
+
+    //  Kernel death: unbind, state lost for the next kernel
+    session_table_unbind_kernel (table, a);
+    assert (session_state (a) == SESSION_DEAD);
+    assert (session_table_by_kernel (table, "k1-abc") == NULL);
+    assert (session_table_by_pid (table, 4121) == NULL);
+    assert (session_table_kernels (table) == 0);
+    session_set_state_lost (a, "kernel died");
+    assert (streq (session_state_lost (a), "kernel died"));
+    session_clear_state_lost (a);
+    assert (session_state_lost (a) == NULL);
+
+    //  Eviction leaves a tombstone; the next session under the key gets it
+    session_table_bind_kernel (table, a, "k2-def", 4200, 7000);
+    req = s_test_request ("c3", 9);
+    assert (session_enqueue (a, &req) == 0);
+    session_table_remove (table, &a, "session was evicted after 2 s idle");
+    assert (a == NULL);
+    assert (session_table_by_kernel (table, "k2-def") == NULL);
+    assert (session_table_by_pid (table, 4200) == NULL);
+    assert (session_table_lookup (table, "nb1") == NULL);
+    assert (streq (session_table_tombstone (table, "nb1"),
+                   "session was evicted after 2 s idle"));
+    a = session_table_create (table, "nb1", 8000);
+    assert (a);
+    assert (streq (session_state_lost (a), "session was evicted after 2 s idle"));
+    assert (session_table_tombstone (table, "nb1") == NULL);
+    assert (session_answered (a) == 0);
+
+    //  Close leaves none
+    session_table_remove (table, &a, NULL);
+    assert (session_table_tombstone (table, "nb1") == NULL);
+    a = session_table_create (table, "nb1", 9000);
+    assert (a && session_state_lost (a) == NULL);
+
+    //  Tombstones are bounded: the oldest go first
+    session_table_remove (table, &b, NULL);
+    size_t max_tomb = 4 * 2 + 1024;
+    for (size_t i = 0; i < max_tomb + 5; i++) {
+        char key [32];
+        snprintf (key, sizeof key, "t%zu", i);
+        session_t *t = session_table_create (table, key, 0);
+        assert (t);
+        session_table_remove (table, &t, "evicted");
+    }
+    assert (session_table_tombstone (table, "t0") == NULL);
+    assert (session_table_tombstone (table, "t4") == NULL);
+    assert (session_table_tombstone (table, "t5"));
+    char last [32];
+    snprintf (last, sizeof last, "t%zu", max_tomb + 4);
+    assert (session_table_tombstone (table, last));
+
+    session_table_destroy (&table);
+    session_table_destroy (&table);
+    assert (table == NULL);
+}

@@ -1,0 +1,152 @@
+/*  session — the broker's session table: pure data, no sockets.
+
+    A session is one client-chosen key bound to (at most) one kernel
+    process. It holds the FIFO of requests waiting for that kernel, the one
+    request in flight, the clients attached to it, and whether the next
+    kernel must announce that state was lost.
+
+    The table indexes sessions by key, by kernel routing id and by kernel
+    pid, counts them against max_sessions, and keeps tombstones: the notice
+    left behind by a session that was evicted, handed to the next session
+    created under the same key so its first reply says state was lost.
+    Sessions ended by close leave no tombstone.
+
+    Times are milliseconds on any monotonic clock the caller chooses.
+*/
+#ifndef KMQ_SESSION_H
+#define KMQ_SESSION_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum {
+    SESSION_DEAD,           //  no kernel process (never started, or it died)
+    SESSION_STARTING,       //  kernel spawned, waiting for its `ready`
+    SESSION_IDLE,           //  kernel ready, nothing in flight
+    SESSION_BUSY            //  kernel ready, one request in flight
+} session_state_t;
+
+//  A request waiting for or held by a kernel.
+typedef struct {
+    zframe_t *client;       //  requester's routing id on the frontend
+    zmsg_t *msg;            //  the original frames (KMQ1, header, payloads);
+                            //  NULL once sent to the kernel
+    uint64_t id;            //  the client's request id
+    int type;               //  proto_type_t
+} session_request_t;
+
+typedef struct _session_t session_t;
+typedef struct _session_table_t session_table_t;
+
+//  --- requests -----------------------------------------------------------
+
+//  Takes ownership of *client_p and *msg_p. Never NULL.
+session_request_t *session_request_new (zframe_t **client_p, zmsg_t **msg_p,
+                                        uint64_t id, int type);
+void session_request_destroy (session_request_t **self_p);
+
+//  --- the table ----------------------------------------------------------
+
+//  max_sessions bounds live sessions; max_queue bounds each session's FIFO.
+session_table_t *session_table_new (size_t max_sessions, size_t max_queue);
+//  Destroys every session and its requests. No-op on NULL.
+void session_table_destroy (session_table_t **self_p);
+
+//  Creates a session (state DEAD, no kernel) for key; if key has a
+//  tombstone it is consumed and the session starts with state_lost set to
+//  the tombstone's notice. Returns NULL when max_sessions sessions exist.
+//  key must not already exist.
+session_t *session_table_create (session_table_t *self, const char *key, int64_t now);
+//  Removes and destroys *session_p (its requests too: answer them first).
+//  With a non-NULL notice, leaves a tombstone under its key.
+void session_table_remove (session_table_t *self, session_t **session_p,
+                           const char *notice);
+
+session_t *session_table_lookup (session_table_t *self, const char *key);
+session_t *session_table_by_kernel (session_table_t *self, const char *kernel_id);
+session_t *session_table_by_pid (session_table_t *self, pid_t pid);
+//  The notice a tombstone holds for key, or NULL.
+const char *session_table_tombstone (session_table_t *self, const char *key);
+
+size_t session_table_size (session_table_t *self);
+//  Requests waiting in all sessions (not counting those in flight).
+size_t session_table_queued (session_table_t *self);
+//  Sessions with a kernel process (pid set).
+size_t session_table_kernels (session_table_t *self);
+
+//  Iteration. Do not create or remove sessions while iterating; collect
+//  them first (session_table_list).
+session_t *session_table_first (session_table_t *self);
+session_t *session_table_next (session_table_t *self);
+//  A snapshot of all sessions, sorted by key. Caller destroys the list
+//  (not the sessions).
+zlistx_t *session_table_list (session_table_t *self);
+
+//  Binds a kernel to the session (indexed by routing id and pid) and sets
+//  state STARTING, heard and started times to now.
+void session_table_bind_kernel (session_table_t *self, session_t *session,
+                                const char *kernel_id, pid_t pid, int64_t now);
+//  Forgets the session's kernel (indexes too) and sets state DEAD.
+void session_table_unbind_kernel (session_table_t *self, session_t *session);
+
+//  --- one session ------------------------------------------------------
+
+const char *session_key (session_t *self);
+session_state_t session_state (session_t *self);
+void session_set_state (session_t *self, session_state_t state);
+//  "dead", "starting", "idle", "busy".
+const char *session_state_name (session_state_t state);
+
+//  Kernel routing id ("" when none) and pid (0 when none).
+const char *session_kernel_id (session_t *self);
+pid_t session_pid (session_t *self);
+
+//  Appends *req_p. Returns 0 and clears *req_p, or -1 (queue full; *req_p
+//  stays the caller's).
+int session_enqueue (session_t *self, session_request_t **req_p);
+//  Takes the oldest waiting request, or NULL.
+session_request_t *session_dequeue (session_t *self);
+size_t session_queued (session_t *self);
+
+//  The request in flight (borrowed), or NULL.
+session_request_t *session_inflight (session_t *self);
+//  Makes *req_p the request in flight (there must be none) and sets state
+//  BUSY.
+void session_set_inflight (session_t *self, session_request_t **req_p);
+//  Takes the request in flight (caller owns it), or NULL. State IDLE if it
+//  was BUSY.
+session_request_t *session_take_inflight (session_t *self);
+
+//  Attached clients: routing ids (copied). Attach returns true when added,
+//  false when it was already attached; detach returns whether it was.
+bool session_attach (session_t *self, zframe_t *client);
+bool session_detach (session_t *self, zframe_t *client);
+//  The attached routing ids (borrowed zlistx of zframe_t *).
+zlistx_t *session_attached (session_t *self);
+
+//  Activity: any request or reply. idle_ms is 0 unless the session is
+//  idle (IDLE or DEAD, nothing queued or in flight); then the time since
+//  its last activity.
+void session_touch (session_t *self, int64_t now);
+int64_t session_idle_ms (session_t *self, int64_t now);
+
+//  Kernel liveness: when we last heard from it, when it was started.
+void session_kernel_heard (session_t *self, int64_t now);
+int64_t session_kernel_silent_ms (session_t *self, int64_t now);
+int64_t session_kernel_age_ms (session_t *self, int64_t now);
+
+//  Requests answered by kernels so far.
+void session_count_answer (session_t *self);
+uint64_t session_answered (session_t *self);
+
+//  State lost: the notice the next kernel must carry, or NULL.
+void session_set_state_lost (session_t *self, const char *notice);
+const char *session_state_lost (session_t *self);
+void session_clear_state_lost (session_t *self);
+
+//  Selftest.
+void session_test (bool verbose);
+
+#endif

@@ -1,0 +1,513 @@
+/*  kmq — libkmq's connection: hello, requests, and the wait loop that
+    heartbeats the broker, dispatches events and notices a silent broker.
+    Replies are in kmq_reply.c, the selftest in kmq_test.c.                  */
+#include <czmq.h>
+#include "kmq_private.h"
+
+#define KMQ_HELLO_TIMEOUT_MS    5000
+#define KMQ_FLAG_POLL_MS        100     //  how often the interrupt flag is read
+
+struct _kmq_t {
+    zsock_t *dealer;
+    char *endpoint;
+    uint64_t next_id;               //  last id used; ids start at 1
+    char *broker;                   //  broker's name from hello
+    uint64_t heartbeat_ivl;         //  ms, from hello
+    uint64_t heartbeat_liveness;
+    uint64_t max_payload;
+    volatile sig_atomic_t *interrupt_flag;
+    kmq_event_fn *event_fn;
+    void *event_arg;
+    zhash_t *attached;              //  sessions we attached to (values unused)
+    int64_t last_heard;             //  mono ms of the last message from the broker
+    int64_t next_heartbeat;         //  mono ms when we send the next heartbeat
+    int64_t last_wait_end;          //  mono ms when the last wait returned
+    char error [512];               //  kmq_listen's last error
+};
+
+//  What one step of the wait loop produced.
+typedef enum {
+    S_MESSAGE,                      //  a decoded message in *msg_p
+    S_TIMEOUT,                      //  the deadline passed
+    S_FLAG,                         //  the interrupt flag is set
+    S_LOST                          //  the broker is silent past liveness
+} s_wait_t;
+
+bool
+kmq_session_valid (const char *key)
+{
+    return key && proto_session_valid (key, strlen (key));
+}
+
+//  Sends msg, taking ownership. 0 or -1 (errno set).
+static int
+s_send (kmq_t *self, zmsg_t **msg_p)
+{
+    int rc = zmsg_send (msg_p, self->dealer);
+    if (rc != 0)
+        zmsg_destroy (msg_p);
+    return rc;
+}
+
+//  Starts the silence clock afresh if we were not waiting just now: between
+//  waits nobody heartbeats, so the broker's silence then means nothing.
+static void
+s_wait_begin (kmq_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now - self->last_wait_end > (int64_t) self->heartbeat_ivl) {
+        self->last_heard = now;
+        self->next_heartbeat = now + (int64_t) self->heartbeat_ivl;
+    }
+}
+
+//  Waits for one message from the broker until deadline (mono ms, -1 for
+//  none), heartbeating meanwhile. A message that does not decode still
+//  counts as life and is skipped.
+static s_wait_t
+s_wait (kmq_t *self, int64_t deadline, proto_msg_t **msg_p)
+{
+    int64_t silence = (int64_t) (self->heartbeat_ivl * self->heartbeat_liveness);
+    void *handle = zsock_resolve (self->dealer);
+    s_wait_t result;
+    while (true) {
+        int64_t now = zclock_mono ();
+        if (self->interrupt_flag && *self->interrupt_flag) {
+            result = S_FLAG;
+            break;
+        }
+        if (now - self->last_heard >= silence) {
+            result = S_LOST;
+            break;
+        }
+        if (deadline >= 0 && now >= deadline) {
+            result = S_TIMEOUT;
+            break;
+        }
+        if (now >= self->next_heartbeat) {
+            zmsg_t *heartbeat = proto_encode_heartbeat ();
+            s_send (self, &heartbeat);  //  a failed heartbeat shows as silence
+            self->next_heartbeat = now + (int64_t) self->heartbeat_ivl;
+        }
+        int64_t wait = self->next_heartbeat - now;
+        if (self->last_heard + silence - now < wait)
+            wait = self->last_heard + silence - now;
+        if (deadline >= 0 && deadline - now < wait)
+            wait = deadline - now;
+        if (self->interrupt_flag && wait > KMQ_FLAG_POLL_MS)
+            wait = KMQ_FLAG_POLL_MS;
+        if (wait < 0)
+            wait = 0;
+        zmq_pollitem_t item = { handle, 0, ZMQ_POLLIN, 0 };
+        int rc = zmq_poll (&item, 1, (long) wait);
+        if (rc <= 0)
+            continue;               //  timeout or EINTR: re-check everything
+        zmsg_t *msg = zmsg_recv (self->dealer);
+        if (!msg)
+            continue;
+        self->last_heard = zclock_mono ();
+        proto_fault_t fault;
+        proto_msg_t *decoded = proto_decode (&msg, &fault);
+        if (!decoded)
+            continue;               //  not ours to answer; ignore it
+        *msg_p = decoded;
+        result = S_MESSAGE;
+        break;
+    }
+    self->last_wait_end = zclock_mono ();
+    return result;
+}
+
+//  Passes an event to the handler if it is for us: the request we wait for
+//  (wanted_id), id 0, or a session we attached to. 1 if handled, else 0.
+static int
+s_dispatch_event (kmq_t *self, proto_msg_t *msg, uint64_t wanted_id)
+{
+    uint64_t id = proto_msg_id (msg);
+    const char *session = proto_msg_session (msg);
+    if (id != 0 && (wanted_id == 0 || id != wanted_id)
+    &&  !(self->attached && zhash_lookup (self->attached, session)))
+        return 0;
+    if (!self->event_fn)
+        return 1;
+    kmq_event_t event;
+    memset (&event, 0, sizeof event);
+    const char *kind = proto_msg_str (msg, "event");
+    const char *name = proto_msg_str (msg, "name");
+    const char *message = proto_msg_str (msg, "message");
+    event.kind = kind? kind: "";
+    event.id = id;
+    event.session = session;
+    event.name = name? name: "";
+    event.message = message? message: "";
+    event.limit = proto_msg_uint (msg, "limit", 0);
+    if (proto_msg_payload_count (msg) > 0) {
+        zframe_t *frame = proto_msg_payload (msg, 0);
+        event.data = zframe_data (frame);
+        event.size = zframe_size (frame);
+    }
+    self->event_fn (&event, self->event_arg);
+    return 1;
+}
+
+//  Sends *msg_p (taking it) as request id and waits for its reply. When
+//  interrupt_session is set, a raised interrupt flag sends one interrupt
+//  for it per raise.
+static kmq_reply_t *
+s_request (kmq_t *self, zmsg_t **msg_p, uint64_t id, const char *interrupt_session)
+{
+    s_wait_begin (self);
+    if (s_send (self, msg_p) != 0)
+        return kmq_reply_local ("INTERNAL", "could not send to the broker at %s: %s",
+                                self->endpoint, zmq_strerror (zmq_errno ()));
+    while (true) {
+        proto_msg_t *msg = NULL;
+        s_wait_t result = s_wait (self, -1, &msg);
+        if (result == S_LOST)
+            return kmq_reply_local ("BROKER_LOST",
+                "broker at %s stopped answering (silent for %" PRIu64 " ms):"
+                " is kmq-broker still running?", self->endpoint,
+                self->heartbeat_ivl * self->heartbeat_liveness);
+        if (result == S_FLAG) {
+            *self->interrupt_flag = 0;
+            if (interrupt_session) {
+                zmsg_t *interrupt = proto_encode_simple (PROTO_INTERRUPT,
+                                                         ++self->next_id,
+                                                         interrupt_session);
+                s_send (self, &interrupt);
+            }
+            continue;
+        }
+        if (result != S_MESSAGE)
+            continue;
+        proto_type_t type = proto_msg_type (msg);
+        if (type == PROTO_REPLY && proto_msg_id (msg) == id)
+            return kmq_reply_from_msg (&msg);
+        if (type == PROTO_EVENT)
+            s_dispatch_event (self, msg, id);
+        proto_msg_destroy (&msg);   //  heartbeats, stale replies
+    }
+}
+
+//  --- connection -------------------------------------------------------------
+
+kmq_t *
+kmq_new (const char *endpoint, const kmq_options_t *options,
+         char *error, size_t error_size)
+{
+    assert (endpoint);
+    char scratch [8];
+    if (!error) {
+        error = scratch;
+        error_size = sizeof scratch;
+    }
+    int timeout = options && options->hello_timeout_ms > 0?
+                  options->hello_timeout_ms: KMQ_HELLO_TIMEOUT_MS;
+    kmq_t *self = (kmq_t *) zmalloc (sizeof (kmq_t));
+    self->endpoint = strdup (endpoint);
+    self->interrupt_flag = options? options->interrupt_flag: NULL;
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        snprintf (error, error_size, "cannot create a ZeroMQ socket: %s",
+                  zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    zsock_set_linger (self->dealer, 0);
+    if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
+        snprintf (error, error_size, "cannot connect to %s: %s (an endpoint"
+                  " looks like tcp://HOST:PORT or ipc://PATH)", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    const char *client = options && options->client_name?
+                         options->client_name: "libkmq 0.1";
+    uint64_t id = ++self->next_id;
+    zmsg_t *hello = proto_encode_hello (id, PROTO_VERSION, client);
+    if (s_send (self, &hello) != 0) {
+        snprintf (error, error_size, "cannot send hello to %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    //  No heartbeats during hello: one deadline, and a silence window that
+    //  cannot expire before it
+    int64_t deadline = zclock_mono () + timeout;
+    self->heartbeat_ivl = (uint64_t) timeout + 1000;
+    self->heartbeat_liveness = 2;
+    self->last_heard = zclock_mono ();
+    self->next_heartbeat = deadline + 1000;
+    volatile sig_atomic_t *flag = self->interrupt_flag;
+    self->interrupt_flag = NULL;    //  Ctrl-C during hello is the caller's
+    proto_msg_t *reply = NULL;
+    while (true) {
+        s_wait_t result = s_wait (self, deadline, &reply);
+        if (result != S_MESSAGE)
+            break;
+        if (proto_msg_type (reply) == PROTO_REPLY && proto_msg_id (reply) == id)
+            break;
+        proto_msg_destroy (&reply);
+    }
+    self->interrupt_flag = flag;
+    if (!reply) {
+        if (timeout % 1000 == 0)
+            snprintf (error, error_size, "broker at %s did not answer within"
+                      " %d s: is kmq-broker running?", endpoint, timeout / 1000);
+        else
+            snprintf (error, error_size, "broker at %s did not answer within"
+                      " %d ms: is kmq-broker running?", endpoint, timeout);
+        goto fail;
+    }
+    if (!proto_msg_is_ok (reply)) {
+        const char *message = proto_msg_str (reply, "message");
+        snprintf (error, error_size, "broker at %s refused hello: %s: %s",
+                  endpoint, proto_error_name (proto_msg_error (reply)),
+                  message? message: "");
+        proto_msg_destroy (&reply);
+        goto fail;
+    }
+    const char *broker = proto_msg_str (reply, "broker");
+    self->broker = strdup (broker? broker: "kmq-broker");
+    self->heartbeat_ivl = proto_msg_uint (reply, "heartbeat_ivl_ms", 1000);
+    self->heartbeat_liveness = proto_msg_uint (reply, "heartbeat_liveness", 3);
+    self->max_payload = proto_msg_uint (reply, "max_payload", 256ull << 20);
+    if (self->heartbeat_ivl == 0)
+        self->heartbeat_ivl = 1000;
+    if (self->heartbeat_liveness == 0)
+        self->heartbeat_liveness = 3;
+    proto_msg_destroy (&reply);
+    self->last_wait_end = 0;
+    return self;
+
+fail:
+    kmq_destroy (&self);
+    return NULL;
+}
+
+void
+kmq_destroy (kmq_t **self_p)
+{
+    assert (self_p);
+    kmq_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->dealer);
+    zhash_destroy (&self->attached);
+    free (self->endpoint);
+    free (self->broker);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+kmq_set_event_handler (kmq_t *self, kmq_event_fn *handler, void *arg)
+{
+    assert (self);
+    self->event_fn = handler;
+    self->event_arg = arg;
+}
+
+const char *
+kmq_broker_name (kmq_t *self)
+{
+    assert (self);
+    return self->broker;
+}
+
+uint64_t
+kmq_max_payload (kmq_t *self)
+{
+    assert (self);
+    return self->max_payload;
+}
+
+uint64_t
+kmq_heartbeat_ivl (kmq_t *self)
+{
+    assert (self);
+    return self->heartbeat_ivl;
+}
+
+const char *
+kmq_error (kmq_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+//  --- requests -----------------------------------------------------------
+
+//  Local checks before anything is sent. NULL when the request may go.
+static kmq_reply_t *
+s_check_session (const char *session)
+{
+    if (kmq_session_valid (session))
+        return NULL;
+    return kmq_reply_local ("BAD_REQUEST", "invalid session key \"%.40s\": use"
+                            " 1-%d characters of A-Z a-z 0-9 . _ : -",
+                            session? session: "", PROTO_SESSION_MAX);
+}
+
+static kmq_reply_t *
+s_check_size (kmq_t *self, const char *what, size_t size)
+{
+    if ((uint64_t) size <= self->max_payload)
+        return NULL;
+    return kmq_reply_local ("TOO_LARGE", "%s is %zu bytes, over the broker's"
+                            " max_payload of %" PRIu64 " bytes: send less, or"
+                            " raise max_payload", what, size, self->max_payload);
+}
+
+static kmq_reply_t *
+s_check_name (const char *name, const char *format)
+{
+    if (!name || !*name || strlen (name) > PROTO_NAME_MAX)
+        return kmq_reply_local ("BAD_REQUEST", "a name must be 1-%d bytes",
+                                PROTO_NAME_MAX);
+    if (!format || (strcmp (format, "csv") && strcmp (format, "json")
+                    && strcmp (format, "file")))
+        return kmq_reply_local ("BAD_REQUEST", "unknown format \"%.20s\":"
+                                " use csv, json or file", format? format: "");
+    return NULL;
+}
+
+kmq_reply_t *
+kmq_execute (kmq_t *self, const char *session, const char *code, size_t len,
+             uint32_t timeout_ms)
+{
+    assert (self && code);
+    kmq_reply_t *refused = s_check_session (session);
+    if (!refused)
+        refused = s_check_size (self, "the code", len);
+    if (refused)
+        return refused;
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = proto_encode_execute (id, session, code, len, timeout_ms);
+    return s_request (self, &msg, id, session);
+}
+
+kmq_reply_t *
+kmq_upload (kmq_t *self, const char *session, const char *name,
+            const char *format, const void *data, size_t size)
+{
+    assert (self && (data || size == 0));
+    kmq_reply_t *refused = s_check_session (session);
+    if (!refused)
+        refused = s_check_name (name, format);
+    if (!refused)
+        refused = s_check_size (self, "the upload", size);
+    if (refused)
+        return refused;
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = proto_encode_upload (id, session, name, format,
+                                       data? data: "", size);
+    return s_request (self, &msg, id, session);
+}
+
+kmq_reply_t *
+kmq_download (kmq_t *self, const char *session, const char *name,
+              const char *format)
+{
+    assert (self);
+    kmq_reply_t *refused = s_check_session (session);
+    if (!refused)
+        refused = s_check_name (name, format);
+    if (refused)
+        return refused;
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = proto_encode_download (id, session, name, format);
+    return s_request (self, &msg, id, session);
+}
+
+//  reset, vars, interrupt, close, attach, detach. Only requests that run in
+//  the session's queue are worth interrupting.
+static kmq_reply_t *
+s_simple (kmq_t *self, proto_type_t type, const char *session, bool queued)
+{
+    assert (self);
+    kmq_reply_t *refused = s_check_session (session);
+    if (refused)
+        return refused;
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = proto_encode_simple (type, id, session);
+    return s_request (self, &msg, id, queued? session: NULL);
+}
+
+kmq_reply_t *
+kmq_reset (kmq_t *self, const char *session)
+{
+    return s_simple (self, PROTO_RESET, session, true);
+}
+
+kmq_reply_t *
+kmq_vars (kmq_t *self, const char *session)
+{
+    return s_simple (self, PROTO_VARS, session, true);
+}
+
+kmq_reply_t *
+kmq_close (kmq_t *self, const char *session)
+{
+    return s_simple (self, PROTO_CLOSE, session, false);
+}
+
+kmq_reply_t *
+kmq_interrupt (kmq_t *self, const char *session)
+{
+    return s_simple (self, PROTO_INTERRUPT, session, false);
+}
+
+kmq_reply_t *
+kmq_attach (kmq_t *self, const char *session)
+{
+    kmq_reply_t *reply = s_simple (self, PROTO_ATTACH, session, false);
+    if (kmq_reply_ok (reply)) {
+        if (!self->attached)
+            self->attached = zhash_new ();
+        zhash_update (self->attached, session, self);
+    }
+    return reply;
+}
+
+kmq_reply_t *
+kmq_detach (kmq_t *self, const char *session)
+{
+    kmq_reply_t *reply = s_simple (self, PROTO_DETACH, session, false);
+    if (self->attached && kmq_session_valid (session))
+        zhash_delete (self->attached, session);
+    return reply;
+}
+
+kmq_reply_t *
+kmq_stats (kmq_t *self)
+{
+    assert (self);
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = proto_encode_stats (id);
+    return s_request (self, &msg, id, NULL);
+}
+
+int
+kmq_listen (kmq_t *self, int timeout_ms)
+{
+    assert (self);
+    s_wait_begin (self);
+    int64_t deadline = timeout_ms < 0? -1: zclock_mono () + timeout_ms;
+    while (true) {
+        proto_msg_t *msg = NULL;
+        s_wait_t result = s_wait (self, deadline, &msg);
+        if (result == S_LOST) {
+            snprintf (self->error, sizeof self->error, "broker at %s stopped"
+                      " answering (silent for %" PRIu64 " ms): is kmq-broker"
+                      " still running?", self->endpoint,
+                      self->heartbeat_ivl * self->heartbeat_liveness);
+            return -1;
+        }
+        if (result != S_MESSAGE)
+            return 0;
+        int handled = 0;
+        if (proto_msg_type (msg) == PROTO_EVENT)
+            handled = s_dispatch_event (self, msg, 0);
+        proto_msg_destroy (&msg);
+        if (handled)
+            return handled;
+    }
+}

@@ -1,0 +1,415 @@
+/*  kmq_test — libkmq's selftest. Needs no real broker: an in-process fake
+    (a ROUTER in a zactor, speaking through the codec) plays the broker's
+    part for the cases that need one.                                       */
+#include <czmq.h>
+#include "kmq_private.h"
+
+#define TEST_ENDPOINT "inproc://kmq-selftest"
+
+//  Assertions that survive NDEBUG.
+#define CHECK(cond) do { if (!(cond)) { \
+    fprintf (stderr, "kmq_test: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    abort (); } } while (0)
+
+//  Sends msg to the client at identity (copied).
+static void
+s_send_to (zsock_t *router, zframe_t *identity, zmsg_t *msg)
+{
+    zframe_t *copy = zframe_dup (identity);
+    zmsg_prepend (msg, &copy);
+    zmsg_send (&msg, router);
+}
+
+static zmsg_t *
+s_execute_reply (uint64_t id, const char *session, const char *code)
+{
+    if (strcmp (code, "err") == 0) {
+        proto_builder_t *b = proto_reply_error_begin (id, session, PROTO_E_PYTHON_ERROR,
+                                                      "ZeroDivisionError: division by zero");
+        proto_builder_str (b, "ename", "ZeroDivisionError");
+        proto_builder_str (b, "evalue", "division by zero");
+        proto_builder_key (b, "traceback");
+        proto_builder_val_array (b, 2);
+        proto_builder_val_str (b, "Traceback (most recent call last):\n");
+        proto_builder_val_str (b, "ZeroDivisionError: division by zero\n");
+        proto_builder_uint (b, "execution_count", 4);
+        return proto_builder_finish (&b);
+    }
+    proto_builder_t *b = proto_reply_ok_begin (id, session);
+    proto_builder_uint (b, "execution_count", 3);
+    proto_builder_key (b, "mime");
+    proto_builder_val_array (b, 1);
+    proto_builder_val_str (b, "text/plain");
+    proto_builder_bool (b, "state_lost", true);
+    proto_builder_str (b, "notice", "kernel replaced");
+    proto_builder_payload_copy (b, "42", 2);
+    return proto_builder_finish (&b);
+}
+
+static zmsg_t *
+s_vars_reply (uint64_t id, const char *session)
+{
+    proto_builder_t *b = proto_reply_ok_begin (id, session);
+    proto_builder_key (b, "vars");
+    proto_builder_val_array (b, 2);
+    proto_builder_val_map (b, 3);
+    proto_builder_val_str (b, "name");
+    proto_builder_val_str (b, "df");
+    proto_builder_val_str (b, "type");
+    proto_builder_val_str (b, "DataFrame");
+    proto_builder_val_str (b, "shape");
+    proto_builder_val_array (b, 2);
+    proto_builder_val_uint (b, 3);
+    proto_builder_val_uint (b, 2);
+    proto_builder_val_map (b, 3);
+    proto_builder_val_str (b, "name");
+    proto_builder_val_str (b, "xs");
+    proto_builder_val_str (b, "type");
+    proto_builder_val_str (b, "list");
+    proto_builder_val_str (b, "len");
+    proto_builder_val_uint (b, 5);
+    return proto_builder_finish (&b);
+}
+
+static zmsg_t *
+s_stats_reply (uint64_t id)
+{
+    proto_builder_t *b = proto_reply_ok_begin (id, NULL);
+    proto_builder_uint (b, "sessions", 1);
+    proto_builder_str (b, "broker", "fake \"1\"\n");
+    proto_builder_key (b, "session_list");
+    proto_builder_val_array (b, 1);
+    proto_builder_val_map (b, 3);
+    proto_builder_val_str (b, "session");
+    proto_builder_val_str (b, "nb1");
+    proto_builder_val_str (b, "state");
+    proto_builder_val_str (b, "idle");
+    proto_builder_val_str (b, "pid");
+    proto_builder_val_uint (b, 4121);
+    return proto_builder_finish (&b);
+}
+
+//  The fake broker. Pipe commands: "COUNT" answers the number of
+//  non-heartbeat messages received so far.
+static void
+s_fake_broker (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_t *router = zsock_new_router (TEST_ENDPOINT);
+    assert (router);
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    bool mute = false;
+    int received = 0;
+    zframe_t *held_identity = NULL;     //  an execute "wait" in progress
+    uint64_t held_id = 0;
+    while (true) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, -1);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            if (command && streq (command, "COUNT"))
+                zstr_sendf (pipe, "%d", received);
+            zstr_free (&command);
+            if (term)
+                break;
+            continue;
+        }
+        if (which != router)
+            break;
+        zmsg_t *raw = zmsg_recv (router);
+        zframe_t *identity = zmsg_pop (raw);
+        proto_fault_t fault;
+        proto_msg_t *msg = proto_decode (&raw, &fault);
+        if (!msg || mute) {
+            proto_msg_destroy (&msg);
+            zframe_destroy (&identity);
+            continue;
+        }
+        proto_type_t type = proto_msg_type (msg);
+        uint64_t id = proto_msg_id (msg);
+        const char *session = proto_msg_session (msg);
+        if (type != PROTO_HEARTBEAT)
+            received++;
+        if (type == PROTO_HEARTBEAT)
+            s_send_to (router, identity, proto_encode_heartbeat ());
+        else
+        if (type == PROTO_HELLO) {
+            proto_builder_t *b = proto_reply_ok_begin (id, NULL);
+            proto_builder_uint (b, "version", 1);
+            proto_builder_str (b, "broker", "fake");
+            proto_builder_uint (b, "heartbeat_ivl_ms", 50);
+            proto_builder_uint (b, "heartbeat_liveness", 3);
+            proto_builder_uint (b, "max_payload", 64);
+            s_send_to (router, identity, proto_builder_finish (&b));
+        }
+        else
+        if (type == PROTO_EXECUTE) {
+            zframe_t *code_frame = proto_msg_payload (msg, 0);
+            char *code = zframe_strdup (code_frame);
+            if (streq (code, "wait")) {
+                zframe_destroy (&held_identity);
+                held_identity = zframe_dup (identity);
+                held_id = id;
+            }
+            else
+            if (streq (code, "mute"))
+                mute = true;
+            else {
+                //  Our stream, someone else's stream and reply, then ours
+                s_send_to (router, identity, proto_encode_stream (id, session,
+                           "stdout", "hi\n", 3));
+                s_send_to (router, identity, proto_encode_stream (id + 100, session,
+                           "stdout", "not mine", 8));
+                s_send_to (router, identity, proto_encode_ok (id + 100, session));
+                s_send_to (router, identity, s_execute_reply (id, session, code));
+            }
+            free (code);
+        }
+        else
+        if (type == PROTO_INTERRUPT) {
+            proto_builder_t *b = proto_reply_ok_begin (id, session);
+            proto_builder_bool (b, "interrupted", held_identity != NULL);
+            s_send_to (router, identity, proto_builder_finish (&b));
+            if (held_identity) {
+                s_send_to (router, held_identity, proto_encode_error (held_id, session,
+                           PROTO_E_INTERRUPTED, "interrupted"));
+                zframe_destroy (&held_identity);
+            }
+        }
+        else
+        if (type == PROTO_VARS)
+            s_send_to (router, identity, s_vars_reply (id, session));
+        else
+        if (type == PROTO_STATS)
+            s_send_to (router, identity, s_stats_reply (id));
+        else
+        if (type == PROTO_ATTACH) {
+            s_send_to (router, identity, proto_encode_ok (id, session));
+            proto_builder_t *b = proto_builder_new (PROTO_EVENT, 0, session);
+            proto_builder_str (b, "event", "evicted");
+            proto_builder_str (b, "message", "idle too long");
+            s_send_to (router, identity, proto_builder_finish (&b));
+        }
+        else
+            s_send_to (router, identity, proto_encode_ok (id, session));
+        proto_msg_destroy (&msg);
+        zframe_destroy (&identity);
+    }
+    zframe_destroy (&held_identity);
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+static int
+s_fake_count (zactor_t *broker)
+{
+    zstr_send (broker, "COUNT");
+    char *text = zstr_recv (broker);
+    CHECK (text);
+    int count = atoi (text);
+    zstr_free (&text);
+    return count;
+}
+
+typedef struct {
+    int events;
+    char last_kind [32];
+    char data [64];
+} seen_t;
+
+static void
+s_on_event (const kmq_event_t *event, void *arg)
+{
+    seen_t *seen = (seen_t *) arg;
+    seen->events++;
+    snprintf (seen->last_kind, sizeof seen->last_kind, "%s", event->kind);
+    snprintf (seen->data, sizeof seen->data, "%.*s", (int) event->size,
+              event->data? (const char *) event->data: "");
+}
+
+static void
+s_test_offline (bool verbose)
+{
+    char error [512];
+    //  Nobody listens here: hello times out with a sentence that says so
+    char *endpoint = zsys_sprintf ("ipc:///tmp/kmq-selftest-nobody-%d", (int) getpid ());
+    kmq_options_t options = { 1000, "selftest", NULL };
+    int64_t started = zclock_mono ();
+    kmq_t *kmq = kmq_new (endpoint, &options, error, sizeof error);
+    int64_t elapsed = zclock_mono () - started;
+    CHECK (kmq == NULL);
+    CHECK (strstr (error, "did not answer within 1 s"));
+    CHECK (strstr (error, endpoint));
+    CHECK (elapsed < 1000 + 4000);  //  bounded by the hello timeout, not a hang
+    if (verbose)
+        zsys_info ("kmq_test: %s", error);
+    zstr_free (&endpoint);
+
+    kmq = kmq_new ("nonsense", NULL, error, sizeof error);
+    CHECK (kmq == NULL);
+    CHECK (strstr (error, "cannot connect to nonsense"));
+
+    CHECK (kmq_session_valid ("nb1"));
+    CHECK (kmq_session_valid ("a.b_c:d-9"));
+    CHECK (!kmq_session_valid (""));
+    CHECK (!kmq_session_valid ("bad key"));
+    CHECK (!kmq_session_valid ("x/y"));
+    CHECK (!kmq_session_valid (NULL));
+
+    //  A local reply and its JSON
+    kmq_reply_t *reply = kmq_reply_local ("TOO_LARGE", "%d bytes \"over\"", 65);
+    CHECK (!kmq_reply_ok (reply));
+    CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
+    CHECK (streq (kmq_reply_message (reply), "65 bytes \"over\""));
+    CHECK (!kmq_reply_state_lost (reply));
+    CHECK (kmq_reply_strings (reply, "traceback") == 0);
+    CHECK (kmq_reply_payload (reply, 0, NULL) == NULL);
+    char *json = kmq_reply_json (reply);
+    CHECK (streq (json, "{\"status\":\"error\",\"error\":\"TOO_LARGE\","
+                        "\"message\":\"65 bytes \\\"over\\\"\"}"));
+    free (json);
+    kmq_reply_destroy (&reply);
+    kmq_reply_destroy (&reply);
+}
+
+static void
+s_test_fake (bool verbose)
+{
+    (void) verbose;
+    zactor_t *broker = zactor_new (s_fake_broker, NULL);
+    CHECK (broker);
+    volatile sig_atomic_t flag = 0;
+    kmq_options_t options = { 2000, "selftest", &flag };
+    char error [512];
+    kmq_t *kmq = kmq_new (TEST_ENDPOINT, &options, error, sizeof error);
+    CHECK (kmq);
+    CHECK (streq (kmq_broker_name (kmq), "fake"));
+    CHECK (kmq_max_payload (kmq) == 64);
+    CHECK (kmq_heartbeat_ivl (kmq) == 50);
+    seen_t seen;
+    memset (&seen, 0, sizeof seen);
+    kmq_set_event_handler (kmq, s_on_event, &seen);
+    int sent = s_fake_count (broker);
+    CHECK (sent == 1);              //  the hello
+
+    //  Refused locally: nothing reaches the broker
+    kmq_reply_t *reply = kmq_execute (kmq, "bad key", "1", 1, 0);
+    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    kmq_reply_destroy (&reply);
+    reply = kmq_vars (kmq, "");
+    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    kmq_reply_destroy (&reply);
+    char big [65];
+    memset (big, 'x', sizeof big);
+    reply = kmq_execute (kmq, "nb1", big, sizeof big, 0);
+    CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
+    CHECK (strstr (kmq_reply_message (reply), "max_payload"));
+    kmq_reply_destroy (&reply);
+    reply = kmq_upload (kmq, "nb1", "df", "csv", big, sizeof big);
+    CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
+    kmq_reply_destroy (&reply);
+    reply = kmq_upload (kmq, "nb1", "df", "xml", "a", 1);
+    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    kmq_reply_destroy (&reply);
+    CHECK (s_fake_count (broker) == sent);
+
+    //  An execute: our event only, stale ids ignored, accessors
+    reply = kmq_execute (kmq, "nb1", "ok", 2, 0);
+    CHECK (kmq_reply_ok (reply));
+    CHECK (kmq_reply_error (reply) == NULL);
+    CHECK (streq (kmq_reply_message (reply), ""));
+    CHECK (seen.events == 1);
+    CHECK (streq (seen.last_kind, "stream"));
+    CHECK (streq (seen.data, "hi\n"));
+    CHECK (kmq_reply_uint (reply, "execution_count", 0) == 3);
+    CHECK (kmq_reply_state_lost (reply));
+    CHECK (streq (kmq_reply_notice (reply), "kernel replaced"));
+    CHECK (kmq_reply_strings (reply, "mime") == 1);
+    CHECK (streq (kmq_reply_string_at (reply, "mime", 0), "text/plain"));
+    CHECK (kmq_reply_string_at (reply, "mime", 1) == NULL);
+    size_t size;
+    const char *data = (const char *) kmq_reply_payload (reply, 0, &size);
+    CHECK (size == 2 && memcmp (data, "42", 2) == 0);
+    CHECK (kmq_reply_payload_count (reply) == 1);
+    kmq_reply_destroy (&reply);
+
+    //  A Python error
+    reply = kmq_execute (kmq, "nb1", "err", 3, 0);
+    CHECK (streq (kmq_reply_error (reply), "PYTHON_ERROR"));
+    CHECK (streq (kmq_reply_str (reply, "ename"), "ZeroDivisionError"));
+    CHECK (streq (kmq_reply_str (reply, "evalue"), "division by zero"));
+    CHECK (kmq_reply_strings (reply, "traceback") == 2);
+    CHECK (streq (kmq_reply_string_at (reply, "traceback", 1),
+                  "ZeroDivisionError: division by zero\n"));
+    CHECK (kmq_reply_uint (reply, "execution_count", 0) == 4);
+    CHECK (!kmq_reply_bool (reply, "killed", false));
+    kmq_reply_destroy (&reply);
+
+    //  vars rows
+    reply = kmq_vars (kmq, "nb1");
+    CHECK (kmq_reply_var_count (reply) == 2);
+    kmq_var_t var;
+    CHECK (kmq_reply_var (reply, 0, &var) == 0);
+    CHECK (streq (var.name, "df") && streq (var.type, "DataFrame"));
+    CHECK (var.ndim == 2 && var.shape [0] == 3 && var.shape [1] == 2 && !var.has_len);
+    CHECK (kmq_reply_var (reply, 1, &var) == 0);
+    CHECK (streq (var.name, "xs") && var.ndim == 0 && var.has_len && var.len == 5);
+    CHECK (kmq_reply_var (reply, 2, &var) == -1);
+    kmq_reply_destroy (&reply);
+
+    //  stats: structured and as JSON, with escaping
+    reply = kmq_stats (kmq);
+    CHECK (kmq_reply_uint (reply, "sessions", 0) == 1);
+    CHECK (kmq_reply_session_count (reply) == 1);
+    kmq_session_info_t info;
+    CHECK (kmq_reply_session (reply, 0, &info) == 0);
+    CHECK (streq (info.session, "nb1") && streq (info.state, "idle") && info.pid == 4121);
+    char *json = kmq_reply_json (reply);
+    CHECK (streq (json, "{\"status\":\"ok\",\"broker\":\"fake \\\"1\\\"\\n\","
+                        "\"sessions\":1,\"session_list\":[{\"session\":\"nb1\","
+                        "\"state\":\"idle\",\"pid\":4121}]}"));
+    free (json);
+    kmq_reply_destroy (&reply);
+
+    //  The interrupt flag: one interrupt goes out, the request ends
+    flag = 1;
+    reply = kmq_execute (kmq, "nb1", "wait", 4, 0);
+    CHECK (streq (kmq_reply_error (reply), "INTERRUPTED"));
+    CHECK (flag == 0);
+    kmq_reply_destroy (&reply);
+    reply = kmq_interrupt (kmq, "nb1");
+    CHECK (kmq_reply_ok (reply) && !kmq_reply_bool (reply, "interrupted", true));
+    kmq_reply_destroy (&reply);
+
+    //  attach, then an eviction arrives through kmq_listen
+    reply = kmq_attach (kmq, "nb1");
+    CHECK (kmq_reply_ok (reply));
+    kmq_reply_destroy (&reply);
+    seen.events = 0;
+    CHECK (kmq_listen (kmq, 2000) == 1);
+    CHECK (streq (seen.last_kind, "evicted"));
+    CHECK (kmq_listen (kmq, 0) == 0);
+    reply = kmq_detach (kmq, "nb1");
+    CHECK (kmq_reply_ok (reply));
+    kmq_reply_destroy (&reply);
+
+    //  A broker that goes silent: BROKER_LOST after interval x liveness
+    reply = kmq_execute (kmq, "nb1", "mute", 4, 0);
+    CHECK (streq (kmq_reply_error (reply), "BROKER_LOST"));
+    CHECK (strstr (kmq_reply_message (reply), "stopped answering"));
+    kmq_reply_destroy (&reply);
+    CHECK (kmq_listen (kmq, 5000) == -1);
+    CHECK (strstr (kmq_error (kmq), "stopped answering"));
+
+    kmq_destroy (&kmq);
+    kmq_destroy (&kmq);
+    zactor_destroy (&broker);
+}
+
+void
+kmq_test (bool verbose)
+{
+    s_test_offline (verbose);
+    s_test_fake (verbose);
+}

@@ -1,0 +1,272 @@
+/*  kmq-kernel — one session's kernel, started by kmq-broker.
+
+    Parses the broker's argv (the kernel contract), creates the work dir,
+    forks the executor BEFORE any ZeroMQ context exists (zsys_init makes
+    one, with threads; the executor must inherit neither), then runs the
+    monitor until the kernel ends and removes the work dir.
+
+    Exit status: 0 normal end (close, signal, executor death, timeout
+    kill), 1 failure or broker silence, 2 bad usage.
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "executor.h"
+#include "monitor.h"
+#include "proto.h"
+
+typedef struct {
+    monitor_config_t monitor;
+    executor_config_t executor;
+    const char *work_dir;
+    char name [PROTO_SESSION_MAX + 300];
+} s_args_t;
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: kmq-kernel --endpoint BACKEND --session KEY --kernel-id KID\n"
+        "                  --work-dir DIR [--heartbeat-ivl-ms N]\n"
+        "                  [--heartbeat-liveness N] [--request-timeout-ms N]\n"
+        "                  [--kill-grace-ms N] [--max-output N]\n"
+        "                  [--memory-limit N] [--cpu-limit-s N]\n"
+        "                  [--max-payload N] [--state-lost NOTICE] [-v]\n"
+        "Started by kmq-broker, one per session; not meant to be run by hand.\n"
+        "Sizes are bytes, 0 = unlimited.\n");
+}
+
+//  Before zsys_init (which must wait until after the fork) zsys would log
+//  to stdout, so early messages are written here in the same shape.
+static void
+s_early_error (const char *name, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "E: %s: ", name);
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+}
+
+static int
+s_parse_uint (const char *option, const char *text, uint64_t *value)
+{
+    char *end;
+    errno = 0;
+    if (*text == '-' || *text == '\0')
+        goto fail;
+    unsigned long long parsed = strtoull (text, &end, 10);
+    if (errno || *end != '\0')
+        goto fail;
+    *value = parsed;
+    return 0;
+fail:
+    fprintf (stderr, "kmq-kernel: --%s wants a non-negative integer, got '%s'\n",
+             option, text);
+    return -1;
+}
+
+//  Fills args from argv. Returns 0, or -1 after printing why.
+static int
+s_parse_args (int argc, char *argv [], s_args_t *args)
+{
+    static const struct option options [] = {
+        { "endpoint",           required_argument, NULL, 'e' },
+        { "session",            required_argument, NULL, 's' },
+        { "kernel-id",          required_argument, NULL, 'k' },
+        { "heartbeat-ivl-ms",   required_argument, NULL, 'H' },
+        { "heartbeat-liveness", required_argument, NULL, 'L' },
+        { "request-timeout-ms", required_argument, NULL, 'T' },
+        { "kill-grace-ms",      required_argument, NULL, 'G' },
+        { "max-output",         required_argument, NULL, 'O' },
+        { "memory-limit",       required_argument, NULL, 'M' },
+        { "cpu-limit-s",        required_argument, NULL, 'C' },
+        { "max-payload",        required_argument, NULL, 'P' },
+        { "work-dir",           required_argument, NULL, 'w' },
+        { "state-lost",         required_argument, NULL, 'l' },
+        { "verbose",            no_argument,       NULL, 'v' },
+        { "help",               no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    monitor_config_t *monitor = &args->monitor;
+    executor_config_t *executor = &args->executor;
+    monitor->heartbeat_ivl_ms = 1000;
+    monitor->heartbeat_liveness = 3;
+    monitor->request_timeout_ms = 0;
+    monitor->kill_grace_ms = 2000;
+    monitor->max_output = 0;
+    monitor->max_payload = 256ull << 20;
+
+    int opt, index = -1;
+    opterr = 0;
+    while ((opt = getopt_long (argc, argv, ":vh", options, &index)) != -1) {
+        const char *name = index >= 0? options [index].name: "?";
+        int rc = 0;
+        switch (opt) {
+            case 'e': monitor->endpoint = optarg; break;
+            case 's': monitor->session = optarg; break;
+            case 'k': monitor->kernel_id = optarg; break;
+            case 'w': args->work_dir = optarg; break;
+            case 'l': executor->state_lost = optarg; break;
+            case 'v': monitor->verbose = true; break;
+            case 'H': rc = s_parse_uint (name, optarg, &monitor->heartbeat_ivl_ms); break;
+            case 'L': rc = s_parse_uint (name, optarg, &monitor->heartbeat_liveness); break;
+            case 'T': rc = s_parse_uint (name, optarg, &monitor->request_timeout_ms); break;
+            case 'G': rc = s_parse_uint (name, optarg, &monitor->kill_grace_ms); break;
+            case 'O': rc = s_parse_uint (name, optarg, &monitor->max_output); break;
+            case 'M': rc = s_parse_uint (name, optarg, &executor->memory_bytes); break;
+            case 'C': rc = s_parse_uint (name, optarg, &executor->cpu_seconds); break;
+            case 'P': rc = s_parse_uint (name, optarg, &monitor->max_payload); break;
+            case 'h':
+                s_usage (stdout);
+                exit (0);
+            case ':':
+                fprintf (stderr, "kmq-kernel: %s needs a value\n", argv [optind - 1]);
+                return -1;
+            default:
+                fprintf (stderr, "kmq-kernel: unknown option '%s'\n", argv [optind - 1]);
+                return -1;
+        }
+        if (rc)
+            return -1;
+        index = -1;
+    }
+    if (optind < argc) {
+        fprintf (stderr, "kmq-kernel: unexpected argument '%s'\n", argv [optind]);
+        return -1;
+    }
+    const char *missing = !monitor->endpoint? "--endpoint"
+                        : !monitor->session? "--session"
+                        : !monitor->kernel_id? "--kernel-id"
+                        : !args->work_dir? "--work-dir": NULL;
+    if (missing) {
+        fprintf (stderr, "kmq-kernel: %s is required\n", missing);
+        return -1;
+    }
+    if (!proto_session_valid (monitor->session, strlen (monitor->session))) {
+        fprintf (stderr, "kmq-kernel: --session '%s' is not a session key "
+                 "(1-%d bytes of [A-Za-z0-9._:-])\n", monitor->session,
+                 PROTO_SESSION_MAX);
+        return -1;
+    }
+    size_t kid_len = strlen (monitor->kernel_id);
+    if (kid_len == 0 || kid_len > 255) {
+        fprintf (stderr, "kmq-kernel: --kernel-id must be 1-255 bytes\n");
+        return -1;
+    }
+    if (monitor->heartbeat_ivl_ms == 0 || monitor->heartbeat_ivl_ms > 3600000
+    ||  monitor->heartbeat_liveness == 0 || monitor->heartbeat_liveness > 1000) {
+        fprintf (stderr, "kmq-kernel: --heartbeat-ivl-ms must be 1..3600000 and "
+                 "--heartbeat-liveness 1..1000\n");
+        return -1;
+    }
+    if (monitor->request_timeout_ms > (1ull << 40)
+    ||  monitor->kill_grace_ms > (1ull << 40)) {
+        fprintf (stderr, "kmq-kernel: timeouts above 2^40 ms make no sense\n");
+        return -1;
+    }
+    if (*args->work_dir != '/') {
+        fprintf (stderr, "kmq-kernel: --work-dir must be an absolute path\n");
+        return -1;
+    }
+    snprintf (args->name, sizeof args->name, "kernel %s %s",
+              monitor->session, monitor->kernel_id);
+    monitor->name = args->name;
+    executor->session = monitor->session;
+    executor->work_dir = args->work_dir;
+    executor->max_payload = monitor->max_payload;
+    return 0;
+}
+
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) ftw;
+    if (remove (path) && errno != ENOENT && flag != FTW_DNR)
+        return -1;
+    return 0;
+}
+
+static int
+s_unlock_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) ftw;
+    //  User code may have made a directory unreadable; we own it.
+    if (flag == FTW_D || flag == FTW_DNR)
+        chmod (path, (st->st_mode & 07777) | S_IRWXU);
+    return 0;
+}
+
+//  Removes the work dir and everything in it. Returns 0 or -1.
+static int
+s_remove_tree (const char *path)
+{
+    nftw (path, s_unlock_entry, 16, FTW_PHYS);
+    if (nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
+        return -1;
+    return 0;
+}
+
+int
+main (int argc, char *argv [])
+{
+    s_args_t args;
+    memset (&args, 0, sizeof args);
+    if (s_parse_args (argc, argv, &args)) {
+        s_usage (stderr);
+        return 2;
+    }
+    const char *name = args.name;
+
+    //  Die with the broker. The parent may already have gone before the
+    //  prctl took effect, hence the check after it.
+    pid_t parent = getppid ();
+    if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1) {
+        s_early_error (name, "prctl(PR_SET_PDEATHSIG): %s", strerror (errno));
+        return 1;
+    }
+    if (getppid () != parent) {
+        s_early_error (name, "the broker exited before the kernel started");
+        return 1;
+    }
+    if (mkdir (args.work_dir, 0700) == -1) {
+        s_early_error (name, "mkdir %s: %s (the broker creates its parent; "
+                       "is the runtime dir writable?)", args.work_dir, strerror (errno));
+        return 1;
+    }
+    executor_handle_t executor;
+    if (executor_spawn (&args.executor, &executor) == -1) {
+        s_early_error (name, "cannot start the executor: %s", strerror (errno));
+        s_remove_tree (args.work_dir);
+        return 1;
+    }
+
+    //  Only now may a ZeroMQ context exist. The monitor owns SIGINT/SIGTERM.
+    zsys_handler_set (NULL);
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    zsys_set_linger (0);
+
+    int status = 1;
+    monitor_t *monitor = monitor_new (&args.monitor, &executor);
+    if (monitor) {
+        status = monitor_run (monitor);
+        monitor_destroy (&monitor);
+    }
+    if (s_remove_tree (args.work_dir))
+        zsys_warning ("%s: could not remove %s: %s", name, args.work_dir,
+                      strerror (errno));
+    zsys_info ("%s: exiting with status %d", name, status);
+    zsys_shutdown ();
+    return status;
+}

@@ -1,0 +1,57 @@
+/*  monitor — the trusted half of kmq-kernel.
+
+    The monitor owns the kernel's ZeroMQ DEALER to the broker's backend and
+    supervises one executor (the forked child running user Python). It
+    forwards requests to the executor untouched, turns the executor's
+    stdout/stderr into `stream` events, heartbeats the broker whatever Python
+    is doing, enforces per-request timeouts (SIGINT, then SIGKILL after a
+    grace period) and reports how the executor died. It trusts nothing the
+    executor sends: every reply goes through proto_decode, and a malformed
+    or unexpected one kills the executor.
+
+    One monitor runs per process: monitor_new installs the process's
+    SIGTERM, SIGINT and SIGCHLD handlers. Create it only after the executor
+    was forked (executor_spawn), since it creates the ZeroMQ context's
+    first socket.
+*/
+#ifndef KMQ_MONITOR_H
+#define KMQ_MONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "executor.h"
+
+typedef struct {
+    const char *name;               //  log prefix, "kernel nb1 k3-9f2a"
+    const char *endpoint;           //  broker backend, ipc://.../backend
+    const char *session;            //  session key, sent in `ready`
+    const char *kernel_id;          //  DEALER routing id chosen by the broker
+    uint64_t heartbeat_ivl_ms;      //  > 0
+    uint64_t heartbeat_liveness;    //  > 0
+    uint64_t request_timeout_ms;    //  cap on every request; 0 = none
+    uint64_t kill_grace_ms;         //  SIGINT -> SIGKILL delay on timeout
+    uint64_t max_output;            //  bytes of output per request; 0 = no cap
+    uint64_t max_payload;           //  largest payload frame; 0 = protocol cap
+    bool verbose;                   //  per-message debug logs
+} monitor_config_t;
+
+typedef struct _monitor_t monitor_t;
+
+//  Creates the monitor for an executor that is already running. Takes
+//  ownership of the executor: from here on the monitor kills and reaps it
+//  (also when monitor_new fails and returns NULL). config must outlive the
+//  monitor. Does not connect yet.
+monitor_t *monitor_new (const monitor_config_t *config,
+                        const executor_handle_t *executor);
+
+//  Connects, sends `ready` and runs until the kernel must end. Returns the
+//  process exit status: 0 after `close`, SIGTERM/SIGINT, the executor's
+//  death or a timeout kill; 1 when the broker went silent or the monitor
+//  could not work (socket failure).
+int monitor_run (monitor_t *self);
+
+//  Kills and reaps the executor if it still runs, closes its fds and the
+//  DEALER, restores the signal handlers. No-op on NULL.
+void monitor_destroy (monitor_t **self_p);
+
+#endif
