@@ -744,8 +744,10 @@ proto_msg_str (proto_msg_t *self, const char *key)
     assert (copy);
     memcpy (copy, obj->via.str.ptr, obj->via.str.size);
     copy [obj->via.str.size] = 0;
-    int rc = zhash_insert (self->strings, key, copy);
-    assert (rc == 0);
+    if (zhash_insert (self->strings, key, copy) != 0) {
+        free (copy);            //  not reached: the lookup above missed
+        return NULL;
+    }
     zhash_freefn (self->strings, key, free);
     return copy;
 }
@@ -1088,8 +1090,8 @@ proto_builder_finish (proto_builder_t **self_p)
 
     zmsg_t *msg = zmsg_new ();
     assert (msg);
-    int rc = zmsg_addmem (msg, PROTO_SIGNATURE, PROTO_SIGNATURE_SIZE);
-    assert (rc == 0);
+    if (zmsg_addmem (msg, PROTO_SIGNATURE, PROTO_SIGNATURE_SIZE) != 0)
+        abort ();               //  out of memory, as czmq itself would
     zmsg_append (msg, &header);
     zframe_t *frame;
     while ((frame = zmsg_pop (self->payloads)))
