@@ -146,8 +146,21 @@ broker_kernel_retire (broker_t *self, session_t *session, bool send_close)
 
 //  --- starting and feeding kernels ---------------------------------------
 
+//  A session whose kernel never came up, with nothing to keep (no state,
+//  no clients, nothing queued), is forgotten so failures don't fill the
+//  table. Callers must not use session afterwards.
+static void
+s_forget_if_empty (broker_t *self, session_t *session)
+{
+    if (session_state (session) == SESSION_DEAD && session_queued (session) == 0
+    &&  !session_inflight (session) && !session_state_lost (session)
+    &&  session_answered (session) == 0 && zlistx_size (session_attached (session)) == 0)
+        session_table_remove (self->sessions, &session, NULL);
+}
+
 //  Starts a kernel for session. Returns 0, or -1 after answering the
-//  session's queued requests with KERNEL_DIED.
+//  session's queued requests with KERNEL_DIED (the session may then be
+//  gone).
 static int
 s_kernel_start (broker_t *self, session_t *session)
 {
@@ -197,6 +210,7 @@ s_kernel_start (broker_t *self, session_t *session)
         snprintf (text, sizeof text, "session %s: the kernel did not start (%s); see "
                   "the broker log", key, cause);
         broker_fail_queue (self, session, PROTO_E_KERNEL_DIED, cause, text);
+        s_forget_if_empty (self, session);
         return -1;
     }
     session_table_bind_kernel (self->sessions, session, kid, pid, zclock_mono ());
@@ -248,9 +262,10 @@ s_kernel_lost (broker_t *self, session_t *session, const char *cause)
     if (state == SESSION_STARTING) {
         //  Never ready: no state was lost, and restarting could loop
         zsys_warning ("session %s: kernel %d did not start: %s", key, (int) pid, cause);
-        snprintf (text, sizeof text, "session %s: the kernel did not start (%s); see the "
-                  "broker log", key, cause);
+        snprintf (text, sizeof text, "session %s: the kernel failed before it was ready "
+                  "(%s); see the broker log", key, cause);
         broker_fail_queue (self, session, PROTO_E_KERNEL_DIED, cause, text);
+        s_forget_if_empty (self, session);
         return;
     }
     zsys_warning ("session %s: kernel %d died: %s", key, (int) pid, cause);
@@ -308,7 +323,12 @@ s_child_exited (broker_t *self, pid_t pid, int status)
     if (session) {
         char kid [64], cause [160];
         snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
-        snprintf (cause, sizeof cause, "kernel process: %s", how);
+        if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+            //  Per the contract a kernel exits 0 by itself only when its
+            //  executor died
+            snprintf (cause, sizeof cause, "the executor died (kernel process: %s)", how);
+        else
+            snprintf (cause, sizeof cause, "kernel process: %s", how);
         s_kernel_lost (self, session, cause);
         s_remove_work_dir (self, kid);
         return;
@@ -492,12 +512,16 @@ s_housekeeping (broker_t *self, int64_t now)
          s = (session_t *) zlistx_next (list)) {
         session_state_t state = session_state (s);
         const char *cause = NULL;
+        char late [96];
         if ((state == SESSION_IDLE || state == SESSION_BUSY)
         &&  session_kernel_silent_ms (s, now) > silent_max)
             cause = "stopped answering heartbeats";
         else
-        if (state == SESSION_STARTING && session_kernel_age_ms (s, now) > start_max)
-            cause = "kernel did not start";
+        if (state == SESSION_STARTING && session_kernel_age_ms (s, now) > start_max) {
+            snprintf (late, sizeof late, "kernel did not start within %" PRId64 " ms",
+                      start_max);
+            cause = late;
+        }
         if (!cause)
             continue;
         pid_t pid = session_pid (s);

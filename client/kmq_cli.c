@@ -51,6 +51,9 @@ typedef struct {
     const char *format;
     const char *output;
     bool json;
+    char *data;                     //  code or upload bytes, read before connecting
+    size_t size;
+    uint32_t timeout_ms;
     int npos;
     const char *pos [8];
 } args_t;
@@ -59,6 +62,7 @@ typedef struct {
     const char *name;
     int options;                    //  OPT_ flags the command takes
     int min_pos, max_pos;           //  positional arguments
+    int (*prepare) (args_t *args);  //  before connecting: 0 or exit status
     int (*run) (kmq_t *kmq, args_t *args);
 } command_t;
 
@@ -326,6 +330,9 @@ s_print_result (kmq_reply_t *reply, const char *prefix, output_t *output)
         if (!mime || !data || strcmp (mime, "text/plain") != 0)
             continue;
         fputs (prefix, stdout);
+        //  A multi-line repr (a DataFrame) starts on its own line, as in IPython
+        if (*prefix && memchr (data, '\n', size))
+            fputc ('\n', stdout);
         fwrite (data, 1, size, stdout);
         fputc ('\n', stdout);
         output->last_stdout = '\n';
@@ -337,7 +344,7 @@ s_print_result (kmq_reply_t *reply, const char *prefix, output_t *output)
 //  --- commands -----------------------------------------------------------
 
 static int
-s_cmd_exec (kmq_t *kmq, args_t *args)
+s_prepare_exec (args_t *args)
 {
     const char *source = args->file;
     if (args->npos && args->file)
@@ -346,33 +353,36 @@ s_cmd_exec (kmq_t *kmq, args_t *args)
         s_usage_error ("exec needs CODE, -f FILE or - (stdin)");
     if (args->npos && strcmp (args->pos [0], "-") == 0)
         source = "-";
-    uint32_t timeout_ms = 0;
     if (args->timeout) {
         char *end;
         double seconds = strtod (args->timeout, &end);
         if (*end || !(seconds > 0) || seconds > 4000000)
             s_usage_error ("exec: --timeout takes seconds > 0, not \"%s\"", args->timeout);
-        timeout_ms = (uint32_t) (seconds * 1000 + 0.5);
-        if (timeout_ms == 0)
-            timeout_ms = 1;
+        args->timeout_ms = (uint32_t) (seconds * 1000 + 0.5);
+        if (args->timeout_ms == 0)
+            args->timeout_ms = 1;
     }
-    char *code = NULL;
-    size_t len;
     if (source) {
-        code = s_read_file (source, &len);
-        if (!code) {
+        args->data = s_read_file (source, &args->size);
+        if (!args->data) {
             fprintf (stderr, "kmq: cannot read %s: %s\n", source, strerror (errno));
             return EXIT_USAGE;
         }
     }
     else {
-        code = strdup (args->pos [0]);
-        len = strlen (code);
+        args->data = strdup (args->pos [0]);
+        args->size = strlen (args->data);
     }
+    return 0;
+}
+
+static int
+s_cmd_exec (kmq_t *kmq, args_t *args)
+{
     output_t output = { -1, false };
     kmq_set_event_handler (kmq, s_on_event, &output);
-    kmq_reply_t *reply = kmq_execute (kmq, args->session, code, len, timeout_ms);
-    free (code);
+    kmq_reply_t *reply = kmq_execute (kmq, args->session, args->data, args->size,
+                                      args->timeout_ms);
     int status = s_print_result (reply, "", &output);
     kmq_reply_destroy (&reply);
     return status;
@@ -386,22 +396,28 @@ s_plural (uint64_t count, const char *one)
 }
 
 static int
-s_cmd_upload (kmq_t *kmq, args_t *args)
+s_prepare_upload (args_t *args)
 {
-    const char *name = args->pos [0], *path = args->pos [1];
-    const char *format = args->format;
-    if (!format) {
+    const char *path = args->pos [1];
+    if (!args->format) {
         const char *dot = strrchr (path, '.');
-        format = dot && strcasecmp (dot, ".json") == 0? "json": "csv";
+        args->format = dot && strcasecmp (dot, ".json") == 0? "json": "csv";
     }
-    size_t size;
-    char *data = s_read_file (path, &size);
-    if (!data) {
+    args->data = s_read_file (path, &args->size);
+    if (!args->data) {
         fprintf (stderr, "kmq: cannot read %s: %s\n", path, strerror (errno));
         return EXIT_USAGE;
     }
-    kmq_reply_t *reply = kmq_upload (kmq, args->session, name, format, data, size);
-    free (data);
+    return 0;
+}
+
+static int
+s_cmd_upload (kmq_t *kmq, args_t *args)
+{
+    const char *name = args->pos [0];
+    size_t size = args->size;
+    kmq_reply_t *reply = kmq_upload (kmq, args->session, name, args->format,
+                                     args->data, size);
     int status = s_report (reply);
     if (status == 0) {
         const char *kind = kmq_reply_str (reply, "kind");
@@ -562,14 +578,14 @@ s_cmd_stats (kmq_t *kmq, args_t *args)
                 key_w = (int) strlen (info.session);
         }
         if (count)
-            printf ("\n%-*s  %-8s  %-8s  %6s  %10s  %8s\n", key_w, "session", "state",
+            printf ("\n%-*s  %-8s  %-8s  %-6s  %-10s  %s\n", key_w, "session", "state",
                     "pid", "queued", "idle", "requests");
         for (size_t i = 0; i < count; i++) {
             kmq_session_info_t info;
             kmq_reply_session (reply, i, &info);
             char idle [64];
             s_print_duration (idle, sizeof idle, info.idle_ms);
-            printf ("%-*s  %-8s  %-8" PRIu64 "  %6" PRIu64 "  %10s  %8" PRIu64 "\n",
+            printf ("%-*s  %-8s  %-8" PRIu64 "  %-6" PRIu64 "  %-10s  %" PRIu64 "\n",
                     key_w, info.session, info.state, info.pid, info.queued, idle,
                     info.requests);
         }
@@ -835,16 +851,16 @@ s_cmd_repl (kmq_t *kmq, args_t *args)
 //  --- main ---------------------------------------------------------------
 
 static const command_t s_commands [] = {
-    { "exec", OPT_SESSION | OPT_TIMEOUT | OPT_FILE, 0, 1, s_cmd_exec },
-    { "upload", OPT_SESSION | OPT_FORMAT, 2, 2, s_cmd_upload },
-    { "download", OPT_SESSION | OPT_FORMAT | OPT_OUTPUT, 1, 1, s_cmd_download },
-    { "reset", OPT_SESSION, 0, 0, s_cmd_reset },
-    { "vars", OPT_SESSION, 0, 0, s_cmd_vars },
-    { "close", OPT_SESSION, 0, 0, s_cmd_close },
-    { "interrupt", OPT_SESSION, 0, 0, s_cmd_interrupt },
-    { "attach", OPT_SESSION, 0, 0, s_cmd_attach },
-    { "stats", OPT_JSON, 0, 0, s_cmd_stats },
-    { "repl", OPT_SESSION, 0, 0, s_cmd_repl },
+    { "exec", OPT_SESSION | OPT_TIMEOUT | OPT_FILE, 0, 1, s_prepare_exec, s_cmd_exec },
+    { "upload", OPT_SESSION | OPT_FORMAT, 2, 2, s_prepare_upload, s_cmd_upload },
+    { "download", OPT_SESSION | OPT_FORMAT | OPT_OUTPUT, 1, 1, NULL, s_cmd_download },
+    { "reset", OPT_SESSION, 0, 0, NULL, s_cmd_reset },
+    { "vars", OPT_SESSION, 0, 0, NULL, s_cmd_vars },
+    { "close", OPT_SESSION, 0, 0, NULL, s_cmd_close },
+    { "interrupt", OPT_SESSION, 0, 0, NULL, s_cmd_interrupt },
+    { "attach", OPT_SESSION, 0, 0, NULL, s_cmd_attach },
+    { "stats", OPT_JSON, 0, 0, NULL, s_cmd_stats },
+    { "repl", OPT_SESSION, 0, 0, NULL, s_cmd_repl },
 };
 
 static void
@@ -904,6 +920,11 @@ main (int argc, char **argv)
     if (!args.endpoint || !*args.endpoint)
         args.endpoint = DEFAULT_ENDPOINT;
 
+    if (command->prepare) {
+        int status = command->prepare (&args);
+        if (status)
+            return status;
+    }
     kmq_options_t options;
     memset (&options, 0, sizeof options);
     options.client_name = "kmq-cli 0.1";
@@ -912,6 +933,7 @@ main (int argc, char **argv)
     kmq_t *kmq = kmq_new (args.endpoint, &options, error, sizeof error);
     if (!kmq) {
         fprintf (stderr, "kmq: %s\n", error);
+        free (args.data);
         return EXIT_SERVICE;
     }
     struct sigaction action;
@@ -922,5 +944,6 @@ main (int argc, char **argv)
 
     int status = command->run (kmq, &args);
     kmq_destroy (&kmq);
+    free (args.data);
     return status;
 }

@@ -18,7 +18,6 @@
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,17 +163,6 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
         zsys_error ("%s: out of memory for the executor reader", self->name);
         goto fail;
     }
-    //  A request write that makes no progress for half the broker's
-    //  patience means the executor stopped reading: give up before the
-    //  broker declares this whole kernel dead.
-    uint64_t patience = config->heartbeat_ivl_ms * config->heartbeat_liveness / 2;
-    if (patience < 100)
-        patience = 100;
-    struct timeval tv = { .tv_sec = (time_t) (patience / 1000),
-                          .tv_usec = (suseconds_t) (patience % 1000) * 1000 };
-    if (setsockopt (self->exec.sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv))
-        zsys_warning ("%s: SO_SNDTIMEO on the executor socket: %s (writes to a "
-                      "stuck executor may block)", self->name, strerror (errno));
     return self;
 
 fail:
@@ -520,8 +508,8 @@ s_executor_input (monitor_t *self)
                 s_executor_message (self, msg);
         }
         else
-        if (errno == EPIPE)
-            s_executor_lost (self);
+        if (errno == EPIPE || errno == ECONNRESET)
+            s_executor_lost (self);     //  reset: it died with input unread
         else
         if (errno == EMSGSIZE)
             s_executor_violation (self, "sent a message over the size limits");
@@ -550,24 +538,6 @@ s_check_child (monitor_t *self)
 
 //  --------------------------------------------------------------------------
 //  Broker messages
-
-//  Writes a request to the executor. The socket is non-blocking for the
-//  reader; the write blocks, bounded by SO_SNDTIMEO.
-static int
-s_executor_write (monitor_t *self, zmsg_t **msg_p)
-{
-    int flags = fcntl (self->exec.sock, F_GETFL);
-    if (flags == -1) {
-        zmsg_destroy (msg_p);
-        return -1;
-    }
-    fcntl (self->exec.sock, F_SETFL, flags & ~O_NONBLOCK);
-    int rc = proto_stream_write (self->exec.sock, msg_p);
-    int saved_errno = errno;
-    fcntl (self->exec.sock, F_SETFL, flags);
-    errno = saved_errno;
-    return rc;
-}
 
 static void
 s_on_request (monitor_t *self, proto_msg_t **request_p)
@@ -613,14 +583,16 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
     s_debug (self, "%s: %s %" PRIu64 " to the executor (limit %" PRIu64 " ms)",
              self->name, proto_type_name (type), id, limit);
 
+    //  proto_stream_write waits for an executor that reads slowly; one that
+    //  stops reading stalls the heartbeats and the broker kills the kernel.
     zmsg_t *raw = proto_msg_release (request_p);
-    if (s_executor_write (self, &raw) == 0)
+    int rc = proto_stream_write (self->exec.sock, &raw);
+    s_debug (self, "%s: request %" PRIu64 " written in %" PRId64 " ms",
+             self->name, id, zclock_mono () - now);
+    if (rc == 0)
         return;
     if (errno == EPIPE || errno == ECONNRESET)
         s_executor_lost (self);
-    else
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-        s_executor_violation (self, "stopped reading requests");
     else {
         char text [128];
         snprintf (text, sizeof text, "request write failed: %s", strerror (errno));

@@ -1,0 +1,360 @@
+/*  proto_encode — the kernelmq wire codec, protocol v1: the streaming
+    builder and one encoder per message type. See proto.h and protocol.md.
+
+    A header is built as its top-level key/value pairs only; the map header
+    that announces their count is packed at finish, when the count is known.
+*/
+#include "proto.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _proto_builder_t {
+    msgpack_sbuffer body;           //  top-level key/value pairs, no map header
+    msgpack_packer packer;
+    uint32_t keys;                  //  top-level keys written so far
+    zmsg_t *payloads;
+};
+
+//  The sbuffer only fails when out of memory; like czmq, we abort then.
+static int
+s_sbuffer_write (void *data, const char *buf, size_t len)
+{
+    if (msgpack_sbuffer_write (data, buf, len) != 0)
+        abort ();
+    return 0;
+}
+
+static void
+s_pack_str (msgpack_packer *packer, const char *value, size_t len)
+{
+    msgpack_pack_str (packer, len);
+    msgpack_pack_str_body (packer, value, len);
+}
+
+proto_builder_t *
+proto_builder_new (proto_type_t type, uint64_t id, const char *session)
+{
+    assert ((int) type >= 0 && type < PROTO_TYPE_COUNT);
+    proto_builder_t *self = (proto_builder_t *) zmalloc (sizeof (proto_builder_t));
+    assert (self);
+    msgpack_sbuffer_init (&self->body);
+    msgpack_packer_init (&self->packer, &self->body, s_sbuffer_write);
+    self->payloads = zmsg_new ();
+    assert (self->payloads);
+    proto_builder_str (self, "type", proto_type_name (type));
+    if (type != PROTO_HEARTBEAT && type != PROTO_READY)
+        proto_builder_uint (self, "id", id);
+    if (session && *session)
+        proto_builder_str (self, "session", session);
+    return self;
+}
+
+void
+proto_builder_destroy (proto_builder_t **self_p)
+{
+    assert (self_p);
+    proto_builder_t *self = *self_p;
+    if (!self)
+        return;
+    *self_p = NULL;
+    msgpack_sbuffer_destroy (&self->body);
+    zmsg_destroy (&self->payloads);
+    free (self);
+}
+
+void
+proto_builder_key (proto_builder_t *self, const char *key)
+{
+    assert (self);
+    assert (key);
+    s_pack_str (&self->packer, key, strlen (key));
+    self->keys++;
+}
+
+void
+proto_builder_str (proto_builder_t *self, const char *key, const char *value)
+{
+    proto_builder_key (self, key);
+    if (!value)
+        value = "";
+    s_pack_str (&self->packer, value, strlen (value));
+}
+
+void
+proto_builder_strn (proto_builder_t *self, const char *key,
+                    const char *value, size_t len)
+{
+    proto_builder_key (self, key);
+    s_pack_str (&self->packer, value ? value : "", value ? len : 0);
+}
+
+void
+proto_builder_uint (proto_builder_t *self, const char *key, uint64_t value)
+{
+    proto_builder_key (self, key);
+    msgpack_pack_uint64 (&self->packer, value);
+}
+
+void
+proto_builder_int (proto_builder_t *self, const char *key, int64_t value)
+{
+    proto_builder_key (self, key);
+    msgpack_pack_int64 (&self->packer, value);
+}
+
+void
+proto_builder_float (proto_builder_t *self, const char *key, double value)
+{
+    proto_builder_key (self, key);
+    msgpack_pack_double (&self->packer, value);
+}
+
+void
+proto_builder_bool (proto_builder_t *self, const char *key, bool value)
+{
+    proto_builder_key (self, key);
+    proto_builder_val_bool (self, value);
+}
+
+void
+proto_builder_val_str (proto_builder_t *self, const char *value)
+{
+    assert (self);
+    if (value)
+        s_pack_str (&self->packer, value, strlen (value));
+    else
+        msgpack_pack_nil (&self->packer);
+}
+
+void
+proto_builder_val_strn (proto_builder_t *self, const char *value, size_t len)
+{
+    assert (self);
+    s_pack_str (&self->packer, value ? value : "", value ? len : 0);
+}
+
+void
+proto_builder_val_uint (proto_builder_t *self, uint64_t value)
+{
+    assert (self);
+    msgpack_pack_uint64 (&self->packer, value);
+}
+
+void
+proto_builder_val_int (proto_builder_t *self, int64_t value)
+{
+    assert (self);
+    msgpack_pack_int64 (&self->packer, value);
+}
+
+void
+proto_builder_val_float (proto_builder_t *self, double value)
+{
+    assert (self);
+    msgpack_pack_double (&self->packer, value);
+}
+
+void
+proto_builder_val_bool (proto_builder_t *self, bool value)
+{
+    assert (self);
+    if (value)
+        msgpack_pack_true (&self->packer);
+    else
+        msgpack_pack_false (&self->packer);
+}
+
+void
+proto_builder_val_nil (proto_builder_t *self)
+{
+    assert (self);
+    msgpack_pack_nil (&self->packer);
+}
+
+void
+proto_builder_val_array (proto_builder_t *self, uint32_t count)
+{
+    assert (self);
+    msgpack_pack_array (&self->packer, count);
+}
+
+void
+proto_builder_val_map (proto_builder_t *self, uint32_t count)
+{
+    assert (self);
+    msgpack_pack_map (&self->packer, count);
+}
+
+void
+proto_builder_payload_copy (proto_builder_t *self, const void *data, size_t size)
+{
+    assert (self);
+    assert (data || size == 0);
+    zframe_t *frame = zframe_new (data, size);
+    assert (frame);
+    zmsg_append (self->payloads, &frame);
+}
+
+void
+proto_builder_payload_frame (proto_builder_t *self, zframe_t **frame_p)
+{
+    assert (self);
+    assert (frame_p && *frame_p);
+    zmsg_append (self->payloads, frame_p);
+    *frame_p = NULL;
+}
+
+zmsg_t *
+proto_builder_finish (proto_builder_t **self_p)
+{
+    assert (self_p && *self_p);
+    proto_builder_t *self = *self_p;
+
+    //  msgpack wants a map's count before its body: pack the map header
+    //  alone, then lay header and body side by side in one frame
+    msgpack_sbuffer head;
+    msgpack_sbuffer_init (&head);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &head, s_sbuffer_write);
+    msgpack_pack_map (&packer, self->keys);
+
+    zframe_t *header = zframe_new (NULL, head.size + self->body.size);
+    assert (header);
+    memcpy (zframe_data (header), head.data, head.size);
+    if (self->body.size)
+        memcpy (zframe_data (header) + head.size, self->body.data, self->body.size);
+    msgpack_sbuffer_destroy (&head);
+
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    if (zmsg_addmem (msg, PROTO_SIGNATURE, PROTO_SIGNATURE_SIZE) != 0)
+        abort ();               //  out of memory, as czmq itself would
+    zmsg_append (msg, &header);
+    zframe_t *frame;
+    while ((frame = zmsg_pop (self->payloads)))
+        zmsg_append (msg, &frame);
+    proto_builder_destroy (self_p);
+    return msg;
+}
+
+//  --- one encoder per message type --------------------------------------
+
+zmsg_t *
+proto_encode_hello (uint64_t id, uint32_t version, const char *client)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_HELLO, id, NULL);
+    proto_builder_uint (builder, "version", version);
+    if (client)
+        proto_builder_str (builder, "client", client);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_execute (uint64_t id, const char *session,
+                      const char *code, size_t code_len, uint32_t timeout_ms)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_EXECUTE, id, session);
+    if (timeout_ms)
+        proto_builder_uint (builder, "timeout_ms", timeout_ms);
+    proto_builder_payload_copy (builder, code ? code : "", code ? code_len : 0);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_upload (uint64_t id, const char *session,
+                     const char *name, const char *format,
+                     const void *data, size_t size)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD, id, session);
+    proto_builder_str (builder, "name", name);
+    proto_builder_str (builder, "format", format);
+    proto_builder_payload_copy (builder, data ? data : "", data ? size : 0);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_download (uint64_t id, const char *session,
+                       const char *name, const char *format)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_DOWNLOAD, id, session);
+    proto_builder_str (builder, "name", name);
+    proto_builder_str (builder, "format", format);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_simple (proto_type_t type, uint64_t id, const char *session)
+{
+    proto_builder_t *builder = proto_builder_new (type, id, session);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_heartbeat (void)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_HEARTBEAT, 0, NULL);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_stats (uint64_t id)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_STATS, id, NULL);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_ready (const char *session, int pid)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_READY, 0, session);
+    proto_builder_uint (builder, "pid", pid > 0 ? (uint64_t) pid : 0);
+    proto_builder_uint (builder, "version", PROTO_VERSION);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_stream (uint64_t id, const char *session, const char *name,
+                     const void *text, size_t size)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_EVENT, id, session);
+    proto_builder_str (builder, "event", "stream");
+    proto_builder_str (builder, "name", name);
+    proto_builder_payload_copy (builder, text ? text : "", text ? size : 0);
+    return proto_builder_finish (&builder);
+}
+
+proto_builder_t *
+proto_reply_ok_begin (uint64_t id, const char *session)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_REPLY, id, session);
+    proto_builder_str (builder, "status", "ok");
+    return builder;
+}
+
+proto_builder_t *
+proto_reply_error_begin (uint64_t id, const char *session,
+                         proto_error_t code, const char *message)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_REPLY, id, session);
+    proto_builder_str (builder, "status", "error");
+    proto_builder_str (builder, "error", proto_error_name (code));
+    proto_builder_str (builder, "message", message ? message : "");
+    return builder;
+}
+
+zmsg_t *
+proto_encode_error (uint64_t id, const char *session,
+                    proto_error_t code, const char *message)
+{
+    proto_builder_t *builder = proto_reply_error_begin (id, session, code, message);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_ok (uint64_t id, const char *session)
+{
+    proto_builder_t *builder = proto_reply_ok_begin (id, session);
+    return proto_builder_finish (&builder);
+}
