@@ -113,7 +113,7 @@ test: all
 
 check:
 	$(MAKE) SAN=1 all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=4 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run.sh bin/asan
 

@@ -157,6 +157,14 @@ s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
     uint64_t id = proto_msg_id (req);
     int type = (int) proto_msg_type (req);
     int64_t now = zclock_mono ();
+    if (!proto_session_valid (key, strlen (key))) {
+        char text [128];
+        snprintf (text, sizeof text, "%s: field session must be 1-%d bytes of "
+                  "[A-Za-z0-9._:-]", proto_type_name ((proto_type_t) type),
+                  PROTO_SESSION_MAX);
+        broker_send_error (self, client, id, NULL, PROTO_E_BAD_REQUEST, NULL, text);
+        return;
+    }
     session_t *session = session_table_lookup (self->sessions, key);
     if (!session) {
         session = session_table_create (self->sessions, key, now);
@@ -337,7 +345,9 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_UPLOAD:
         case PROTO_DOWNLOAD:
         case PROTO_RESET:
-        case PROTO_VARS:      s_queue_request (self, client, &req); break;
+        case PROTO_VARS:
+        case PROTO_COMPLETE:
+        case PROTO_INSPECT:   s_queue_request (self, client, &req); break;
         case PROTO_INTERRUPT: s_interrupt (self, client, &req); break;
         case PROTO_CLOSE:     s_close (self, client, req); break;
         case PROTO_ATTACH:    s_attach (self, client, req, true); break;
