@@ -16,6 +16,7 @@
 #include "proto.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,8 @@
 
 static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "hello", "execute", "upload", "download", "reset", "interrupt", "vars",
-    "close", "attach", "detach", "heartbeat", "stats", "ready", "event",
-    "reply"
+    "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
+    "ready", "event", "reply"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {
@@ -83,6 +84,7 @@ proto_type_is_session_bound (proto_type_t type)
         case PROTO_EXECUTE: case PROTO_UPLOAD: case PROTO_DOWNLOAD:
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
+        case PROTO_COMPLETE: case PROTO_INSPECT:
             return true;
         default:
             return false;
@@ -155,6 +157,11 @@ static const s_field_t s_fields [] = {
     { "max_sessions", K_UINT, K_NONE },
     { "session_list", K_ARRAY, K_MAP },
     { "pid", K_UINT, K_NONE },
+    { "cursor_pos", K_UINT, K_NONE },
+    { "matches", K_ARRAY, K_STR },
+    { "cursor_start", K_UINT, K_NONE },
+    { "cursor_end", K_UINT, K_NONE },
+    { "found", K_BOOL, K_NONE },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 
@@ -474,6 +481,17 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             return -1;
         }
     }
+    //  A MIME bundle (execute and inspect replies, display events): one
+    //  payload per entry, so a receiver can pair them without guessing.
+    const msgpack_object *mime = s_find (map, "mime");
+    if (mime && (type == PROTO_REPLY || type == PROTO_EVENT)
+    &&  mime->via.array.size != count) {
+        s_fault (fault, PROTO_E_BAD_REQUEST,
+            "%s carries %zu payload frames for %" PRIu32 " 'mime' entries; "
+            "it must carry one payload per entry",
+            proto_type_name (type), count, mime->via.array.size);
+        return -1;
+    }
     switch (type) {
         case PROTO_HELLO:
             if (s_require (map, "version", type, fault))
@@ -481,6 +499,22 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             return s_payloads (count, 0, type, fault);
         case PROTO_EXECUTE:
             return s_payloads (count, 1, type, fault);
+        case PROTO_COMPLETE:
+        case PROTO_INSPECT: {
+            if (s_payloads (count, 1, type, fault))
+                return -1;
+            //  An offset into payload 0, so it can't pass its end.
+            const msgpack_object *cursor = s_find (map, "cursor_pos");
+            size_t code_size = zframe_size (self->payloads [0]);
+            if (cursor && cursor->via.u64 > code_size) {
+                s_fault (fault, PROTO_E_BAD_REQUEST,
+                    "header field 'cursor_pos' is %" PRIu64 ", past the end of "
+                    "the code (%zu bytes); it is a byte offset into payload 0",
+                    cursor->via.u64, code_size);
+                return -1;
+            }
+            return 0;
+        }
         case PROTO_UPLOAD:
         case PROTO_DOWNLOAD: {
             if (s_require (map, "name", type, fault)
@@ -506,6 +540,9 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
                     return -1;
                 return s_payloads (count, 1, type, fault);
             }
+            if (s_str_is (s_find (map, "event"), "display")
+            &&  s_require (map, "mime", type, fault))
+                return -1;
             return 0;
         case PROTO_REPLY: {
             if (s_require (map, "status", type, fault))
@@ -520,6 +557,14 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             if (!s_str_is (status, "ok")) {
                 s_fault (fault, PROTO_E_BAD_REQUEST,
                     "header field 'status' must be \"ok\" or \"error\"");
+                return -1;
+            }
+            const msgpack_object *start = s_find (map, "cursor_start");
+            const msgpack_object *end = s_find (map, "cursor_end");
+            if (start && end && start->via.u64 > end->via.u64) {
+                s_fault (fault, PROTO_E_BAD_REQUEST,
+                    "header field 'cursor_start' (%" PRIu64 ") is after "
+                    "'cursor_end' (%" PRIu64 ")", start->via.u64, end->via.u64);
                 return -1;
             }
             return 0;

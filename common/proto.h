@@ -52,10 +52,12 @@ typedef enum {
     PROTO_CLOSE,            //  end the session now
     PROTO_ATTACH,           //  receive a session's events
     PROTO_DETACH,           //  stop receiving them
+    PROTO_COMPLETE,         //  completion candidates at a cursor in code
+    PROTO_INSPECT,          //  signature and docstring of the object at a cursor
     PROTO_HEARTBEAT,        //  liveness, any direction
     PROTO_STATS,            //  broker-wide figures
     PROTO_READY,            //  kernel -> broker, first message of a kernel
-    PROTO_EVENT,            //  partial event for a request (stream, status)
+    PROTO_EVENT,            //  partial event for a request (stream, display)
     PROTO_REPLY,            //  the one final reply to a request
     PROTO_TYPE_COUNT
 } proto_type_t;
@@ -210,6 +212,16 @@ zmsg_t *proto_encode_upload (uint64_t id, const char *session,
 //  download: name in format "csv", "json" or "file".
 zmsg_t *proto_encode_download (uint64_t id, const char *session,
                                const char *name, const char *format);
+//  complete: candidates for the code before cursor_pos (a byte offset into
+//  code, at most code_len; code_len means the end).
+zmsg_t *proto_encode_complete (uint64_t id, const char *session,
+                               const char *code, size_t code_len,
+                               size_t cursor_pos);
+//  inspect: the object at cursor_pos (a byte offset into code, at most
+//  code_len).
+zmsg_t *proto_encode_inspect (uint64_t id, const char *session,
+                              const char *code, size_t code_len,
+                              size_t cursor_pos);
 //  reset, interrupt, vars, close, attach, detach: session and id only.
 zmsg_t *proto_encode_simple (proto_type_t type, uint64_t id, const char *session);
 //  heartbeat: no id, no session.
@@ -221,6 +233,13 @@ zmsg_t *proto_encode_ready (const char *session, int pid);
 //  event "stream": name is "stdout" or "stderr"; text is payload 0.
 zmsg_t *proto_encode_stream (uint64_t id, const char *session, const char *name,
                              const void *text, size_t size);
+//  event "display": a MIME bundle of count entries; mime [i] names the
+//  type of data [i] (sizes [i] bytes), which is copied into payload i.
+//  text/plain first by convention (protocol.md). count is at most
+//  PROTO_MAX_PAYLOADS.
+zmsg_t *proto_encode_display (uint64_t id, const char *session,
+                              const char *const *mime, const void *const *data,
+                              const size_t *sizes, size_t count);
 //  reply, status "error": error code and a message that says what to do.
 zmsg_t *proto_encode_error (uint64_t id, const char *session,
                             proto_error_t code, const char *message);

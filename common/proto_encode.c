@@ -262,6 +262,36 @@ proto_encode_execute (uint64_t id, const char *session,
     return proto_builder_finish (&builder);
 }
 
+//  complete and inspect share a shape: code as payload 0, a byte cursor.
+static zmsg_t *
+s_encode_at_cursor (proto_type_t type, uint64_t id, const char *session,
+                    const char *code, size_t code_len, size_t cursor_pos)
+{
+    if (!code)
+        code_len = 0;
+    proto_builder_t *builder = proto_builder_new (type, id, session);
+    proto_builder_uint (builder, "cursor_pos",
+                        cursor_pos < code_len? cursor_pos: code_len);
+    proto_builder_payload_copy (builder, code ? code : "", code_len);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_complete (uint64_t id, const char *session,
+                       const char *code, size_t code_len, size_t cursor_pos)
+{
+    return s_encode_at_cursor (PROTO_COMPLETE, id, session,
+                               code, code_len, cursor_pos);
+}
+
+zmsg_t *
+proto_encode_inspect (uint64_t id, const char *session,
+                      const char *code, size_t code_len, size_t cursor_pos)
+{
+    return s_encode_at_cursor (PROTO_INSPECT, id, session,
+                               code, code_len, cursor_pos);
+}
+
 zmsg_t *
 proto_encode_upload (uint64_t id, const char *session,
                      const char *name, const char *format,
@@ -322,6 +352,25 @@ proto_encode_stream (uint64_t id, const char *session, const char *name,
     proto_builder_str (builder, "event", "stream");
     proto_builder_str (builder, "name", name);
     proto_builder_payload_copy (builder, text ? text : "", text ? size : 0);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_display (uint64_t id, const char *session,
+                      const char *const *mime, const void *const *data,
+                      const size_t *sizes, size_t count)
+{
+    assert (count <= PROTO_MAX_PAYLOADS);
+    assert (count == 0 || (mime && data && sizes));
+    proto_builder_t *builder = proto_builder_new (PROTO_EVENT, id, session);
+    proto_builder_str (builder, "event", "display");
+    proto_builder_key (builder, "mime");
+    proto_builder_val_array (builder, (uint32_t) count);
+    for (size_t i = 0; i < count; i++)
+        proto_builder_val_str (builder, mime [i] ? mime [i] : "");
+    for (size_t i = 0; i < count; i++)
+        proto_builder_payload_copy (builder, data [i] ? data [i] : "",
+                                    data [i] ? sizes [i] : 0);
     return proto_builder_finish (&builder);
 }
 

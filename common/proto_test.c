@@ -164,6 +164,11 @@ s_test_names (void)
 
     s_check (proto_type_is_session_bound (PROTO_EXECUTE));
     s_check (proto_type_is_session_bound (PROTO_DETACH));
+    s_check (proto_type_is_session_bound (PROTO_COMPLETE));
+    s_check (proto_type_is_session_bound (PROTO_INSPECT));
+    s_check (!proto_type_is_session_bound (PROTO_EVENT));
+    s_check (strcmp (proto_type_name (PROTO_COMPLETE), "complete") == 0);
+    s_check (proto_type_parse ("inspect", 7) == PROTO_INSPECT);
     s_check (!proto_type_is_session_bound (PROTO_HELLO));
     s_check (!proto_type_is_session_bound (PROTO_STATS));
     s_check (!proto_type_is_session_bound (PROTO_REPLY));
@@ -319,6 +324,79 @@ s_test_encoders (void)
     s_check (proto_msg_error (msg) == PROTO_E_BAD_REQUEST);
     s_check (s_test_str_is (msg, "message", ""));
     s_check (strcmp (proto_msg_session (msg), "") == 0);
+    proto_msg_destroy (&msg);
+
+    //  complete and inspect: code in payload 0, byte cursor; a cursor past
+    //  the end is clamped to the end by the encoder
+    const char line [] = "df.gro + caf\xc3\xa9";
+    msg = s_test_decode (proto_encode_complete (20, "nb1", line, strlen (line), 6));
+    s_check (proto_msg_type (msg) == PROTO_COMPLETE);
+    s_check (proto_msg_id (msg) == 20);
+    s_check (strcmp (proto_msg_session (msg), "nb1") == 0);
+    s_check (proto_msg_uint (msg, "cursor_pos", 0) == 6);
+    s_check (proto_msg_payload_count (msg) == 1);
+    s_check (s_test_payload_is (msg, 0, line, strlen (line)));
+    proto_msg_destroy (&msg);
+    msg = s_test_decode (proto_encode_complete (21, "nb1", line, 6, 99));
+    s_check (proto_msg_uint (msg, "cursor_pos", 0) == 6);
+    s_check (s_test_payload_is (msg, 0, "df.gro", 6));
+    proto_msg_destroy (&msg);
+    msg = s_test_decode (proto_encode_complete (22, "nb1", NULL, 5, 3));
+    s_check (proto_msg_uint (msg, "cursor_pos", 9) == 0);
+    s_check (s_test_payload_is (msg, 0, "", 0));
+    proto_msg_destroy (&msg);
+    msg = s_test_decode (proto_encode_inspect (23, "nb1", "pd.read_csv(", 12, 5));
+    s_check (proto_msg_type (msg) == PROTO_INSPECT);
+    s_check (proto_msg_id (msg) == 23);
+    s_check (proto_msg_uint (msg, "cursor_pos", 0) == 5);
+    s_check (s_test_payload_is (msg, 0, "pd.read_csv(", 12));
+    proto_msg_destroy (&msg);
+
+    //  display event: one payload per MIME entry, binary untouched
+    const char *mime [] = { "text/plain", "image/png" };
+    const void *data [] = { "<Figure>", "\x89PNG\r\n\x1a\n\0\0" };
+    const size_t sizes [] = { 8, 10 };
+    msg = s_test_decode (proto_encode_display (24, "nb1", mime, data, sizes, 2));
+    s_check (proto_msg_type (msg) == PROTO_EVENT);
+    s_check (proto_msg_id (msg) == 24);
+    s_check (strcmp (proto_msg_session (msg), "nb1") == 0);
+    s_check (s_test_str_is (msg, "event", "display"));
+    const msgpack_object *types = proto_msg_object (msg, "mime");
+    s_check (types && types->via.array.size == 2);
+    s_check (types->via.array.ptr [1].via.str.size == 9);
+    s_check (memcmp (types->via.array.ptr [1].via.str.ptr, "image/png", 9) == 0);
+    s_check (proto_msg_payload_count (msg) == 2);
+    s_check (s_test_payload_is (msg, 0, "<Figure>", 8));
+    s_check (s_test_payload_is (msg, 1, data [1], 10));
+    proto_msg_destroy (&msg);
+    msg = s_test_decode (proto_encode_display (25, "nb1", NULL, NULL, NULL, 0));
+    s_check (proto_msg_object (msg, "mime")->via.array.size == 0);
+    s_check (proto_msg_payload_count (msg) == 0);
+    proto_msg_destroy (&msg);
+
+    //  complete and inspect replies, as the executor builds them
+    proto_builder_t *builder = proto_reply_ok_begin (20, "nb1");
+    proto_builder_key (builder, "matches");
+    proto_builder_val_array (builder, 2);
+    proto_builder_val_str (builder, "groupby");
+    proto_builder_val_str (builder, "grow");
+    proto_builder_uint (builder, "cursor_start", 3);
+    proto_builder_uint (builder, "cursor_end", 6);
+    msg = s_test_decode (proto_builder_finish (&builder));
+    s_check (proto_msg_is_ok (msg));
+    s_check (proto_msg_object (msg, "matches")->via.array.size == 2);
+    s_check (proto_msg_uint (msg, "cursor_start", 0) == 3);
+    s_check (proto_msg_uint (msg, "cursor_end", 0) == 6);
+    proto_msg_destroy (&msg);
+    builder = proto_reply_ok_begin (23, "nb1");
+    proto_builder_bool (builder, "found", true);
+    proto_builder_key (builder, "mime");
+    proto_builder_val_array (builder, 1);
+    proto_builder_val_str (builder, "text/plain");
+    proto_builder_payload_copy (builder, "read_csv(filepath)", 18);
+    msg = s_test_decode (proto_builder_finish (&builder));
+    s_check (proto_msg_bool (msg, "found", false));
+    s_check (s_test_payload_is (msg, 0, "read_csv(filepath)", 18));
     proto_msg_destroy (&msg);
 
     //  ok reply, session "" means none
@@ -693,6 +771,107 @@ s_test_malformed (bool verbose)
     decoded = s_test_decode (proto_builder_finish (&builder));
     s_check (proto_msg_error (decoded) == PROTO_E_INTERNAL);
     proto_msg_destroy (&decoded);
+
+    //  complete and inspect: the code, a session, a cursor inside the code
+    msg = proto_encode_complete (80, "nb1", "x", 1, 1);
+    code = zmsg_last (msg);
+    zmsg_remove (msg, code);
+    zframe_destroy (&code);
+    s_test_bad (msg, BAD, "complete carries 0 payload frames", true, 80, verbose);
+    msg = proto_encode_inspect (81, "nb1", "x", 1, 1);
+    zmsg_addstr (msg, "y");
+    s_test_bad (msg, BAD, "inspect carries 2 payload frames", true, 81, verbose);
+    s_test_bad (proto_encode_complete (82, NULL, "x", 1, 1), BAD,
+                "'session' is missing", true, 82, verbose);
+    s_test_bad (proto_encode_inspect (83, "a b", "x", 1, 1), BAD,
+                "not a valid session key", true, 83, verbose);
+    builder = proto_builder_new (PROTO_COMPLETE, 84, "nb1");
+    proto_builder_uint (builder, "cursor_pos", 4);
+    proto_builder_payload_copy (builder, "abc", 3);
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'cursor_pos' is 4, past the end of the code (3 bytes)",
+                true, 84, verbose);
+    builder = proto_builder_new (PROTO_INSPECT, 85, "nb1");
+    proto_builder_uint (builder, "cursor_pos", UINT64_MAX);
+    proto_builder_payload_copy (builder, "", 0);
+    s_test_bad (proto_builder_finish (&builder), BAD, "past the end",
+                true, 85, verbose);
+    builder = proto_builder_new (PROTO_COMPLETE, 86, "nb1");
+    proto_builder_int (builder, "cursor_pos", -1);
+    proto_builder_payload_copy (builder, "abc", 3);
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'cursor_pos' must be an unsigned integer", true, 86, verbose);
+    //  without a cursor, and with it at the very end, both are fine
+    builder = proto_builder_new (PROTO_COMPLETE, 87, "nb1");
+    proto_builder_payload_copy (builder, "abc", 3);
+    decoded = s_test_decode (proto_builder_finish (&builder));
+    s_check (!proto_msg_has (decoded, "cursor_pos"));
+    proto_msg_destroy (&decoded);
+    decoded = s_test_decode (proto_encode_inspect (88, "nb1", "abc", 3, 3));
+    s_check (proto_msg_uint (decoded, "cursor_pos", 0) == 3);
+    proto_msg_destroy (&decoded);
+
+    //  MIME bundles: display needs mime, and one payload per entry anywhere
+    builder = proto_builder_new (PROTO_EVENT, 90, "nb1");
+    proto_builder_str (builder, "event", "display");
+    proto_builder_payload_copy (builder, "x", 1);
+    s_test_bad (proto_builder_finish (&builder), BAD, "'mime' is missing",
+                true, 90, verbose);
+    {
+        const char *types [] = { "text/plain", "text/html" };
+        const void *data [] = { "a", "<b>a</b>" };
+        const size_t sizes [] = { 1, 8 };
+        msg = proto_encode_display (91, "nb1", types, data, sizes, 2);
+        zmsg_addstr (msg, "extra");
+        s_test_bad (msg, BAD, "event carries 3 payload frames for 2 'mime' entries",
+                    true, 91, verbose);
+        msg = proto_encode_display (92, "nb1", types, data, sizes, 2);
+        zframe_t *last = zmsg_last (msg);
+        zmsg_remove (msg, last);
+        zframe_destroy (&last);
+        s_test_bad (msg, BAD, "event carries 1 payload frames for 2 'mime' entries",
+                    true, 92, verbose);
+    }
+    builder = proto_reply_ok_begin (93, "nb1");
+    proto_builder_uint (builder, "execution_count", 1);
+    proto_builder_key (builder, "mime");
+    proto_builder_val_array (builder, 1);
+    proto_builder_val_str (builder, "text/plain");
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "reply carries 0 payload frames for 1 'mime' entries", true, 93, verbose);
+    builder = proto_builder_new (PROTO_EVENT, 94, "nb1");
+    proto_builder_str (builder, "event", "display");
+    proto_builder_key (builder, "mime");
+    proto_builder_val_array (builder, 1);
+    proto_builder_val_array (builder, 0);
+    proto_builder_payload_copy (builder, "x", 1);
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'mime' must be an array of strings", true, 94, verbose);
+    //  the reply fields of complete and inspect have their kinds
+    builder = proto_reply_ok_begin (95, "nb1");
+    proto_builder_key (builder, "matches");
+    proto_builder_val_array (builder, 2);
+    proto_builder_val_str (builder, "a");
+    proto_builder_val_nil (builder);
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'matches' must be an array of strings", true, 95, verbose);
+    builder = proto_reply_ok_begin (96, "nb1");
+    proto_builder_str (builder, "matches", "groupby");
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'matches' must be an array", true, 96, verbose);
+    builder = proto_reply_ok_begin (97, "nb1");
+    proto_builder_uint (builder, "found", 1);
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'found' must be a boolean", true, 97, verbose);
+    builder = proto_reply_ok_begin (98, "nb1");
+    proto_builder_uint (builder, "cursor_start", 5);
+    proto_builder_uint (builder, "cursor_end", 4);
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'cursor_start' (5) is after 'cursor_end' (4)", true, 98, verbose);
+    builder = proto_reply_ok_begin (99, "nb1");
+    proto_builder_str (builder, "cursor_end", "4");
+    s_test_bad (proto_builder_finish (&builder), BAD,
+                "'cursor_end' must be an unsigned integer", true, 99, verbose);
 
     //  a fault is reported without a fault struct too
     msg = s_test_raw ("nope", NULL, 0, 0);

@@ -3,9 +3,15 @@
     The monitor calls executor_spawn; the child never returns from it. The
     child holds the session namespace and answers requests it reads from its
     socketpair (proto_stream framing, requests forwarded untouched from the
-    broker) with exactly one reply each, written back on the same socket.
+    broker). For each request it writes back, on the same socket, zero or
+    more display events, then exactly one reply, all with the request's id
+    and session (protocol.md 4.4).
     Its stdout and stderr are pipes read by the monitor, which turns them
     into stream events; the executor itself never builds stream events.
+    Before each event or reply the executor flushes its output into the
+    pipes, so the monitor, on reading a whole message from the socket,
+    drains both pipes first and then forwards the message: that keeps
+    stream output, displays and the reply in the order the code made them.
 
     The executor has no ZeroMQ socket, no ZeroMQ context, and must be forked
     before the monitor creates one.

@@ -1,7 +1,10 @@
 """kernelmq executor glue, run as module _kmq inside the executor.
 
 Only Python semantics live here; framing, the socket and the replies are C
-(kernel/executor.c). Every entry point returns a 4-tuple
+(kernel/executor.c). The one way out besides the reply is
+_kmq_io.send_event(mime, payloads), a module the executor creates before
+loading this one: it writes a display event for the request in flight
+(protocol.md 4.4). Every entry point returns a 4-tuple
 
     (error, message, fields, payloads)
 
@@ -16,19 +19,30 @@ the C side, so the entry points only catch it where they add something.
 """
 
 import ast
+import base64
+import binascii
 import builtins
 import gc
+import importlib.abc
+import inspect as _pyinspect
 import io
 import json
 import keyword
 import linecache
 import os
+import pkgutil
 import re
 import shutil
 import stat
 import sys
+import tokenize
 import types
 import traceback
+
+try:
+    import _kmq_io
+except ImportError:             # the glue loaded outside an executor (tests)
+    _kmq_io = None
 
 #  Frames of this file are stripped from user tracebacks.
 _GLUE_FILE = sys._getframe().f_code.co_filename

@@ -16,8 +16,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +34,7 @@
 #define MONITOR_BURST        256          //  broker messages per wakeup
 #define MONITOR_FRAME_SLACK  (1u << 20)   //  allowance over max_payload per frame
 #define MONITOR_EXIT_WAIT_MS 500          //  wait for a child that closed its socket
+#define MONITOR_JOIN_WAIT_MS 1000         //  a replying executor must have read it all
 
 //  The only global state: the signal flag and the self-pipe that makes a
 //  signal wake zmq_poll without a race.
@@ -45,6 +49,20 @@ typedef struct {
     const char *name;               //  "stdout" or "stderr"
 } s_pipe_t;
 
+//  Writes one request to the executor on its own thread: proto_stream_write
+//  blocks while the executor is not reading (still starting, or a large
+//  upload), and the poll loop must keep heartbeating meanwhile.
+typedef struct {
+    pthread_t thread;
+    bool active;                    //  started and not joined yet
+    atomic_bool done;               //  set by the thread when it returns
+    int fd;
+    int wake_fd;                    //  written when done, to wake the poll
+    zmsg_t *msg;
+    int rc;
+    int error;
+} s_writer_t;
+
 struct _monitor_t {
     const monitor_config_t *config;
     const char *name;               //  log prefix
@@ -52,6 +70,7 @@ struct _monitor_t {
     bool exec_reaped;               //  waitpid done: pid must not be signalled
     int exec_status;                //  its wait status once reaped
     s_pipe_t pipes [2];             //  executor's stdout, stderr
+    s_writer_t writer;              //  request being written to the executor
     proto_reader_t *reader;         //  replies from the executor
     zsock_t *dealer;                //  to the broker
     int wake_pipe [2];              //  signal self-pipe
@@ -217,6 +236,13 @@ monitor_destroy (monitor_t **self_p)
     if (!self)
         return;
     s_executor_kill (self);
+    if (self->writer.active) {
+        //  The executor is dead; shutdown also frees a writer whose peer
+        //  end is somehow still open.
+        shutdown (self->exec.sock, SHUT_RDWR);
+        pthread_join (self->writer.thread, NULL);
+        zmsg_destroy (&self->writer.msg);
+    }
     if (self->exec.sock >= 0)
         close (self->exec.sock);
     for (int i = 0; i < 2; i++)
@@ -421,6 +447,94 @@ s_executor_lost (monitor_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  Request writer thread
+
+static void *
+s_writer_main (void *arg)
+{
+    s_writer_t *writer = (s_writer_t *) arg;
+    //  Signals are the main thread's business.
+    sigset_t all;
+    sigfillset (&all);
+    pthread_sigmask (SIG_BLOCK, &all, NULL);
+    writer->rc = proto_stream_write (writer->fd, &writer->msg);
+    writer->error = errno;
+    atomic_store (&writer->done, true);
+    char byte = 0;
+    ssize_t rc = write (writer->wake_fd, &byte, 1);
+    (void) rc;
+    return NULL;
+}
+
+static void
+s_writer_failed (monitor_t *self, int error)
+{
+    if (self->stop)
+        return;
+    if (error == EPIPE || error == ECONNRESET)
+        s_executor_lost (self);
+    else {
+        char text [128];
+        snprintf (text, sizeof text, "request write failed: %s", strerror (error));
+        s_executor_dead (self, text);
+    }
+}
+
+//  Acts on a finished write: joins the thread, reports a failed write.
+static void
+s_writer_finish (monitor_t *self)
+{
+    pthread_join (self->writer.thread, NULL);
+    self->writer.active = false;
+    if (self->writer.rc)
+        s_writer_failed (self, self->writer.error);
+}
+
+//  Joins the writer if its thread is done (or finishes within wait_ms).
+//  Returns 0 when no write is in flight any more, -1 if it still is.
+static int
+s_writer_settle (monitor_t *self, int64_t wait_ms)
+{
+    if (!self->writer.active)
+        return 0;
+    int64_t give_up = zclock_mono () + wait_ms;
+    while (!atomic_load (&self->writer.done)) {
+        if (zclock_mono () >= give_up)
+            return -1;
+        zclock_sleep (1);
+    }
+    s_writer_finish (self);
+    return 0;
+}
+
+//  Starts writing *msg_p to the executor; takes ownership. Without a
+//  thread the write happens here, blocking.
+static void
+s_writer_start (monitor_t *self, zmsg_t **msg_p)
+{
+    s_writer_t *writer = &self->writer;
+    //  Replies are forwarded only after the writer is joined, and the
+    //  broker sends a request only after the last reply.
+    assert (!writer->active);
+    writer->fd = self->exec.sock;
+    writer->wake_fd = self->wake_pipe [1];
+    writer->msg = *msg_p;
+    *msg_p = NULL;
+    writer->rc = 0;
+    writer->error = 0;
+    atomic_store (&writer->done, false);
+    int rc = pthread_create (&writer->thread, NULL, s_writer_main, writer);
+    if (rc == 0) {
+        writer->active = true;
+        return;
+    }
+    zsys_warning ("%s: pthread_create for the request writer: %s; writing "
+                  "inline", self->name, strerror (rc));
+    if (proto_stream_write (writer->fd, &writer->msg))
+        s_writer_failed (self, errno);
+}
+
+//  --------------------------------------------------------------------------
 //  Executor replies
 
 //  The monitor's timeout interrupted the request and the executor answered
@@ -475,7 +589,11 @@ s_executor_message (monitor_t *self, zmsg_t *raw)
     if (*session && strneq (session, self->req_session))
         s_executor_violation (self, "replied for session '%s' instead of '%s'",
                               session, self->req_session);
-    else {
+    else
+    if (s_writer_settle (self, MONITOR_JOIN_WAIT_MS))
+        s_executor_violation (self, "replied before reading the whole request");
+    else
+    if (!self->stop) {
         //  Every event of the request goes out before its reply.
         s_drain_pipes (self);
         zmsg_t *msg;
@@ -583,21 +701,8 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
     s_debug (self, "%s: %s %" PRIu64 " to the executor (limit %" PRIu64 " ms)",
              self->name, proto_type_name (type), id, limit);
 
-    //  proto_stream_write waits for an executor that reads slowly; one that
-    //  stops reading stalls the heartbeats and the broker kills the kernel.
     zmsg_t *raw = proto_msg_release (request_p);
-    int rc = proto_stream_write (self->exec.sock, &raw);
-    s_debug (self, "%s: request %" PRIu64 " written in %" PRId64 " ms",
-             self->name, id, zclock_mono () - now);
-    if (rc == 0)
-        return;
-    if (errno == EPIPE || errno == ECONNRESET)
-        s_executor_lost (self);
-    else {
-        char text [128];
-        snprintf (text, sizeof text, "request write failed: %s", strerror (errno));
-        s_executor_dead (self, text);
-    }
+    s_writer_start (self, &raw);
 }
 
 static void
@@ -827,6 +932,8 @@ monitor_run (monitor_t *self)
         for (int i = first_exec; i < count && !self->stop; i++)
             if (items [i].revents && what [i] == -1)
                 s_executor_input (self);
+        if (!self->stop && self->writer.active && atomic_load (&self->writer.done))
+            s_writer_finish (self);
         s_check_child (self);
         if (!self->stop && items [0].revents)
             s_broker_input (self);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -251,6 +252,56 @@ s_write_maps (pid_t pid, sandbox_report_t *report)
     return 0;
 }
 
+//  The child's half of the handshake: wait for "g" (maps written), become
+//  uid/gid 0 of the namespace, arm PR_SET_PDEATHSIG (a uid change clears
+//  it, so it is set here, after), then answer "a". If the parent died at
+//  any point, the read sees EOF or the send fails: the child _exits.
+static void
+s_child_handshake (int sock, bool namespaces)
+{
+    char byte = 0;
+    ssize_t n;
+    do
+        n = recv (sock, &byte, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1 || byte != 'g')
+        _exit (127);
+    char answer = 'a';
+    //  Our credentials were fixed at clone time (the caller's ids, unmapped
+    //  here): become the mapped uid/gid 0.
+    if (namespaces && (setresgid (0, 0, 0) || setresuid (0, 0, 0)))
+        answer = 'u';
+    if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+        answer = 'p';
+    if (send (sock, &answer, 1, MSG_NOSIGNAL) != 1 || answer != 'a')
+        _exit (127);
+    close (sock);
+}
+
+static int
+s_parent_handshake (int sock, pid_t pid, sandbox_report_t *report)
+{
+    if (send (sock, "g", 1, MSG_NOSIGNAL) != 1) {
+        sandbox_note (report, SANDBOX_L_NAMESPACES,
+                      "release child %d: %s", (int) pid, strerror (errno));
+        return -1;
+    }
+    char answer = 0;
+    ssize_t n;
+    do
+        n = recv (sock, &answer, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n == 1 && answer == 'a')
+        return 0;
+    int err = n < 0 ? errno : ECHILD;
+    sandbox_note (report, SANDBOX_L_NAMESPACES, "child %d: %s", (int) pid,
+                  answer == 'u' ? "setresuid/setresgid 0 failed in its user namespace"
+                : answer == 'p' ? "PR_SET_PDEATHSIG failed"
+                : n < 0 ? strerror (errno) : "exited during setup");
+    errno = err;
+    return -1;
+}
+
 pid_t
 sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report)
 {
@@ -266,9 +317,9 @@ sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report)
 
     bool namespaces = !s_skipped (config, report, SANDBOX_L_NAMESPACES);
     int sync [2];
-    if (pipe2 (sync, O_CLOEXEC)) {
+    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync)) {
         int err = errno;
-        sandbox_note (report, SANDBOX_L_NAMESPACES, "pipe2: %s", strerror (err));
+        sandbox_note (report, SANDBOX_L_NAMESPACES, "socketpair: %s", strerror (err));
         errno = err;
         return -1;
     }
@@ -292,40 +343,20 @@ sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report)
     }
     if (pid == 0) {
         close (sync [1]);
-        char go = 0;
-        ssize_t n;
-        do
-            n = read (sync [0], &go, 1);
-        while (n < 0 && errno == EINTR);
-        close (sync [0]);
-        if (n != 1)
-            _exit (127);        //  the parent died or gave up on us
-        if (namespaces) {
-            //  Our credentials were fixed at clone time (the caller's ids,
-            //  unmapped here): become the mapped uid/gid 0. sandbox_enter
-            //  refuses to go on when this did not work.
-            if (setresgid (0, 0, 0) || setresuid (0, 0, 0))
-                sandbox_note (report, SANDBOX_L_NAMESPACES,
-                              "setresuid/gid 0 in the new user namespace: %s",
-                              strerror (errno));
-            else
-                report->applied |= SANDBOX_L_NAMESPACES;
-        }
+        s_child_handshake (sync [0], namespaces);
+        if (namespaces)
+            report->applied |= SANDBOX_L_NAMESPACES;
         return 0;
     }
     close (sync [0]);
-    const char *failed = NULL;
-    if (namespaces && s_write_maps (pid, report))
-        failed = "maps";
-    else
-    if (write (sync [1], "g", 1) != 1) {
-        failed = "release";
-        sandbox_note (report, SANDBOX_L_NAMESPACES,
-                      "release child %d: %s", (int) pid, strerror (errno));
-    }
+    int rc = 0;
+    if (namespaces)
+        rc = s_write_maps (pid, report);
+    if (rc == 0)
+        rc = s_parent_handshake (sync [1], pid, report);
     int err = errno;
     close (sync [1]);
-    if (failed) {
+    if (rc) {
         kill (pid, SIGKILL);
         while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
             ;
@@ -460,8 +491,6 @@ sandbox_enter (const sandbox_config_t *config, sandbox_report_t *report)
 {
     assert (config);
     assert (report);
-    if ((report->missing & SANDBOX_L_NAMESPACES) && !(config->skip & SANDBOX_L_NAMESPACES))
-        return -1;              //  sandbox_fork's child noted why
     if (report->applied & SANDBOX_L_NAMESPACES) {
         if (getuid () != 0) {
             sandbox_note (report, SANDBOX_L_NAMESPACES,

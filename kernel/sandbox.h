@@ -17,8 +17,9 @@
         sandbox_config_t config;  sandbox_config_defaults (&config);  ...
         sandbox_report_t report;
         pid_t pid = sandbox_fork (&config, &report);
-        if (pid == 0) {                 //  child: maps already written
-            prctl (PR_SET_PDEATHSIG, SIGKILL) ...; close inherited fds ...
+        if (pid == 0) {                 //  child: uid 0 in its namespaces,
+                                        //  PR_SET_PDEATHSIG(SIGKILL) armed
+            close inherited fds, build the environment ...
             if (sandbox_enter (&config, &report))  -> tell the monitor
                 report.why, _exit
             Py_InitializeFromConfig (...); import pandas, numpy, matplotlib
@@ -91,8 +92,17 @@ void sandbox_config_defaults (sandbox_config_t *config);
 //  between sessions; when the caller may not map other ids — it is not
 //  root — its own euid/egid is used and report->why says so) and then
 //  releases the child. sandbox_fork returns 0 in the child only after the
-//  maps are written (the child is uid 0 of its namespace by then); if the
-//  parent dies first, the child _exits(127).
+//  maps are written, the child has become uid/gid 0 of its namespace and
+//  armed PR_SET_PDEATHSIG(SIGKILL) (a uid change clears that signal, so
+//  the executor must not rely on one set before sandbox_fork returned);
+//  if the parent dies first, the child _exits(127).
+//  The child is pid 1 of its pid namespace: a signal whose handler is
+//  SIG_DFL is ignored unless it is SIGKILL/SIGSTOP from the monitor or
+//  kernel-forced — so SIGXCPU at RLIMIT_CPU does nothing and the hard limit
+//  kills with SIGKILL, and os.kill(1, ...) from user code is a no-op. The
+//  monitor should stop the executor with SIGKILL, interrupt it with SIGINT
+//  (Python installs a handler), and tell a CPU-limit SIGKILL from its own
+//  by the child's rusage.
 //  Returns the child's pid in the parent. On failure returns -1 with errno
 //  set and report->why saying why; a child already created is killed and
 //  reaped. Without user namespaces it returns -1 (the caller decides, per
