@@ -147,8 +147,12 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     broker_send_client (self, client, &msg);
 }
 
+static void s_no_such_session (broker_t *self, zframe_t *client, uint64_t id,
+                               const char *key, const char *what);
+
 //  execute, upload, download, reset, vars: into the session's FIFO, which
-//  starts the session (and its kernel) when the key is new.
+//  starts the session (and its kernel) when the key is new; complete and
+//  inspect: into the FIFO of a live session only.
 static void
 s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
 {
@@ -166,6 +170,12 @@ s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
         return;
     }
     session_t *session = session_table_lookup (self->sessions, key);
+    if (!session && (type == PROTO_COMPLETE || type == PROTO_INSPECT)) {
+        //  Completion of a session that does not exist has nothing to
+        //  complete from: no kernel is started for it.
+        s_no_such_session (self, client, id, key, proto_type_name ((proto_type_t) type));
+        return;
+    }
     if (!session) {
         session = session_table_create (self->sessions, key, now);
         if (!session) {

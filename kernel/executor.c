@@ -6,6 +6,18 @@
     Protocol and I/O stay here in C; what a request means in Python is the
     glue's business. Each glue entry point returns
     (error, message, fields, payloads), which becomes exactly one reply.
+    Before it, the glue may send display events through _kmq_io.send_event,
+    a builtin module made here before the glue loads (protocol.md 4.4).
+
+    Output ordering (protocol.md 4.4): output and messages travel on
+    different fds, so their order is kept by waiting. Python's stdio and
+    C's stdout are unbuffered and flushed before every event and reply;
+    then the executor waits until the monitor has read both pipes empty
+    (FIONREAD) before it writes the message, and after a display event
+    until the monitor has read all of it (SIOCOUTQ) before the code goes
+    on. A monitor that forwards each message as soon as it has read it
+    whole, without reading the pipes in between, sends everything in the
+    order the code produced it.
 
     The child never runs Py_Finalize: with pandas loaded it costs ~95 ms and
     nothing needs it. It ends with _exit.
@@ -26,6 +38,8 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,6 +54,9 @@ extern const char kmq_glue_py [];
 #define S_FRAME_SLACK (1u << 20)
 //  Deepest nesting of a glue field value (vars: list of maps of lists).
 #define S_MAX_DEPTH 8
+//  Longest wait for the monitor to read the pipes or an event; past it the
+//  message goes anyway (order may suffer, nothing hangs).
+#define S_ORDER_WAIT_US 1000000
 
 //  Exit statuses of a child that could not start, as the monitor sees them.
 #define S_EXIT_SETUP    120     //  fds, signals, cwd, limits, environment
@@ -53,7 +70,10 @@ typedef struct {
     PyObject *download;
     PyObject *reset;
     PyObject *vars;
+    PyObject *complete;
+    PyObject *inspect;
     PyObject *flush;
+    PyObject *module;           //  _kmq itself, for its cell counter
 } s_glue_t;
 
 typedef struct {
@@ -61,7 +81,17 @@ typedef struct {
     s_glue_t glue;
     proto_reader_t *reader;
     bool replied;               //  false until the first reply is written
+    //  The request in flight, for display events. Read and written with
+    //  the GIL held, so a thread's event can't straddle the reply.
+    bool in_flight;
+    uint64_t req_id;
+    const char *req_session;    //  owned by s_handle while in flight
 } s_child_t;
+
+//  State of the _kmq_io module: the child it writes for.
+typedef struct {
+    s_child_t *child;
+} s_io_state_t;
 
 
 //  --------------------------------------------------------------------
@@ -353,8 +383,146 @@ s_glue_load (s_glue_t *glue)
     glue->download = s_glue_function (module, "download");
     glue->reset = s_glue_function (module, "reset");
     glue->vars = s_glue_function (module, "vars");
+    glue->complete = s_glue_function (module, "complete");
+    glue->inspect = s_glue_function (module, "inspect");
     glue->flush = s_glue_function (module, "flush");
+    glue->module = module;
     Py_DECREF (code);
+}
+
+
+//  --------------------------------------------------------------------
+//  Ordering with the monitor
+
+//  Waits until fd has nothing the monitor has not read: request is
+//  FIONREAD for a pipe, SIOCOUTQ for the socket. Gives up after
+//  S_ORDER_WAIT_US, or at once when fd can't tell (a user redirected it).
+static void
+s_wait_read (int fd, unsigned long request)
+{
+    useconds_t step = 20;
+    for (long waited = 0; waited < S_ORDER_WAIT_US; waited += step) {
+        int pending = 0;
+        if (ioctl (fd, request, &pending) == -1 || pending <= 0)
+            return;
+        usleep (step);
+        if (step < 1000)
+            step *= 2;
+    }
+}
+
+//  Everything written to stdout and stderr so far is in the monitor's
+//  hands. Call with C stdio flushed.
+static void
+s_wait_output_read (void)
+{
+    s_wait_read (STDOUT_FILENO, FIONREAD);
+    s_wait_read (STDERR_FILENO, FIONREAD);
+}
+
+
+//  --------------------------------------------------------------------
+//  _kmq_io: the glue's way to send display events
+
+//  Exits as s_serve does when the monitor's end of the socket is gone.
+static void
+s_write_or_die (zmsg_t **msg_p, const char *what)
+{
+    if (proto_stream_write (S_SOCK_FD, msg_p) == 0)
+        return;
+    if (errno == EPIPE || errno == ECONNRESET)
+        _exit (0);
+    s_die (S_EXIT_STREAM, "writing %s to the monitor: %s", what, strerror (errno));
+}
+
+//  send_event(mime, payloads): mime a list of str, payloads a list of
+//  bytes of the same length. Writes one display event for the request in
+//  flight and returns True; returns False when none is in flight. The
+//  write keeps the GIL: no other thread can interleave a message.
+static PyObject *
+s_io_send_event (PyObject *module, PyObject *args)
+{
+    PyObject *mime_list, *payload_list;
+    if (!PyArg_ParseTuple (args, "O!O!:send_event", &PyList_Type, &mime_list,
+                           &PyList_Type, &payload_list))
+        return NULL;
+    s_io_state_t *state = (s_io_state_t *) PyModule_GetState (module);
+    s_child_t *self = state? state->child: NULL;
+    Py_ssize_t count = PyList_GET_SIZE (mime_list);
+    if (count != PyList_GET_SIZE (payload_list) || count > PROTO_MAX_PAYLOADS) {
+        PyErr_Format (PyExc_ValueError,
+                      "send_event: %zd MIME types for %zd payloads; give one "
+                      "payload per type, at most %d", count,
+                      PyList_GET_SIZE (payload_list), PROTO_MAX_PAYLOADS);
+        return NULL;
+    }
+    uint64_t max_frame = self && self->config->max_payload?
+                         self->config->max_payload: PROTO_MAX_PAYLOAD;
+    const char *mime [PROTO_MAX_PAYLOADS];
+    const void *data [PROTO_MAX_PAYLOADS];
+    size_t sizes [PROTO_MAX_PAYLOADS];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *type = PyList_GET_ITEM (mime_list, i);
+        PyObject *payload = PyList_GET_ITEM (payload_list, i);
+        if (!PyUnicode_Check (type) || !PyBytes_Check (payload)) {
+            PyErr_SetString (PyExc_TypeError,
+                             "send_event: MIME types must be str, payloads bytes");
+            return NULL;
+        }
+        mime [i] = PyUnicode_AsUTF8 (type);
+        if (!mime [i])
+            return NULL;
+        data [i] = PyBytes_AS_STRING (payload);
+        sizes [i] = (size_t) PyBytes_GET_SIZE (payload);
+        if (sizes [i] > max_frame) {
+            PyErr_Format (PyExc_ValueError,
+                          "the %s output is %zu bytes, more than the kernel's "
+                          "max_payload of %llu; display something smaller",
+                          mime [i], sizes [i], (unsigned long long) max_frame);
+            return NULL;
+        }
+    }
+    if (!self || !self->in_flight)
+        Py_RETURN_FALSE;
+    fflush (stdout);
+    fflush (stderr);
+    s_wait_output_read ();
+    zmsg_t *event = proto_encode_display (self->req_id, self->req_session,
+                                          mime, data, sizes, (size_t) count);
+    s_write_or_die (&event, "a display event");
+    //  Output the code writes next must not reach the monitor first
+    s_wait_read (S_SOCK_FD, SIOCOUTQ);
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef s_io_methods [] = {
+    { "send_event", s_io_send_event, METH_VARARGS,
+      "send_event(mime, payloads) -> bool: one display event for the "
+      "request in flight (False when none is)." },
+    { NULL, NULL, 0, NULL }
+};
+
+static struct PyModuleDef s_io_module = {
+    PyModuleDef_HEAD_INIT, "_kmq_io",
+    "kernelmq executor I/O: display events on the monitor socket.",
+    sizeof (s_io_state_t), s_io_methods, NULL, NULL, NULL, NULL
+};
+
+//  Creates _kmq_io bound to self and registers it in sys.modules.
+static void
+s_io_install (s_child_t *self)
+{
+    PyObject *module = PyModule_Create (&s_io_module);
+    s_io_state_t *state = module?
+                          (s_io_state_t *) PyModule_GetState (module): NULL;
+    if (state)
+        state->child = self;
+    if (!state
+    ||  PyDict_SetItemString (PyImport_GetModuleDict (), "_kmq_io", module)) {
+        char reason [512];
+        s_python_describe (reason, sizeof reason);
+        s_die (S_EXIT_PYTHON, "module _kmq_io: %s", reason);
+    }
     Py_DECREF (module);
 }
 
@@ -521,6 +689,31 @@ s_reply_error (s_child_t *self, uint64_t id, const char *session,
     return proto_builder_finish (&builder);
 }
 
+//  INTERRUPTED for a KeyboardInterrupt that escaped the glue (it landed
+//  outside the glue's own handler); a cell's reply still carries its number.
+static zmsg_t *
+s_reply_interrupted (s_child_t *self, uint64_t id, const char *session,
+                     bool is_cell)
+{
+    proto_builder_t *builder = proto_reply_error_begin (
+        id, session, PROTO_E_INTERRUPTED,
+        "the request was interrupted (KeyboardInterrupt); the namespace is kept");
+    if (is_cell) {
+        PyObject *count = PyObject_GetAttrString (self->glue.module, "_count");
+        unsigned long long number = count && PyLong_Check (count)?
+                                    PyLong_AsUnsignedLongLong (count): 0;
+        Py_XDECREF (count);
+        PyErr_Clear ();
+        if (number > 0 && number != (unsigned long long) -1)
+            proto_builder_uint (builder, "execution_count", number);
+    }
+    if (!self->replied && self->config->state_lost) {
+        proto_builder_bool (builder, "state_lost", true);
+        proto_builder_str (builder, "notice", self->config->state_lost);
+    }
+    return proto_builder_finish (&builder);
+}
+
 //  Calls a glue function; turns whatever comes back (or escapes) into one
 //  reply. Steals args.
 static zmsg_t *
@@ -544,9 +737,8 @@ s_call (s_child_t *self, uint64_t id, const char *session,
         if (PyErr_Occurred ()) {
             if (PyErr_ExceptionMatches (PyExc_KeyboardInterrupt)) {
                 PyErr_Clear ();
-                reply = s_reply_error (self, id, session, PROTO_E_INTERRUPTED,
-                                       "the request was interrupted "
-                                       "(KeyboardInterrupt); the namespace is kept");
+                reply = s_reply_interrupted (self, id, session,
+                                             function == self->glue.execute);
             }
             else
                 s_python_describe (reason, sizeof reason);
@@ -567,6 +759,7 @@ s_call (s_child_t *self, uint64_t id, const char *session,
     PyErr_Clear ();
     fflush (stdout);
     fflush (stderr);
+    s_wait_output_read ();
     return reply;
 }
 
@@ -647,6 +840,29 @@ s_handle_upload (s_child_t *self, proto_msg_t **msg_p, uint64_t id,
     return s_call (self, id, session, self->glue.upload, args);
 }
 
+//  complete and inspect: the code's bytes and the byte cursor (the codec
+//  checked it is within the code; absent means the end).
+static zmsg_t *
+s_handle_at_cursor (s_child_t *self, proto_msg_t *msg, uint64_t id,
+                    const char *session, PyObject *function)
+{
+    zframe_t *frame = proto_msg_payload (msg, 0);
+    if (!frame)
+        return s_bad_request (self, id, session,
+                              "complete and inspect need exactly one payload: "
+                              "the code");
+    size_t size = zframe_size (frame);
+    uint64_t cursor = proto_msg_uint (msg, "cursor_pos", size);
+    if (cursor > size)
+        cursor = size;
+    PyObject *data = PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
+                                                (Py_ssize_t) size);
+    PyObject *args = data? Py_BuildValue ("(OK)", data,
+                                          (unsigned long long) cursor): NULL;
+    Py_XDECREF (data);
+    return s_call (self, id, session, function, args);
+}
+
 static zmsg_t *
 s_handle_download (s_child_t *self, proto_msg_t *msg, uint64_t id,
                    const char *session)
@@ -696,6 +912,9 @@ s_handle (s_child_t *self, zmsg_t **request_p)
     const char *reply_session = *session? session: NULL;
 
     s_drop_stray_interrupt ();
+    self->in_flight = true;
+    self->req_id = id;
+    self->req_session = reply_session;
     zmsg_t *reply = NULL;
     switch (type) {
         case PROTO_EXECUTE:
@@ -715,6 +934,14 @@ s_handle (s_child_t *self, zmsg_t **request_p)
             reply = s_call (self, id, reply_session, self->glue.vars,
                             PyTuple_New (0));
             break;
+        case PROTO_COMPLETE:
+            reply = s_handle_at_cursor (self, msg, id, reply_session,
+                                        self->glue.complete);
+            break;
+        case PROTO_INSPECT:
+            reply = s_handle_at_cursor (self, msg, id, reply_session,
+                                        self->glue.inspect);
+            break;
         case PROTO_HEARTBEAT:
         case PROTO_INTERRUPT:
             //  The monitor's business (interrupt is a signal); no reply.
@@ -728,6 +955,10 @@ s_handle (s_child_t *self, zmsg_t **request_p)
                                    PROTO_E_UNSUPPORTED, message);
         }
     }
+    //  From here on a display() from another thread is dropped: the
+    //  reply is the request's last message.
+    self->in_flight = false;
+    self->req_session = NULL;
     proto_msg_destroy (&msg);
     free (session);
     return reply;
@@ -760,14 +991,8 @@ s_serve (s_child_t *self)
         if (!reply)
             continue;
         Py_BEGIN_ALLOW_THREADS
-        rc = proto_stream_write (S_SOCK_FD, &reply);
+        s_write_or_die (&reply, "a reply");
         Py_END_ALLOW_THREADS
-        if (rc == -1) {
-            if (errno == EPIPE || errno == ECONNRESET)
-                _exit (0);
-            s_die (S_EXIT_STREAM, "writing a reply to the monitor: %s",
-                   strerror (errno));
-        }
         self->replied = true;
     }
 }
@@ -784,10 +1009,14 @@ s_child_main (const executor_config_t *config, pid_t parent,
     s_child_parent_death (parent);
     s_child_signals ();
     s_child_fds (sock, out_w, err_w);
+    //  C code's printf (extensions, ctypes) reaches the pipe as written,
+    //  not in 4 KiB blocks after the reply.
+    setvbuf (stdout, NULL, _IONBF, 0);
     s_child_limits (config);
     s_child_env (config->work_dir);
 
     s_python_start ();
+    s_io_install (&self);
     s_glue_load (&self.glue);
 
     uint64_t max_frame = config->max_payload? config->max_payload: PROTO_MAX_PAYLOAD;
@@ -797,5 +1026,9 @@ s_child_main (const executor_config_t *config, pid_t parent,
                                     (size_t) max_frame + S_FRAME_SLACK);
     if (!self.reader)
         s_die (S_EXIT_SETUP, "proto_reader_new: out of memory");
+    //  Python is up: the monitor connects to the broker only now, so no
+    //  request or interrupt can reach a half-started interpreter.
+    zmsg_t *ready = proto_encode_ready (config->session, (int) getpid ());
+    s_write_or_die (&ready, "ready");
     s_serve (&self);
 }

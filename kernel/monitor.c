@@ -35,6 +35,7 @@
 #define MONITOR_FRAME_SLACK  (1u << 20)   //  allowance over max_payload per frame
 #define MONITOR_EXIT_WAIT_MS 500          //  wait for a child that closed its socket
 #define MONITOR_JOIN_WAIT_MS 1000         //  a replying executor must have read it all
+#define MONITOR_START_POLL_MS 1000        //  poll period while the executor starts
 
 //  The only global state: the signal flag and the self-pipe that makes a
 //  signal wake zmq_poll without a race.
@@ -68,6 +69,7 @@ struct _monitor_t {
     const char *name;               //  log prefix
     executor_handle_t exec;
     bool exec_reaped;               //  waitpid done: pid must not be signalled
+    bool exec_ready;                //  its `ready` arrived: Python is up
     int exec_status;                //  its wait status once reaped
     s_pipe_t pipes [2];             //  executor's stdout, stderr
     s_writer_t writer;              //  request being written to the executor
@@ -269,6 +271,10 @@ monitor_destroy (monitor_t **self_p)
 static void
 s_send (monitor_t *self, zmsg_t **msg_p)
 {
+    if (!self->dealer) {
+        zmsg_destroy (msg_p);       //  not connected yet: nobody to tell
+        return;
+    }
     if (zmsg_send (msg_p, self->dealer)) {
         zsys_warning ("%s: send to the broker failed: %s; message dropped",
                       self->name, zmq_strerror (zmq_errno ()));
@@ -309,6 +315,13 @@ s_describe_status (int status, char *buf, size_t size)
 static void
 s_output (monitor_t *self, const char *name, const char *data, size_t size)
 {
+    if (!self->exec_ready) {
+        //  Before `ready` only the executor itself writes: a failing start
+        //  explains itself here, so it goes to the log.
+        zsys_warning ("%s: executor %s: %.*s", self->name, name,
+                      (int) (size > 512? 512: size), data);
+        return;
+    }
     if (!self->busy) {
         s_debug (self, "%s: discarded %zu bytes of %s with no request in flight",
                  self->name, size, name);
@@ -410,6 +423,14 @@ s_executor_dead (monitor_t *self, const char *cause)
         zmsg_t *msg = proto_builder_finish (&reply);
         s_send (self, &msg);
         s_request_end (self);
+    }
+    else
+    if (!self->exec_ready) {
+        zsys_error ("%s: executor %d died (%s) before it was ready; the "
+                    "kernel exits", self->name, (int) self->exec.pid, cause);
+        self->stop = true;
+        self->exit_code = 1;
+        return;
     }
     else
         zsys_warning ("%s: executor %d died (%s) while idle; the kernel exits",
@@ -537,6 +558,9 @@ s_writer_start (monitor_t *self, zmsg_t **msg_p)
 //  --------------------------------------------------------------------------
 //  Executor replies
 
+static void s_connect (monitor_t *self, proto_msg_t *exec_ready);
+static int s_connect_dealer (monitor_t *self);
+
 //  The monitor's timeout interrupted the request and the executor answered
 //  INTERRUPTED: the client sees TIMEOUT, namespace kept.
 static zmsg_t *
@@ -562,6 +586,26 @@ s_timeout_reply (monitor_t *self, proto_msg_t *interrupted)
     return proto_builder_finish (&reply);
 }
 
+//  A partial event of the request in flight (display data): forwarded
+//  after the output written before it, so the client sees them in order.
+static void
+s_executor_event (monitor_t *self, proto_msg_t **event_p)
+{
+    uint64_t id = proto_msg_id (*event_p);
+    if (!self->busy)
+        s_executor_violation (self, "sent an event (id %" PRIu64 ") with no "
+                              "request in flight", id);
+    else
+    if (id != self->req_id)
+        s_executor_violation (self, "sent an event for id %" PRIu64 " while id %"
+                              PRIu64 " was in flight", id, self->req_id);
+    else {
+        s_drain_pipes (self);
+        zmsg_t *msg = proto_msg_release (event_p);
+        s_send (self, &msg);
+    }
+}
+
 static void
 s_executor_message (monitor_t *self, zmsg_t *raw)
 {
@@ -574,6 +618,20 @@ s_executor_message (monitor_t *self, zmsg_t *raw)
     proto_type_t type = proto_msg_type (reply);
     uint64_t id = proto_msg_id (reply);
     const char *session = proto_msg_session (reply);
+    if (!self->exec_ready) {
+        if (type == PROTO_READY) {
+            self->exec_ready = true;
+            s_connect (self, reply);
+        }
+        else
+            s_executor_violation (self, "sent a %s message before `ready`",
+                                  proto_type_name (type));
+        proto_msg_destroy (&reply);
+        return;
+    }
+    if (type == PROTO_EVENT)
+        s_executor_event (self, &reply);
+    else
     if (type != PROTO_REPLY)
         s_executor_violation (self, "sent a %s message, not a reply",
                               proto_type_name (type));
@@ -752,6 +810,8 @@ s_broker_input (monitor_t *self)
             case PROTO_DOWNLOAD:
             case PROTO_RESET:
             case PROTO_VARS:
+            case PROTO_COMPLETE:
+            case PROTO_INSPECT:
                 s_on_request (self, &msg);
                 break;
             default:
@@ -794,6 +854,8 @@ s_timeout_kill (monitor_t *self)
 static void
 s_timers (monitor_t *self, int64_t now)
 {
+    if (!self->dealer)
+        return;                     //  not connected: the executor starts
     if (now >= self->broker_expiry) {
         zsys_error ("%s: broker silent for %" PRIu64 " ms; killing the executor "
                     "and exiting", self->name,
@@ -827,6 +889,8 @@ s_timers (monitor_t *self, int64_t now)
 static long
 s_poll_timeout (monitor_t *self, int64_t now)
 {
+    if (!self->dealer)
+        return MONITOR_START_POLL_MS;
     int64_t next = self->next_heartbeat;
     if (self->broker_expiry < next)
         next = self->broker_expiry;
@@ -841,8 +905,38 @@ s_poll_timeout (monitor_t *self, int64_t now)
 //  --------------------------------------------------------------------------
 //  Main loop
 
+//  Called when the executor reported `ready`: connects to the broker and
+//  tells it, passing on what the executor said of its sandbox. Until now
+//  the kernel was invisible to the broker, so no request or interrupt can
+//  reach a Python that is still starting. On failure the kernel stops.
+static void
+s_connect (monitor_t *self, proto_msg_t *exec_ready)
+{
+    if (s_connect_dealer (self)) {
+        self->stop = true;
+        self->exit_code = 1;
+        return;
+    }
+    const monitor_config_t *config = self->config;
+    proto_builder_t *ready = proto_builder_new (PROTO_READY, 0, config->session);
+    proto_builder_uint (ready, "pid", (uint64_t) getpid ());
+    proto_builder_uint (ready, "version", PROTO_VERSION);
+    const char *applied = proto_msg_str (exec_ready, "sandbox");
+    const char *missing = proto_msg_str (exec_ready, "sandbox_missing");
+    if (applied)
+        proto_builder_str (ready, "sandbox", applied);
+    if (missing)
+        proto_builder_str (ready, "sandbox_missing", missing);
+    zmsg_t *msg = proto_builder_finish (&ready);
+    s_send (self, &msg);
+    zsys_info ("%s: executor %d ready (sandbox: %s%s%s); connected to %s",
+               self->name, (int) self->exec.pid, applied? applied: "none",
+               missing && *missing? "; missing: ": "", missing? missing: "",
+               config->endpoint);
+}
+
 static int
-s_connect (monitor_t *self)
+s_connect_dealer (monitor_t *self)
 {
     const monitor_config_t *config = self->config;
     self->dealer = zsock_new (ZMQ_DEALER);
@@ -868,13 +962,9 @@ s_connect (monitor_t *self)
                     zmq_strerror (zmq_errno ()));
         return -1;
     }
-    zmsg_t *ready = proto_encode_ready (config->session, (int) getpid ());
-    s_send (self, &ready);
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + (int64_t) config->heartbeat_ivl_ms;
     self->broker_expiry = now + (int64_t) patience;
-    zsys_info ("%s: connected to %s, executor %d", self->name, config->endpoint,
-               (int) self->exec.pid);
     return 0;
 }
 
@@ -882,8 +972,8 @@ int
 monitor_run (monitor_t *self)
 {
     assert (self);
-    if (s_connect (self))
-        return 1;
+    //  The broker hears of this kernel once the executor is ready
+    //  (s_connect); until then only the executor's fds are polled.
     while (!self->stop) {
         if (s_stop_signal) {
             zsys_info ("%s: stopping on %s", self->name, strsignal (s_stop_signal));
@@ -895,12 +985,17 @@ monitor_run (monitor_t *self)
         if (self->stop)
             break;
 
-        //  Items: broker, wake pipe, then whichever executor fds are open.
+        //  Items: wake pipe, broker once connected, then whichever executor
+        //  fds are open.
         zmq_pollitem_t items [5];
         int what [5] = { 0 };       //  -1 socket, 0/1 pipe index
         int count = 0;
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
         items [count++] = (zmq_pollitem_t) { NULL, self->wake_pipe [0], ZMQ_POLLIN, 0 };
+        int broker_item = -1;
+        if (self->dealer) {
+            broker_item = count;
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
+        }
         int first_exec = count;
         if (self->exec.sock >= 0) {
             what [count] = -1;
@@ -919,7 +1014,7 @@ monitor_run (monitor_t *self)
             self->exit_code = 1;
             break;
         }
-        if (items [1].revents) {
+        if (items [0].revents) {
             char sink [64];
             while (read (self->wake_pipe [0], sink, sizeof sink) > 0)
                 ;
@@ -935,7 +1030,7 @@ monitor_run (monitor_t *self)
         if (!self->stop && self->writer.active && atomic_load (&self->writer.done))
             s_writer_finish (self);
         s_check_child (self);
-        if (!self->stop && items [0].revents)
+        if (!self->stop && broker_item >= 0 && items [broker_item].revents)
             s_broker_input (self);
     }
     return self->exit_code;
