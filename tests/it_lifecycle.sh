@@ -29,3 +29,8 @@ stop_broker
 left=$(kernel_pids)
 expect_eq "SIGTERM to the broker leaves no kmq-kernel or executor" "" "$left"
 check "runtime directory removed" test ! -e "$rt"
+
+# The README's configuration table is the broker's own.
+readme_table=$(sed -n '/^<!-- config-table/,/^<!-- \/config-table/p' README.md | sed '1d;$d')
+expect_eq "README configuration table matches kmq-broker --config-table" \
+    "$("$KMQ_BIN/kmq-broker" --config-table)" "$readme_table"
