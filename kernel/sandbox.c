@@ -130,6 +130,10 @@ s_skipped (const sandbox_config_t *config, sandbox_report_t *report, unsigned la
     //  host's root: never run it without namespaces.
     if (skip & SANDBOX_L_NAMESPACES)
         skip |= SANDBOX_L_FILESYSTEM;
+    //  Landlock refuses to load without no_new_privs (we hold no
+    //  CAP_SYS_ADMIN); libseccomp sets no_new_privs itself at seal.
+    if (skip & SANDBOX_L_NO_NEW_PRIVS)
+        skip |= SANDBOX_L_LANDLOCK;
     if (skip & layer) {
         sandbox_note (report, layer, "skipped (test switch)");
         return true;

@@ -58,6 +58,9 @@ typedef struct {
                                 //  Honoured only when compiled with
                                 //  -DKMQ_SANDBOX_TEST_SWITCHES; otherwise
                                 //  ignored and said so in report->why.
+                                //  Skipping namespaces also skips filesystem
+                                //  (it would pivot the host's root);
+                                //  skipping no_new_privs also skips landlock.
 } sandbox_config_t;
 
 enum {

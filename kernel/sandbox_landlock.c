@@ -3,7 +3,9 @@
 
         ABI 1+  file access: read/exec under /usr, read under /etc /proc
                 /dev, read-write under /work /tmp /dev/shm and on /dev/null,
-                /dev/zero, /dev/full; list any directory; nothing else
+                /dev/zero, /dev/full; nothing else (not even listing /: a
+                rule on / would hand READ_DIR to the whole host whenever
+                the filesystem layer is off)
         ABI 2+  REFER (rename/link across directories) only inside the
                 writable trees
         ABI 3+  TRUNCATE handled
@@ -77,7 +79,6 @@ static const struct {
     const char *path;
     uint64_t access;
 } s_rules [] = {
-    { "/",          S_FS_READ_DIR },
     { "/usr",       S_READ | S_FS_EXECUTE },
     { "/etc",       S_READ },
     { "/proc",      S_READ },
