@@ -43,7 +43,8 @@ PY_LIBS   = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
 COMMON_SRC = $(wildcard common/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
 KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
-CLIENT_SRC = $(filter-out client/kmq_cli.c,$(wildcard client/*.c))
+CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
+CLI_SRC    = $(wildcard client/kmq_cli*.c)
 GLUE_SRC   = $(wildcard kernel/*.py)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -91,7 +92,7 @@ $(BIN)/libkmq.a: $(CLIENT_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/kmq: $(BUILD)/client/kmq_cli.o $(BIN)/libkmq.a
+$(BIN)/kmq: $(call obj,$(CLI_SRC)) $(BIN)/libkmq.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -ledit
 
