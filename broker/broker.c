@@ -128,7 +128,7 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
-        proto_builder_val_map (builder, 6);
+        proto_builder_val_map (builder, 8);
         proto_builder_val_str (builder, "session");
         proto_builder_val_str (builder, session_key (s));
         proto_builder_val_str (builder, "state");
@@ -141,6 +141,10 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
         proto_builder_val_uint (builder, (uint64_t) session_idle_ms (s, now));
         proto_builder_val_str (builder, "requests");
         proto_builder_val_uint (builder, session_answered (s));
+        proto_builder_val_str (builder, "sandbox");
+        proto_builder_val_str (builder, session_sandbox (s));
+        proto_builder_val_str (builder, "sandbox_missing");
+        proto_builder_val_str (builder, session_sandbox_missing (s));
     }
     zlistx_destroy (&list);
     zmsg_t *msg = proto_builder_finish (&builder);

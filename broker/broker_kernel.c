@@ -167,7 +167,8 @@ s_kernel_start (broker_t *self, session_t *session)
     config_t *cfg = self->cfg;
     const char *key = session_key (session);
     char kid [64], work [PATH_MAX], ivl [24], liveness [24], timeout [24], grace [24],
-         output [24], memory [24], cpu [24], payload [24];
+         output [24], memory [24], cpu [24], payload [24], request_cpu [24],
+         work_quota [24], tmp_quota [24], threads [24], files [24];
     snprintf (kid, sizeof kid, "k%" PRIu64 "-%08lx", ++self->kernel_seq,
               (unsigned long) random () & 0xffffffffUL);
     snprintf (work, sizeof work, "%s/%s", self->work_root, kid);
@@ -179,8 +180,13 @@ s_kernel_start (broker_t *self, session_t *session)
     snprintf (memory, sizeof memory, "%" PRIu64, cfg->memory_limit);
     snprintf (cpu, sizeof cpu, "%" PRIu64, cfg->cpu_limit_s);
     snprintf (payload, sizeof payload, "%" PRIu64, cfg->max_payload);
+    snprintf (request_cpu, sizeof request_cpu, "%" PRIu64, cfg->request_cpu_s);
+    snprintf (work_quota, sizeof work_quota, "%" PRIu64, cfg->work_quota);
+    snprintf (tmp_quota, sizeof tmp_quota, "%" PRIu64, cfg->tmp_quota);
+    snprintf (threads, sizeof threads, "%" PRIu64, cfg->max_threads);
+    snprintf (files, sizeof files, "%" PRIu64, cfg->max_files);
     const char *notice = session_state_lost (session);
-    char *argv [32];
+    char *argv [48];
     int argc = 0;
     argv [argc++] = cfg->kernel_path;
     argv [argc++] = "--endpoint";           argv [argc++] = cfg->backend;
@@ -194,6 +200,11 @@ s_kernel_start (broker_t *self, session_t *session)
     argv [argc++] = "--memory-limit";       argv [argc++] = memory;
     argv [argc++] = "--cpu-limit-s";        argv [argc++] = cpu;
     argv [argc++] = "--max-payload";        argv [argc++] = payload;
+    argv [argc++] = "--request-cpu-s";      argv [argc++] = request_cpu;
+    argv [argc++] = "--work-quota";         argv [argc++] = work_quota;
+    argv [argc++] = "--tmp-quota";          argv [argc++] = tmp_quota;
+    argv [argc++] = "--max-threads";        argv [argc++] = threads;
+    argv [argc++] = "--max-files";          argv [argc++] = files;
     argv [argc++] = "--work-dir";           argv [argc++] = work;
     if (notice) {
         argv [argc++] = "--state-lost";     argv [argc++] = (char *) notice;
@@ -368,6 +379,60 @@ s_kernel_ending (broker_t *self, session_t *session, const char *cause)
 
 //  --- the backend -------------------------------------------------------
 
+//  True if every layer of sandbox_require is in the comma list applied.
+static bool
+s_sandbox_has (const char *applied, const char *layer)
+{
+    size_t len = strlen (layer);
+    for (const char *p = applied; (p = strstr (p, layer)); p += len)
+        if ((p == applied || p [-1] == ',') && (p [len] == ',' || p [len] == 0))
+            return true;
+    return false;
+}
+
+//  A ready kernel's sandbox report: recorded for stats, a missing layer
+//  logged, and a kernel without a layer of sandbox_require refused (killed,
+//  its queued requests answered KERNEL_DIED naming the layer). Returns
+//  true when the kernel may serve.
+static bool
+s_sandbox_accepted (broker_t *self, session_t *session, proto_msg_t *ready)
+{
+    const char *key = session_key (session);
+    const char *applied = proto_msg_str (ready, "sandbox");
+    const char *missing = proto_msg_str (ready, "sandbox_missing");
+    session_set_sandbox (session, applied, missing);
+    applied = session_sandbox (session);
+    missing = session_sandbox_missing (session);
+    if (*missing)
+        zsys_warning ("session %s: kernel %d runs without sandbox layers: %s", key,
+                      (int) session_pid (session), missing);
+    const char *require = self->cfg->sandbox_require;
+    if (streq (require, "none"))
+        return true;
+    char *list = strdup (require);
+    assert (list);
+    char lacking [256] = "";
+    char *save = NULL;
+    for (char *layer = strtok_r (list, ", ", &save); layer; layer = strtok_r (NULL, ", ", &save))
+        if (!s_sandbox_has (applied, layer)) {
+            size_t used = strlen (lacking);
+            snprintf (lacking + used, sizeof lacking - used, "%s%s", used? ",": "", layer);
+        }
+    free (list);
+    if (!*lacking)
+        return true;
+    char cause [768];
+    snprintf (cause, sizeof cause, "sandbox_require: the kernel lacks %s (%s); refused",
+              lacking, *missing? missing: "not reported");
+    zsys_error ("session %s: kernel %d %s", key, (int) session_pid (session), cause);
+    zmsg_t *close = proto_encode_simple (PROTO_CLOSE, 0, key);
+    s_send_kernel (self, session, &close);
+    s_doomed_add (self, session_pid (session), session_kernel_id (session),
+                  zclock_mono () + (int64_t) self->cfg->kill_grace_ms);
+    s_kernel_lost (self, session, cause);
+    return false;
+}
+
 static void
 s_kernel_event (broker_t *self, session_t *session, proto_msg_t **msg_p)
 {
@@ -461,7 +526,8 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
                   (int) session_pid (session), proto_type_name (type), proto_msg_id (kmsg));
     switch (type) {
         case PROTO_READY:
-            if (session_state (session) == SESSION_STARTING) {
+            if (session_state (session) == SESSION_STARTING
+            &&  s_sandbox_accepted (self, session, kmsg)) {
                 zsys_info ("session %s: kernel %d ready in %" PRId64 " ms",
                            session_key (session), (int) session_pid (session),
                            session_kernel_age_ms (session, now));

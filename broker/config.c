@@ -61,6 +61,20 @@ static const s_setting_t s_settings [] = {
       "CPU seconds per kernel process (0 = unlimited)" },
     { "kernel_start_timeout_ms", S_UINT, S_OFF (kernel_start_timeout_ms), "30000", NULL,
       100, 3600000, "milliseconds a new kernel has to report ready" },
+    { "request_cpu_s", S_UINT, S_OFF (request_cpu_s), "300", NULL, 0, 31536000,
+      "CPU seconds a request may use (0 = unlimited); past it, as at the wall-time limit" },
+    { "work_quota", S_SIZE, S_OFF (work_quota), "256M", NULL, 1024 * 1024, 1024 * S_GIB,
+      "bytes the executor's /work (its cwd, a private tmpfs) may hold" },
+    { "tmp_quota", S_SIZE, S_OFF (tmp_quota), "256M", NULL, 1024 * 1024, 1024 * S_GIB,
+      "bytes the executor's /tmp (a private tmpfs) may hold" },
+    { "max_threads", S_UINT, S_OFF (max_threads), "256", NULL, 16, 100000,
+      "threads an executor may run (RLIMIT_NPROC of its own user id)" },
+    { "max_files", S_UINT, S_OFF (max_files), "1024", NULL, 64, 1048576,
+      "files an executor may hold open (RLIMIT_NOFILE)" },
+    { "sandbox_require", S_STR, S_OFF (sandbox_require),
+      "namespaces,filesystem,caps,rlimits,no_new_privs,seccomp", NULL, 0, 0,
+      "sandbox layers a kernel must have in force, or it is refused (comma list of "
+      "namespaces, filesystem, caps, rlimits, no_new_privs, landlock, seccomp, cgroup; or none)" },
     { "verbose", S_BOOL, S_OFF (verbose), "false", NULL, 0, 0,
       "log every message at debug level (-v)" },
 };
@@ -244,9 +258,42 @@ s_load_env (config_t *self, char *err, size_t errsize)
     return 0;
 }
 
+const char *const config_sandbox_layers [] = {
+    "namespaces", "filesystem", "caps", "rlimits", "no_new_privs", "landlock",
+    "seccomp", "cgroup", NULL
+};
+
+//  sandbox_require must name known layers, or be "none".
+static int
+s_check_sandbox_require (const char *list, char *err, size_t errsize)
+{
+    if (streq (list, "none"))
+        return 0;
+    char *copy = strdup (list);
+    assert (copy);
+    int rc = 0;
+    char *save = NULL;
+    for (char *name = strtok_r (copy, ", ", &save); name; name = strtok_r (NULL, ", ", &save)) {
+        bool known = false;
+        for (size_t i = 0; config_sandbox_layers [i]; i++)
+            known = known || streq (name, config_sandbox_layers [i]);
+        if (!known) {
+            snprintf (err, errsize, "sandbox_require: unknown layer '%s' (known: namespaces, "
+                      "filesystem, caps, rlimits, no_new_privs, landlock, seccomp, cgroup; "
+                      "or none)", name);
+            rc = -1;
+            break;
+        }
+    }
+    free (copy);
+    return rc;
+}
+
 static int
 s_derive (config_t *self, char *err, size_t errsize)
 {
+    if (s_check_sandbox_require (self->sandbox_require, err, errsize))
+        return -1;
     if (!*self->runtime_dir) {
         free (self->runtime_dir);
         self->runtime_dir = zsys_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (),

@@ -36,6 +36,12 @@ typedef struct {
     uint64_t memory_limit;          //  bytes per kernel, 0 = unlimited
     uint64_t cpu_limit_s;           //  CPU seconds per kernel, 0 = unlimited
     uint64_t kernel_start_timeout_ms;
+    uint64_t request_cpu_s;         //  CPU seconds per request, 0 = unlimited
+    uint64_t work_quota;            //  bytes of the executor's /work
+    uint64_t tmp_quota;             //  bytes of the executor's /tmp
+    uint64_t max_threads;           //  threads (RLIMIT_NPROC) per executor
+    uint64_t max_files;             //  open files (RLIMIT_NOFILE) per executor
+    char *sandbox_require;          //  layers a kernel must report, "a,b" or "none"
     bool verbose;
     //  Not settings: what the command line asked for besides running.
     bool help;                      //  --help / -h
@@ -55,6 +61,9 @@ void config_destroy (config_t **self_p);
 //  value in err. --help and --config-table only set self->help /
 //  self->config_table.
 int config_load (config_t *self, int argc, char **argv, char *err, size_t errsize);
+
+//  The sandbox layers a kernel may report (sandbox_require names these).
+extern const char *const config_sandbox_layers [];
 
 //  Prints the usage text and the table of settings.
 void config_print_help (FILE *out);

@@ -21,6 +21,8 @@ struct _session_t {
     int64_t kernel_started;
     uint64_t answered;
     char *lost_notice;              //  NULL unless state was lost
+    char *sandbox;                  //  layers its kernel reported in force
+    char *sandbox_missing;          //  and why others are not ("" = none)
 };
 
 struct _session_table_t {
@@ -130,6 +132,8 @@ s_session_destroy (session_t **self_p)
     zlistx_destroy (&self->attached);
     session_request_destroy (&self->inflight);
     free (self->lost_notice);
+    free (self->sandbox);
+    free (self->sandbox_missing);
     free (self->key);
     free (self);
     *self_p = NULL;
@@ -327,6 +331,31 @@ session_answered (session_t *self)
 {
     assert (self);
     return self->answered;
+}
+
+void
+session_set_sandbox (session_t *self, const char *applied, const char *missing)
+{
+    assert (self);
+    free (self->sandbox);
+    free (self->sandbox_missing);
+    self->sandbox = strdup (applied? applied: "");
+    self->sandbox_missing = strdup (missing? missing: "");
+    assert (self->sandbox && self->sandbox_missing);
+}
+
+const char *
+session_sandbox (session_t *self)
+{
+    assert (self);
+    return self->sandbox? self->sandbox: "";
+}
+
+const char *
+session_sandbox_missing (session_t *self)
+{
+    assert (self);
+    return self->sandbox_missing? self->sandbox_missing: "";
 }
 
 void

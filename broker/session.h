@@ -142,6 +142,13 @@ void session_count_answer (session_t *self);
 uint64_t session_answered (session_t *self);
 
 //  State lost: the notice the next kernel must carry, or NULL.
+//  What the session's kernel said of its sandbox in `ready`: the layers in
+//  force ("namespaces,filesystem,...") and why any other is missing.
+//  Both "" until a kernel reported.
+void session_set_sandbox (session_t *self, const char *applied, const char *missing);
+const char *session_sandbox (session_t *self);
+const char *session_sandbox_missing (session_t *self);
+
 void session_set_state_lost (session_t *self, const char *notice);
 const char *session_state_lost (session_t *self);
 void session_clear_state_lost (session_t *self);

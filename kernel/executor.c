@@ -26,6 +26,7 @@
 #include <Python.h>
 
 #include "executor.h"
+#include "executor_internal.h"
 #include "proto.h"
 #include "proto_stream.h"
 
@@ -48,8 +49,6 @@
 
 extern const char kmq_glue_py [];
 
-//  Where the child's fds land after the fork.
-#define S_SOCK_FD   3
 //  A header map is at most 1 MiB; a frame may be that much over max_payload.
 #define S_FRAME_SLACK (1u << 20)
 //  Deepest nesting of a glue field value (vars: list of maps of lists).
@@ -58,10 +57,6 @@ extern const char kmq_glue_py [];
 //  message goes anyway (order may suffer, nothing hangs).
 #define S_ORDER_WAIT_US 1000000
 
-//  Exit statuses of a child that could not start, as the monitor sees them.
-#define S_EXIT_SETUP    120     //  fds, signals, cwd, limits, environment
-#define S_EXIT_PYTHON   121     //  CPython or the glue would not start
-#define S_EXIT_STREAM   122     //  the request stream from the monitor broke
 
 //  The glue's entry points, looked up once.
 typedef struct {
@@ -95,215 +90,13 @@ typedef struct {
 
 
 //  --------------------------------------------------------------------
-//  Child set-up failures: one line on stderr (the monitor's pipe), _exit.
-
-static void __attribute__ ((noreturn, format (printf, 2, 3)))
-s_die (int status, const char *format, ...)
-{
-    char line [512];
-    va_list args;
-    va_start (args, format);
-    int size = vsnprintf (line, sizeof line - 1, format, args);
-    va_end (args);
-    if (size < 0)
-        size = 0;
-    if ((size_t) size > sizeof line - 2)
-        size = sizeof line - 2;
-    line [size++] = '\n';
-    ssize_t rc = write (STDERR_FILENO, "kmq executor: ", 14);
-    rc = write (STDERR_FILENO, line, (size_t) size);
-    (void) rc;
-    _exit (status);
-}
-
-
-//  --------------------------------------------------------------------
-//  Parent side
-
-static void
-s_close (int *fd)
-{
-    if (*fd >= 0) {
-        close (*fd);
-        *fd = -1;
-    }
-}
-
-static int
-s_set_nonblock (int fd)
-{
-    int flags = fcntl (fd, F_GETFL);
-    if (flags == -1 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) == -1)
-        return -1;
-    return 0;
-}
-
-static void s_child_main (const executor_config_t *config, pid_t parent,
-                          int sock, int out_w, int err_w)
-    __attribute__ ((noreturn));
-
-int
-executor_spawn (const executor_config_t *config, executor_handle_t *handle)
-{
-    assert (config);
-    assert (handle);
-    assert (config->work_dir);
-    int pair [2] = { -1, -1 };
-    int out [2] = { -1, -1 };
-    int err [2] = { -1, -1 };
-    int saved;
-
-    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1
-    ||  pipe2 (out, O_CLOEXEC) == -1
-    ||  pipe2 (err, O_CLOEXEC) == -1)
-        goto fail;
-
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == -1)
-        goto fail;
-    if (pid == 0)
-        s_child_main (config, parent, pair [1], out [1], err [1]);
-
-    s_close (&pair [1]);
-    s_close (&out [1]);
-    s_close (&err [1]);
-    //  The ends were made close-on-exec by socketpair/pipe2. A failure to
-    //  make them non-blocking leaves a child we can't talk to: kill it.
-    if (s_set_nonblock (pair [0]) == -1
-    ||  s_set_nonblock (out [0]) == -1
-    ||  s_set_nonblock (err [0]) == -1) {
-        saved = errno;
-        kill (pid, SIGKILL);
-        errno = saved;
-        goto fail;
-    }
-    handle->pid = pid;
-    handle->sock = pair [0];
-    handle->out_fd = out [0];
-    handle->err_fd = err [0];
-    return 0;
-
-fail:
-    saved = errno;
-    for (int i = 0; i < 2; i++) {
-        s_close (&pair [i]);
-        s_close (&out [i]);
-        s_close (&err [i]);
-    }
-    errno = saved;
-    return -1;
-}
-
-
-//  --------------------------------------------------------------------
-//  Child set-up, in order. Each step dies with a message when it fails.
-
-//  Dies with the monitor; never outlives it, even if it went already.
-static void
-s_child_parent_death (pid_t parent)
-{
-    if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1)
-        s_die (S_EXIT_SETUP, "prctl PR_SET_PDEATHSIG: %s", strerror (errno));
-    if (getppid () != parent)
-        _exit (S_EXIT_SETUP);
-}
-
-//  Default dispositions, nothing blocked: an inherited SIG_IGN on SIGINT
-//  would keep KeyboardInterrupt from ever happening.
-static void
-s_child_signals (void)
-{
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    sigemptyset (&action.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction (sig, &action, NULL);     //  EINVAL for KILL, STOP, RT gaps
-    sigset_t none;
-    sigemptyset (&none);
-    if (sigprocmask (SIG_SETMASK, &none, NULL) == -1)
-        s_die (S_EXIT_SETUP, "sigprocmask: %s", strerror (errno));
-}
-
-//  0 = /dev/null, 1 and 2 = the pipes, 3 = the socket, nothing else open.
-static void
-s_child_fds (int sock, int out_w, int err_w)
-{
-    //  Lift the three above the low fds first, so no dup2 below can
-    //  overwrite one of them (a monitor started with 0-2 closed gets its
-    //  socketpair on low fds).
-    sock = fcntl (sock, F_DUPFD_CLOEXEC, 10);
-    out_w = fcntl (out_w, F_DUPFD_CLOEXEC, 10);
-    err_w = fcntl (err_w, F_DUPFD_CLOEXEC, 10);
-    if (sock == -1 || out_w == -1 || err_w == -1)
-        _exit (S_EXIT_SETUP);               //  no stderr to say it on yet
-    if (dup2 (out_w, STDOUT_FILENO) == -1
-    ||  dup2 (err_w, STDERR_FILENO) == -1
-    ||  dup2 (sock, S_SOCK_FD) == -1)
-        _exit (S_EXIT_SETUP);
-    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null == -1)
-        s_die (S_EXIT_SETUP, "open /dev/null: %s", strerror (errno));
-    if (dup2 (null, STDIN_FILENO) == -1)
-        s_die (S_EXIT_SETUP, "dup2 /dev/null: %s", strerror (errno));
-    if (syscall (SYS_close_range, S_SOCK_FD + 1, ~0u, 0) == -1) {
-        //  Kernels before 5.9: close them one by one.
-        long max = sysconf (_SC_OPEN_MAX);
-        for (int fd = S_SOCK_FD + 1; fd < (max > 0? max: 1024); fd++)
-            close (fd);
-    }
-}
-
-static void
-s_child_limit (int resource, const char *name, uint64_t soft, uint64_t hard)
-{
-    struct rlimit limit = { .rlim_cur = (rlim_t) soft, .rlim_max = (rlim_t) hard };
-    if (setrlimit (resource, &limit) == -1)
-        s_die (S_EXIT_SETUP, "setrlimit %s %llu: %s", name,
-               (unsigned long long) soft, strerror (errno));
-}
-
-static void
-s_child_limits (const executor_config_t *config)
-{
-#if !defined (__SANITIZE_ADDRESS__)
-    //  ASan reserves terabytes of address space; an AS limit kills it.
-    if (config->memory_bytes)
-        s_child_limit (RLIMIT_AS, "RLIMIT_AS",
-                       config->memory_bytes, config->memory_bytes);
-#endif
-    //  SIGXCPU at the soft limit names the cause; SIGKILL a second later
-    //  if the code catches it.
-    if (config->cpu_seconds)
-        s_child_limit (RLIMIT_CPU, "RLIMIT_CPU",
-                       config->cpu_seconds, config->cpu_seconds + 1);
-}
-
-static void
-s_child_env (const char *work_dir)
-{
-    if (chdir (work_dir) == -1)
-        s_die (S_EXIT_SETUP, "chdir %s: %s (the monitor creates it first)",
-               work_dir, strerror (errno));
-    if (clearenv () != 0
-    ||  setenv ("PATH", "/usr/bin:/bin", 1) == -1
-    ||  setenv ("HOME", work_dir, 1) == -1
-    ||  setenv ("LANG", "C.UTF-8", 1) == -1
-    ||  setenv ("MPLBACKEND", "Agg", 1) == -1
-    ||  setenv ("PYTHONDONTWRITEBYTECODE", "1", 1) == -1)
-        s_die (S_EXIT_SETUP, "environment: %s", strerror (errno));
-}
-
-
-//  --------------------------------------------------------------------
 //  CPython
 
 static void
 s_python_check (PyStatus status, const char *what)
 {
     if (PyStatus_Exception (status))
-        s_die (S_EXIT_PYTHON, "%s: %s%s%s", what,
+        executor_die (EXECUTOR_EXIT_PYTHON, "%s: %s%s%s", what,
                status.func? status.func: "",
                status.func? ": ": "",
                status.err_msg? status.err_msg: "failed");
@@ -363,7 +156,7 @@ s_glue_function (PyObject *module, const char *name)
 {
     PyObject *function = PyObject_GetAttrString (module, name);
     if (!function || !PyCallable_Check (function))
-        s_die (S_EXIT_PYTHON, "glue has no function %s()", name);
+        executor_die (EXECUTOR_EXIT_PYTHON, "glue has no function %s()", name);
     return function;
 }
 
@@ -376,7 +169,7 @@ s_glue_load (s_glue_t *glue)
     if (!module) {
         char reason [512];
         s_python_describe (reason, sizeof reason);
-        s_die (S_EXIT_PYTHON, "glue module _kmq: %s", reason);
+        executor_die (EXECUTOR_EXIT_PYTHON, "glue module _kmq: %s", reason);
     }
     glue->execute = s_glue_function (module, "execute");
     glue->upload = s_glue_function (module, "upload");
@@ -428,11 +221,11 @@ s_wait_output_read (void)
 static void
 s_write_or_die (zmsg_t **msg_p, const char *what)
 {
-    if (proto_stream_write (S_SOCK_FD, msg_p) == 0)
+    if (proto_stream_write (EXECUTOR_SOCK_FD, msg_p) == 0)
         return;
     if (errno == EPIPE || errno == ECONNRESET)
         _exit (0);
-    s_die (S_EXIT_STREAM, "writing %s to the monitor: %s", what, strerror (errno));
+    executor_die (EXECUTOR_EXIT_STREAM, "writing %s to the monitor: %s", what, strerror (errno));
 }
 
 //  send_event(mime, payloads): mime a list of str, payloads a list of
@@ -491,7 +284,7 @@ s_io_send_event (PyObject *module, PyObject *args)
                                           mime, data, sizes, (size_t) count);
     s_write_or_die (&event, "a display event");
     //  Output the code writes next must not reach the monitor first
-    s_wait_read (S_SOCK_FD, SIOCOUTQ);
+    s_wait_read (EXECUTOR_SOCK_FD, SIOCOUTQ);
     Py_RETURN_TRUE;
 }
 
@@ -521,7 +314,7 @@ s_io_install (s_child_t *self)
     ||  PyDict_SetItemString (PyImport_GetModuleDict (), "_kmq_io", module)) {
         char reason [512];
         s_python_describe (reason, sizeof reason);
-        s_die (S_EXIT_PYTHON, "module _kmq_io: %s", reason);
+        executor_die (EXECUTOR_EXIT_PYTHON, "module _kmq_io: %s", reason);
     }
     Py_DECREF (module);
 }
@@ -972,7 +765,7 @@ s_serve (s_child_t *self)
         int rc;
         Py_BEGIN_ALLOW_THREADS
         do
-            rc = proto_reader_read (self->reader, S_SOCK_FD);
+            rc = proto_reader_read (self->reader, EXECUTOR_SOCK_FD);
         while (rc == -1 && errno == EINTR);
         Py_END_ALLOW_THREADS
         if (rc == -1) {
@@ -980,7 +773,7 @@ s_serve (s_child_t *self)
                 _exit (0);
             //  A broken stream can't be resynchronised: the monitor sees
             //  this exit status and reports the executor dead.
-            s_die (S_EXIT_STREAM, "request stream from the monitor: %s",
+            executor_die (EXECUTOR_EXIT_STREAM, "request stream from the monitor: %s",
                    strerror (errno));
         }
         zmsg_t *request = proto_reader_take (self->reader);
@@ -997,24 +790,12 @@ s_serve (s_child_t *self)
     }
 }
 
-static void
-s_child_main (const executor_config_t *config, pid_t parent,
-              int sock, int out_w, int err_w)
+//  The child after executor_child_setup: Python, the glue, the seal, then
+//  requests until the monitor goes.
+void
+executor_child_run (const executor_config_t *config, sandbox_report_t *report)
 {
     s_child_t self = { .config = config };
-    //  Whatever the monitor had buffered in stdio is the monitor's: dropped
-    //  here, or the first fflush would print it into the user's output.
-    __fpurge (stdout);
-    __fpurge (stderr);
-    s_child_parent_death (parent);
-    s_child_signals ();
-    s_child_fds (sock, out_w, err_w);
-    //  C code's printf (extensions, ctypes) reaches the pipe as written,
-    //  not in 4 KiB blocks after the reply.
-    setvbuf (stdout, NULL, _IONBF, 0);
-    s_child_limits (config);
-    s_child_env (config->work_dir);
-
     s_python_start ();
     s_io_install (&self);
     s_glue_load (&self.glue);
@@ -1025,10 +806,21 @@ s_child_main (const executor_config_t *config, pid_t parent,
     self.reader = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
                                     (size_t) max_frame + S_FRAME_SLACK);
     if (!self.reader)
-        s_die (S_EXIT_SETUP, "proto_reader_new: out of memory");
-    //  Python is up: the monitor connects to the broker only now, so no
-    //  request or interrupt can reach a half-started interpreter.
-    zmsg_t *ready = proto_encode_ready (config->session, (int) getpid ());
-    s_write_or_die (&ready, "ready");
+        executor_die (EXECUTOR_EXIT_SETUP, "proto_reader_new: out of memory");
+    executor_child_seal (config, report);
+
+    //  Python is up and sealed: the monitor connects to the broker only
+    //  now, so no request or interrupt reaches a half-started interpreter.
+    //  `ready` carries what the sandbox put in force, for the broker's
+    //  stats, logs and sandbox_require.
+    char applied [256], missing [sizeof report->why];
+    executor_sandbox_lists (report, applied, sizeof applied, missing, sizeof missing);
+    proto_builder_t *ready = proto_builder_new (PROTO_READY, 0, config->session);
+    proto_builder_uint (ready, "pid", (uint64_t) getpid ());
+    proto_builder_uint (ready, "version", PROTO_VERSION);
+    proto_builder_str (ready, "sandbox", applied);
+    proto_builder_str (ready, "sandbox_missing", missing);
+    zmsg_t *msg = proto_builder_finish (&ready);
+    s_write_or_die (&msg, "ready");
     s_serve (&self);
 }

@@ -3,15 +3,17 @@
     The monitor calls executor_spawn; the child never returns from it. The
     child holds the session namespace and answers requests it reads from its
     socketpair (proto_stream framing, requests forwarded untouched from the
-    broker). For each request it writes back, on the same socket, zero or
+    broker). Its first message is ready, once Python is up. For each
+    request it writes back, on the same socket, zero or
     more display events, then exactly one reply, all with the request's id
     and session (protocol.md 4.4).
     Its stdout and stderr are pipes read by the monitor, which turns them
     into stream events; the executor itself never builds stream events.
-    Before each event or reply the executor flushes its output into the
-    pipes, so the monitor, on reading a whole message from the socket,
-    drains both pipes first and then forwards the message: that keeps
-    stream output, displays and the reply in the order the code made them.
+    Order (protocol.md 4.4): before each event or reply the executor waits
+    until the monitor has read both pipes empty, and after each event until
+    the monitor has read the whole event. So the monitor keeps the order
+    the code made by forwarding an event as soon as it has read it, without
+    reading the pipes in between; before a reply it drains the pipes first.
 
     The executor has no ZeroMQ socket, no ZeroMQ context, and must be forked
     before the monitor creates one.
@@ -22,12 +24,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "sandbox.h"
 
 typedef struct {
     const char *session;        //  session key, for logs
     const char *work_dir;       //  cwd of the executor; created by the monitor
-    uint64_t memory_bytes;      //  RLIMIT_AS (0 = unlimited)
-    uint64_t cpu_seconds;       //  RLIMIT_CPU over the executor's life (0 = unlimited)
+    sandbox_config_t sandbox;   //  the layers and limits (sandbox.h); every
+                                //  executor runs inside them
     uint64_t max_payload;       //  largest frame accepted from the monitor
     const char *state_lost;     //  when non-NULL, the first reply carries
                                 //  state_lost=true and notice=this text
@@ -40,7 +43,7 @@ typedef struct {
     int err_fd;                 //  read end of the child's stderr pipe
 } executor_handle_t;
 
-//  Forks the executor. In the parent returns 0 and fills *handle (all fds
+//  Forks the executor into its sandbox (sandbox_fork). In the parent returns 0 and fills *handle (all fds
 //  close-on-exec, non-blocking), or -1 with errno set. The child never
 //  returns: it runs requests until its socket closes, then _exit(0).
 int executor_spawn (const executor_config_t *config, executor_handle_t *handle);

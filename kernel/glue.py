@@ -166,6 +166,256 @@ def flush():
             pass
 
 
+#  --- rich display (protocol.md 4.3) ------------------------------------
+
+#  (mime, method) in bundle order; text ones return str, binary ones bytes
+#  (or base64 text, as IPython allows).
+_TEXT_REPRS = (("text/html", "_repr_html_"),
+               ("text/markdown", "_repr_markdown_"),
+               ("text/latex", "_repr_latex_"),
+               ("image/svg+xml", "_repr_svg_"))
+_BINARY_REPRS = (("image/png", "_repr_png_"),
+                 ("image/jpeg", "_repr_jpeg_"))
+_PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+#  Figures shown in the current cell (display() or the result), so the
+#  cell-end flush does not send them twice.
+_shown_figures = []
+
+
+def _real_method(obj, name):
+    """obj's callable attribute name, or None. Objects that claim every
+    attribute (proxies, mocks) are skipped, as IPython does."""
+    try:
+        if isinstance(obj, type):
+            return None
+        if getattr(obj, "_kmq_canary_attribute_that_does_not_exist", None) is not None:
+            return None
+        method = getattr(obj, name, None)
+    except Exception:           # noqa: BLE001 -- user __getattr__ may raise anything
+        return None
+    return method if callable(method) else None
+
+
+def _repr_call(obj, name):
+    """What obj.name() returns (data of a (data, metadata) pair), or None
+    when it has no such method or the method fails."""
+    method = _real_method(obj, name)
+    if method is None:
+        return None
+    try:
+        data = method()
+    except Exception:           # noqa: BLE001 -- a broken _repr_ drops its type only
+        return None
+    if isinstance(data, tuple) and len(data) == 2:
+        data = data[0]
+    return data
+
+
+def _as_text(data):
+    if isinstance(data, str):
+        return data.encode("utf-8", "backslashreplace")
+    if isinstance(data, bytes):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return data
+    return None
+
+
+def _as_binary(data):
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if isinstance(data, str):
+        try:
+            return base64.b64decode(data.encode("ascii"), validate=True)
+        except (ValueError, binascii.Error):
+            return None
+    return None
+
+
+def _as_json(data):
+    try:
+        if isinstance(data, str):
+            json.loads(data)
+            return data.encode("utf-8")
+        if isinstance(data, (dict, list)):
+            return json.dumps(data, default=_json_default).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):
+        pass
+    return None
+
+
+def _is_figure(obj):
+    figure = sys.modules.get("matplotlib.figure")
+    return figure is not None and isinstance(obj, figure.Figure)
+
+
+def _figure_png(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _plotly_json(obj):
+    """JSON text of a plotly figure, or None when obj is not one."""
+    base = sys.modules.get("plotly.basedatatypes")
+    if base is None or not isinstance(obj, base.BaseFigure):
+        return None
+    try:
+        return obj.to_json().encode("utf-8")
+    except Exception:           # noqa: BLE001
+        pass
+    try:
+        return json.dumps(obj.to_plotly_json(), default=_json_default).encode("utf-8")
+    except Exception:           # noqa: BLE001
+        return None
+
+
+def _series_html(obj):
+    """pandas gives a Series no _repr_html_; show it as a one-column table."""
+    if pandas is None or not isinstance(obj, pandas.Series):
+        return None
+    try:
+        return _as_text(obj.to_frame()._repr_html_())
+    except Exception:           # noqa: BLE001
+        return None
+
+
+def _bundle(obj):
+    """The MIME bundle of obj: [(mime, bytes)], text/plain first. Only
+    repr() may raise; every richer type is best effort."""
+    items = [("text/plain", repr(obj).encode("utf-8", "backslashreplace"))]
+    if isinstance(obj, type):
+        return items
+    plotly = _plotly_json(obj)
+    if plotly is not None:
+        #  plotly's _repr_html_ goes through its renderers (a browser, a
+        #  3 MB script): the JSON is what a frontend needs.
+        items.append((_PLOTLY_MIME, plotly))
+        return items
+    for mime, name in _TEXT_REPRS:
+        data = _as_text(_repr_call(obj, name))
+        if data is None and mime == "text/html":
+            data = _series_html(obj)
+        if data is not None:
+            items.append((mime, data))
+    if _is_figure(obj):
+        try:
+            items.append(("image/png", _figure_png(obj)))
+        except Exception as exc:   # noqa: BLE001
+            _warn("could not render the figure as PNG: %s" % _exc_summary(exc))
+    else:
+        for mime, name in _BINARY_REPRS:
+            data = _as_binary(_repr_call(obj, name))
+            if data is not None:
+                items.append((mime, data))
+    data = _as_json(_repr_call(obj, "_repr_json_"))
+    if data is not None:
+        items.append(("application/json", data))
+    return items
+
+
+def _warn(text):
+    try:
+        sys.stderr.write("kmq: %s\n" % text)
+    except Exception:           # noqa: BLE001
+        pass
+
+
+def _send_display(items):
+    """One display event for the request in flight; output written so far
+    goes into the pipes first so the monitor keeps the order."""
+    flush()
+    if _kmq_io is None:
+        return False
+    return _kmq_io.send_event([mime for mime, _ in items],
+                              [data for _, data in items])
+
+
+def display(*objs, **kwargs):
+    """Shows each object as a rich output (a display event), in order.
+    Keyword arguments of IPython's display are accepted and ignored."""
+    for obj in objs:
+        _send_display(_bundle(obj))
+        if _is_figure(obj):
+            _shown_figures.append(obj)
+
+
+def _flush_figures():
+    """Sends every open pyplot figure not shown yet, then closes them all,
+    as a notebook's inline backend does at the end of a cell. Does nothing
+    unless the code imported pyplot."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    if pyplot is None or helpers is None:
+        return
+    try:
+        managers = sorted(helpers.Gcf.get_all_fig_managers(), key=lambda m: m.num)
+        for manager in managers:
+            fig = manager.canvas.figure
+            if any(fig is shown for shown in _shown_figures):
+                continue
+            try:
+                _send_display(_bundle(fig))
+            except ValueError as exc:   # over max_payload
+                _warn("figure %s not sent: %s" % (manager.num, exc))
+    finally:
+        del _shown_figures[:]
+        try:
+            pyplot.close("all")
+        except Exception:       # noqa: BLE001
+            pass
+
+
+def _show(*args, **kwargs):
+    """pyplot.show in a kernel: the open figures go out now, then close."""
+    _flush_figures()
+
+
+class _PyplotLoader(importlib.abc.Loader):
+    """Runs pyplot's own loader, then points pyplot.show at _show."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        module.show = _show
+
+    def __getattr__(self, name):    # get_source, get_filename, ...
+        return getattr(self._loader, name)
+
+
+class _PyplotHook(importlib.abc.MetaPathFinder):
+    """Patches matplotlib.pyplot when (and only if) user code imports it;
+    the kernel itself never imports matplotlib."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "matplotlib.pyplot":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _PyplotLoader(spec.loader)
+        return spec
+
+
+if not any(isinstance(finder, _PyplotHook) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _PyplotHook())
+builtins.display = display
+
+
 #  --- execute ---------------------------------------------------------
 
 
@@ -181,6 +431,24 @@ def _compile_cell(code, filename):
     return body, expr
 
 
+def _ends_with_semicolon(code):
+    """True if the cell's last token is ';', which hides its result as in
+    IPython."""
+    lines = code.rstrip().splitlines()
+    if not lines or ";" not in lines[-1]:
+        return False
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    skip = (tokenize.ENDMARKER, tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT,
+            tokenize.INDENT, tokenize.DEDENT)
+    for token in reversed(tokens):
+        if token.type not in skip:
+            return token.type == tokenize.OP and token.string == ";"
+    return False
+
+
 def execute(code):
     global _count
     _count += 1
@@ -189,24 +457,30 @@ def execute(code):
     #  Registered before parsing so SyntaxErrors and later calls into
     #  functions of this cell show source lines.
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    del _shown_figures[:]
+    items = []
     try:
-        body, expr = _compile_cell(code, filename)
-        exec(body, _ns)
-        if expr is None:
-            return _ok(fields, [])
-        value = eval(expr, _ns)
-        if value is None:
-            return _ok(fields, [])
-        _ns["_"] = value
-        text = repr(value)
+        try:
+            body, expr = _compile_cell(code, filename)
+            exec(body, _ns)
+            if expr is not None:
+                value = eval(expr, _ns)
+                if value is not None and not _ends_with_semicolon(code):
+                    _ns["_"] = value
+                    items = _bundle(value)
+                    if _is_figure(value):
+                        _shown_figures.append(value)
+        finally:
+            #  Even when the cell raised, as the inline backend does.
+            _flush_figures()
     except KeyboardInterrupt:
         return _error("INTERRUPTED",
                       "execution was interrupted (KeyboardInterrupt); "
                       "the namespace is kept", fields)
     except BaseException as exc:   # noqa: BLE001 -- SystemExit too: report, never exit
         return _python_error(exc, filename, fields)
-    fields["mime"] = ["text/plain"]
-    return _ok(fields, [text.encode("utf-8", "backslashreplace")])
+    fields["mime"] = [mime for mime, _ in items]
+    return _ok(fields, [data for _, data in items])
 
 
 #  --- upload / download -----------------------------------------------
@@ -436,6 +710,238 @@ def vars():
             continue
         listing.append(_describe(name, value))
     return _ok({"vars": listing})
+
+
+#  --- complete / inspect -------------------------------------------------
+
+_NAME = r"[^\W\d]\w*"
+_DOTTED = re.compile(r"%s(?:\.%s)*\Z" % (_NAME, _NAME))
+#  "a.b.c" before a dot, then the partial attribute
+_ATTRIBUTE = re.compile(r"(?<![\w.])((?:%s\.)+)(\w*)\Z" % _NAME)
+_WORD = re.compile(r"\w*\Z")
+#  d["key or d['key, with d a dotted name
+_DICT_KEY = re.compile(r"(?<![\w.])(%s(?:\.%s)*)\s*\[\s*(['\"])([^'\"\\\\]*)\Z"
+                       % (_NAME, _NAME))
+_IMPORT = re.compile(r"\s*(?:import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*|from\s+)"
+                     r"([\w.]*)\Z")
+_FROM_IMPORT = re.compile(r"\s*from\s+([\w.]+)\s+import\s+\(?\s*"
+                          r"(?:\w+(?:\s+as\s+\w+)?\s*,\s*)*(\w*)\Z")
+_module_names_cache = None
+
+
+def _decode_at(data, cursor):
+    """(code, code before the cursor) from the request's bytes and byte
+    cursor, or a BAD_REQUEST tuple."""
+    try:
+        code = data.decode("utf-8")
+        before = data[:cursor].decode("utf-8")
+    except UnicodeDecodeError:
+        return _error("BAD_REQUEST",
+                      "the code is not valid UTF-8 up to cursor_pos %d, or the "
+                      "cursor splits a character; send UTF-8 and a byte offset "
+                      "at a character boundary" % cursor)
+    return code, before
+
+
+def _resolve(path):
+    """The object a dotted name names in the namespace (or builtins), by
+    lookup and getattr only; raises LookupError when it names nothing."""
+    if not _DOTTED.match(path):
+        raise LookupError(path)
+    head, *rest = path.split(".")
+    if head in _ns:
+        obj = _ns[head]
+    elif hasattr(builtins, head):
+        obj = getattr(builtins, head)
+    else:
+        raise LookupError(path)
+    for part in rest:
+        try:
+            obj = getattr(obj, part)
+        except Exception:       # noqa: BLE001 -- properties may raise anything
+            raise LookupError(path) from None
+    return obj
+
+
+def _visible(names, prefix):
+    """Names starting with prefix; private ones only for a private prefix."""
+    hide = not prefix.startswith("_")
+    return sorted({name for name in names
+                   if isinstance(name, str) and name.startswith(prefix)
+                   and not (hide and name.startswith("_"))})
+
+
+def _attributes(obj):
+    try:
+        return dir(obj)
+    except Exception:           # noqa: BLE001
+        return []
+
+
+def _module_names():
+    """Top-level importable modules, listed once per executor."""
+    global _module_names_cache
+    if _module_names_cache is None:
+        names = set(sys.builtin_module_names)
+        names.update(name.partition(".")[0] for name in list(sys.modules))
+        try:
+            names.update(module.name for module in pkgutil.iter_modules())
+        except Exception:       # noqa: BLE001 -- an unreadable sys.path entry
+            pass
+        _module_names_cache = names
+    return _module_names_cache
+
+
+def _submodules(package_name):
+    package = sys.modules.get(package_name)
+    path = getattr(package, "__path__", None)
+    if path is None:
+        return []
+    try:
+        return [module.name for module in pkgutil.iter_modules(path)]
+    except Exception:           # noqa: BLE001
+        return []
+
+
+def _candidates(before):
+    """(matches, length of the token they replace) for the text before the
+    cursor; never runs the user's code beyond attribute lookups."""
+    line = before.rpartition("\n")[2]
+    found = _FROM_IMPORT.match(line)
+    if found:
+        module_name, prefix = found.groups()
+        names = _submodules(module_name)
+        module = sys.modules.get(module_name)
+        if module is not None:
+            names = names + _attributes(module)
+        return _visible(names, prefix), len(prefix)
+    found = _IMPORT.match(line)
+    if found:
+        parent, dot, prefix = found.group(1).rpartition(".")
+        if dot:
+            #  Submodules on disk, and modules bound as attributes (os.path)
+            module = sys.modules.get(parent)
+            names = _submodules(parent) + [
+                name for name in _attributes(module)
+                if isinstance(getattr(module, name, None), types.ModuleType)]
+        else:
+            names = _module_names()
+        return _visible(names, prefix), len(prefix)
+    found = _DICT_KEY.search(before)
+    if found:
+        path, quote, prefix = found.groups()
+        try:
+            obj = _resolve(path)
+        except LookupError:
+            return [], len(prefix)
+        keys = []
+        if isinstance(obj, dict):
+            keys = list(obj)
+        elif pandas is not None and isinstance(obj, pandas.DataFrame):
+            keys = list(obj.columns)
+        return sorted({key for key in keys if isinstance(key, str)
+                       and key.startswith(prefix) and quote not in key
+                       and "\\" not in key}), len(prefix)
+    found = _ATTRIBUTE.search(before)
+    if found:
+        path, prefix = found.group(1)[:-1], found.group(2)
+        try:
+            obj = _resolve(path)
+        except LookupError:
+            return [], len(prefix)
+        return _visible(_attributes(obj), prefix), len(prefix)
+    prefix = _WORD.search(before).group(0)
+    start = len(before) - len(prefix)
+    if start > 0 and before[start - 1] == ".":
+        return [], len(prefix)      # an attribute of something we won't evaluate
+    if prefix and prefix[0].isdigit():
+        return [], len(prefix)
+    names = list(_ns) + dir(builtins) + keyword.kwlist
+    return _visible(names, prefix), len(prefix)
+
+
+def complete(data, cursor):
+    decoded = _decode_at(data, cursor)
+    if len(decoded) == 4:
+        return decoded
+    code, before = decoded
+    matches, length = _candidates(before)
+    start = cursor - len(before[len(before) - length:].encode("utf-8"))
+    return _ok({"matches": matches, "cursor_start": start, "cursor_end": cursor})
+
+
+def _name_at(code, pos):
+    """The dotted name at pos: the one the cursor is in or just after, or
+    else the one called by the innermost open parenthesis before pos."""
+    end = pos
+    while end < len(code) and (code[end].isalnum() or code[end] == "_"):
+        end += 1
+    start = pos
+    while start > 0 and (code[start - 1].isalnum() or code[start - 1] in "_."):
+        start -= 1
+    name = code[start:end].strip(".")
+    if _DOTTED.match(name):
+        return name
+    depth = 0
+    for i in range(pos - 1, -1, -1):
+        if code[i] == ")":
+            depth += 1
+        elif code[i] == "(":
+            if depth == 0:
+                found = re.search(r"(%s(?:\s*\.\s*%s)*)\s*\Z" % (_NAME, _NAME),
+                                  code[:i])
+                return re.sub(r"\s+", "", found.group(1)) if found else None
+            depth -= 1
+    return None
+
+
+def _short_repr(obj, limit=1000):
+    try:
+        text = repr(obj)
+    except Exception:           # noqa: BLE001
+        return "<repr failed>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _describe_object(name, obj):
+    """text/plain of inspect: signature or type and value, then the doc."""
+    if isinstance(obj, types.ModuleType):
+        head = "module %s" % obj.__name__
+        doc = _pyinspect.getdoc(obj)
+    elif callable(obj):
+        try:
+            signature = str(_pyinspect.signature(obj))
+        except (TypeError, ValueError):
+            signature = "(...)"
+        head = name + signature
+        if isinstance(obj, type):
+            head = "class " + head
+        doc = _pyinspect.getdoc(obj)
+    else:
+        head = "%s: %s = %s" % (name, type(obj).__name__, _short_repr(obj))
+        doc = None
+        if type(obj).__module__ != "builtins":
+            doc = _pyinspect.getdoc(type(obj))
+    return head + ("\n\n" + doc if doc else "") + "\n"
+
+
+def inspect(data, cursor):
+    decoded = _decode_at(data, cursor)
+    if len(decoded) == 4:
+        return decoded
+    code, before = decoded
+    name = _name_at(code, len(before))
+    try:
+        if name is None:
+            raise LookupError(code)
+        obj = _resolve(name)
+        text = _describe_object(name, obj)
+    except LookupError:
+        return _ok({"found": False, "mime": []})
+    except Exception as exc:    # noqa: BLE001 -- a signature or doc that breaks
+        text = "%s\n\n(inspect failed: %s)\n" % (name, _exc_summary(exc))
+    return _ok({"found": True, "mime": ["text/plain"]},
+               [text.encode("utf-8", "backslashreplace")])
 
 
 #  Everything imported so far lives as long as the executor: keep it out of

@@ -38,8 +38,9 @@ s_usage (FILE *stream)
         "                  --work-dir DIR [--heartbeat-ivl-ms N]\n"
         "                  [--heartbeat-liveness N] [--request-timeout-ms N]\n"
         "                  [--kill-grace-ms N] [--max-output N]\n"
-        "                  [--memory-limit N] [--cpu-limit-s N]\n"
-        "                  [--max-payload N] [--state-lost NOTICE] [-v]\n"
+        "                  [--memory-limit N] [--cpu-limit-s N] [--request-cpu-s N]\n"
+        "                  [--max-payload N] [--work-quota N] [--tmp-quota N]\n"
+        "                  [--max-threads N] [--max-files N] [--state-lost NOTICE] [-v]\n"
         "Started by kmq-broker, one per session; not meant to be run by hand.\n"
         "Sizes are bytes, 0 = unlimited.\n");
 }
@@ -90,6 +91,11 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "max-output",         required_argument, NULL, 'O' },
         { "memory-limit",       required_argument, NULL, 'M' },
         { "cpu-limit-s",        required_argument, NULL, 'C' },
+        { "request-cpu-s",      required_argument, NULL, 'R' },
+        { "work-quota",         required_argument, NULL, 'W' },
+        { "tmp-quota",          required_argument, NULL, 'Q' },
+        { "max-threads",        required_argument, NULL, 'N' },
+        { "max-files",          required_argument, NULL, 'F' },
         { "max-payload",        required_argument, NULL, 'P' },
         { "work-dir",           required_argument, NULL, 'w' },
         { "state-lost",         required_argument, NULL, 'l' },
@@ -105,6 +111,14 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     monitor->kill_grace_ms = 2000;
     monitor->max_output = 0;
     monitor->max_payload = 256ull << 20;
+    sandbox_config_defaults (&executor->sandbox);
+#if defined (KMQ_SANDBOX_TEST_SWITCHES)
+    //  Test builds only (bin/kmq-kernel-testsw): switch layers off to show
+    //  what each one stops. Production builds have no way to do this.
+    const char *skip = getenv ("KMQ_SANDBOX_SKIP");
+    if (skip)
+        executor->sandbox.skip = (unsigned) strtoul (skip, NULL, 0);
+#endif
 
     int opt, index = -1;
     opterr = 0;
@@ -123,8 +137,14 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
             case 'T': rc = s_parse_uint (name, optarg, &monitor->request_timeout_ms); break;
             case 'G': rc = s_parse_uint (name, optarg, &monitor->kill_grace_ms); break;
             case 'O': rc = s_parse_uint (name, optarg, &monitor->max_output); break;
-            case 'M': rc = s_parse_uint (name, optarg, &executor->memory_bytes); break;
-            case 'C': rc = s_parse_uint (name, optarg, &executor->cpu_seconds); break;
+            case 'M': rc = s_parse_uint (name, optarg, &executor->sandbox.memory_bytes); break;
+            case 'C': rc = s_parse_uint (name, optarg, &executor->sandbox.cpu_seconds); break;
+            case 'R': rc = s_parse_uint (name, optarg, &monitor->request_cpu_ms);
+                      monitor->request_cpu_ms *= 1000; break;
+            case 'W': rc = s_parse_uint (name, optarg, &executor->sandbox.work_quota); break;
+            case 'Q': rc = s_parse_uint (name, optarg, &executor->sandbox.tmp_quota); break;
+            case 'N': rc = s_parse_uint (name, optarg, &executor->sandbox.max_threads); break;
+            case 'F': rc = s_parse_uint (name, optarg, &executor->sandbox.max_files); break;
             case 'P': rc = s_parse_uint (name, optarg, &monitor->max_payload); break;
             case 'h':
                 s_usage (stdout);

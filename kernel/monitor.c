@@ -36,6 +36,7 @@
 #define MONITOR_EXIT_WAIT_MS 500          //  wait for a child that closed its socket
 #define MONITOR_JOIN_WAIT_MS 1000         //  a replying executor must have read it all
 #define MONITOR_START_POLL_MS 1000        //  poll period while the executor starts
+#define MONITOR_CPU_CHECK_MS 200          //  how often a busy executor's CPU time is read
 
 //  The only global state: the signal flag and the self-pipe that makes a
 //  signal wake zmq_poll without a race.
@@ -89,6 +90,9 @@ struct _monitor_t {
     int64_t deadline;               //  when to SIGINT it; 0 = never
     int64_t grace_deadline;         //  when to SIGKILL it; 0 = not timing out
     bool timed_out;                 //  the monitor sent the SIGINT
+    bool cpu_limited;               //  ... because of request_cpu_ms
+    uint64_t cpu_at_start_ms;       //  executor CPU time when it began
+    int64_t next_cpu_check;
     uint64_t output_bytes;          //  stdout + stderr bytes sent for it
     bool truncated;                 //  the truncated event went out
 
@@ -560,6 +564,7 @@ s_writer_start (monitor_t *self, zmsg_t **msg_p)
 
 static void s_connect (monitor_t *self, proto_msg_t *exec_ready);
 static int s_connect_dealer (monitor_t *self);
+static uint64_t s_executor_cpu_ms (monitor_t *self);
 
 //  The monitor's timeout interrupted the request and the executor answered
 //  INTERRUPTED: the client sees TIMEOUT, namespace kept.
@@ -567,10 +572,16 @@ static zmsg_t *
 s_timeout_reply (monitor_t *self, proto_msg_t *interrupted)
 {
     char message [256];
-    snprintf (message, sizeof message,
-              "the request hit its %g s limit and was interrupted; the "
-              "namespace is kept (retry with less work or a larger timeout_ms)",
-              (double) self->req_limit_ms / 1000.0);
+    if (self->cpu_limited)
+        snprintf (message, sizeof message,
+                  "the request used its %g s of CPU time and was interrupted; the "
+                  "namespace is kept (retry with less work or raise request_cpu_s)",
+                  (double) self->config->request_cpu_ms / 1000.0);
+    else
+        snprintf (message, sizeof message,
+                  "the request hit its %g s limit and was interrupted; the "
+                  "namespace is kept (retry with less work or a larger timeout_ms)",
+                  (double) self->req_limit_ms / 1000.0);
     proto_builder_t *reply = proto_reply_error_begin (
         self->req_id, self->req_session, PROTO_E_TIMEOUT, message);
     proto_builder_bool (reply, "killed", false);
@@ -586,8 +597,8 @@ s_timeout_reply (monitor_t *self, proto_msg_t *interrupted)
     return proto_builder_finish (&reply);
 }
 
-//  A partial event of the request in flight (display data): forwarded
-//  after the output written before it, so the client sees them in order.
+//  A partial event of the request in flight (display data), forwarded the
+//  moment it is complete.
 static void
 s_executor_event (monitor_t *self, proto_msg_t **event_p)
 {
@@ -600,7 +611,9 @@ s_executor_event (monitor_t *self, proto_msg_t **event_p)
         s_executor_violation (self, "sent an event for id %" PRIu64 " while id %"
                               PRIu64 " was in flight", id, self->req_id);
     else {
-        s_drain_pipes (self);
+        //  Not draining the pipes first: the executor waited until they were
+        //  read empty before writing the event, and output after it belongs
+        //  after it (protocol.md 4.4).
         zmsg_t *msg = proto_msg_release (event_p);
         s_send (self, &msg);
     }
@@ -715,6 +728,32 @@ s_check_child (monitor_t *self)
 //  --------------------------------------------------------------------------
 //  Broker messages
 
+//  CPU time (user + system, all threads) the executor has used, from
+//  /proc/PID/stat; 0 when it cannot be read (then no CPU limit applies).
+static uint64_t
+s_executor_cpu_ms (monitor_t *self)
+{
+    if (self->exec_reaped)
+        return 0;
+    char path [64], text [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) self->exec.pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text [size] = 0;
+    //  Fields after the command (which may hold spaces and parentheses):
+    //  state is field 3, utime 14, stime 15.
+    char *after = strrchr (text, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (!after || sscanf (after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                          &utime, &stime) != 2)
+        return 0;
+    long ticks = sysconf (_SC_CLK_TCK);
+    return ticks > 0? (utime + stime) * 1000 / (uint64_t) ticks: 0;
+}
+
 static void
 s_on_request (monitor_t *self, proto_msg_t **request_p)
 {
@@ -754,6 +793,9 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
     self->deadline = limit? now + (int64_t) limit: 0;
     self->grace_deadline = 0;
     self->timed_out = false;
+    self->cpu_limited = false;
+    self->cpu_at_start_ms = s_executor_cpu_ms (self);
+    self->next_cpu_check = now + MONITOR_CPU_CHECK_MS;
     self->output_bytes = 0;
     self->truncated = false;
     s_debug (self, "%s: %s %" PRIu64 " to the executor (limit %" PRIu64 " ms)",
@@ -837,9 +879,11 @@ s_timeout_kill (monitor_t *self)
     s_drain_pipes (self);
     char message [384];
     snprintf (message, sizeof message,
-              "the request hit its %g s limit, ignored the interrupt and was "
+              "the request hit its %g s %s limit, ignored the interrupt and was "
               "killed; the session's state is lost and the next request "
-              "starts a fresh kernel", (double) self->req_limit_ms / 1000.0);
+              "starts a fresh kernel",
+              (double) (self->cpu_limited? self->config->request_cpu_ms: self->req_limit_ms) / 1000.0,
+              self->cpu_limited? "CPU time": "wall-time");
     proto_builder_t *reply = proto_reply_error_begin (
         self->req_id, self->req_session, PROTO_E_TIMEOUT, message);
     proto_builder_bool (reply, "killed", true);
@@ -884,6 +928,20 @@ s_timers (monitor_t *self, int64_t now)
         self->timed_out = true;
         self->grace_deadline = now + (int64_t) self->config->kill_grace_ms;
     }
+    else
+    if (self->config->request_cpu_ms && now >= self->next_cpu_check) {
+        self->next_cpu_check = now + MONITOR_CPU_CHECK_MS;
+        uint64_t used = s_executor_cpu_ms (self) - self->cpu_at_start_ms;
+        if (self->cpu_at_start_ms && used > self->config->request_cpu_ms) {
+            zsys_info ("%s: request %" PRIu64 " used %" PRIu64 " ms of CPU, over its "
+                       "%" PRIu64 " ms; interrupting it", self->name, self->req_id,
+                       used, self->config->request_cpu_ms);
+            kill (self->exec.pid, SIGINT);
+            self->timed_out = true;
+            self->cpu_limited = true;
+            self->grace_deadline = now + (int64_t) self->config->kill_grace_ms;
+        }
+    }
 }
 
 static long
@@ -898,6 +956,8 @@ s_poll_timeout (monitor_t *self, int64_t now)
         int64_t timer = self->timed_out? self->grace_deadline: self->deadline;
         if (timer && timer < next)
             next = timer;
+        if (!self->timed_out && self->config->request_cpu_ms && self->next_cpu_check < next)
+            next = self->next_cpu_check;
     }
     return next > now? (long) (next - now): 0;
 }

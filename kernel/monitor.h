@@ -29,6 +29,7 @@ typedef struct {
     uint64_t heartbeat_ivl_ms;      //  > 0
     uint64_t heartbeat_liveness;    //  > 0
     uint64_t request_timeout_ms;    //  cap on every request; 0 = none
+    uint64_t request_cpu_ms;        //  CPU time a request may use; 0 = none
     uint64_t kill_grace_ms;         //  SIGINT -> SIGKILL delay on timeout
     uint64_t max_output;            //  bytes of output per request; 0 = no cap
     uint64_t max_payload;           //  largest payload frame; 0 = protocol cap
