@@ -141,12 +141,49 @@ s_dispatch_event (kmq_t *self, proto_msg_t *msg, uint64_t wanted_id)
     event.name = name? name: "";
     event.message = message? message: "";
     event.limit = proto_msg_uint (msg, "limit", 0);
-    if (proto_msg_payload_count (msg) > 0) {
+    size_t payloads = proto_msg_payload_count (msg);
+    if (payloads > 0) {
         zframe_t *frame = proto_msg_payload (msg, 0);
         event.data = zframe_data (frame);
         event.size = zframe_size (frame);
     }
+    //  A display event's bundle: one payload per mime entry (protocol.md
+    //  4.3; the codec caps payloads at PROTO_MAX_PAYLOADS). The type names
+    //  are copied into one block, NUL-terminated, freed after the handler.
+    const char *mime [PROTO_MAX_PAYLOADS];
+    const void *data [PROTO_MAX_PAYLOADS];
+    size_t sizes [PROTO_MAX_PAYLOADS];
+    char *names = NULL;
+    if (streq (event.kind, "display")) {
+        const msgpack_object *array = proto_msg_object (msg, "mime");
+        if (!array || array->type != MSGPACK_OBJECT_ARRAY
+        ||  array->via.array.size != payloads || payloads > PROTO_MAX_PAYLOADS)
+            return 1;               //  a malformed bundle MUST be rejected
+        size_t total = 0;
+        for (size_t i = 0; i < payloads; i++) {
+            const msgpack_object *entry = &array->via.array.ptr [i];
+            if (entry->type != MSGPACK_OBJECT_STR)
+                return 1;
+            total += entry->via.str.size + 1;
+        }
+        names = (char *) zmalloc (total + 1);
+        char *next = names;
+        for (size_t i = 0; i < payloads; i++) {
+            const msgpack_object *entry = &array->via.array.ptr [i];
+            memcpy (next, entry->via.str.ptr, entry->via.str.size);
+            mime [i] = next;
+            next += entry->via.str.size + 1;
+            zframe_t *frame = proto_msg_payload (msg, i);
+            data [i] = zframe_data (frame);
+            sizes [i] = zframe_size (frame);
+        }
+        event.mime_count = payloads;
+        event.mime = payloads? mime: NULL;
+        event.payloads = payloads? data: NULL;
+        event.sizes = payloads? sizes: NULL;
+    }
     self->event_fn (&event, self->event_arg);
+    free (names);
     return 1;
 }
 
@@ -415,6 +452,42 @@ kmq_download (kmq_t *self, const char *session, const char *name,
     uint64_t id = ++self->next_id;
     zmsg_t *msg = proto_encode_download (id, session, name, format);
     return s_request (self, &msg, id, session);
+}
+
+//  complete and inspect: code with a byte cursor into it.
+static kmq_reply_t *
+s_at_cursor (kmq_t *self, proto_type_t type, const char *session,
+             const char *code, size_t len, size_t cursor_pos)
+{
+    assert (self && (code || len == 0));
+    kmq_reply_t *refused = s_check_session (session);
+    if (!refused)
+        refused = s_check_size (self, "the code", len);
+    if (!refused && cursor_pos > len)
+        refused = kmq_reply_local ("BAD_REQUEST", "cursor position %zu is past"
+                                   " the end of the code (%zu bytes)",
+                                   cursor_pos, len);
+    if (refused)
+        return refused;
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = type == PROTO_COMPLETE
+                ? proto_encode_complete (id, session, code? code: "", len, cursor_pos)
+                : proto_encode_inspect (id, session, code? code: "", len, cursor_pos);
+    return s_request (self, &msg, id, session);
+}
+
+kmq_reply_t *
+kmq_complete (kmq_t *self, const char *session, const char *code, size_t len,
+              size_t cursor_pos)
+{
+    return s_at_cursor (self, PROTO_COMPLETE, session, code, len, cursor_pos);
+}
+
+kmq_reply_t *
+kmq_inspect (kmq_t *self, const char *session, const char *code, size_t len,
+             size_t cursor_pos)
+{
+    return s_at_cursor (self, PROTO_INSPECT, session, code, len, cursor_pos);
 }
 
 //  reset, vars, interrupt, close, attach, detach. Only requests that run in

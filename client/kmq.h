@@ -3,14 +3,15 @@
     A kmq_t is one connection (a ZeroMQ DEALER) to a kmq-broker. Each request
     function sends one request, waits for its one final reply and returns it
     as a kmq_reply_t; partial events for the request (stdout/stderr chunks,
-    truncation notices) go to the event handler while it waits.
+    display outputs, truncation notices) go to the event handler while it
+    waits.
 
         char err [256];
         kmq_t *kmq = kmq_new ("tcp://127.0.0.1:5555", NULL, err, sizeof err);
         if (!kmq) { fprintf (stderr, "%s\n", err); exit (3); }
         kmq_reply_t *r = kmq_execute (kmq, "nb1", "x = 41\nx + 1", 12, 0);
-        if (kmq_reply_ok (r) && kmq_reply_payload_count (r) > 0)
-            ... kmq_reply_payload (r, 0, &size) is "42"
+        if (kmq_reply_ok (r) && kmq_reply_mime_find (r, "text/plain", &size))
+            ... that is "42", and kmq_reply_execution_count (r) the cell number
         else if (!kmq_reply_ok (r))
             ... kmq_reply_error (r), kmq_reply_message (r)
         kmq_reply_destroy (&r);
@@ -32,10 +33,10 @@
 
     Interrupts: set options.interrupt_flag to a flag your SIGINT handler
     sets. While a session-bound request that runs in the session's queue
-    (execute, upload, download, reset, vars) waits, the library checks the
-    flag at least every 100 ms; when it is set it clears it, sends one
-    `interrupt` for that session, and keeps waiting for the reply (which is
-    then usually INTERRUPTED). czmq installs its own SIGINT handler at
+    (execute, upload, download, reset, vars, complete, inspect) waits, the
+    library checks the flag at least every 100 ms; when it is set it clears
+    it, sends one `interrupt` for that session, and keeps waiting for the
+    reply (which is then usually INTERRUPTED). czmq installs its own SIGINT handler at
     zsys_init; call zsys_handler_set (NULL) before kmq_new if you install
     yours.
 
@@ -66,15 +67,27 @@ typedef struct {
 
 //  A partial event, as given to the event handler. Pointers are valid only
 //  during the call.
+//
+//  Compatibility: fields are only ever added at the end, and the library
+//  zero-fills the struct before filling it, so a handler written for an
+//  older kmq.h keeps working; a kind it does not know is safe to ignore.
 typedef struct {
-    const char *kind;        //  "stream", "truncated", "evicted", or a newer kind
+    const char *kind;        //  "stream", "display", "truncated", "evicted",
+                             //  or a newer kind
     uint64_t id;             //  request id (0 for "evicted")
     const char *session;     //  session key ("" when absent)
     const char *name;        //  stream: "stdout"/"stderr"; truncated: the stream
-    const void *data;        //  stream: the bytes (not NUL-terminated)
-    size_t size;             //  stream: number of bytes
+    const void *data;        //  stream: the bytes (not NUL-terminated);
+                             //  display: the text/plain part (payload 0)
+    size_t size;             //  bytes in data
     uint64_t limit;          //  truncated: the output limit in bytes
     const char *message;     //  evicted: why ("" when absent)
+    //  --- since the display event (protocol.md 4.1, 4.3) ---
+    size_t mime_count;       //  display: entries in the MIME bundle, else 0
+    const char *const *mime; //  display: mime [i] names payload i
+                             //  ("text/plain" first); NULL when mime_count 0
+    const void *const *payloads;    //  display: payload i's bytes (PNG raw)
+    const size_t *sizes;     //  display: payload i's size in bytes
 } kmq_event_t;
 
 typedef void (kmq_event_fn) (const kmq_event_t *event, void *arg);
@@ -111,7 +124,9 @@ bool kmq_session_valid (const char *key);
 //  key; names and formats are checked by the kernel.
 
 //  Runs code (len bytes of UTF-8) in session. timeout_ms 0 is the broker's
-//  request_timeout. Reply ok: execution_count, mime (array of str) with one
+//  request_timeout. Events while it runs: "stream" (output, in order),
+//  "display" (each display() call and each matplotlib figure, a MIME
+//  bundle), "truncated" (once, when the output limit is passed). Reply ok: execution_count, mime (array of str) with one
 //  payload per entry. PYTHON_ERROR: ename, evalue, traceback (array of
 //  str), execution_count. TIMEOUT: killed (bool). KERNEL_DIED: cause (str).
 kmq_reply_t *kmq_execute (kmq_t *self, const char *session,
@@ -134,6 +149,19 @@ kmq_reply_t *kmq_close (kmq_t *self, const char *session);
 //  KeyboardInterrupt in the running request. Reply ok: interrupted (bool).
 //  Safe to call between other calls on the same thread.
 kmq_reply_t *kmq_interrupt (kmq_t *self, const char *session);
+//  Completion candidates for the token that ends at cursor_pos, a byte
+//  offset into code (len bytes of UTF-8; at most len). Never starts a
+//  kernel: an unknown session is NO_SUCH_SESSION. Runs in the session's
+//  queue, so it waits behind a running cell. Reply ok: matches (see
+//  kmq_reply_match), cursor_start and cursor_end (byte offsets into code:
+//  the span a match replaces).
+kmq_reply_t *kmq_complete (kmq_t *self, const char *session,
+                           const char *code, size_t len, size_t cursor_pos);
+//  The object at cursor_pos (or the call whose parentheses hold it). Reply
+//  ok: found (bool) and, when found, a MIME bundle whose text/plain is the
+//  name and signature (or type and repr), a blank line and the docstring.
+kmq_reply_t *kmq_inspect (kmq_t *self, const char *session,
+                          const char *code, size_t len, size_t cursor_pos);
 //  Starts or stops receiving every event of session (see kmq_listen).
 kmq_reply_t *kmq_attach (kmq_t *self, const char *session);
 kmq_reply_t *kmq_detach (kmq_t *self, const char *session);
@@ -182,6 +210,25 @@ const char *kmq_reply_string_at (kmq_reply_t *self, const char *key, size_t inde
 //  reply; NULL when out of range.
 size_t kmq_reply_payload_count (kmq_reply_t *self);
 const void *kmq_reply_payload (kmq_reply_t *self, size_t index, size_t *size);
+
+//  The MIME bundle of an execute or inspect reply (protocol.md 4.3):
+//  entry count (0 when the reply has none or is malformed, i.e. its mime
+//  array and payloads differ in number), the type of entry index
+//  ("text/plain", "image/png", ...; NULL when out of range) and its bytes
+//  (size in *size; NULL when out of range). Owned by the reply.
+size_t kmq_reply_mime_count (kmq_reply_t *self);
+const char *kmq_reply_mime (kmq_reply_t *self, size_t index);
+const void *kmq_reply_mime_data (kmq_reply_t *self, size_t index, size_t *size);
+//  The bytes of the entry of type mime, or NULL when the bundle has none.
+const void *kmq_reply_mime_find (kmq_reply_t *self, const char *mime, size_t *size);
+//  The execute reply's per-session cell number (1 for the first cell);
+//  0 when the reply carries none (the code never ran).
+uint64_t kmq_reply_execution_count (kmq_reply_t *self);
+
+//  A complete reply's candidates, sorted: count, and match index as a
+//  NUL-terminated string owned by the reply (NULL when out of range).
+size_t kmq_reply_match_count (kmq_reply_t *self);
+const char *kmq_reply_match (kmq_reply_t *self, size_t index);
 
 //  One row of a vars reply. Strings are owned by the reply.
 typedef struct {

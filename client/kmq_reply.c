@@ -214,6 +214,69 @@ kmq_reply_payload (kmq_reply_t *self, size_t index, size_t *size)
     return zframe_data (frame);
 }
 
+//  --- MIME bundles and completions ------------------------------------------
+
+size_t
+kmq_reply_mime_count (kmq_reply_t *self)
+{
+    assert (self);
+    size_t count = kmq_reply_strings (self, "mime");
+    //  A bundle MUST carry one payload per entry (protocol.md 4.3)
+    return count == kmq_reply_payload_count (self)? count: 0;
+}
+
+const char *
+kmq_reply_mime (kmq_reply_t *self, size_t index)
+{
+    if (index >= kmq_reply_mime_count (self))
+        return NULL;
+    return kmq_reply_string_at (self, "mime", index);
+}
+
+const void *
+kmq_reply_mime_data (kmq_reply_t *self, size_t index, size_t *size)
+{
+    if (index >= kmq_reply_mime_count (self)) {
+        if (size)
+            *size = 0;
+        return NULL;
+    }
+    return kmq_reply_payload (self, index, size);
+}
+
+const void *
+kmq_reply_mime_find (kmq_reply_t *self, const char *mime, size_t *size)
+{
+    assert (mime);
+    size_t count = kmq_reply_mime_count (self);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = kmq_reply_mime (self, i);
+        if (name && streq (name, mime))
+            return kmq_reply_mime_data (self, i, size);
+    }
+    if (size)
+        *size = 0;
+    return NULL;
+}
+
+uint64_t
+kmq_reply_execution_count (kmq_reply_t *self)
+{
+    return kmq_reply_uint (self, "execution_count", 0);
+}
+
+size_t
+kmq_reply_match_count (kmq_reply_t *self)
+{
+    return kmq_reply_strings (self, "matches");
+}
+
+const char *
+kmq_reply_match (kmq_reply_t *self, size_t index)
+{
+    return kmq_reply_string_at (self, "matches", index);
+}
+
 //  The map at row index of the array field key, or NULL.
 static const msgpack_object *
 s_row (kmq_reply_t *self, const char *key, size_t index)
@@ -300,7 +363,8 @@ static const char *s_json_keys [] = {
     "max_payload", "execution_count", "mime", "ename", "evalue", "traceback",
     "killed", "cause", "name", "kind", "format", "bytes", "rows", "columns",
     "interrupted", "vars", "uptime_ms", "sessions", "kernels", "queued",
-    "max_sessions", "session_list", NULL
+    "max_sessions", "session_list", "matches", "cursor_start", "cursor_end",
+    "found", NULL
 };
 
 static void

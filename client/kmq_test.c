@@ -89,6 +89,73 @@ s_stats_reply (uint64_t id)
     return proto_builder_finish (&b);
 }
 
+//  "display": a display event (text/plain + PNG bytes with a NUL inside),
+//  a malformed one (two types, one payload) that must be dropped, then a
+//  reply whose result bundle has text/plain and text/html.
+static void
+s_display_cell (zsock_t *router, zframe_t *identity, uint64_t id,
+                const char *session)
+{
+    const char *mime [] = { "text/plain", "image/png" };
+    const void *data [] = { "<Figure>", "\x89PNG\0\r\n" };
+    size_t sizes [] = { 8, 7 };
+    s_send_to (router, identity, proto_encode_display (id, session, mime, data,
+                                                       sizes, 2));
+    proto_builder_t *b = proto_builder_new (PROTO_EVENT, id, session);
+    proto_builder_str (b, "event", "display");
+    proto_builder_key (b, "mime");
+    proto_builder_val_array (b, 2);
+    proto_builder_val_str (b, "text/plain");
+    proto_builder_val_str (b, "text/html");
+    proto_builder_payload_copy (b, "bad", 3);
+    s_send_to (router, identity, proto_builder_finish (&b));
+    b = proto_reply_ok_begin (id, session);
+    proto_builder_uint (b, "execution_count", 5);
+    proto_builder_key (b, "mime");
+    proto_builder_val_array (b, 2);
+    proto_builder_val_str (b, "text/plain");
+    proto_builder_val_str (b, "text/html");
+    proto_builder_payload_copy (b, "   A\n0  1", 9);
+    proto_builder_payload_copy (b, "<table>", 7);
+    s_send_to (router, identity, proto_builder_finish (&b));
+}
+
+//  complete: "groupby" for the token after the last dot; inspect: found
+//  when the code is "len"
+static zmsg_t *
+s_cursor_reply (proto_msg_t *msg)
+{
+    uint64_t id = proto_msg_id (msg);
+    const char *session = proto_msg_session (msg);
+    zframe_t *frame = proto_msg_payload (msg, 0);
+    size_t len = zframe_size (frame);
+    uint64_t cursor = proto_msg_uint (msg, "cursor_pos", len);
+    proto_builder_t *b = proto_reply_ok_begin (id, session);
+    if (proto_msg_type (msg) == PROTO_COMPLETE) {
+        const char *code = (const char *) zframe_data (frame);
+        uint64_t start = cursor;
+        while (start > 0 && code [start - 1] != '.')
+            start--;
+        proto_builder_key (b, "matches");
+        proto_builder_val_array (b, 2);
+        proto_builder_val_str (b, "groupby");
+        proto_builder_val_str (b, "gt");
+        proto_builder_uint (b, "cursor_start", start);
+        proto_builder_uint (b, "cursor_end", cursor);
+    }
+    else {
+        bool found = zframe_streq (frame, "len");
+        proto_builder_bool (b, "found", found);
+        proto_builder_key (b, "mime");
+        proto_builder_val_array (b, found? 1: 0);
+        if (found) {
+            proto_builder_val_str (b, "text/plain");
+            proto_builder_payload_copy (b, "len(obj, /)", 11);
+        }
+    }
+    return proto_builder_finish (&b);
+}
+
 //  The fake broker. Pipe commands: "COUNT" answers the number of
 //  non-heartbeat messages received so far.
 static void
@@ -155,6 +222,9 @@ s_fake_broker (zsock_t *pipe, void *args)
             else
             if (streq (code, "mute"))
                 mute = true;
+            else
+            if (streq (code, "display"))
+                s_display_cell (router, identity, id, session);
             else {
                 //  Our stream, someone else's stream and reply, then ours
                 s_send_to (router, identity, proto_encode_stream (id, session,
@@ -177,6 +247,9 @@ s_fake_broker (zsock_t *pipe, void *args)
                 zframe_destroy (&held_identity);
             }
         }
+        else
+        if (type == PROTO_COMPLETE || type == PROTO_INSPECT)
+            s_send_to (router, identity, s_cursor_reply (msg));
         else
         if (type == PROTO_VARS)
             s_send_to (router, identity, s_vars_reply (id, session));
@@ -216,6 +289,10 @@ typedef struct {
     int events;
     char last_kind [32];
     char data [64];
+    size_t mime_count;          //  of the last event
+    char mime [2][32];
+    size_t png_size;
+    bool png_ok;
 } seen_t;
 
 static void
@@ -226,6 +303,13 @@ s_on_event (const kmq_event_t *event, void *arg)
     snprintf (seen->last_kind, sizeof seen->last_kind, "%s", event->kind);
     snprintf (seen->data, sizeof seen->data, "%.*s", (int) event->size,
               event->data? (const char *) event->data: "");
+    seen->mime_count = event->mime_count;
+    for (size_t i = 0; i < event->mime_count && i < 2; i++)
+        snprintf (seen->mime [i], sizeof seen->mime [i], "%s", event->mime [i]);
+    if (event->mime_count == 2) {
+        seen->png_size = event->sizes [1];
+        seen->png_ok = memcmp (event->payloads [1], "\x89PNG\0\r\n", 7) == 0;
+    }
 }
 
 static void
@@ -334,6 +418,59 @@ s_test_fake (bool verbose)
     CHECK (kmq_reply_payload_count (reply) == 1);
     kmq_reply_destroy (&reply);
 
+    //  A display event, a malformed one dropped, a result bundle
+    memset (&seen, 0, sizeof seen);
+    reply = kmq_execute (kmq, "nb1", "display", 7, 0);
+    CHECK (kmq_reply_ok (reply));
+    CHECK (seen.events == 1);
+    CHECK (streq (seen.last_kind, "display"));
+    CHECK (streq (seen.data, "<Figure>"));
+    CHECK (seen.mime_count == 2);
+    CHECK (streq (seen.mime [0], "text/plain") && streq (seen.mime [1], "image/png"));
+    CHECK (seen.png_size == 7 && seen.png_ok);
+    CHECK (kmq_reply_execution_count (reply) == 5);
+    CHECK (kmq_reply_mime_count (reply) == 2);
+    CHECK (streq (kmq_reply_mime (reply, 0), "text/plain"));
+    CHECK (streq (kmq_reply_mime (reply, 1), "text/html"));
+    CHECK (kmq_reply_mime (reply, 2) == NULL);
+    data = (const char *) kmq_reply_mime_data (reply, 1, &size);
+    CHECK (size == 7 && memcmp (data, "<table>", 7) == 0);
+    CHECK (kmq_reply_mime_data (reply, 2, &size) == NULL && size == 0);
+    data = (const char *) kmq_reply_mime_find (reply, "text/plain", &size);
+    CHECK (size == 9 && memcmp (data, "   A\n0  1", 9) == 0);
+    CHECK (kmq_reply_mime_find (reply, "image/png", &size) == NULL);
+    kmq_reply_destroy (&reply);
+
+    //  complete and inspect: cursor checked locally, replies read back
+    reply = kmq_complete (kmq, "nb1", "df.gro", 6, 7);
+    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    kmq_reply_destroy (&reply);
+    reply = kmq_complete (kmq, "bad key", "x", 1, 1);
+    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    kmq_reply_destroy (&reply);
+    reply = kmq_complete (kmq, "nb1", "df.gro + 1", 10, 6);
+    CHECK (kmq_reply_ok (reply));
+    CHECK (kmq_reply_match_count (reply) == 2);
+    CHECK (streq (kmq_reply_match (reply, 0), "groupby"));
+    CHECK (kmq_reply_match (reply, 2) == NULL);
+    CHECK (kmq_reply_uint (reply, "cursor_start", 0) == 3);
+    CHECK (kmq_reply_uint (reply, "cursor_end", 0) == 6);
+    char *json = kmq_reply_json (reply);
+    CHECK (streq (json, "{\"status\":\"ok\",\"session\":\"nb1\","
+                        "\"matches\":[\"groupby\",\"gt\"],\"cursor_start\":3,"
+                        "\"cursor_end\":6}"));
+    free (json);
+    kmq_reply_destroy (&reply);
+    reply = kmq_inspect (kmq, "nb1", "len", 3, 3);
+    CHECK (kmq_reply_ok (reply) && kmq_reply_bool (reply, "found", false));
+    data = (const char *) kmq_reply_mime_find (reply, "text/plain", &size);
+    CHECK (size == 11 && memcmp (data, "len(obj, /)", 11) == 0);
+    kmq_reply_destroy (&reply);
+    reply = kmq_inspect (kmq, "nb1", "nope", 4, 2);
+    CHECK (kmq_reply_ok (reply) && !kmq_reply_bool (reply, "found", true));
+    CHECK (kmq_reply_mime_count (reply) == 0);
+    kmq_reply_destroy (&reply);
+
     //  A Python error
     reply = kmq_execute (kmq, "nb1", "err", 3, 0);
     CHECK (streq (kmq_reply_error (reply), "PYTHON_ERROR"));
@@ -365,7 +502,7 @@ s_test_fake (bool verbose)
     kmq_session_info_t info;
     CHECK (kmq_reply_session (reply, 0, &info) == 0);
     CHECK (streq (info.session, "nb1") && streq (info.state, "idle") && info.pid == 4121);
-    char *json = kmq_reply_json (reply);
+    json = kmq_reply_json (reply);
     CHECK (streq (json, "{\"status\":\"ok\",\"broker\":\"fake \\\"1\\\"\\n\","
                         "\"sessions\":1,\"session_list\":[{\"session\":\"nb1\","
                         "\"state\":\"idle\",\"pid\":4121}]}"));
