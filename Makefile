@@ -55,7 +55,7 @@ KERNEL_OBJ = $(call obj,$(KERNEL_SRC))
 CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
 
 BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a \
-           $(BIN)/kmq-selftest $(BIN)/kmq-testpeer
+           $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
 .PHONY: all deps run test check bench clean
 all: $(BINARIES)
@@ -100,6 +100,18 @@ $(BIN)/kmq: $(call obj,$(CLI_SRC)) $(BIN)/libkmq.a
 $(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+# A test-only kernel whose sandbox layers can be switched off one at a time
+# (KMQ_SANDBOX_SKIP, read only when built with KMQ_SANDBOX_TEST_SWITCHES), to
+# show what each layer stops. The production kmq-kernel has no such switch.
+TESTSW_OBJ = $(patsubst %.c,$(BUILD)/testsw/%.o,kernel/main.c $(KERNEL_SRC))
+$(BUILD)/testsw/%.o: %.c $(wildcard common/*.h kernel/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DKMQ_SANDBOX_TEST_SWITCHES $(CFLAGS) $(PY_CFLAGS) -c $< -o $@
+
+$(BIN)/kmq-kernel-testsw: $(TESTSW_OBJ) $(BUILD)/kernel/glue_blob.o $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(LIBS) $(PY_LIBS)
 
 # A raw ZeroMQ peer for tests that must send what no well-behaved client would.
 $(BIN)/kmq-testpeer: $(BUILD)/tests/testpeer.o $(COMMON_OBJ)
