@@ -11,7 +11,7 @@ export KMQ_SECRET_CANARY="kmq-canary-$$"      # must never be visible inside
 mkdir -p "$T/home"; echo "operator secret" > "$T/home/secret.txt"
 printf 'broker\n    max_output = 4M\n' > "$T/broker.cfg"
 kernel_flag=()
-[ -n "${KMQ_KERNEL:-}" ] && kernel_flag=(--kernel-path "$KMQ_KERNEL")
+[ -n "${KMQ_KERNEL:-}" ] && kernel_flag=(--kernel-path "$KMQ_KERNEL" --sandbox-require none)
 HOME="$T/home" start_broker -c "$T/broker.cfg" --memory-limit 1G \
     --request-timeout-s 10 --kill-grace-ms 1000 "${kernel_flag[@]}" || exit 1
 PORT=${ENDPOINT##*:}
