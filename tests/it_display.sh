@@ -130,6 +130,23 @@ for kind in sleep loop; do
     expect_eq "namespace survives the interrupt ($kind)" "0:[1, 2, 3]" "$RC:$OUT"
 done
 
+# A request queued behind the interrupted one is not touched: it runs next.
+"$KMQ_BIN/kmq" -e "$ENDPOINT" exec -s int_queue $'import time\ntime.sleep(60)' \
+    > /dev/null 2> "$T/q1.err" &
+first=$!
+wait_busy int_queue || fail "queued: the session becomes busy"
+"$KMQ_BIN/kmq" -e "$ENDPOINT" exec -s int_queue '"queued ran"' > "$T/q2.out" 2>&1 &
+second=$!
+for _ in $(seq 1 100); do
+    [ "$(kmq stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')" == 1 ] && break
+    sleep 0.1
+done
+run_kmq interrupt -s int_queue
+wait_exit "$first"
+expect_contains "queued: the running request is INTERRUPTED" "INTERRUPTED" "$(cat "$T/q1.err")"
+wait_exit "$second"
+expect_eq "queued: the request behind it runs afterwards" "0:'queued ran'" "$BG_RC:$(cat "$T/q2.out")"
+
 # --- timeout with SIGINT ignored ------------------------------------------------
 run_kmq exec -s stubborn --timeout 2 $'import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass'
 expect_eq "timeout with SIGINT ignored exits 3" 3 "$RC"
