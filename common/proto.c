@@ -1,6 +1,7 @@
-/*  proto — the kernelmq wire codec, protocol v1: names and the decoder.
-    See proto.h and protocol.md. The builder and the encoders are in
-    proto_encode.c, the selftest in proto_test.c.
+/*  proto — the kernelmq wire codec, protocol v1: the decoder. See proto.h
+    and protocol.md. The names and the known header fields are in
+    proto_names.c, the builder and the encoders in proto_encode.c, the
+    selftest in proto_test.c and proto_test_malformed.c.
 
     Decoding trusts nothing: before msgpack-c sees the header, s_prescan
     walks it once and checks that every announced array/map/str length fits
@@ -14,6 +15,7 @@
     live in proto_msg_t and die together.
 */
 #include "proto.h"
+#include "proto_internal.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -22,185 +24,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  --- names ------------------------------------------------------------
+//  --- decoded message ----------------------------------------------------
 
-static const char *s_type_names [PROTO_TYPE_COUNT] = {
-    "hello", "execute", "upload", "download", "reset", "interrupt", "vars",
-    "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
-    "ready", "event", "reply"
+struct _proto_msg_t {
+    zmsg_t *msg;                        //  the original frames, owned
+    msgpack_unpacked unpacked;          //  header object and its zone
+    const msgpack_object_map *header;   //  the top-level map
+    proto_type_t type;
+    uint64_t id;
+    char *session;                      //  copy, or NULL when absent
+    size_t payload_count;
+    zframe_t *payloads [PROTO_MAX_PAYLOADS];    //  borrowed from msg
+    zhash_t *strings;                   //  proto_msg_str copies, by key
 };
 
-static const char *s_error_names [PROTO_E_COUNT] = {
-    "NONE", "BAD_REQUEST", "UNSUPPORTED_VERSION", "NO_SUCH_SESSION",
-    "SESSION_LIMIT", "QUEUE_FULL", "TOO_LARGE", "TIMEOUT", "INTERRUPTED",
-    "KERNEL_DIED", "EVICTED", "CLOSED", "PYTHON_ERROR", "NOT_FOUND",
-    "UNSUPPORTED", "INTERNAL"
-};
-
-const char *
-proto_type_name (proto_type_t type)
+void
+proto_fault_set (proto_fault_t *fault, proto_error_t code, const char *format, ...)
 {
-    if ((int) type < 0 || type >= PROTO_TYPE_COUNT)
-        return "?";
-    return s_type_names [type];
-}
-
-int
-proto_type_parse (const char *name, size_t len)
-{
-    if (!name)
-        return -1;
-    for (int i = 0; i < PROTO_TYPE_COUNT; i++)
-        if (strlen (s_type_names [i]) == len
-        &&  memcmp (s_type_names [i], name, len) == 0)
-            return i;
-    return -1;
-}
-
-const char *
-proto_error_name (proto_error_t code)
-{
-    if ((int) code < 0 || code >= PROTO_E_COUNT)
-        return "INTERNAL";
-    return s_error_names [code];
-}
-
-proto_error_t
-proto_error_parse (const char *name)
-{
-    if (!name)
-        return PROTO_E_INTERNAL;
-    //  NONE is not a wire name: a reply that says "error" always has one
-    for (int i = PROTO_E_NONE + 1; i < PROTO_E_COUNT; i++)
-        if (strcmp (s_error_names [i], name) == 0)
-            return (proto_error_t) i;
-    return PROTO_E_INTERNAL;
-}
-
-bool
-proto_type_is_session_bound (proto_type_t type)
-{
-    switch (type) {
-        case PROTO_EXECUTE: case PROTO_UPLOAD: case PROTO_DOWNLOAD:
-        case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
-        case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
-        case PROTO_COMPLETE: case PROTO_INSPECT:
-            return true;
-        default:
-            return false;
-    }
-}
-
-bool
-proto_session_valid (const char *key, size_t len)
-{
-    if (!key || len == 0 || len > PROTO_SESSION_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = key [i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9')
-           || c == '.' || c == '_' || c == ':' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-//  --- known header fields -----------------------------------------------
-
-typedef enum { K_NONE, K_STR, K_UINT, K_BOOL, K_ARRAY, K_MAP } s_kind_t;
-
-typedef struct {
-    const char *name;
-    s_kind_t kind;
-    s_kind_t elem;          //  for arrays: kind of every element, or K_NONE
-} s_field_t;
-
-//  One kind per key, whatever the message type (protocol.md sections 3-5).
-static const s_field_t s_fields [] = {
-    { "type", K_STR, K_NONE },
-    { "id", K_UINT, K_NONE },
-    { "session", K_STR, K_NONE },
-    { "version", K_UINT, K_NONE },
-    { "client", K_STR, K_NONE },
-    { "timeout_ms", K_UINT, K_NONE },
-    { "name", K_STR, K_NONE },
-    { "format", K_STR, K_NONE },
-    { "status", K_STR, K_NONE },
-    { "error", K_STR, K_NONE },
-    { "message", K_STR, K_NONE },
-    { "event", K_STR, K_NONE },
-    { "limit", K_UINT, K_NONE },
-    { "state_lost", K_BOOL, K_NONE },
-    { "notice", K_STR, K_NONE },
-    { "broker", K_STR, K_NONE },
-    { "heartbeat_ivl_ms", K_UINT, K_NONE },
-    { "heartbeat_liveness", K_UINT, K_NONE },
-    { "max_payload", K_UINT, K_NONE },
-    { "execution_count", K_UINT, K_NONE },
-    { "mime", K_ARRAY, K_STR },
-    { "ename", K_STR, K_NONE },
-    { "evalue", K_STR, K_NONE },
-    { "traceback", K_ARRAY, K_STR },
-    { "killed", K_BOOL, K_NONE },
-    { "cause", K_STR, K_NONE },
-    { "kind", K_STR, K_NONE },
-    { "bytes", K_UINT, K_NONE },
-    { "rows", K_UINT, K_NONE },
-    { "columns", K_UINT, K_NONE },
-    { "interrupted", K_BOOL, K_NONE },
-    { "vars", K_ARRAY, K_MAP },
-    { "uptime_ms", K_UINT, K_NONE },
-    { "sessions", K_UINT, K_NONE },
-    { "kernels", K_UINT, K_NONE },
-    { "queued", K_UINT, K_NONE },
-    { "max_sessions", K_UINT, K_NONE },
-    { "session_list", K_ARRAY, K_MAP },
-    { "pid", K_UINT, K_NONE },
-    { "cursor_pos", K_UINT, K_NONE },
-    { "matches", K_ARRAY, K_STR },
-    { "cursor_start", K_UINT, K_NONE },
-    { "cursor_end", K_UINT, K_NONE },
-    { "found", K_BOOL, K_NONE },
-};
-#define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
-
-static const char *
-s_kind_text (s_kind_t kind)
-{
-    switch (kind) {
-        case K_STR: return "a string";
-        case K_UINT: return "an unsigned integer";
-        case K_BOOL: return "a boolean";
-        case K_ARRAY: return "an array";
-        case K_MAP: return "a map";
-        default: return "?";
-    }
-}
-
-static const char *
-s_kind_plural (s_kind_t kind)
-{
-    switch (kind) {
-        case K_STR: return "strings";
-        case K_MAP: return "maps";
-        default: return "values";
-    }
-}
-
-static bool
-s_kind_match (const msgpack_object *obj, s_kind_t kind)
-{
-    switch (kind) {
-        case K_STR: return obj->type == MSGPACK_OBJECT_STR;
-        //  msgpack-c decodes every non-negative integer as POSITIVE_INTEGER,
-        //  whichever width or signedness the sender packed it with
-        case K_UINT: return obj->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
-        case K_BOOL: return obj->type == MSGPACK_OBJECT_BOOLEAN;
-        case K_ARRAY: return obj->type == MSGPACK_OBJECT_ARRAY;
-        case K_MAP: return obj->type == MSGPACK_OBJECT_MAP;
-        default: return true;
-    }
+    fault->code = code;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (fault->text, sizeof (fault->text), format, args);
+    va_end (args);
 }
 
 static const char *
@@ -219,40 +64,6 @@ s_object_kind (const msgpack_object *obj)
         case MSGPACK_OBJECT_EXT: return "ext";
         default: return "value of unknown type";
     }
-}
-
-static int
-s_field_index (const char *key, size_t len)
-{
-    for (size_t i = 0; i < S_FIELD_COUNT; i++)
-        if (strlen (s_fields [i].name) == len
-        &&  memcmp (s_fields [i].name, key, len) == 0)
-            return (int) i;
-    return -1;
-}
-
-//  --- decoded message ----------------------------------------------------
-
-struct _proto_msg_t {
-    zmsg_t *msg;                        //  the original frames, owned
-    msgpack_unpacked unpacked;          //  header object and its zone
-    const msgpack_object_map *header;   //  the top-level map
-    proto_type_t type;
-    uint64_t id;
-    char *session;                      //  copy, or NULL when absent
-    size_t payload_count;
-    zframe_t *payloads [PROTO_MAX_PAYLOADS];    //  borrowed from msg
-    zhash_t *strings;                   //  proto_msg_str copies, by key
-};
-
-static void
-s_fault (proto_fault_t *fault, proto_error_t code, const char *format, ...)
-{
-    fault->code = code;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (fault->text, sizeof (fault->text), format, args);
-    va_end (args);
 }
 
 //  Copies at most 32 bytes of untrusted text into dst for a fault message,
@@ -308,7 +119,7 @@ s_prescan (const uint8_t *data, size_t size, proto_fault_t *fault)
         switch (b) {
             case 0xc0: case 0xc2: case 0xc3: break;
             case 0xc1:
-                s_fault (fault, PROTO_E_BAD_REQUEST,
+                proto_fault_set (fault, PROTO_E_BAD_REQUEST,
                     "header is not valid msgpack (byte 0xc1 at offset %zu)", pos - 1);
                 return -1;
             case 0xc4: len_bytes = 1; len_kind = 1; break;
@@ -360,14 +171,14 @@ s_prescan (const uint8_t *data, size_t size, proto_fault_t *fault)
             goto truncated;
     }
     if (pos != size) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "header has %zu trailing bytes after its msgpack map", size - pos);
         return -1;
     }
     return 0;
 
 truncated:
-    s_fault (fault, PROTO_E_BAD_REQUEST,
+    proto_fault_set (fault, PROTO_E_BAD_REQUEST,
         "header is truncated msgpack (%zu bytes, a length or value runs past the end)",
         size);
     return -1;
@@ -396,54 +207,13 @@ s_str_is (const msgpack_object *obj, const char *text)
         && memcmp (obj->via.str.ptr, text, obj->via.str.size) == 0;
 }
 
-//  Checks the kind of every known key, and that none appears twice.
-static int
-s_check_fields (const msgpack_object_map *map, proto_fault_t *fault)
-{
-    bool seen [S_FIELD_COUNT] = { false };
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object *key = &map->ptr [i].key;
-        const msgpack_object *val = &map->ptr [i].val;
-        if (key->type != MSGPACK_OBJECT_STR) {
-            s_fault (fault, PROTO_E_BAD_REQUEST,
-                "header key %u is not a string; header keys must be strings", i);
-            return -1;
-        }
-        int index = s_field_index (key->via.str.ptr, key->via.str.size);
-        if (index < 0)
-            continue;           //  unknown keys are ignored (protocol 2.)
-        const s_field_t *field = &s_fields [index];
-        if (seen [index]) {
-            s_fault (fault, PROTO_E_BAD_REQUEST,
-                "header field '%s' appears more than once", field->name);
-            return -1;
-        }
-        seen [index] = true;
-        if (!s_kind_match (val, field->kind)) {
-            s_fault (fault, PROTO_E_BAD_REQUEST,
-                "header field '%s' must be %s", field->name,
-                s_kind_text (field->kind));
-            return -1;
-        }
-        if (field->kind == K_ARRAY && field->elem != K_NONE)
-            for (uint32_t j = 0; j < val->via.array.size; j++)
-                if (!s_kind_match (&val->via.array.ptr [j], field->elem)) {
-                    s_fault (fault, PROTO_E_BAD_REQUEST,
-                        "header field '%s' must be an array of %s",
-                        field->name, s_kind_plural (field->elem));
-                    return -1;
-                }
-    }
-    return 0;
-}
-
 static int
 s_require (const msgpack_object_map *map, const char *key, proto_type_t type,
            proto_fault_t *fault)
 {
     if (s_find (map, key))
         return 0;
-    s_fault (fault, PROTO_E_BAD_REQUEST,
+    proto_fault_set (fault, PROTO_E_BAD_REQUEST,
         "header field '%s' is missing; %s requires it", key, proto_type_name (type));
     return -1;
 }
@@ -453,7 +223,7 @@ s_payloads (size_t count, size_t want, proto_type_t type, proto_fault_t *fault)
 {
     if (count == want)
         return 0;
-    s_fault (fault, PROTO_E_BAD_REQUEST,
+    proto_fault_set (fault, PROTO_E_BAD_REQUEST,
         "%s carries %zu payload frames; it must carry exactly %zu",
         proto_type_name (type), count, want);
     return -1;
@@ -475,7 +245,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             return -1;
         const msgpack_object *session = s_find (map, "session");
         if (!proto_session_valid (session->via.str.ptr, session->via.str.size)) {
-            s_fault (fault, PROTO_E_BAD_REQUEST,
+            proto_fault_set (fault, PROTO_E_BAD_REQUEST,
                 "header field 'session' is not a valid session key: use 1 to %d "
                 "bytes of A-Z a-z 0-9 . _ : -", PROTO_SESSION_MAX);
             return -1;
@@ -486,7 +256,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
     const msgpack_object *mime = s_find (map, "mime");
     if (mime && (type == PROTO_REPLY || type == PROTO_EVENT)
     &&  mime->via.array.size != count) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "%s carries %zu payload frames for %" PRIu32 " 'mime' entries; "
             "it must carry one payload per entry",
             proto_type_name (type), count, mime->via.array.size);
@@ -507,7 +277,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             const msgpack_object *cursor = s_find (map, "cursor_pos");
             size_t code_size = zframe_size (self->payloads [0]);
             if (cursor && cursor->via.u64 > code_size) {
-                s_fault (fault, PROTO_E_BAD_REQUEST,
+                proto_fault_set (fault, PROTO_E_BAD_REQUEST,
                     "header field 'cursor_pos' is %" PRIu64 ", past the end of "
                     "the code (%zu bytes); it is a byte offset into payload 0",
                     cursor->via.u64, code_size);
@@ -522,7 +292,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
                 return -1;
             const msgpack_object *name = s_find (map, "name");
             if (name->via.str.size == 0 || name->via.str.size > PROTO_NAME_MAX) {
-                s_fault (fault, PROTO_E_BAD_REQUEST,
+                proto_fault_set (fault, PROTO_E_BAD_REQUEST,
                     "header field 'name' must be 1 to %d bytes", PROTO_NAME_MAX);
                 return -1;
             }
@@ -555,14 +325,14 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             }
             else
             if (!s_str_is (status, "ok")) {
-                s_fault (fault, PROTO_E_BAD_REQUEST,
+                proto_fault_set (fault, PROTO_E_BAD_REQUEST,
                     "header field 'status' must be \"ok\" or \"error\"");
                 return -1;
             }
             const msgpack_object *start = s_find (map, "cursor_start");
             const msgpack_object *end = s_find (map, "cursor_end");
             if (start && end && start->via.u64 > end->via.u64) {
-                s_fault (fault, PROTO_E_BAD_REQUEST,
+                proto_fault_set (fault, PROTO_E_BAD_REQUEST,
                     "header field 'cursor_start' (%" PRIu64 ") is after "
                     "'cursor_end' (%" PRIu64 ")", start->via.u64, end->via.u64);
                 return -1;
@@ -579,24 +349,24 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
 {
     size_t frames = zmsg_size (self->msg);
     if (frames == 0) {
-        s_fault (fault, PROTO_E_BAD_REQUEST, "message has no frames");
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST, "message has no frames");
         return -1;
     }
     zframe_t *frame = zmsg_first (self->msg);
     if (zframe_size (frame) != PROTO_SIGNATURE_SIZE
     ||  memcmp (zframe_data (frame), PROTO_SIGNATURE, PROTO_SIGNATURE_SIZE) != 0) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "frame 0 is not the signature \"" PROTO_SIGNATURE "\"; "
             "the peer does not speak kernelmq protocol v1");
         return -1;
     }
     if (frames < 2) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "message has no header frame (frame 1)");
         return -1;
     }
     if (frames > 2 + PROTO_MAX_PAYLOADS) {
-        s_fault (fault, PROTO_E_TOO_LARGE,
+        proto_fault_set (fault, PROTO_E_TOO_LARGE,
             "message has %zu payload frames, more than the limit of %d",
             frames - 2, PROTO_MAX_PAYLOADS);
         return -1;
@@ -604,14 +374,14 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
     zframe_t *header = zmsg_next (self->msg);
     size_t header_size = zframe_size (header);
     if (header_size > PROTO_MAX_HEADER) {
-        s_fault (fault, PROTO_E_TOO_LARGE,
+        proto_fault_set (fault, PROTO_E_TOO_LARGE,
             "header is %zu bytes, more than the limit of %u",
             header_size, PROTO_MAX_HEADER);
         return -1;
     }
     while ((frame = zmsg_next (self->msg))) {
         if (zframe_size (frame) > PROTO_MAX_PAYLOAD) {
-            s_fault (fault, PROTO_E_TOO_LARGE,
+            proto_fault_set (fault, PROTO_E_TOO_LARGE,
                 "payload %zu is %zu bytes, more than the limit of %llu",
                 self->payload_count, zframe_size (frame), PROTO_MAX_PAYLOAD);
             return -1;
@@ -619,7 +389,7 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
         self->payloads [self->payload_count++] = frame;
     }
     if (header_size == 0) {
-        s_fault (fault, PROTO_E_BAD_REQUEST, "header frame is empty");
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST, "header frame is empty");
         return -1;
     }
     const char *data = (const char *) zframe_data (header);
@@ -630,25 +400,25 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
         msgpack_unpack_next (&self->unpacked, data, header_size, &offset);
     if (rc == MSGPACK_UNPACK_NOMEM_ERROR) {
         //  msgpack-c says NOMEM when nesting passes its fixed stack too
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "header nests too deeply (libmsgpackc stops at 32 levels) or could "
             "not be unpacked in memory");
         return -1;
     }
     if (rc != MSGPACK_UNPACK_SUCCESS) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "header is not valid msgpack (unpack returned %d)", (int) rc);
         return -1;
     }
     if (offset != header_size) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "header has %zu trailing bytes after its msgpack map",
             header_size - offset);
         return -1;
     }
     const msgpack_object *root = &self->unpacked.data;
     if (root->type != MSGPACK_OBJECT_MAP) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "header is a msgpack %s, not a map", s_object_kind (root));
         return -1;
     }
@@ -661,12 +431,12 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
         fault->id = id->via.u64;
         self->id = id->via.u64;
     }
-    if (s_check_fields (self->header, fault))
+    if (proto_fields_check (self->header, fault))
         return -1;
 
     const msgpack_object *type = s_find (self->header, "type");
     if (!type) {
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "header field 'type' is missing; every message needs one");
         return -1;
     }
@@ -674,7 +444,7 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
     if (parsed < 0) {
         char quoted [48];
         s_quote (quoted, sizeof (quoted), type->via.str.ptr, type->via.str.size);
-        s_fault (fault, PROTO_E_BAD_REQUEST,
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "header field 'type' has unknown value '%s'", quoted);
         return -1;
     }
@@ -703,7 +473,7 @@ proto_decode (zmsg_t **msg_p, proto_fault_t *fault)
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
     if (!msg) {
-        s_fault (fault, PROTO_E_BAD_REQUEST, "no message to decode");
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST, "no message to decode");
         return NULL;
     }
     proto_msg_t *self = (proto_msg_t *) zmalloc (sizeof (proto_msg_t));

@@ -1,0 +1,45 @@
+/*  proc_info — facts about a child process (see proc_info.h).  */
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc_info.h"
+
+void
+proc_info_describe_status (int status, char *buf, size_t size)
+{
+    if (status == -1)
+        snprintf (buf, size, "unknown (reaped elsewhere)");
+    else
+    if (WIFSIGNALED (status))
+        snprintf (buf, size, "signal %d (%s)", WTERMSIG (status),
+                  strsignal (WTERMSIG (status)));
+    else
+    if (WIFEXITED (status))
+        snprintf (buf, size, "exit status %d", WEXITSTATUS (status));
+    else
+        snprintf (buf, size, "wait status 0x%x", (unsigned) status);
+}
+
+uint64_t
+proc_info_cpu_ms (pid_t pid)
+{
+    char path [64], text [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text [size] = 0;
+    //  Fields after the command (which may hold spaces and parentheses):
+    //  state is field 3, utime 14, stime 15.
+    char *after = strrchr (text, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (!after || sscanf (after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                          &utime, &stime) != 2)
+        return 0;
+    long ticks = sysconf (_SC_CLK_TCK);
+    return ticks > 0? (utime + stime) * 1000 / (uint64_t) ticks: 0;
+}
