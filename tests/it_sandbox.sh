@@ -92,8 +92,14 @@ attack "quota: fill /work" "err:No space left" $'b = b"x" * (1 << 20)\nfor n in 
 attack "quota: fill /tmp" "err:No space left" $'b = b"x" * (1 << 20)\nfor n in range(1024):\n    with open(f"/tmp/fill{n}", "wb") as f: f.write(b)'
 attack "quota: one file past the size limit" "err:File too large" $'b = b"x" * (1 << 20)\nwith open("/work/big", "wb") as f:\n    for i in range(1024): f.write(b)'
 # 7. memory
-attack "memory: growing bytearray" "err:MemoryError" $'b = []\nwhile True: b.append(bytearray(256 << 20))'
-attack "memory: numpy.ones(10**11)" "err:MemoryError" 'import numpy; numpy.ones(10**11)'
+if [[ "$KMQ_BIN" == */asan ]]; then
+    # ASan reserves terabytes of address space, so sanitizer builds run
+    # without RLIMIT_AS (kernel/sandbox.c): the memory layer is make test's.
+    echo "skip memory bombs: no address-space limit in ASan builds"
+else
+    attack "memory: growing bytearray" "err:MemoryError" $'b = []\nwhile True: b.append(bytearray(256 << 20))'
+    attack "memory: numpy.ones(10**11)" "err:MemoryError" 'import numpy; numpy.ones(10**11)'
+fi
 # 8. CPU
 attack "cpu: while True" "died:TIMEOUT" 'while True: pass'
 attack "cpu: SIGINT ignored" "died:killed" $'import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass'
@@ -124,7 +130,7 @@ attack "syscall: setns" "died:signal" "$CT"$'\nsc(308, 0, 0)'
 attack "syscall: clone with CLONE_NEWUSER" "ok:refused" "$CT"$'\nr = sc(56, 0x10000000 | 17, 0, 0, 0, 0)\n"refused" if r < 0 else "created"'
 attack "syscall: x32 ABI" "died:signal" "$CT"$'\nsc(0x40000000 + 39)'
 # 12. limits
-attack "rlimit: raise a hard limit" "err:ValueError" 'import resource; resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))'
+attack "rlimit: raise a hard limit" "err:ValueError" 'import resource; soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE); resource.setrlimit(resource.RLIMIT_NOFILE, (hard + 1000, hard + 1000))'
 # 13. links
 attack "links: symlink out of /work" "err:Error" 'import os; os.symlink("/root", "/work/r"); os.listdir("/work/r/")'
 attack "links: hardlink out of /work" "err:Error" 'import os; os.link("/usr/bin/python3", "/work/p")'
