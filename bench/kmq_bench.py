@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""kernelmq benchmarks from a raw ZeroMQ DEALER speaking protocol v1
+(Debian's python3-zmq and python3-msgpack). Each mode prints one JSON line.
+
+usage:
+  kmq_bench.py rtt ENDPOINT CALLS
+      execute `x = 1` round trips on one warm session (Python client).
+  kmq_bench.py sessions ENDPOINT N PIDFILE [GAP_S [nomem]]
+      starts N sessions one after another (GAP_S seconds apart, default 0),
+      each timed from its first execute (`import pandas as pd`) to the
+      reply; then, all N idle, USS and PSS of each session's monitor +
+      executor (smaps_rollup), unless nomem.
+  kmq_bench.py upload ENDPOINT CSVFILE REPEATS
+      upload the CSV as a DataFrame (format csv), then download it as csv.
+  kmq_bench.py execload ENDPOINT CLIENTS SESSIONS_PER_CLIENT SECONDS WINDOW
+      small executes (`x = 1`) pipelined through several clients and
+      sessions: replies per second.
+"""
+import json, os, signal, statistics, sys, time, uuid
+import msgpack, zmq
+
+REQUEST_TIMEOUT_S = 60
+
+
+def on_term(signum, frame):
+    raise SystemExit(1)
+
+
+signal.signal(signal.SIGTERM, on_term)
+
+
+class Client:
+    def __init__(self, endpoint):
+        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+        self.next_id = 1
+
+    def send(self, header, payloads=()):
+        header = dict(header, id=self.next_id)
+        self.next_id += 1
+        self.sock.send_multipart([b"KMQ1", msgpack.packb(header), *payloads])
+        return header["id"]
+
+    def wait(self, rid, timeout_s=REQUEST_TIMEOUT_S):
+        """The reply (header, payloads) of request rid; events are skipped."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sock.poll(int(left * 1000) + 1):
+                raise RuntimeError(f"no reply to request {rid} within {timeout_s} s")
+            frames = self.sock.recv_multipart()
+            header = msgpack.unpackb(frames[1])
+            if header.get("type") == "reply" and header.get("id") == rid:
+                return header, frames[2:]
+
+    def request(self, header, payloads=(), timeout_s=REQUEST_TIMEOUT_S):
+        return self.wait(self.send(header, payloads), timeout_s)
+
+    def ok(self, header, payloads=(), timeout_s=REQUEST_TIMEOUT_S):
+        reply, frames = self.request(header, payloads, timeout_s)
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"{header['type']} failed: {reply}")
+        return reply, frames
+
+
+def latency(ms):
+    ms = sorted(ms)
+    return {"calls": len(ms), "median_ms": statistics.median(ms),
+            "p99_ms": ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+            "min_ms": ms[0], "max_ms": ms[-1]}
+
+
+def smaps_rollup(pid):
+    """(USS, PSS) of pid in bytes from /proc/PID/smaps_rollup."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[1].isdigit():
+                fields[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0) \
+        + fields.get("Private_Hugetlb", 0)
+    return uss, fields.get("Pss", 0)
+
+
+def children(pid):
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            kids += [int(p) for p in f.read().split()]
+    return kids
+
+
+def mode_rtt(endpoint, calls):
+    c = Client(endpoint)
+    session = "bench-rtt-" + uuid.uuid4().hex[:8]
+    c.ok({"type": "execute", "session": session}, [b"x = 1"])
+    for _ in range(calls // 10):
+        c.ok({"type": "execute", "session": session}, [b"x = 1"])
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        c.ok({"type": "execute", "session": session}, [b"x = 1"])
+        times.append((time.perf_counter() - t) * 1000)
+    c.request({"type": "close", "session": session})
+    return latency(times)
+
+
+def mode_sessions(endpoint, n, pidfile, gap_s=0.0, mem=True):
+    c = Client(endpoint)
+    keys, times = [], []
+    code = b"import pandas as pd"
+    try:
+        for i in range(n):
+            key = f"bench-s{i}-" + uuid.uuid4().hex[:8]
+            t = time.perf_counter()
+            c.ok({"type": "execute", "session": key}, [code])
+            times.append((time.perf_counter() - t) * 1000)
+            keys.append(key)
+            time.sleep(gap_s)
+        if not mem:
+            return {"sessions": n, "gap_s": gap_s, "start": latency(times)}
+        time.sleep(1.0)                   # let them settle: idle sessions
+        stats, _ = c.ok({"type": "stats"})
+        pids = {s["session"]: s["pid"] for s in stats["session_list"]}
+        per = []
+        for key in keys:
+            monitor = pids[key]
+            kids = children(monitor)
+            with open(pidfile, "a") as f:
+                f.write("".join(f"{p}\n" for p in [monitor] + kids))
+            if len(kids) != 1:
+                raise RuntimeError(f"monitor {monitor} has children {kids}, expected one executor")
+            m_uss, m_pss = smaps_rollup(monitor)
+            e_uss, e_pss = smaps_rollup(kids[0])
+            per.append({"monitor_uss": m_uss, "monitor_pss": m_pss,
+                        "executor_uss": e_uss, "executor_pss": e_pss,
+                        "uss": m_uss + e_uss, "pss": m_pss + e_pss})
+        with open("/proc/meminfo") as f:
+            meminfo = {l.split(":")[0]: int(l.split()[1]) * 1024 for l in f}
+        mib = 1 << 20
+        return {"sessions": n, "start": latency(times),
+                "uss_mib": statistics.median(p["uss"] for p in per) / mib,
+                "pss_mib": statistics.median(p["pss"] for p in per) / mib,
+                "pss_mean_mib": statistics.mean(p["pss"] for p in per) / mib,
+                "monitor_uss_mib": statistics.median(p["monitor_uss"] for p in per) / mib,
+                "executor_uss_mib": statistics.median(p["executor_uss"] for p in per) / mib,
+                "mem_total_mib": meminfo["MemTotal"] / mib}
+    finally:
+        for key in keys:
+            try:
+                c.request({"type": "close", "session": key}, timeout_s=10)
+            except RuntimeError:
+                pass
+
+
+def mode_upload(endpoint, path, repeats):
+    with open(path, "rb") as f:
+        data = f.read()
+    c = Client(endpoint)
+    session = "bench-up-" + uuid.uuid4().hex[:8]
+    c.ok({"type": "execute", "session": session}, [b"import pandas as pd"])
+    up, down = [], []
+    rows = cols = nbytes = 0
+    try:
+        for _ in range(repeats):
+            t = time.perf_counter()
+            reply, _ = c.ok({"type": "upload", "session": session, "name": "df",
+                             "format": "csv"}, [data], timeout_s=120)
+            up.append(time.perf_counter() - t)
+            rows, cols = reply["rows"], reply["columns"]
+            t = time.perf_counter()
+            reply, frames = c.ok({"type": "download", "session": session,
+                                  "name": "df", "format": "csv"}, timeout_s=120)
+            down.append(time.perf_counter() - t)
+            nbytes = len(frames[0])
+    finally:
+        c.request({"type": "close", "session": session}, timeout_s=10)
+    return {"bytes": len(data), "rows": rows, "columns": cols,
+            "upload_s": statistics.median(up), "upload_all_s": up,
+            "download_s": statistics.median(down), "download_all_s": down,
+            "download_bytes": nbytes}
+
+
+def mode_execload(endpoint, nclients, per_client, seconds, window):
+    clients = [Client(endpoint) for _ in range(nclients)]
+    sessions = [[f"bench-l{c}-{s}-" + uuid.uuid4().hex[:6] for s in range(per_client)]
+                for c in range(nclients)]
+    poller = zmq.Poller()
+    for cl in clients:
+        poller.register(cl.sock, zmq.POLLIN)
+    try:
+        for cl, keys in zip(clients, sessions):      # start every kernel first
+            for key in keys:
+                cl.ok({"type": "execute", "session": key}, [b"x = 1"])
+        outstanding = {id(cl): 0 for cl in clients}
+        rr = {id(cl): 0 for cl in clients}
+
+        def refill(cl, keys):
+            while outstanding[id(cl)] < window * len(keys):
+                key = keys[rr[id(cl)] % len(keys)]
+                rr[id(cl)] += 1
+                cl.send({"type": "execute", "session": key}, [b"x = 1"])
+                outstanding[id(cl)] += 1
+
+        for cl, keys in zip(clients, sessions):
+            refill(cl, keys)
+        by_sock = {cl.sock: (cl, keys) for cl, keys in zip(clients, sessions)}
+        t_start = time.perf_counter()
+        t_count, counted, replies, errors = t_start + 0.5, None, 0, 0
+        end = t_count + seconds
+        while True:
+            now = time.perf_counter()
+            if counted is None and now >= t_count:
+                counted, t_count = replies, now
+            if now >= end:
+                break
+            ready = dict(poller.poll(5000))
+            if not ready:
+                raise RuntimeError("no reply within 5 s")
+            for sock in ready:
+                cl, keys = by_sock[sock]
+                while True:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    header = msgpack.unpackb(frames[1])
+                    if header.get("type") != "reply":
+                        continue
+                    replies += 1
+                    errors += header.get("status") != "ok"
+                    outstanding[id(cl)] -= 1
+                refill(cl, keys)
+        elapsed = time.perf_counter() - t_count
+        return {"clients": nclients, "sessions": nclients * per_client,
+                "window_per_session": window, "replies": replies - counted,
+                "errors": errors, "seconds": elapsed,
+                "rate": (replies - counted) / elapsed}
+    finally:
+        for cl, keys in zip(clients, sessions):
+            for key in keys:
+                try:
+                    cl.send({"type": "close", "session": key})
+                except zmq.ZMQError:
+                    pass
+        time.sleep(0.2)
+
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    if mode == "rtt":
+        out = mode_rtt(args[0], int(args[1]))
+    elif mode == "sessions":
+        out = mode_sessions(args[0], int(args[1]), args[2],
+                            float(args[3]) if len(args) > 3 else 0.0,
+                            not (len(args) > 4 and args[4] == "nomem"))
+    elif mode == "upload":
+        out = mode_upload(args[0], args[1], int(args[2]))
+    elif mode == "execload":
+        out = mode_execload(args[0], int(args[1]), int(args[2]), float(args[3]),
+                            int(args[4]))
+    else:
+        sys.exit(__doc__)
+    print(json.dumps(out))
+
+
+main()

@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+"""Prints the `make bench` table from the JSON results bench/run.sh left in
+RESULTS_DIR (one NAME.json per benchmark; a missing one is a failed step).
+
+usage: report.py RESULTS_DIR
+"""
+import json, os, sys
+
+RES = sys.argv[1]
+
+
+def load(name):
+    try:
+        with open(os.path.join(RES, name + ".json")) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def info(name):
+    try:
+        with open(os.path.join(RES, name)) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+FAILED = "failed (see log)"
+
+
+def lat(r):
+    if not r:
+        return FAILED
+    return f"{r['median_ms']:.3f} / {r['p99_ms']:.2f} ms"
+
+
+def lat_s(r):
+    if not r:
+        return FAILED
+    return f"{r['median_ms']:.0f} / {r['p99_ms']:.0f} ms"
+
+
+def met(ok):
+    return "yes" if ok else "NO"
+
+
+rows = []   # (figure, kernelmq, anchor, ratio, target, met)
+
+floor, kmq_c, kmq_py, ipy = (load(n) for n in ("floor_rtt", "kmq_rtt_c", "kmq_rtt_py", "ipy_rtt"))
+calls = (kmq_c or kmq_py or ipy or floor or {}).get("calls", "?")
+if kmq_c and ipy:
+    x = ipy["median_ms"] / kmq_c["median_ms"]
+    r, m = f"{x:.1f}x faster", met(x >= 15)
+else:
+    r, m = "-", "?"
+rows.append((f"1 execute x=1 RTT, med / p99 ({calls} calls), kmq C client (libkmq)",
+             lat(kmq_c), "ipykernel (jupyter_client): " + lat(ipy), r,
+             ">= 15x faster than ipykernel", m))
+if kmq_c and floor:
+    x = kmq_c["median_ms"] / floor["median_ms"]
+    r, m = f"{x:.2f}x the floor", met(x <= 1.6)
+else:
+    r, m = "-", "?"
+rows.append(("1 execute x=1 RTT vs the floor (same figure)", lat(kmq_c),
+             "C 2-hop echo via ROUTER/ROUTER proxy: " + lat(floor), r,
+             "<= 1.6x the two-hop echo", m))
+if kmq_py and ipy:
+    r = f"{ipy['median_ms'] / kmq_py['median_ms']:.1f}x faster than ipykernel"
+else:
+    r = "-"
+rows.append(("1 execute x=1 RTT, kmq raw Python DEALER client (info)", lat(kmq_py),
+             "", r, "-", "-"))
+
+ks, ips = load("kmq_sessions"), load("ipy_sessions")
+n = (ks or {}).get("sessions", "?")
+ni = (ips or {}).get("sessions", "?")
+if ks and ips:
+    x = ips["start"]["median_ms"] / ks["start"]["median_ms"]
+    r = f"{x:.1f}x faster"
+    m = f"NO ({ks['start']['median_ms'] / 20:.0f}x over 20 ms)"
+else:
+    r, m = "-", "?"
+rows.append((f"2 new session to first result, med / p99 ({n} sessions), "
+             "default broker (no zygote): kmq-kernel exec + CPython + pandas import",
+             lat_s((ks or {}).get("start")),
+             f"ipykernel start to reply of first cell `import pandas as pd` "
+             f"(kmq's first cell is the same) ({ni} kernels): " + lat_s((ips or {}).get("start")),
+             r, "(nearest: <= 20 ms with the pool empty)", m))
+has_zygote = os.path.exists(os.path.join(RES, "has_zygote"))
+for name, label, limit in (("kmq_sessions_warm", "warm pool (--zygote, pool 2, starts 0.5 s apart)", 5),
+                           ("kmq_sessions_empty", "pool empty (--zygote, pool 0)", 20)):
+    z = load(name)
+    if z:
+        med = z["start"]["median_ms"]
+        r = f"{ips['start']['median_ms'] / med:.0f}x faster" if ips else "-"
+        m = met(med <= limit) + ("" if med <= limit else f" ({med / limit:.1f}x over)")
+        rows.append((f"2 new session to first result, {label}",
+                     f"{med:.1f} / {z['start']['p99_ms']:.1f} ms",
+                     "ipykernel, as above", r, f"<= {limit} ms median", m))
+    else:
+        rows.append((f"2 new session to first result, {label.split(' (')[0]}",
+                     FAILED if has_zygote else "n/a (no zygote yet)", "", "-",
+                     f"<= {limit} ms median", "?" if has_zygote else "n/a"))
+
+if ks:
+    kmem = (f"USS {ks['uss_mib']:.1f} MiB (monitor {ks['monitor_uss_mib']:.1f} + "
+            f"executor {ks['executor_uss_mib']:.1f}), PSS {ks['pss_mib']:.1f} MiB")
+else:
+    kmem = FAILED
+imem = (f"ipykernel, pandas imported ({ni} idle): USS {ips['uss_mib']:.1f} MiB, "
+        f"PSS {ips['pss_mib']:.1f} MiB") if ips else "ipykernel: " + FAILED
+if ks and ips:
+    r = f"USS {ips['uss_mib'] / ks['uss_mib']:.2f}x smaller"
+    m = met(ks["uss_mib"] <= 8) + ("" if ks["uss_mib"] <= 8 else
+                                   f" ({ks['uss_mib'] / 8:.1f}x over)")
+else:
+    r, m = "-", "?"
+rows.append((f"3 memory per idle session, median over {n} live sessions, default broker "
+             "(monitor + executor, smaps_rollup)", kmem, imem, r, "<= 8 MiB USS", m))
+
+if ks:
+    total_gib = 1000 * ks["pss_mean_mib"] / 1024
+    fits = int(ks["mem_total_mib"] / ks["pss_mean_mib"])
+    kl = (f"skipped: needs the zygote. Projection: 1000 x PSS {ks['pss_mean_mib']:.1f} MiB "
+          f"= {total_gib:.1f} GiB of {ks['mem_total_mib'] / 1024:.1f} GiB RAM; "
+          f"~{fits} sessions would fill it")
+    m = "NO (projected)" if total_gib * 1024 > ks["mem_total_mib"] else "untested"
+else:
+    kl, m = "skipped: needs the zygote", "?"
+rows.append(("4 1000 live sessions each with a small DataFrame", kl, "", "-",
+             ">= 1000 on 24 GiB, active p99 <= 5 ms", m))
+
+up, ip = load("kmq_upload"), load("inproc_csv")
+mb = (up or ip or {}).get("bytes", 0) / 1e6
+if up and ip:
+    x = up["upload_s"] / ip["read_csv_s"]
+    rows.append((f"5 upload {mb:.0f} MB CSV -> DataFrame ({up['rows']} rows x {up['columns']}), "
+                 f"median of {len(up['upload_all_s'])}",
+                 f"{up['upload_s']:.2f} s", f"pandas.read_csv(BytesIO) in-process: "
+                 f"{ip['read_csv_s']:.2f} s", f"{x:.2f}x", "<= 1.15x in-process",
+                 met(x <= 1.15) + ("" if x <= 1.15 else f" ({x / 1.15:.2f}x over)")))
+    rows.append(("5 download the same frame as csv (to_csv in the executor)",
+                 f"{up['download_s']:.2f} s", f"df.to_csv(index=False) in-process: "
+                 f"{ip['to_csv_s']:.2f} s", f"{up['download_s'] / ip['to_csv_s']:.2f}x",
+                 "-", "-"))
+else:
+    rows.append(("5 upload / download CSV", FAILED if not up else "", FAILED if not ip else "",
+                 "-", "<= 1.15x in-process", "?"))
+
+hb, hbf, st, ex, exf = (load(n) for n in ("kmq_tput_hb", "floor_tput_hb", "kmq_tput_stats",
+                                          "kmq_tput_exec", "floor_tput_exec"))
+
+
+def rate(r):
+    return f"{r['rate'] / 1000:.1f} k/s" if r else FAILED
+
+
+if hb:
+    cfg = f"{hb['clients']} DEALERs x {hb['window']} in flight"
+    m = met(hb["rate"] >= 150_000) + ("" if hb["rate"] >= 150_000 else
+                                     f" ({hb['rate'] / 150_000:.2f}x of target)")
+else:
+    cfg, m = "4 DEALERs x 16 in flight", "?"
+rows.append((f"6 broker routing: client heartbeats answered by the broker ({cfg}, C load gen)",
+             rate(hb), "raw libzmq ROUTER echoing each message, same load: " + rate(hbf),
+             f"{hb['rate'] / hbf['rate']:.2f}x raw" if hb and hbf else "-",
+             ">= 150 k msg/s", m))
+rows.append(("6 broker: stats requests answered by the broker (info)", rate(st), "", "-", "-", "-"))
+if ex:
+    rows.append((f"6 small executes x=1 through kernels ({ex['clients']} clients x "
+                 f"{ex['sessions'] // ex['clients']} sessions, {ex['window_per_session']} "
+                 f"in flight per session, Python client; errors {ex['errors']})",
+                 rate(ex), "C echo via proxy + 1 worker (4 clients x 16 in flight): " + rate(exf),
+                 "-", "-", "-"))
+else:
+    rows.append(("6 small executes through kernels", FAILED, "", "-", "-", "-"))
+
+head = ("figure", "kernelmq", "anchor (same run)", "ratio", "DESIGN 7 target", "met")
+print(f"kernelmq benchmarks  {info('date')}")
+print(f"machine: {info('machine')}")
+print(f"load average before / after: {info('load_before')} / {info('load_after')}")
+print()
+print("| " + " | ".join(head) + " |")
+print("|" + "|".join("---" for _ in head) + "|")
+for row in rows:
+    print("| " + " | ".join(str(c) for c in row) + " |")
+print()
+print("Notes: latencies are client-side wall time, median / p99. msg/s counts requests "
+      "answered per second (each is one message into the broker and one out). "
+      "RTT clients send one request at a time. The floor and the throughput load "
+      "generator are bench/zbench.c (raw libzmq, frames built by the kmq codec). "
+      "Memory: USS = Private_Clean + Private_Dirty; the 1000-session projection uses "
+      "the mean PSS. This machine is shared: compare ratios within one run.")

@@ -1,0 +1,233 @@
+#!/bin/bash
+# `make bench`: bench/run.sh BIN. Runs every kernelmq benchmark beside its
+# anchor, measured in the same run, and prints one table (bench/report.py).
+#
+# Each step has its own timeout and all of them share one budget (BUDGET_S,
+# default 570 s), so the whole run stays under 10 minutes. Every kmq step
+# starts its own broker on a free port with its own --runtime-dir. Every
+# process started here is killed by its pid on exit, also on failure or ^C.
+# The script exits 0; a failed step shows as "failed (see log)" in the table
+# and its log is printed after it.
+#
+# Knobs (environment):
+#   KMQ_BENCH_SESSIONS  sessions started and held for figures 2-3 (default 20;
+#                       each idle kernel holds ~40-100 MiB without the zygote)
+#   KMQ_BENCH_CALLS     execute round trips for figure 1 (default 2000)
+#   KMQ_BENCH_CSV_MB    size of the CSV for figure 5 (default 100)
+#   KMQ_BENCH_SECONDS   length of each throughput run (default 5)
+#   KMQ_BENCH_BUDGET_S  total time budget (default 570)
+set -u
+BIN=$(cd "${1:-bin}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PY=/usr/bin/python3                     # Debian's python3, never the pyenv one
+SESSIONS=${KMQ_BENCH_SESSIONS:-20}
+CALLS=${KMQ_BENCH_CALLS:-2000}
+CSV_MB=${KMQ_BENCH_CSV_MB:-100}
+SECONDS_TPUT=${KMQ_BENCH_SECONDS:-5}
+BUDGET_S=${KMQ_BENCH_BUDGET_S:-570}
+export PYDEVD_DISABLE_FILE_VALIDATION=1
+
+T=$(mktemp -d /tmp/kmq-bench.XXXXXX)
+# A private copy of the binaries, so a rebuild of BIN during the run does not
+# swap the broker or the kernel under a benchmark.
+mkdir -p "$T/bin"
+for f in kmq-broker kmq-kernel kmq libkmq.a; do
+    cp "$BIN/$f" "$T/bin/" || { echo "bench: $BIN/$f is missing: run make" >&2; rm -rf "$T"; exit 0; }
+done
+BIN="$T/bin"
+RES="$T/res"
+PIDS="$T/pids"              # every pid we started or saw started for us
+mkdir -p "$RES"
+: > "$PIDS"
+START=$(date +%s)
+FAILED_STEPS=""
+
+log() { echo "bench: $*" >&2; }
+
+# kill_pid PID [PATTERN]: TERM, then KILL after 5 s; with PATTERN, only if
+# the process's command line still matches (the pid may have been reused).
+kill_pid() {
+    local pid=$1 pat=${2:-}
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    if [ -n "$pat" ] && ! tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pat"; then
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+}
+
+cleanup() {
+    trap - EXIT INT TERM
+    local pid pat
+    # Steps first (newest first), then what they left: kernels, helpers.
+    while read -r pid pat; do
+        kill_pid "$pid" "$pat"
+    done < <(tac "$PIDS"; sed 's/$/ ipykernel/' "$T/ipy.pids" 2>/dev/null;
+             sed 's/$/ kmq-kernel/' "$T/kmq.pids" 2>/dev/null)
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+free_port() {
+    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# remaining WANT: seconds this step may take: WANT, capped by the budget.
+remaining() {
+    local left=$((BUDGET_S - ($(date +%s) - START)))
+    [ "$left" -lt "$1" ] && echo "$left" || echo "$1"
+}
+
+# step NAME TIMEOUT CMD...: runs CMD bounded; its last stdout line is the
+# JSON result $RES/NAME.json; stderr goes to $T/NAME.err.
+step() {
+    local name=$1 want=$2; shift 2
+    local t; t=$(remaining "$want")
+    if [ "$t" -le 5 ]; then
+        log "$name: skipped, the time budget is spent"
+        FAILED_STEPS="$FAILED_STEPS $name"
+        return 1
+    fi
+    log "$name (at most ${t}s)"
+    # In the background so that an interrupted run can kill it by its pid
+    # (timeout passes the TERM on to the command).
+    timeout -k 5 "$t" "$@" > "$T/$name.out" 2> "$T/$name.err" &
+    local pid=$!
+    echo "$pid timeout" >> "$PIDS"
+    if wait "$pid" && tail -n 1 "$T/$name.out" | $PY -c 'import json,sys; json.loads(sys.stdin.read())' 2>/dev/null; then
+        tail -n 1 "$T/$name.out" > "$RES/$name.json"
+        return 0
+    fi
+    log "$name: failed (exit $?)"
+    FAILED_STEPS="$FAILED_STEPS $name"
+    return 1
+}
+
+# start_broker NAME [FLAGS...]: a fresh kmq-broker; sets ENDPOINT and BROKER_PID.
+start_broker() {
+    local name=$1; shift
+    local port; port=$(free_port)
+    ENDPOINT="tcp://127.0.0.1:$port"
+    "$BIN/kmq-broker" --frontend "$ENDPOINT" --runtime-dir "$T/$name.rt" "$@" \
+        > "$T/$name.broker.log" 2>&1 &
+    BROKER_PID=$!
+    echo "$BROKER_PID kmq-broker" >> "$PIDS"
+    for _ in $(seq 1 100); do
+        if timeout 5 "$BIN/kmq" -e "$ENDPOINT" stats > /dev/null 2>&1; then return 0; fi
+        kill -0 "$BROKER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "$name: the broker did not come up (log: $T/$name.broker.log)"
+    return 1
+}
+
+stop_broker() { kill_pid "$BROKER_PID" kmq-broker; BROKER_PID=""; }
+
+# start_bg PATTERN CMD...: a helper process we kill at the end; sets BG_PID.
+start_bg() {
+    local pat=$1; shift
+    "$@" > /dev/null 2>> "$T/bg.err" &
+    BG_PID=$!
+    echo "$BG_PID $pat" >> "$PIDS"
+}
+
+# ---------------------------------------------------------------- machine
+{
+    echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
+         "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo),"\
+         "Linux $(uname -r), $($PY -c 'import sys, zmq, pandas; print("Python", sys.version.split()[0], "pandas", pandas.__version__, "libzmq", zmq.zmq_version())')"
+} > "$RES/machine"
+date -u '+%Y-%m-%d %H:%M UTC' > "$RES/date"
+cut -d' ' -f1-3 /proc/loadavg > "$RES/load_before"
+log "results in $T; budget ${BUDGET_S}s; $SESSIONS sessions, $CALLS calls, ${CSV_MB} MB CSV"
+
+# ---------------------------------------------------------------- build zbench
+ZB="$T/zbench"
+if ! cc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT/common" -I"$ROOT/client" \
+        "$HERE/zbench.c" "$BIN/libkmq.a" -o "$ZB" \
+        $(pkg-config --cflags --libs libczmq libzmq msgpack) 2> "$T/zbench.build.err"; then
+    log "zbench did not compile:"; cat "$T/zbench.build.err" >&2
+    ZB=false
+fi
+
+# ---------------------------------------------------------------- 1. round trip
+# The floor: client DEALER -> ROUTER/ROUTER proxy -> DEALER echo worker,
+# backend over ipc:// as kmq's is.
+FLOOR_FE="tcp://127.0.0.1:$(free_port)"
+start_bg "zbench proxy" "$ZB" proxy "$FLOOR_FE" "ipc://$T/floor-backend"; FLOOR_PROXY=$BG_PID
+start_bg "zbench worker" "$ZB" worker "ipc://$T/floor-backend"; FLOOR_WORKER=$BG_PID
+sleep 0.3
+step floor_rtt 60 "$ZB" rtt "$FLOOR_FE" "$CALLS"
+
+if start_broker rtt; then
+    step kmq_rtt_c 120 "$ZB" kmqrtt "$ENDPOINT" bench-rtt-c "$CALLS"
+    step kmq_rtt_py 120 $PY "$HERE/kmq_bench.py" rtt "$ENDPOINT" "$CALLS"
+    stop_broker
+fi
+step ipy_rtt 150 $PY "$HERE/ipy_bench.py" rtt "$CALLS" "$T/ipy.pids"
+
+# ---------------------------------------------------------------- 2+3. sessions, memory
+if start_broker sessions; then
+    step kmq_sessions 150 $PY "$HERE/kmq_bench.py" sessions "$ENDPOINT" "$SESSIONS" "$T/kmq.pids"
+    stop_broker
+fi
+# With a zygote (a broker that knows --zygote): a warm pool (2 executors
+# forked ahead; starts 0.5 s apart so it refills) and an empty one (0).
+if "$BIN/kmq-broker" --help 2>/dev/null | grep -q -- '--zygote'; then
+    touch "$RES/has_zygote"
+    if start_broker zyg_warm --zygote true --pool-size 2; then
+        sleep 2
+        step kmq_sessions_warm 60 $PY "$HERE/kmq_bench.py" sessions "$ENDPOINT" "$SESSIONS" "$T/kmq.pids" 0.5 nomem
+        stop_broker
+    fi
+    if start_broker zyg_empty --zygote true --pool-size 0; then
+        sleep 1
+        step kmq_sessions_empty 60 $PY "$HERE/kmq_bench.py" sessions "$ENDPOINT" "$SESSIONS" "$T/kmq.pids" 0.2 nomem
+        stop_broker
+    fi
+fi
+step ipy_sessions 180 $PY "$HERE/ipy_bench.py" sessions "$SESSIONS" "$T/ipy.pids"
+
+# ---------------------------------------------------------------- 5. upload, download
+CSV="$T/data.csv"
+if step csv_gen 90 $PY "$HERE/inproc.py" gen "$CSV" "$CSV_MB"; then
+    step inproc_csv 120 $PY "$HERE/inproc.py" csv "$CSV" 3
+    if start_broker upload; then
+        step kmq_upload 150 $PY "$HERE/kmq_bench.py" upload "$ENDPOINT" "$CSV" 3
+        stop_broker
+    fi
+    rm -f "$CSV"
+fi
+
+# ---------------------------------------------------------------- 6. throughput
+step floor_tput_exec 30 "$ZB" load "$FLOOR_FE" 4 "$SECONDS_TPUT" 16 exec
+kill_pid "$FLOOR_WORKER" "zbench worker"; kill_pid "$FLOOR_PROXY" "zbench proxy"
+ECHO_FE="tcp://127.0.0.1:$(free_port)"
+start_bg "zbench selfecho" "$ZB" selfecho "$ECHO_FE"; ECHO_PID=$BG_PID
+sleep 0.3
+step floor_tput_hb 30 "$ZB" load "$ECHO_FE" 4 "$SECONDS_TPUT" 16 hb
+kill_pid "$ECHO_PID" "zbench selfecho"
+if start_broker tput; then
+    step kmq_tput_hb 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 hb
+    step kmq_tput_stats 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 stats
+    step kmq_tput_exec 60 $PY "$HERE/kmq_bench.py" execload "$ENDPOINT" 4 2 "$SECONDS_TPUT" 4
+    stop_broker
+fi
+
+# ---------------------------------------------------------------- table
+cut -d' ' -f1-3 /proc/loadavg > "$RES/load_after"
+echo
+$PY "$HERE/report.py" "$RES"
+echo "(N = $SESSIONS sessions for figures 2-3: set KMQ_BENCH_SESSIONS; took $(( $(date +%s) - START )) s)"
+for name in $FAILED_STEPS; do
+    echo
+    echo "--- $name failed; its stderr (last lines):"
+    tail -n 15 "$T/$name.err" 2>/dev/null
+done
+exit 0
