@@ -124,17 +124,29 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
                         session_table_kernels (self->sessions) + zlistx_size (self->doomed));
     proto_builder_uint (builder, "queued", session_table_queued (self->sessions));
     proto_builder_uint (builder, "max_sessions", self->cfg->max_sessions);
+    if (self->zygote) {
+        proto_builder_key (builder, "zygote");
+        proto_builder_val_map (builder, 3);
+        proto_builder_val_str (builder, "pid");
+        proto_builder_val_uint (builder, (uint64_t) zygote_proc_pid (self->zygote));
+        proto_builder_val_str (builder, "restarts");
+        proto_builder_val_uint (builder, zygote_proc_restarts (self->zygote));
+        proto_builder_val_str (builder, "pool_size");
+        proto_builder_val_uint (builder, self->cfg->pool_size);
+    }
     proto_builder_key (builder, "session_list");
     proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
-        proto_builder_val_map (builder, 8);
+        proto_builder_val_map (builder, 9);
         proto_builder_val_str (builder, "session");
         proto_builder_val_str (builder, session_key (s));
         proto_builder_val_str (builder, "state");
         proto_builder_val_str (builder, session_state_name (session_state (s)));
         proto_builder_val_str (builder, "pid");
         proto_builder_val_uint (builder, (uint64_t) session_pid (s));
+        proto_builder_val_str (builder, "executor_pid");
+        proto_builder_val_uint (builder, (uint64_t) session_executor_pid (s));
         proto_builder_val_str (builder, "queued");
         proto_builder_val_uint (builder, session_queued (s));
         proto_builder_val_str (builder, "idle_ms");
@@ -441,6 +453,7 @@ broker_new (config_t *config)
         goto fail;
     zsys_info ("kmq-broker: clients on %s, kernels on %s, runtime dir %s",
                config->frontend, config->backend, self->runtime_dir);
+    broker_zygote_start (self);
     return self;
 fail:
     broker_destroy (&self);
@@ -465,6 +478,7 @@ broker_destroy (broker_t **self_p)
     }
     zlistx_destroy (&list);
     broker_stop_kernels (self);
+    zygote_proc_destroy (&self->zygote);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->backend);
     session_table_destroy (&self->sessions);

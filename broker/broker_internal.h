@@ -10,6 +10,7 @@
 #include "config.h"
 #include "proto.h"
 #include "session.h"
+#include "zygote_proc.h"
 
 //  A kernel on its way out (closed, evicted, killed): no longer any
 //  session's, but still a child to SIGKILL if it lingers and to reap.
@@ -25,6 +26,7 @@ struct _broker_t {
     zsock_t *backend;               //  ROUTER, kernels
     session_table_t *sessions;
     zlistx_t *doomed;               //  broker_doomed_t *
+    zygote_proc_t *zygote;          //  NULL when the setting zygote is off
     char *runtime_dir;              //  absolute
     char *work_root;                //  <runtime_dir>/work
     bool runtime_dir_ours;          //  we created it, so we remove it all
@@ -76,5 +78,8 @@ void broker_stop_kernels (broker_t *self);
 int broker_runtime_dir_create (broker_t *self);
 //  Removes the runtime dir (all of it when we created it).
 void broker_runtime_dir_remove (broker_t *self);
+//  Starts the zygote when the setting zygote is on. Returns 0, or -1 when it
+//  could not be spawned (logged; it is retried, sessions still start).
+int broker_zygote_start (broker_t *self);
 
 #endif

@@ -91,12 +91,27 @@ broker_runtime_dir_remove (broker_t *self)
     //  Someone else's directory: remove only what we put there
     if (self->work_root)
         s_remove_tree (self->work_root);
+    char *zsock = zsys_sprintf ("%s/zygote.sock", self->runtime_dir);
+    unlink (zsock);
+    zstr_free (&zsock);
     const char *backend = self->cfg->backend;
     size_t len = strlen (self->runtime_dir);
     if (strncmp (backend, "ipc://", 6) == 0
     &&  strncmp (backend + 6, self->runtime_dir, len) == 0)
         unlink (backend + 6);
     rmdir (self->runtime_dir);
+}
+
+//  --- the zygote ---------------------------------------------------------
+
+int
+broker_zygote_start (broker_t *self)
+{
+    if (!self->cfg->zygote)
+        return 0;
+    if (!self->zygote)
+        self->zygote = zygote_proc_new (self->cfg, self->runtime_dir);
+    return zygote_proc_start (self->zygote, zclock_mono ());
 }
 
 //  --- doomed kernels --------------------------------------------------
@@ -208,6 +223,12 @@ s_kernel_start (broker_t *self, session_t *session)
     argv [argc++] = "--work-dir";           argv [argc++] = work;
     if (notice) {
         argv [argc++] = "--state-lost";     argv [argc++] = (char *) notice;
+    }
+    if (self->zygote) {
+        //  Even while the zygote is down: the kernel then forks the
+        //  executor itself (and says so in its log)
+        argv [argc++] = "--zygote";
+        argv [argc++] = (char *) zygote_proc_socket (self->zygote);
     }
     if (cfg->verbose)
         argv [argc++] = "-v";
@@ -323,6 +344,8 @@ s_await_final_reply (broker_t *self, pid_t pid)
 static void
 s_child_exited (broker_t *self, pid_t pid, int status)
 {
+    if (self->zygote && zygote_proc_exited (self->zygote, pid, status, zclock_mono ()))
+        return;
     char how [96];
     kernel_proc_describe (status, how, sizeof how);
     session_t *session = session_table_by_pid (self->sessions, pid);
@@ -528,9 +551,13 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_READY:
             if (session_state (session) == SESSION_STARTING
             &&  s_sandbox_accepted (self, session, kmsg)) {
-                zsys_info ("session %s: kernel %d ready in %" PRId64 " ms",
+                uint64_t executor = proto_msg_uint (kmsg, "executor_pid", 0);
+                session_set_executor_pid (session,
+                                          executor <= INT32_MAX ? (pid_t) executor : 0);
+                zsys_info ("session %s: kernel %d ready in %" PRId64 " ms (executor %d)",
                            session_key (session), (int) session_pid (session),
-                           session_kernel_age_ms (session, now));
+                           session_kernel_age_ms (session, now),
+                           (int) session_executor_pid (session));
                 session_clear_state_lost (session);     //  the kernel carries it
                 session_set_state (session, SESSION_IDLE);
                 broker_dispatch (self, session);
@@ -656,6 +683,11 @@ broker_timers (broker_t *self)
         self->next_idle_check = now + S_IDLE_CHECK_MS;
     }
     int64_t next = self->next_heartbeat;
+    if (self->zygote) {
+        int64_t due = zygote_proc_tick (self->zygote, now);
+        if (due >= 0 && now + due < next)
+            next = now + due;
+    }
     if (self->next_housekeeping < next)
         next = self->next_housekeeping;
     if (self->next_idle_check < next)
@@ -676,10 +708,18 @@ broker_stop_kernels (broker_t *self)
         if (session_pid (s))
             broker_kernel_retire (self, s, false);      //  SIGTERM
     zlistx_destroy (&list);
+    //  The zygote with them (its pool executors die with it)
+    pid_t zygote = self->zygote ? zygote_proc_release (self->zygote) : 0;
+    if (zygote > 0) {
+        if (kernel_proc_signal (zygote, SIGTERM, false) && errno != ESRCH)
+            zsys_warning ("zygote: kill -TERM %d: %s", (int) zygote, strerror (errno));
+        s_doomed_add (self, zygote, "zygote", deadline);
+    }
     size_t count = zlistx_size (self->doomed);
     if (count == 0)
         return;
-    zsys_info ("kmq-broker: stopping %zu kernel%s", count, count == 1 ? "" : "s");
+    zsys_info ("kmq-broker: stopping %zu kernel%s%s", count, count == 1 ? "" : "s",
+               zygote > 0 ? " (the zygote included)" : "");
     for (broker_doomed_t *doomed = (broker_doomed_t *) zlistx_first (self->doomed);
          doomed; doomed = (broker_doomed_t *) zlistx_next (self->doomed))
         if (doomed->kill_at == 0 || doomed->kill_at > deadline)

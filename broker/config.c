@@ -75,6 +75,11 @@ static const s_setting_t s_settings [] = {
       "namespaces,filesystem,caps,rlimits,no_new_privs,seccomp", NULL, 0, 0,
       "sandbox layers a kernel must have in force, or it is refused (comma list of "
       "namespaces, filesystem, caps, rlimits, no_new_privs, landlock, seccomp, cgroup; or none)" },
+    { "zygote", S_BOOL, S_OFF (zygote), "true", NULL, 0, 0,
+      "start executors from a zygote (a process with Python and pandas loaded) that "
+      "kernels ask for one; off, each kernel forks its executor itself (slower)" },
+    { "pool_size", S_UINT, S_OFF (pool_size), "2", NULL, 0, 64,
+      "executors the zygote keeps forked ahead of demand (0 = fork on demand)" },
     { "verbose", S_BOOL, S_OFF (verbose), "false", NULL, 0, 0,
       "log every message at debug level (-v)" },
 };
@@ -408,8 +413,15 @@ config_load (config_t *self, int argc, char **argv, char *err, size_t errsize)
             snprintf (err, errsize, "unknown flag %.*s (try --help)", (int) len + 2, arg);
             goto done;
         }
-        if (!value && s && s->kind == S_BOOL)
-            value = "true";
+        if (!value && s && s->kind == S_BOOL) {
+            //  --flag alone is true; --flag false (any boolean word) also works
+            char why [160];
+            config_t probe = { 0 };
+            if (i + 1 < argc && s_parse (&probe, s, argv [i + 1], why, sizeof why) == 0)
+                value = argv [++i];
+            else
+                value = "true";
+        }
         if (!value) {
             if (i + 1 >= argc) {
                 snprintf (err, errsize, "flag %.*s needs a value", (int) len + 2, arg);
@@ -522,6 +534,8 @@ config_test (bool verbose)
     assert (cfg->cpu_limit_s == 3600);
     assert (cfg->kernel_start_timeout_ms == 30000);
     assert (!cfg->verbose);
+    assert (cfg->zygote);
+    assert (cfg->pool_size == 2);
 
     //  Make sure the environment of whoever runs the test does not leak in
     for (size_t i = 0; i < S_COUNT; i++) {
@@ -593,6 +607,17 @@ config_test (bool verbose)
     assert (cfg->memory_limit == 3ull << 30);
     assert (cfg->max_output == 0);
     assert (cfg->max_payload == 1ull << 20);
+
+    //  Zygote switches
+    char *zyg [] = { "kmq-broker", "--zygote", "false", "--pool-size", "0" };
+    rc = s_try (&cfg, err, sizeof err, 5, zyg);
+    assert (rc == 0 && !cfg->zygote && cfg->pool_size == 0);
+    char *zyg_on [] = { "kmq-broker", "--zygote", "--pool-size", "64" };
+    rc = s_try (&cfg, err, sizeof err, 4, zyg_on);
+    assert (rc == 0 && cfg->zygote && cfg->pool_size == 64);
+    char *zyg_bad [] = { "kmq-broker", "--pool-size", "65" };
+    rc = s_try (&cfg, err, sizeof err, 3, zyg_bad);
+    assert (rc == -1 && strstr (err, "out of range"));
 
     //  Bad values: each names its source
     char *bad1 [] = { "kmq-broker", "--idle-timeout-s", "soon" };

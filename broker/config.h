@@ -42,6 +42,8 @@ typedef struct {
     uint64_t max_threads;           //  threads (RLIMIT_NPROC) per executor
     uint64_t max_files;             //  open files (RLIMIT_NOFILE) per executor
     char *sandbox_require;          //  layers a kernel must report, "a,b" or "none"
+    bool zygote;                    //  start executors from a zygote (warm pool)
+    uint64_t pool_size;             //  executors the zygote keeps forked ahead
     bool verbose;
     //  Not settings: what the command line asked for besides running.
     bool help;                      //  --help / -h

@@ -12,6 +12,7 @@ struct _session_t {
     session_state_t state;
     char kernel_id [64];
     pid_t pid;
+    pid_t executor_pid;             //  from the kernel's ready; 0 = unknown
     zlistx_t *queue;                //  session_request_t *, oldest first
     size_t max_queue;
     session_request_t *inflight;
@@ -190,6 +191,20 @@ session_pid (session_t *self)
 {
     assert (self);
     return self->pid;
+}
+
+void
+session_set_executor_pid (session_t *self, pid_t pid)
+{
+    assert (self);
+    self->executor_pid = pid > 0 ? pid : 0;
+}
+
+pid_t
+session_executor_pid (session_t *self)
+{
+    assert (self);
+    return self->executor_pid;
 }
 
 int
@@ -599,6 +614,7 @@ session_table_unbind_kernel (session_table_t *self, session_t *session)
     }
     session->kernel_id [0] = 0;
     session->pid = 0;
+    session->executor_pid = 0;
     session->state = SESSION_DEAD;
 }
 
@@ -661,6 +677,9 @@ session_test (bool verbose)
     session_kernel_heard (a, 2600);
     assert (session_kernel_silent_ms (a, 3000) == 400);
     session_set_state (a, SESSION_IDLE);
+    assert (session_executor_pid (a) == 0);
+    session_set_executor_pid (a, 4123);
+    assert (session_executor_pid (a) == 4123);
 
     //  Dispatch in order; the in-flight request is not queued
     session_request_t *req = session_dequeue (a);
@@ -722,6 +741,7 @@ session_test (bool verbose)
 
     //  Kernel death: unbind, state lost for the next kernel
     session_table_unbind_kernel (table, a);
+    assert (session_executor_pid (a) == 0);
     assert (session_state (a) == SESSION_DEAD);
     assert (session_table_by_kernel (table, "k1-abc") == NULL);
     assert (session_table_by_pid (table, 4121) == NULL);

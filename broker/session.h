@@ -102,6 +102,10 @@ const char *session_state_name (session_state_t state);
 //  Kernel routing id ("" when none) and pid (0 when none).
 const char *session_kernel_id (session_t *self);
 pid_t session_pid (session_t *self);
+//  The host pid of the kernel's executor, as its `ready` reported it (0
+//  until then, and once the kernel is unbound).
+void session_set_executor_pid (session_t *self, pid_t pid);
+pid_t session_executor_pid (session_t *self);
 
 //  Appends *req_p. Returns 0 and clears *req_p, or -1 (queue full; *req_p
 //  stays the caller's).

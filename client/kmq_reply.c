@@ -364,7 +364,7 @@ static const char *s_json_keys [] = {
     "killed", "cause", "name", "kind", "format", "bytes", "rows", "columns",
     "interrupted", "vars", "uptime_ms", "sessions", "kernels", "queued",
     "max_sessions", "session_list", "matches", "cursor_start", "cursor_end",
-    "found", NULL
+    "found", "zygote", NULL
 };
 
 static void

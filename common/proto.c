@@ -240,7 +240,8 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
     if (type != PROTO_HEARTBEAT && type != PROTO_READY
     &&  s_require (map, "id", type, fault))
         return -1;
-    if (proto_type_is_session_bound (type) || type == PROTO_READY) {
+    if (proto_type_is_session_bound (type) || type == PROTO_READY
+    ||  type == PROTO_SPAWN) {
         if (s_require (map, "session", type, fault))
             return -1;
         const msgpack_object *session = s_find (map, "session");
@@ -301,6 +302,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_HEARTBEAT: case PROTO_STATS: case PROTO_READY:
+        case PROTO_SPAWN:
             return s_payloads (count, 0, type, fault);
         case PROTO_EVENT:
             if (s_require (map, "event", type, fault))

@@ -59,6 +59,8 @@ typedef enum {
     PROTO_READY,            //  kernel -> broker, first message of a kernel
     PROTO_EVENT,            //  partial event for a request (stream, display)
     PROTO_REPLY,            //  the one final reply to a request
+    PROTO_SPAWN,            //  monitor -> zygote, inside a kernel host: hand me
+                            //  an executor (protocol.md section 10)
     PROTO_TYPE_COUNT
 } proto_type_t;
 

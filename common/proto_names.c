@@ -13,7 +13,7 @@
 static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "hello", "execute", "upload", "download", "reset", "interrupt", "vars",
     "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
-    "ready", "event", "reply"
+    "ready", "event", "reply", "spawn"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {
@@ -148,6 +148,9 @@ static const s_field_t s_fields [] = {
     { "cursor_start", K_UINT, K_NONE },
     { "cursor_end", K_UINT, K_NONE },
     { "found", K_BOOL, K_NONE },
+    { "executor_pid", K_UINT, K_NONE },
+    { "wait_status", K_UINT, K_NONE },
+    { "sandbox_config", K_STR, K_NONE },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 

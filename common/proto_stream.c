@@ -676,4 +676,5 @@ proto_stream_test (bool verbose)
         printf ("   limits, end of stream, write errors\n");
     s_test_limits ();
     s_test_write_errors ();
+    proto_stream_pack_test (verbose);
 }

@@ -18,6 +18,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct _proto_reader_t proto_reader_t;
 
@@ -40,6 +41,20 @@ zmsg_t *proto_reader_take (proto_reader_t *self);
 //  destroys it. Returns 0, or -1 with errno set. *msg_p is cleared either way.
 int proto_stream_write (int fd, zmsg_t **msg_p);
 
+//  The same framing in one buffer, for a datagram that holds exactly one
+//  message (protocol.md section 10). pack destroys *msg_p (cleared either
+//  way) and returns a malloc'd buffer of *size_p bytes, or NULL with errno
+//  EINVAL (no message), EPROTO (no frames) or ENOMEM.
+uint8_t *proto_stream_pack (zmsg_t **msg_p, size_t *size_p);
+
+//  Parses size bytes as exactly one framed message, checking the limits as
+//  proto_reader does. Returns a new zmsg the caller owns, or NULL with
+//  errno EPROTO (truncated, trailing bytes, no frames), EMSGSIZE (over a
+//  limit) or ENOMEM.
+zmsg_t *proto_stream_unpack (const void *data, size_t size,
+                             size_t max_frames, size_t max_frame);
+
 void proto_stream_test (bool verbose);
+void proto_stream_pack_test (bool verbose);
 
 #endif

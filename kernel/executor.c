@@ -71,7 +71,7 @@ typedef struct {
     PyObject *module;           //  _kmq itself, for its cell counter
 } s_glue_t;
 
-typedef struct {
+struct _executor_python_t {
     const executor_config_t *config;
     s_glue_t glue;
     proto_reader_t *reader;
@@ -81,7 +81,8 @@ typedef struct {
     bool in_flight;
     uint64_t req_id;
     const char *req_session;    //  owned by s_handle while in flight
-} s_child_t;
+};
+typedef struct _executor_python_t s_child_t;
 
 //  State of the _kmq_io module: the child it writes for.
 typedef struct {
@@ -790,25 +791,87 @@ s_serve (s_child_t *self)
     }
 }
 
-//  The child after executor_child_setup: Python, the glue, the seal, then
-//  requests until the monitor goes.
-void
-executor_child_run (const executor_config_t *config, sandbox_report_t *report)
-{
-    s_child_t self = { .config = config };
-    s_python_start ();
-    s_io_install (&self);
-    s_glue_load (&self.glue);
+//  --------------------------------------------------------------------
+//  The interpreter's life (executor_internal.h)
 
+executor_python_t *
+executor_python_start (void)
+{
+    s_child_t *self = (s_child_t *) calloc (1, sizeof (s_child_t));
+    if (!self)
+        executor_die (EXECUTOR_EXIT_SETUP, "out of memory for the executor");
+    s_python_start ();
+    s_io_install (self);
+    s_glue_load (&self->glue);
+    return (executor_python_t *) self;
+}
+
+//  Calls glue.name() for its side effects; dies when it raises.
+static void
+s_glue_call (s_child_t *self, const char *name)
+{
+    PyObject *result = PyObject_CallMethod (self->glue.module, name, NULL);
+    if (!result) {
+        char reason [512];
+        s_python_describe (reason, sizeof reason);
+        executor_die (EXECUTOR_EXIT_PYTHON, "glue %s(): %s", name, reason);
+    }
+    Py_DECREF (result);
+}
+
+void
+executor_python_preload (executor_python_t *python)
+{
+    s_glue_call ((s_child_t *) python, "zygote_preload");
+}
+
+void
+executor_python_before_fork (void)
+{
+    PyOS_BeforeFork ();
+}
+
+void
+executor_python_after_fork (bool in_child)
+{
+    if (in_child)
+        PyOS_AfterFork_Child ();
+    else
+        PyOS_AfterFork_Parent ();
+}
+
+void
+executor_python_prepare (executor_python_t *python, const executor_config_t *config)
+{
+    s_child_t *self = (s_child_t *) python;
+    self->config = config;
     uint64_t max_frame = config->max_payload? config->max_payload: PROTO_MAX_PAYLOAD;
     if (max_frame > PROTO_MAX_PAYLOAD)
         max_frame = PROTO_MAX_PAYLOAD;
-    self.reader = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
-                                    (size_t) max_frame + S_FRAME_SLACK);
-    if (!self.reader)
+    proto_reader_destroy (&self->reader);
+    self->reader = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
+                                     (size_t) max_frame + S_FRAME_SLACK);
+    if (!self->reader)
         executor_die (EXECUTOR_EXIT_SETUP, "proto_reader_new: out of memory");
-    executor_child_seal (config, report);
+}
 
+void
+executor_python_handover (executor_python_t *python, const executor_config_t *config)
+{
+    s_child_t *self = (s_child_t *) python;
+    self->config = config;
+    self->replied = false;
+    self->in_flight = false;
+    s_glue_call (self, "fresh_session");
+    //  A signal the zygote's copy had pending is no request's business.
+    s_drop_stray_interrupt ();
+}
+
+void
+executor_python_serve (executor_python_t *python, sandbox_report_t *report)
+{
+    s_child_t *self = (s_child_t *) python;
+    const executor_config_t *config = self->config;
     //  Python is up and sealed: the monitor connects to the broker only
     //  now, so no request or interrupt reaches a half-started interpreter.
     //  `ready` carries what the sandbox put in force, for the broker's
@@ -822,5 +885,16 @@ executor_child_run (const executor_config_t *config, sandbox_report_t *report)
     proto_builder_str (ready, "sandbox_missing", missing);
     zmsg_t *msg = proto_builder_finish (&ready);
     s_write_or_die (&msg, "ready");
-    s_serve (&self);
+    s_serve (self);
+}
+
+//  The child after its set-up: Python, the glue, the seal, then requests
+//  until the monitor goes.
+void
+executor_child_run (const executor_config_t *config, sandbox_report_t *report)
+{
+    executor_python_t *python = executor_python_start ();
+    executor_python_prepare (python, config);
+    executor_child_seal (config, report);
+    executor_python_serve (python, report);
 }

@@ -37,15 +37,40 @@ typedef struct {
 } executor_config_t;
 
 typedef struct {
-    pid_t pid;                  //  the child
+    pid_t pid;                  //  the executor's host pid
     int sock;                   //  monitor's end of the request socketpair
     int out_fd;                 //  read end of the child's stdout pipe
     int err_fd;                 //  read end of the child's stderr pipe
+    int pidfd;                  //  the executor's pidfd; -1 when forked here
+                                //  (or the zygote could not make one)
+    int super_fd;               //  the zygote connection (poll POLLIN: the
+                                //  executor ended); -1 when forked here
 } executor_handle_t;
 
 //  Forks the executor into its sandbox (sandbox_fork). In the parent returns 0 and fills *handle (all fds
 //  close-on-exec, non-blocking), or -1 with errno set. The child never
 //  returns: it runs requests until its socket closes, then _exit(0).
 int executor_spawn (const executor_config_t *config, executor_handle_t *handle);
+
+//  The same executor from the zygote listening on socket_path (zygote.h,
+//  protocol.md section 10): a pool child or a fork of the loaded zygote,
+//  sandboxed exactly as executor_spawn's. Fills *handle (pidfd and
+//  super_fd set) and returns 0; or returns -1 with why (a sentence)
+//  filled, having closed everything: the caller then forks with
+//  executor_spawn. Call before any ZeroMQ context exists, like
+//  executor_spawn.
+int executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
+                           executor_handle_t *handle, char *why, size_t why_size);
+
+//  Sends sig to the executor, whichever way it was made (pidfd_send_signal
+//  or kill). Returns 0 or -1 with errno set.
+int executor_signal (executor_handle_t *handle, int sig);
+
+//  Reaps the executor: waitpid locally; for a zygote executor, reads the
+//  zygote's `exited` event from super_fd. Waits up to timeout_ms (0 = just
+//  look, -1 = until it ends; a zygote executor's wait is capped at 10 s).
+//  Returns 1 when reaped with *status the raw wait status (-1 when unknown:
+//  reaped elsewhere, or the zygote went without telling), 0 when not yet.
+int executor_reap (executor_handle_t *handle, int *status, int timeout_ms);
 
 #endif

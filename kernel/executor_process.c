@@ -16,6 +16,8 @@
 */
 #include "executor.h"
 #include "executor_internal.h"
+#include "fd_message.h"
+#include "proto.h"
 #include "sandbox.h"
 
 #include <assert.h>
@@ -125,6 +127,8 @@ executor_spawn (const executor_config_t *config, executor_handle_t *handle)
         goto fail;
     }
     handle->pid = pid;
+    handle->pidfd = -1;
+    handle->super_fd = -1;
     handle->sock = pair [0];
     handle->out_fd = out [0];
     handle->err_fd = err [0];
@@ -274,4 +278,93 @@ executor_sandbox_lists (const sandbox_report_t *report,
             used += n > 0? (size_t) n: 0;
         }
     snprintf (missing, missing_size, "%s", report->missing? report->why: "");
+}
+
+
+//  --------------------------------------------------------------------
+//  Pool children: forked from the zygote with Python already running
+
+//  Python installed handlers (SIGINT, and SIG_IGN for SIGPIPE and SIGXFSZ)
+//  when the zygote started it; sandbox_enter reset every signal. A fresh
+//  executor gets them back from Py_Initialize, a pool child from the
+//  zygote's table.
+static void
+s_pool_python_signals (const struct sigaction *python_signals)
+{
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP
+        &&  python_signals [sig].sa_handler != SIG_DFL)
+            sigaction (sig, &python_signals [sig], NULL);
+}
+
+//  Blocks until the zygote hands this child a session: a spawn message
+//  with the executor's three fds. Puts them on 3, 1 and 2 (the zygote's
+//  socket on 3 goes with the dup2) and fills config's session and
+//  state_lost with copies from the message.
+static void
+s_pool_handover (executor_config_t *config)
+{
+    zmsg_t *raw = NULL;
+    int fds [3];
+    size_t count = 0;
+    if (fd_message_recv (EXECUTOR_SOCK_FD, &raw, fds, 3, &count) != 1) {
+        if (errno == EPIPE)
+            _exit (0);          //  the zygote is going: so does its pool
+        executor_die (EXECUTOR_EXIT_STREAM, "hand-over from the zygote: %s",
+                      strerror (errno));
+    }
+    proto_fault_t fault;
+    proto_msg_t *msg = proto_decode (&raw, &fault);
+    if (!msg || proto_msg_type (msg) != PROTO_SPAWN || count != 3)
+        executor_die (EXECUTOR_EXIT_STREAM, "hand-over from the zygote: not a "
+                      "spawn with 3 fds (%s)", msg? "wrong type or fds": fault.text);
+    const char *notice = proto_msg_str (msg, "notice");
+    config->session = strdup (proto_msg_session (msg));
+    config->state_lost = notice? strdup (notice): NULL;
+    if (!config->session || (notice && !config->state_lost))
+        executor_die (EXECUTOR_EXIT_SETUP, "hand-over: out of memory");
+    proto_msg_destroy (&msg);
+    //  Received fds are above 3 (0-3 are open), so no dup2 below can hit
+    //  another one of them.
+    if (dup2 (fds [1], STDOUT_FILENO) == -1
+    ||  dup2 (fds [2], STDERR_FILENO) == -1
+    ||  dup2 (fds [0], EXECUTOR_SOCK_FD) == -1)
+        executor_die (EXECUTOR_EXIT_SETUP, "hand-over: dup2: %s", strerror (errno));
+    for (int i = 0; i < 3; i++)
+        close (fds [i]);
+}
+
+void
+executor_pool_child (const executor_config_t *zygote_config,
+                     executor_python_t *python, pid_t parent, int sock,
+                     const struct sigaction *python_signals,
+                     sandbox_report_t *report)
+{
+    executor_python_after_fork (true);
+    //  The zygote's stderr is the broker's log: set-up failures go there
+    //  until the hand-over gives this child its own pipes.
+    __fpurge (stdout);
+    __fpurge (stderr);
+    s_child_parent_death (parent);
+    s_child_signals ();
+    s_child_fds (sock, STDERR_FILENO, STDERR_FILENO);
+    setvbuf (stdout, NULL, _IONBF, 0);
+    if (sandbox_enter (&zygote_config->sandbox, report))
+        executor_die (EXECUTOR_EXIT_SETUP, "sandbox: %s", report->why);
+    s_pool_python_signals (python_signals);
+    const char *cwd = (report->applied & SANDBOX_L_FILESYSTEM)?
+                      "/work": zygote_config->work_dir;
+    s_child_env (cwd);
+
+    static executor_config_t config;
+    config = *zygote_config;
+    config.session = NULL;
+    config.state_lost = NULL;
+    executor_python_prepare (python, &config);
+    executor_child_seal (&config, report);
+    //  Sealed: from here on this child is as contained as any executor,
+    //  and waits, holding nothing of any session.
+    s_pool_handover (&config);
+    executor_python_handover (python, &config);
+    executor_python_serve (python, report);
 }

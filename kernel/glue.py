@@ -944,6 +944,54 @@ def inspect(data, cursor):
                [text.encode("utf-8", "backslashreplace")])
 
 
+#  --- zygote (kernel/zygote.c) ------------------------------------------
+
+
+def zygote_preload():
+    """In the zygote, once: what every executor would import anyway, loaded
+    before the fork so the pages are shared. matplotlib reads and memoises
+    its config dir at import; the zygote's is a throwaway one, so that the
+    host's /tmp/matplotlib is never touched. Executors find MPLCONFIGDIR
+    back at /tmp/matplotlib (their own /tmp) when pyplot needs a cache.
+    pyplot itself is not imported: the kernel flushes figures only for code
+    that imported it (see _PyplotHook)."""
+    import tempfile
+    configured = os.environ.get("MPLCONFIGDIR")
+    private = tempfile.mkdtemp(prefix="kmq-zygote-mpl-")
+    os.environ["MPLCONFIGDIR"] = private
+    try:
+        import matplotlib       # noqa: F401 -- preloaded for the children
+    except Exception:           # noqa: BLE001 -- a host without matplotlib
+        pass
+    finally:
+        if configured is None:
+            del os.environ["MPLCONFIGDIR"]
+        else:
+            os.environ["MPLCONFIGDIR"] = configured
+        shutil.rmtree(private, ignore_errors=True)
+    gc.collect()
+    gc.freeze()
+
+
+def fresh_session():
+    """In an executor the zygote just handed to a session: whatever the
+    module holds of a session starts from nothing, and the random generators
+    the fork copied from the zygote are reseeded (random reseeds itself at
+    fork; numpy's global RandomState does not, and two sessions must not
+    draw the same numbers)."""
+    global _ns, _count
+    _ns = _fresh_namespace()
+    _count = 0
+    del _shown_figures[:]
+    _install_stdio()
+    sys.stdout, sys.stderr = _STDOUT, _STDERR
+    if numpy is not None:
+        try:
+            numpy.random.seed()
+        except Exception:       # noqa: BLE001
+            pass
+
+
 #  Everything imported so far lives as long as the executor: keep it out of
 #  the collector's way so a session's first full collection stays cheap.
 gc.collect()

@@ -1,9 +1,12 @@
-/*  kmq-kernel — one session's kernel, started by kmq-broker.
+/*  kmq-kernel — one session's kernel, started by kmq-broker; or, with
+    --zygote SOCKET and no --session, the broker's zygote (zygote.h).
 
-    Parses the broker's argv (the kernel contract), creates the work dir,
-    forks the executor BEFORE any ZeroMQ context exists (zsys_init makes
-    one, with threads; the executor must inherit neither), then runs the
-    monitor until the kernel ends and removes the work dir.
+    As a kernel: parses the broker's argv (the kernel contract), creates
+    the work dir, gets its executor BEFORE any ZeroMQ context exists
+    (zsys_init makes one, with threads; the executor must inherit
+    neither): from the zygote when --zygote is given, else (or when the
+    zygote fails) by forking it here. Then it runs the monitor until the
+    kernel ends and removes the work dir.
 
     Exit status: 0 normal end (close, signal, executor death, timeout
     kill), 1 failure or broker silence, 2 bad usage.
@@ -22,11 +25,15 @@
 #include "executor.h"
 #include "monitor.h"
 #include "proto.h"
+#include "zygote.h"
 
 typedef struct {
     monitor_config_t monitor;
     executor_config_t executor;
     const char *work_dir;
+    const char *zygote;         //  --zygote SOCKET
+    uint64_t pool_size;         //  --pool N (zygote mode)
+    bool is_zygote;             //  --zygote without --session: be the zygote
     char name [PROTO_SESSION_MAX + 300];
 } s_args_t;
 
@@ -40,8 +47,14 @@ s_usage (FILE *stream)
         "                  [--kill-grace-ms N] [--max-output N]\n"
         "                  [--memory-limit N] [--cpu-limit-s N] [--request-cpu-s N]\n"
         "                  [--max-payload N] [--work-quota N] [--tmp-quota N]\n"
-        "                  [--max-threads N] [--max-files N] [--state-lost NOTICE] [-v]\n"
-        "Started by kmq-broker, one per session; not meant to be run by hand.\n"
+        "                  [--max-threads N] [--max-files N] [--state-lost NOTICE]\n"
+        "                  [--zygote SOCKET] [-v]\n"
+        "       kmq-kernel --zygote SOCKET [--pool N] [--memory-limit N] [--cpu-limit-s N]\n"
+        "                  [--work-quota N] [--tmp-quota N] [--max-threads N]\n"
+        "                  [--max-files N] [--max-payload N] [-v]\n"
+        "Started by kmq-broker: one kernel per session (its executor from the\n"
+        "zygote at SOCKET when given, else forked here), and one zygote (the\n"
+        "second form, without --session); not meant to be run by hand.\n"
         "Sizes are bytes, 0 = unlimited.\n");
 }
 
@@ -99,6 +112,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "max-payload",        required_argument, NULL, 'P' },
         { "work-dir",           required_argument, NULL, 'w' },
         { "state-lost",         required_argument, NULL, 'l' },
+        { "zygote",             required_argument, NULL, 'Z' },
+        { "pool",               required_argument, NULL, 'p' },
         { "verbose",            no_argument,       NULL, 'v' },
         { "help",               no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -131,6 +146,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
             case 'k': monitor->kernel_id = optarg; break;
             case 'w': args->work_dir = optarg; break;
             case 'l': executor->state_lost = optarg; break;
+            case 'Z': args->zygote = optarg; break;
+            case 'p': rc = s_parse_uint (name, optarg, &args->pool_size); break;
             case 'v': monitor->verbose = true; break;
             case 'H': rc = s_parse_uint (name, optarg, &monitor->heartbeat_ivl_ms); break;
             case 'L': rc = s_parse_uint (name, optarg, &monitor->heartbeat_liveness); break;
@@ -163,6 +180,17 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     if (optind < argc) {
         fprintf (stderr, "kmq-kernel: unexpected argument '%s'\n", argv [optind]);
         return -1;
+    }
+    if (args->zygote && !monitor->session) {
+        if (*args->zygote != '/') {
+            fprintf (stderr, "kmq-kernel: --zygote must be an absolute path\n");
+            return -1;
+        }
+        args->is_zygote = true;
+        snprintf (args->name, sizeof args->name, "zygote");
+        executor->work_dir = "/tmp";    //  unused: executors live in /work
+        executor->max_payload = monitor->max_payload;
+        return 0;
     }
     const char *missing = !monitor->endpoint? "--endpoint"
                         : !monitor->session? "--session"
@@ -247,6 +275,18 @@ main (int argc, char *argv [])
         return 2;
     }
     const char *name = args.name;
+    if (args.is_zygote) {
+        //  Dies with the broker, like a kernel; the broker restarts it.
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1) {
+            s_early_error (name, "prctl(PR_SET_PDEATHSIG): %s", strerror (errno));
+            return 1;
+        }
+        zygote_config_t zygote = {
+            .socket_path = args.zygote, .pool_size = args.pool_size,
+            .executor = args.executor, .verbose = args.monitor.verbose
+        };
+        return zygote_run (&zygote);
+    }
 
     //  Die with the broker. The parent may already have gone before the
     //  prctl took effect, hence the check after it.
@@ -265,6 +305,12 @@ main (int argc, char *argv [])
         return 1;
     }
     executor_handle_t executor;
+    char zygote_why [512] = "";
+    if (args.zygote
+    &&  executor_spawn_zygote (&args.executor, args.zygote, &executor,
+                               zygote_why, sizeof zygote_why) == 0)
+        ;                       //  a pool child or a fork of the zygote
+    else
     if (executor_spawn (&args.executor, &executor) == -1) {
         s_early_error (name, "cannot start the executor: %s", strerror (errno));
         s_remove_tree (args.work_dir);
@@ -276,6 +322,9 @@ main (int argc, char *argv [])
     zsys_init ();
     zsys_set_logstream (stderr);
     zsys_set_linger (0);
+    if (args.zygote && *zygote_why)
+        zsys_warning ("%s: zygote unavailable (%s); forking the executor here "
+                      "(slower)", name, zygote_why);
 
     int status = 1;
     monitor_t *monitor = monitor_new (&args.monitor, &executor);

@@ -79,6 +79,12 @@ monitor_destroy (monitor_t **self_p)
     for (int i = 0; i < 2; i++)
         if (self->pipes [i].fd >= 0)
             close (self->pipes [i].fd);
+    //  Closing the zygote connection also makes the zygote kill the
+    //  executor, should the SIGKILL above have missed.
+    if (self->exec.super_fd >= 0)
+        close (self->exec.super_fd);
+    if (self->exec.pidfd >= 0)
+        close (self->exec.pidfd);
     zsock_destroy (&self->dealer);
     proto_reader_destroy (&self->reader);
     signal_pipe_destroy (&self->signals);
@@ -181,7 +187,7 @@ s_on_interrupt (monitor_t *self, uint64_t id)
     }
     zsys_info ("%s: interrupting request %" PRIu64, self->name, self->req_id);
     if (!self->exec_reaped)
-        kill (self->exec.pid, SIGINT);
+        executor_signal (&self->exec, SIGINT);
 }
 
 static void
@@ -290,7 +296,7 @@ s_timers (monitor_t *self, int64_t now)
     if (self->deadline && now >= self->deadline) {
         zsys_info ("%s: request %" PRIu64 " passed its %" PRIu64 " ms limit; "
                    "interrupting it", self->name, self->req_id, self->req_limit_ms);
-        kill (self->exec.pid, SIGINT);
+        executor_signal (&self->exec, SIGINT);
         self->timed_out = true;
         self->grace_deadline = now + (int64_t) self->config->kill_grace_ms;
     }
@@ -302,7 +308,7 @@ s_timers (monitor_t *self, int64_t now)
             zsys_info ("%s: request %" PRIu64 " used %" PRIu64 " ms of CPU, over its "
                        "%" PRIu64 " ms; interrupting it", self->name, self->req_id,
                        used, self->config->request_cpu_ms);
-            kill (self->exec.pid, SIGINT);
+            executor_signal (&self->exec, SIGINT);
             self->timed_out = true;
             self->cpu_limited = true;
             self->grace_deadline = now + (int64_t) self->config->kill_grace_ms;
@@ -379,6 +385,7 @@ monitor_connect (monitor_t *self, proto_msg_t *exec_ready)
     const monitor_config_t *config = self->config;
     proto_builder_t *ready = proto_builder_new (PROTO_READY, 0, config->session);
     proto_builder_uint (ready, "pid", (uint64_t) getpid ());
+    proto_builder_uint (ready, "executor_pid", (uint64_t) self->exec.pid);
     proto_builder_uint (ready, "version", PROTO_VERSION);
     const char *applied = proto_msg_str (exec_ready, "sandbox");
     const char *missing = proto_msg_str (exec_ready, "sandbox_missing");
@@ -414,8 +421,8 @@ monitor_run (monitor_t *self)
 
         //  Items: wake pipe, broker once connected, then whichever executor
         //  fds are open.
-        zmq_pollitem_t items [5];
-        int what [5] = { 0 };       //  -1 socket, 0/1 pipe index
+        zmq_pollitem_t items [6];
+        int what [6] = { 0 };       //  -1 socket, -2 zygote, 0/1 pipe index
         int count = 0;
         items [count++] = (zmq_pollitem_t) { NULL, signal_pipe_fd (self->signals), ZMQ_POLLIN, 0 };
         int broker_item = -1;
@@ -433,6 +440,12 @@ monitor_run (monitor_t *self)
                 what [count] = i;
                 items [count++] = (zmq_pollitem_t) { NULL, self->pipes [i].fd, ZMQ_POLLIN, 0 };
             }
+        //  A zygote's executor has no SIGCHLD here: its end comes as the
+        //  zygote's `exited` event (monitor_exec_check reads it).
+        if (self->exec.super_fd >= 0 && !self->exec_reaped) {
+            what [count] = -2;
+            items [count++] = (zmq_pollitem_t) { NULL, self->exec.super_fd, ZMQ_POLLIN, 0 };
+        }
         int rc = zmq_poll (items, count, s_poll_timeout (self, now));
         if (rc == -1) {
             if (zmq_errno () == EINTR)

@@ -9,6 +9,13 @@
     executor sends: every reply goes through proto_decode, and a malformed
     or unexpected one kills the executor.
 
+    The executor is the monitor's child (forked here) or the zygote's
+    (protocol.md section 10); the monitor signals and reaps it only through
+    executor_signal and executor_reap, and notices a zygote executor's end
+    by polling the zygote connection as it notices its own child's by
+    SIGCHLD. Its `ready` to the broker names the executor's host pid
+    (executor_pid).
+
     One monitor runs per process: monitor_new installs the process's
     SIGTERM, SIGINT and SIGCHLD handlers. Create it only after the executor
     was forked (executor_spawn), since it creates the ZeroMQ context's

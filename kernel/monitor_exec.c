@@ -33,16 +33,9 @@ s_executor_reaped (monitor_t *self)
     if (self->exec_reaped)
         return true;
     int status;
-    pid_t rc = waitpid (self->exec.pid, &status, WNOHANG);
-    if (rc == self->exec.pid) {
+    if (executor_reap (&self->exec, &status, 0) == 1) {
         self->exec_reaped = true;
         self->exec_status = status;
-    }
-    else
-    if (rc == -1 && errno == ECHILD) {
-        //  Someone else reaped it; we cannot say how it ended.
-        self->exec_reaped = true;
-        self->exec_status = -1;
     }
     return self->exec_reaped;
 }
@@ -55,14 +48,16 @@ monitor_exec_kill (monitor_t *self)
         return;
     if (s_executor_reaped (self))
         return;
-    kill (self->exec.pid, SIGKILL);
+    executor_signal (&self->exec, SIGKILL);
     int status;
-    pid_t rc;
-    do
-        rc = waitpid (self->exec.pid, &status, 0);
-    while (rc == -1 && errno == EINTR);
+    if (executor_reap (&self->exec, &status, -1) == 1)
+        self->exec_status = status;
+    else {
+        zsys_warning ("%s: executor %d: no word of its end from the zygote; "
+                      "counting it dead", self->name, (int) self->exec.pid);
+        self->exec_status = -1;
+    }
     self->exec_reaped = true;
-    self->exec_status = rc == self->exec.pid? status: -1;
 }
 
 //  CPU time the executor has used; 0 when unknown (then no CPU limit
@@ -222,9 +217,12 @@ s_executor_violation (monitor_t *self, const char *format, ...)
 static void
 s_executor_lost (monitor_t *self)
 {
-    int64_t give_up = zclock_mono () + MONITOR_EXIT_WAIT_MS;
-    while (!s_executor_reaped (self) && zclock_mono () < give_up)
-        zclock_sleep (5);
+    int status;
+    if (!self->exec_reaped
+    &&  executor_reap (&self->exec, &status, MONITOR_EXIT_WAIT_MS) == 1) {
+        self->exec_reaped = true;
+        self->exec_status = status;
+    }
     if (self->exec_reaped)
         s_executor_dead (self, NULL);
     else

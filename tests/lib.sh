@@ -93,8 +93,57 @@ for e in s.get("session_list", []):
         print(e["pid"])' "$1"
 }
 
-# The executor of a kernel monitor: its child process.
-executor_pid_of() { pgrep -P "$1" | head -1; }
+# The executor of a kernel monitor (its pid): the `executor_pid` that stats
+# reports for that kernel when there is one (an executor from the zygote is
+# the zygote's child), else the monitor's child process.
+executor_pid_of() {
+    local epid
+    epid=$(kmq stats --json 2>/dev/null | python3 -c '
+import json, sys
+try: s = json.load(sys.stdin)
+except ValueError: sys.exit(0)
+for e in s.get("session_list", []):
+    if str(e.get("pid")) == sys.argv[1] and e.get("executor_pid"):
+        print(e["executor_pid"])' "$1")
+    if [ -n "$epid" ]; then echo "$epid"; else pgrep -P "$1" | head -1; fi
+}
+
+# The executor of SESSION (its host pid), from stats' `executor_pid`.
+session_executor_pid() {
+    kmq stats --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for e in s.get("session_list", []):
+    if e["session"] == sys.argv[1]:
+        print(e.get("executor_pid", 0))' "$1"
+}
+
+# The pid of this broker's zygote: stats' `zygote.pid` when the reply has it,
+# else the broker's child started as `kmq-kernel --zygote $RT/...`. Empty
+# when none runs.
+zygote_pid() {
+    local zpid
+    zpid=$(kmq stats --json 2>/dev/null | python3 -c '
+import json, sys
+try: z = json.load(sys.stdin).get("zygote") or {}
+except ValueError: z = {}
+if z.get("pid"): print(z["pid"])')
+    if [ -z "$zpid" ] && [ -n "$BROKER_PID" ]; then
+        zpid=$(pgrep -P "$BROKER_PID" -f "kmq-kernel --zygote $RT/" | head -1)
+    fi
+    echo "$zpid"
+}
+
+# wait_for TRIES COMMAND...: runs COMMAND every 0.1 s until it succeeds, at
+# most TRIES times. Returns its last status.
+wait_for() {
+    local tries=$1; shift
+    for _ in $(seq 1 "$tries"); do
+        if "$@"; then return 0; fi
+        sleep 0.1
+    done
+    "$@"
+}
 
 # RSS of a process in KiB.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "session.h"
 #include "kernel_proc.h"
+#include "zygote_proc.h"
 #include "kmq.h"
 
 typedef struct {
@@ -21,6 +22,7 @@ static const selftest_t s_tests [] = {
     { "config", config_test },
     { "session", session_test },
     { "kernel_proc", kernel_proc_test },
+    { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },
 };
 

@@ -1,0 +1,297 @@
+/*  executor_zygote — the monitor's side of an executor: getting one from
+    the zygote (protocol.md section 10), and signalling and reaping an
+    executor whichever way it was made (executor.h).
+
+    The exchange, on one SOCK_SEQPACKET connection per executor:
+        monitor -> zygote   spawn {session, notice?, sandbox_config}
+                            + SCM_RIGHTS [socket, stdout w, stderr w]
+        zygote -> monitor   reply ok {pid} + SCM_RIGHTS [pidfd]
+                            (or reply error INTERNAL {message})
+        zygote -> monitor   event exited {wait_status}, then it closes
+    The connection stays open while the executor lives: closing it (the
+    monitor exits or dies) makes the zygote SIGKILL the executor.
+*/
+#include "executor.h"
+#include "fd_message.h"
+#include "proto.h"
+#include "zygote.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_REPLY_WAIT_MS   5000      //  the zygote forks in ms; ASan is slower
+#define S_EXIT_WAIT_CAP_MS 10000    //  longest wait for an `exited` event
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_close (int *fd)
+{
+    if (*fd >= 0) {
+        close (*fd);
+        *fd = -1;
+    }
+}
+
+static int
+s_set_nonblock (int fd)
+{
+    int flags = fcntl (fd, F_GETFL);
+    if (flags == -1 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) == -1)
+        return -1;
+    return 0;
+}
+
+//  Connects to the zygote. Returns the connection or -1 with why filled.
+static int
+s_connect (const char *path, char *why, size_t why_size)
+{
+    struct sockaddr_un address = { .sun_family = AF_UNIX };
+    if (strlen (path) >= sizeof address.sun_path) {
+        snprintf (why, why_size, "socket path %s is too long", path);
+        return -1;
+    }
+    strcpy (address.sun_path, path);
+    //  Non-blocking: a zygote that is stopped, or a full backlog, makes us
+    //  fall back at once rather than wait.
+    int fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd == -1) {
+        snprintf (why, why_size, "socket: %s", strerror (errno));
+        return -1;
+    }
+    if (connect (fd, (struct sockaddr *) &address, sizeof address) == -1) {
+        snprintf (why, why_size, "connect %s: %s", path, strerror (errno));
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  Waits for the zygote's reply. Returns the executor's pid (and its pidfd
+//  in *pidfd, or -1), or -1 with why filled.
+static pid_t
+s_await_reply (int fd, int *pidfd, char *why, size_t why_size)
+{
+    *pidfd = -1;
+    int64_t give_up = s_now_ms () + S_REPLY_WAIT_MS;
+    while (true) {
+        int64_t left = give_up - s_now_ms ();
+        if (left <= 0) {
+            snprintf (why, why_size, "no reply to spawn in %d ms", S_REPLY_WAIT_MS);
+            return -1;
+        }
+        struct pollfd item = { fd, POLLIN, 0 };
+        if (poll (&item, 1, (int) left) == -1 && errno != EINTR) {
+            snprintf (why, why_size, "poll: %s", strerror (errno));
+            return -1;
+        }
+        zmsg_t *raw = NULL;
+        int fds [1];
+        size_t count = 0;
+        int rc = fd_message_recv (fd, &raw, fds, 1, &count);
+        if (rc == 0)
+            continue;
+        if (rc == -1) {
+            snprintf (why, why_size, "reading its reply: %s", errno == EPIPE?
+                      "the zygote closed the connection": strerror (errno));
+            return -1;
+        }
+        proto_fault_t fault;
+        proto_msg_t *reply = proto_decode (&raw, &fault);
+        pid_t pid = -1;
+        if (!reply)
+            snprintf (why, why_size, "malformed reply: %s", fault.text);
+        else
+        if (proto_msg_type (reply) != PROTO_REPLY)
+            snprintf (why, why_size, "it sent %s, not a reply",
+                      proto_type_name (proto_msg_type (reply)));
+        else
+        if (!proto_msg_is_ok (reply)) {
+            const char *message = proto_msg_str (reply, "message");
+            snprintf (why, why_size, "%s", message? message: "it refused");
+        }
+        else {
+            uint64_t value = proto_msg_uint (reply, "pid", 0);
+            if (value == 0 || value > INT32_MAX)
+                snprintf (why, why_size, "its reply has no valid pid");
+            else
+                pid = (pid_t) value;
+        }
+        proto_msg_destroy (&reply);
+        if (pid > 0 && count == 1)
+            *pidfd = fds [0];
+        else
+        if (count == 1)
+            close (fds [0]);
+        return pid;
+    }
+}
+
+int
+executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
+                       executor_handle_t *handle, char *why, size_t why_size)
+{
+    assert (config);
+    assert (socket_path);
+    assert (handle);
+    int pair [2] = { -1, -1 };
+    int out [2] = { -1, -1 };
+    int err [2] = { -1, -1 };
+    int fd = -1, pidfd = -1;
+
+    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1
+    ||  pipe2 (out, O_CLOEXEC) == -1
+    ||  pipe2 (err, O_CLOEXEC) == -1) {
+        snprintf (why, why_size, "socketpair/pipe2: %s", strerror (errno));
+        goto fail;
+    }
+    fd = s_connect (socket_path, why, why_size);
+    if (fd == -1)
+        goto fail;
+
+    char fingerprint [256];
+    zygote_sandbox_fingerprint (config, fingerprint, sizeof fingerprint);
+    proto_builder_t *builder = proto_builder_new (PROTO_SPAWN, 1, config->session);
+    if (config->state_lost)
+        proto_builder_str (builder, "notice", config->state_lost);
+    proto_builder_str (builder, "sandbox_config", fingerprint);
+    zmsg_t *spawn = proto_builder_finish (&builder);
+    int fds [3] = { pair [1], out [1], err [1] };
+    if (fd_message_send (fd, &spawn, fds, 3)) {
+        snprintf (why, why_size, "sending spawn: %s", strerror (errno));
+        goto fail;
+    }
+    //  The executor's ends are the zygote's now.
+    s_close (&pair [1]);
+    s_close (&out [1]);
+    s_close (&err [1]);
+    pid_t pid = s_await_reply (fd, &pidfd, why, why_size);
+    if (pid == -1)
+        goto fail;
+    if (s_set_nonblock (pair [0]) == -1
+    ||  s_set_nonblock (out [0]) == -1
+    ||  s_set_nonblock (err [0]) == -1) {
+        snprintf (why, why_size, "fcntl: %s", strerror (errno));
+        goto fail;              //  closing fd makes the zygote kill it
+    }
+    handle->pid = pid;
+    handle->sock = pair [0];
+    handle->out_fd = out [0];
+    handle->err_fd = err [0];
+    handle->pidfd = pidfd;
+    handle->super_fd = fd;
+    return 0;
+
+fail:
+    for (int i = 0; i < 2; i++) {
+        s_close (&pair [i]);
+        s_close (&out [i]);
+        s_close (&err [i]);
+    }
+    s_close (&fd);
+    s_close (&pidfd);
+    return -1;
+}
+
+int
+executor_signal (executor_handle_t *handle, int sig)
+{
+    assert (handle);
+    if (handle->pidfd >= 0)
+        return (int) syscall (SYS_pidfd_send_signal, handle->pidfd, sig, NULL, 0);
+    if (handle->pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    return kill (handle->pid, sig);
+}
+
+//  Reads what super_fd holds. Returns 1 with *status on `exited` (or -1 at
+//  end of stream with no event), 0 when nothing conclusive yet.
+static int
+s_read_exited (executor_handle_t *handle, int *status)
+{
+    while (true) {
+        zmsg_t *raw = NULL;
+        int fds [FD_MESSAGE_MAX_FDS];
+        size_t count = 0;
+        int rc = fd_message_recv (handle->super_fd, &raw, fds, FD_MESSAGE_MAX_FDS, &count);
+        for (size_t i = 0; i < count; i++)
+            close (fds [i]);
+        if (rc == 0)
+            return 0;
+        if (rc == -1) {
+            if (errno == EPROTO)
+                continue;       //  one bad datagram; the next may be it
+            //  The zygote went (or the connection broke) without saying:
+            //  its executors die with it (PR_SET_PDEATHSIG).
+            *status = -1;
+            return 1;
+        }
+        proto_fault_t fault;
+        proto_msg_t *msg = proto_decode (&raw, &fault);
+        bool exited = msg && proto_msg_type (msg) == PROTO_EVENT
+                   && proto_msg_has (msg, "wait_status")
+                   && streq (proto_msg_str (msg, "event"), "exited");
+        uint64_t value = exited? proto_msg_uint (msg, "wait_status", 0): 0;
+        proto_msg_destroy (&msg);
+        if (exited) {
+            *status = value > INT32_MAX? -1: (int) value;
+            return 1;
+        }
+    }
+}
+
+int
+executor_reap (executor_handle_t *handle, int *status, int timeout_ms)
+{
+    assert (handle);
+    assert (status);
+    if (handle->super_fd < 0) {
+        int64_t give_up = s_now_ms () + (timeout_ms > 0? timeout_ms: 0);
+        while (true) {
+            pid_t rc = waitpid (handle->pid, status, timeout_ms < 0? 0: WNOHANG);
+            if (rc == handle->pid)
+                return 1;
+            if (rc == -1 && errno == ECHILD) {
+                *status = -1;       //  someone else reaped it
+                return 1;
+            }
+            if (rc == -1 && errno == EINTR)
+                continue;
+            if (timeout_ms >= 0 && s_now_ms () >= give_up)
+                return 0;
+            usleep (1000);
+        }
+    }
+    int wait_ms = timeout_ms < 0 || timeout_ms > S_EXIT_WAIT_CAP_MS?
+                  S_EXIT_WAIT_CAP_MS: timeout_ms;
+    int64_t give_up = s_now_ms () + wait_ms;
+    while (true) {
+        if (s_read_exited (handle, status))
+            return 1;
+        int64_t left = give_up - s_now_ms ();
+        if (left <= 0)
+            return 0;
+        struct pollfd item = { handle->super_fd, POLLIN, 0 };
+        if (poll (&item, 1, (int) left) == -1 && errno != EINTR)
+            return 0;
+    }
+}
