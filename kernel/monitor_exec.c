@@ -71,6 +71,24 @@ monitor_exec_cpu_ms (monitor_t *self)
 //  --------------------------------------------------------------------------
 //  Executor output -> stream events
 
+//  The request's output passed max_output: one `truncated` event (name says
+//  which output crossed it), and everything after is dropped.
+static void
+s_truncate (monitor_t *self, const char *name)
+{
+    uint64_t limit = self->config->max_output;
+    proto_builder_t *event = proto_builder_new (PROTO_EVENT, self->req_id,
+                                                self->req_session);
+    proto_builder_str (event, "event", "truncated");
+    proto_builder_str (event, "name", name);
+    proto_builder_uint (event, "limit", limit);
+    zmsg_t *msg = proto_builder_finish (&event);
+    monitor_send (self, &msg);
+    self->truncated = true;
+    zsys_info ("%s: request %" PRIu64 " passed %" PRIu64 " bytes of output; "
+               "the rest is dropped", self->name, self->req_id, limit);
+}
+
 static void
 s_output (monitor_t *self, const char *name, const char *data, size_t size)
 {
@@ -98,18 +116,8 @@ s_output (monitor_t *self, const char *name, const char *data, size_t size)
         monitor_send (self, &msg);
         self->output_bytes += room;
     }
-    if (room < size) {
-        proto_builder_t *event = proto_builder_new (PROTO_EVENT, self->req_id,
-                                                    self->req_session);
-        proto_builder_str (event, "event", "truncated");
-        proto_builder_str (event, "name", name);
-        proto_builder_uint (event, "limit", limit);
-        zmsg_t *msg = proto_builder_finish (&event);
-        monitor_send (self, &msg);
-        self->truncated = true;
-        zsys_info ("%s: request %" PRIu64 " passed %" PRIu64 " bytes of output; "
-                   "the rest is dropped", self->name, self->req_id, limit);
-    }
+    if (room < size)
+        s_truncate (self, name);
 }
 
 //  Reads up to max_reads chunks from one pipe. Closes it on end of file.
@@ -338,7 +346,19 @@ s_executor_event (monitor_t *self, proto_msg_t **event_p)
     else {
         //  Not draining the pipes first: the executor waited until they were
         //  read empty before writing the event, and output after it belongs
-        //  after it (protocol.md 4.4).
+        //  after it (protocol.md 4.4). Display payloads count towards the
+        //  output limit like stream bytes.
+        uint64_t size = 0;
+        for (size_t i = 0; i < proto_msg_payload_count (*event_p); i++)
+            size += zframe_size (proto_msg_payload (*event_p, i));
+        uint64_t limit = self->config->max_output;
+        if (self->truncated)
+            return;
+        if (limit && limit - self->output_bytes < size) {
+            s_truncate (self, "display");
+            return;
+        }
+        self->output_bytes += size;
         zmsg_t *msg = proto_msg_release (event_p);
         monitor_send (self, &msg);
     }

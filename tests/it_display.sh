@@ -147,6 +147,11 @@ expect_contains "queued: the running request is INTERRUPTED" "INTERRUPTED" "$(ca
 wait_exit "$second"
 expect_eq "queued: the request behind it runs afterwards" "0:'queued ran'" "$BG_RC:$(cat "$T/q2.out")"
 
+# Display payloads count towards the output cap like stream bytes.
+run_kmq exec -s bigdisplay $'class Big:\n    def _repr_html_(self): return "x" * (2 << 20)\ndisplay(Big())\n"after"'
+expect_eq "an oversize display is dropped, the cell finishes" "0:'after'" "$RC:$(echo "$OUT" | tail -1)"
+expect_contains "an oversize display gives the truncation notice" "dropped" "$ERR"
+
 # --- timeout with SIGINT ignored ------------------------------------------------
 run_kmq exec -s stubborn --timeout 2 $'import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass'
 expect_eq "timeout with SIGINT ignored exits 3" 3 "$RC"
