@@ -182,8 +182,8 @@ s_kernel_start (broker_t *self, session_t *session)
     config_t *cfg = self->cfg;
     const char *key = session_key (session);
     char kid [64], work [PATH_MAX], ivl [24], liveness [24], timeout [24], grace [24],
-         output [24], memory [24], cpu [24], payload [24], request_cpu [24],
-         work_quota [24], tmp_quota [24], threads [24], files [24];
+         output [24], request_cpu [24];
+    kernel_proc_limits_t limits;
     snprintf (kid, sizeof kid, "k%" PRIu64 "-%08lx", ++self->kernel_seq,
               (unsigned long) random () & 0xffffffffUL);
     snprintf (work, sizeof work, "%s/%s", self->work_root, kid);
@@ -192,14 +192,7 @@ s_kernel_start (broker_t *self, session_t *session)
     snprintf (timeout, sizeof timeout, "%" PRIu64, cfg->request_timeout_s * 1000);
     snprintf (grace, sizeof grace, "%" PRIu64, cfg->kill_grace_ms);
     snprintf (output, sizeof output, "%" PRIu64, cfg->max_output);
-    snprintf (memory, sizeof memory, "%" PRIu64, cfg->memory_limit);
-    snprintf (cpu, sizeof cpu, "%" PRIu64, cfg->cpu_limit_s);
-    snprintf (payload, sizeof payload, "%" PRIu64, cfg->max_payload);
     snprintf (request_cpu, sizeof request_cpu, "%" PRIu64, cfg->request_cpu_s);
-    snprintf (work_quota, sizeof work_quota, "%" PRIu64, cfg->work_quota);
-    snprintf (tmp_quota, sizeof tmp_quota, "%" PRIu64, cfg->tmp_quota);
-    snprintf (threads, sizeof threads, "%" PRIu64, cfg->max_threads);
-    snprintf (files, sizeof files, "%" PRIu64, cfg->max_files);
     const char *notice = session_state_lost (session);
     char *argv [48];
     int argc = 0;
@@ -212,14 +205,8 @@ s_kernel_start (broker_t *self, session_t *session)
     argv [argc++] = "--request-timeout-ms"; argv [argc++] = timeout;
     argv [argc++] = "--kill-grace-ms";      argv [argc++] = grace;
     argv [argc++] = "--max-output";         argv [argc++] = output;
-    argv [argc++] = "--memory-limit";       argv [argc++] = memory;
-    argv [argc++] = "--cpu-limit-s";        argv [argc++] = cpu;
-    argv [argc++] = "--max-payload";        argv [argc++] = payload;
     argv [argc++] = "--request-cpu-s";      argv [argc++] = request_cpu;
-    argv [argc++] = "--work-quota";         argv [argc++] = work_quota;
-    argv [argc++] = "--tmp-quota";          argv [argc++] = tmp_quota;
-    argv [argc++] = "--max-threads";        argv [argc++] = threads;
-    argv [argc++] = "--max-files";          argv [argc++] = files;
+    argc = kernel_proc_limit_args (cfg, &limits, argv, argc);
     argv [argc++] = "--work-dir";           argv [argc++] = work;
     if (notice) {
         argv [argc++] = "--state-lost";     argv [argc++] = (char *) notice;

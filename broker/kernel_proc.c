@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -40,6 +41,32 @@ kernel_proc_spawn (const char *path, char *const argv [])
         return -1;
     }
     return pid;
+}
+
+int
+kernel_proc_limit_args (const config_t *cfg, kernel_proc_limits_t *limits,
+                        char **argv, int argc)
+{
+    assert (cfg && limits && argv);
+    const struct {
+        const char *flag;
+        uint64_t value;
+    } flags [KERNEL_PROC_LIMITS] = {
+        { "--memory-limit", cfg->memory_limit },
+        { "--cpu-limit-s",  cfg->cpu_limit_s },
+        { "--max-payload",  cfg->max_payload },
+        { "--work-quota",   cfg->work_quota },
+        { "--tmp-quota",    cfg->tmp_quota },
+        { "--max-threads",  cfg->max_threads },
+        { "--max-files",    cfg->max_files },
+    };
+    for (int i = 0; i < KERNEL_PROC_LIMITS; i++) {
+        snprintf (limits->value [i], sizeof limits->value [i], "%" PRIu64,
+                  flags [i].value);
+        argv [argc++] = (char *) flags [i].flag;
+        argv [argc++] = limits->value [i];
+    }
+    return argc;
 }
 
 int

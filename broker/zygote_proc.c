@@ -61,28 +61,15 @@ zygote_proc_start (zygote_proc_t *self, int64_t now)
     if (self->pid > 0 || self->released)
         return 0;
     config_t *cfg = self->cfg;
-    char pool [24], memory [24], cpu [24], work_quota [24], tmp_quota [24],
-         threads [24], files [24], payload [24];
+    char pool [24];
+    kernel_proc_limits_t limits;
     snprintf (pool, sizeof pool, "%" PRIu64, cfg->pool_size);
-    snprintf (memory, sizeof memory, "%" PRIu64, cfg->memory_limit);
-    snprintf (cpu, sizeof cpu, "%" PRIu64, cfg->cpu_limit_s);
-    snprintf (work_quota, sizeof work_quota, "%" PRIu64, cfg->work_quota);
-    snprintf (tmp_quota, sizeof tmp_quota, "%" PRIu64, cfg->tmp_quota);
-    snprintf (threads, sizeof threads, "%" PRIu64, cfg->max_threads);
-    snprintf (files, sizeof files, "%" PRIu64, cfg->max_files);
-    snprintf (payload, sizeof payload, "%" PRIu64, cfg->max_payload);
     char *argv [24];
     int argc = 0;
     argv [argc++] = cfg->kernel_path;
     argv [argc++] = "--zygote";         argv [argc++] = self->socket;
     argv [argc++] = "--pool";           argv [argc++] = pool;
-    argv [argc++] = "--memory-limit";   argv [argc++] = memory;
-    argv [argc++] = "--cpu-limit-s";    argv [argc++] = cpu;
-    argv [argc++] = "--work-quota";     argv [argc++] = work_quota;
-    argv [argc++] = "--tmp-quota";      argv [argc++] = tmp_quota;
-    argv [argc++] = "--max-threads";    argv [argc++] = threads;
-    argv [argc++] = "--max-files";      argv [argc++] = files;
-    argv [argc++] = "--max-payload";    argv [argc++] = payload;
+    argc = kernel_proc_limit_args (cfg, &limits, argv, argc);
     if (cfg->verbose)
         argv [argc++] = "-v";
     argv [argc] = NULL;

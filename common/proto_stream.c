@@ -9,6 +9,7 @@
     n frames costs about n + 1 reads.
 */
 #include "proto_stream.h"
+#include "proto_stream_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -81,8 +82,8 @@ s_fail (proto_reader_t *self, int error)
     return -1;
 }
 
-static uint64_t
-s_get_be (const uint8_t *data, size_t size)
+uint64_t
+proto_stream_get_be (const uint8_t *data, size_t size)
 {
     uint64_t value = 0;
     for (size_t i = 0; i < size; i++)
@@ -90,8 +91,8 @@ s_get_be (const uint8_t *data, size_t size)
     return value;
 }
 
-static void
-s_put_be (uint8_t *data, size_t size, uint64_t value)
+void
+proto_stream_put_be (uint8_t *data, size_t size, uint64_t value)
 {
     for (size_t i = size; i > 0; i--) {
         data [i - 1] = (uint8_t) value;
@@ -109,7 +110,8 @@ s_advance (proto_reader_t *self)
             case S_COUNT: {
                 if (self->count_have < sizeof (self->count_buf))
                     return 0;
-                uint64_t count = s_get_be (self->count_buf, sizeof (self->count_buf));
+                uint64_t count = proto_stream_get_be (self->count_buf,
+                                                      sizeof (self->count_buf));
                 if (count == 0)
                     return s_fail (self, EPROTO);
                 if (count > self->max_frames)
@@ -125,7 +127,8 @@ s_advance (proto_reader_t *self)
                 if (self->size_have < sizeof (self->size_buf))
                     return 0;
                 //  Checked before allocating: a hostile size costs nothing
-                uint64_t size = s_get_be (self->size_buf, sizeof (self->size_buf));
+                uint64_t size = proto_stream_get_be (self->size_buf,
+                                                     sizeof (self->size_buf));
                 if (size > self->max_frame)
                     return s_fail (self, EMSGSIZE);
                 self->frame = zframe_new (NULL, (size_t) size);
@@ -313,13 +316,13 @@ proto_stream_write (int fd, zmsg_t **msg_p)
         errno = ENOMEM;
         return -1;
     }
-    s_put_be (sizes, 4, frames);
+    proto_stream_put_be (sizes, 4, frames);
     iov [0].iov_base = sizes;
     iov [0].iov_len = 4;
     size_t index = 1;
     uint8_t *size_field = sizes + 4;
     for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
-        s_put_be (size_field, 8, zframe_size (frame));
+        proto_stream_put_be (size_field, 8, zframe_size (frame));
         iov [index].iov_base = size_field;
         iov [index].iov_len = 8;
         iov [index + 1].iov_base = zframe_data (frame);

@@ -4,6 +4,7 @@
     exchange (protocol.md section 10). See proto_stream.h.
 */
 #include "proto_stream.h"
+#include "proto_stream_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -11,24 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t
-s_get_be (const uint8_t *data, size_t size)
-{
-    uint64_t value = 0;
-    for (size_t i = 0; i < size; i++)
-        value = (value << 8) | data [i];
-    return value;
-}
-
-static void
-s_put_be (uint8_t *data, size_t size, uint64_t value)
-{
-    for (size_t i = size; i > 0; i--) {
-        data [i - 1] = (uint8_t) value;
-        value >>= 8;
-    }
-}
 
 uint8_t *
 proto_stream_pack (zmsg_t **msg_p, size_t *size_p)
@@ -55,10 +38,10 @@ proto_stream_pack (zmsg_t **msg_p, size_t *size_p)
         errno = ENOMEM;
         return NULL;
     }
-    s_put_be (buffer, 4, frames);
+    proto_stream_put_be (buffer, 4, frames);
     uint8_t *at = buffer + 4;
     for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
-        s_put_be (at, 8, zframe_size (frame));
+        proto_stream_put_be (at, 8, zframe_size (frame));
         at += 8;
         if (zframe_size (frame))
             memcpy (at, zframe_data (frame), zframe_size (frame));
@@ -80,7 +63,7 @@ proto_stream_unpack (const void *data, size_t size,
         errno = EPROTO;
         return NULL;
     }
-    uint64_t frames = s_get_be (at, 4);
+    uint64_t frames = proto_stream_get_be (at, 4);
     at += 4;
     if (frames == 0) {
         errno = EPROTO;
@@ -98,7 +81,7 @@ proto_stream_unpack (const void *data, size_t size,
     for (uint64_t i = 0; i < frames; i++) {
         if ((size_t) (end - at) < 8)
             goto malformed;
-        uint64_t frame_size = s_get_be (at, 8);
+        uint64_t frame_size = proto_stream_get_be (at, 8);
         at += 8;
         if (frame_size > max_frame) {
             zmsg_destroy (&msg);

@@ -1,23 +1,10 @@
-/*  executor — the forked child that runs user Python (embedded CPython).
-
-    After the fork the child sets up its process (fds, signals, limits,
-    environment), starts CPython, compiles the embedded glue (kernel/glue.py)
-    as module _kmq, then answers one request at a time from its socketpair.
-    Protocol and I/O stay here in C; what a request means in Python is the
-    glue's business. Each glue entry point returns
-    (error, message, fields, payloads), which becomes exactly one reply.
-    Before it, the glue may send display events through _kmq_io.send_event,
-    a builtin module made here before the glue loads (protocol.md 4.4).
-
-    Output ordering (protocol.md 4.4): output and messages travel on
-    different fds, so their order is kept by waiting. Python's stdio and
-    C's stdout are unbuffered and flushed before every event and reply;
-    then the executor waits until the monitor has read both pipes empty
-    (FIONREAD) before it writes the message, and after a display event
-    until the monitor has read all of it (SIOCOUTQ) before the code goes
-    on. A monitor that forwards each message as soon as it has read it
-    whole, without reading the pipes in between, sends everything in the
-    order the code produced it.
+/*  executor — the forked child that runs user Python (embedded CPython):
+    the interpreter's life. It starts CPython, makes _kmq_io and compiles
+    the embedded glue (kernel/glue.py) as module _kmq, preloads for the
+    zygote, is handed over to a session, then serves one request at a time
+    from its socketpair until the monitor goes. What a request means is
+    executor_request.c's business (decoding, the glue's entry points,
+    replies, display events and their order with the output).
 
     The child never runs Py_Finalize: with pandas loaded it costs ~95 ms and
     nothing needs it. It ends with _exit.
@@ -30,64 +17,16 @@
 #include "proto.h"
 #include "proto_stream.h"
 
-#include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 extern const char kmq_glue_py [];
 
 //  A header map is at most 1 MiB; a frame may be that much over max_payload.
 #define S_FRAME_SLACK (1u << 20)
-//  Deepest nesting of a glue field value (vars: list of maps of lists).
-#define S_MAX_DEPTH 8
-//  Longest wait for the monitor to read the pipes or an event; past it the
-//  message goes anyway (order may suffer, nothing hangs).
-#define S_ORDER_WAIT_US 1000000
-
-
-//  The glue's entry points, looked up once.
-typedef struct {
-    PyObject *execute;
-    PyObject *upload;
-    PyObject *download;
-    PyObject *reset;
-    PyObject *vars;
-    PyObject *complete;
-    PyObject *inspect;
-    PyObject *flush;
-    PyObject *module;           //  _kmq itself, for its cell counter
-} s_glue_t;
-
-struct _executor_python_t {
-    const executor_config_t *config;
-    s_glue_t glue;
-    proto_reader_t *reader;
-    bool replied;               //  false until the first reply is written
-    //  The request in flight, for display events. Read and written with
-    //  the GIL held, so a thread's event can't straddle the reply.
-    bool in_flight;
-    uint64_t req_id;
-    const char *req_session;    //  owned by s_handle while in flight
-};
-typedef struct _executor_python_t s_child_t;
-
-//  State of the _kmq_io module: the child it writes for.
-typedef struct {
-    s_child_t *child;
-} s_io_state_t;
 
 
 //  --------------------------------------------------------------------
@@ -134,9 +73,8 @@ s_python_start (void)
     s_python_check (status, "Py_InitializeFromConfig");
 }
 
-//  One line for the current Python exception; clears it.
-static void
-s_python_describe (char *buffer, size_t size)
+void
+executor_python_describe (char *buffer, size_t size)
 {
     PyObject *type, *value, *trace;
     PyErr_Fetch (&type, &value, &trace);
@@ -163,13 +101,13 @@ s_glue_function (PyObject *module, const char *name)
 
 //  Compiles the embedded glue as _kmq, which also imports pandas and numpy.
 static void
-s_glue_load (s_glue_t *glue)
+s_glue_load (executor_glue_t *glue)
 {
     PyObject *code = Py_CompileString (kmq_glue_py, "<kmq-glue>", Py_file_input);
     PyObject *module = code? PyImport_ExecCodeModule ("_kmq", code): NULL;
     if (!module) {
         char reason [512];
-        s_python_describe (reason, sizeof reason);
+        executor_python_describe (reason, sizeof reason);
         executor_die (EXECUTOR_EXIT_PYTHON, "glue module _kmq: %s", reason);
     }
     glue->execute = s_glue_function (module, "execute");
@@ -186,581 +124,11 @@ s_glue_load (s_glue_t *glue)
 
 
 //  --------------------------------------------------------------------
-//  Ordering with the monitor
-
-//  Waits until fd has nothing the monitor has not read: request is
-//  FIONREAD for a pipe, SIOCOUTQ for the socket. Gives up after
-//  S_ORDER_WAIT_US, or at once when fd can't tell (a user redirected it).
-static void
-s_wait_read (int fd, unsigned long request)
-{
-    useconds_t step = 20;
-    for (long waited = 0; waited < S_ORDER_WAIT_US; waited += step) {
-        int pending = 0;
-        if (ioctl (fd, request, &pending) == -1 || pending <= 0)
-            return;
-        usleep (step);
-        if (step < 1000)
-            step *= 2;
-    }
-}
-
-//  Everything written to stdout and stderr so far is in the monitor's
-//  hands. Call with C stdio flushed.
-static void
-s_wait_output_read (void)
-{
-    s_wait_read (STDOUT_FILENO, FIONREAD);
-    s_wait_read (STDERR_FILENO, FIONREAD);
-}
-
-
-//  --------------------------------------------------------------------
-//  _kmq_io: the glue's way to send display events
-
-//  Exits as s_serve does when the monitor's end of the socket is gone.
-static void
-s_write_or_die (zmsg_t **msg_p, const char *what)
-{
-    if (proto_stream_write (EXECUTOR_SOCK_FD, msg_p) == 0)
-        return;
-    if (errno == EPIPE || errno == ECONNRESET)
-        _exit (0);
-    executor_die (EXECUTOR_EXIT_STREAM, "writing %s to the monitor: %s", what, strerror (errno));
-}
-
-//  send_event(mime, payloads): mime a list of str, payloads a list of
-//  bytes of the same length. Writes one display event for the request in
-//  flight and returns True; returns False when none is in flight. The
-//  write keeps the GIL: no other thread can interleave a message.
-static PyObject *
-s_io_send_event (PyObject *module, PyObject *args)
-{
-    PyObject *mime_list, *payload_list;
-    if (!PyArg_ParseTuple (args, "O!O!:send_event", &PyList_Type, &mime_list,
-                           &PyList_Type, &payload_list))
-        return NULL;
-    s_io_state_t *state = (s_io_state_t *) PyModule_GetState (module);
-    s_child_t *self = state? state->child: NULL;
-    Py_ssize_t count = PyList_GET_SIZE (mime_list);
-    if (count != PyList_GET_SIZE (payload_list) || count > PROTO_MAX_PAYLOADS) {
-        PyErr_Format (PyExc_ValueError,
-                      "send_event: %zd MIME types for %zd payloads; give one "
-                      "payload per type, at most %d", count,
-                      PyList_GET_SIZE (payload_list), PROTO_MAX_PAYLOADS);
-        return NULL;
-    }
-    uint64_t max_frame = self && self->config->max_payload?
-                         self->config->max_payload: PROTO_MAX_PAYLOAD;
-    const char *mime [PROTO_MAX_PAYLOADS];
-    const void *data [PROTO_MAX_PAYLOADS];
-    size_t sizes [PROTO_MAX_PAYLOADS];
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *type = PyList_GET_ITEM (mime_list, i);
-        PyObject *payload = PyList_GET_ITEM (payload_list, i);
-        if (!PyUnicode_Check (type) || !PyBytes_Check (payload)) {
-            PyErr_SetString (PyExc_TypeError,
-                             "send_event: MIME types must be str, payloads bytes");
-            return NULL;
-        }
-        mime [i] = PyUnicode_AsUTF8 (type);
-        if (!mime [i])
-            return NULL;
-        data [i] = PyBytes_AS_STRING (payload);
-        sizes [i] = (size_t) PyBytes_GET_SIZE (payload);
-        if (sizes [i] > max_frame) {
-            PyErr_Format (PyExc_ValueError,
-                          "the %s output is %zu bytes, more than the kernel's "
-                          "max_payload of %llu; display something smaller",
-                          mime [i], sizes [i], (unsigned long long) max_frame);
-            return NULL;
-        }
-    }
-    if (!self || !self->in_flight)
-        Py_RETURN_FALSE;
-    fflush (stdout);
-    fflush (stderr);
-    s_wait_output_read ();
-    zmsg_t *event = proto_encode_display (self->req_id, self->req_session,
-                                          mime, data, sizes, (size_t) count);
-    s_write_or_die (&event, "a display event");
-    //  Output the code writes next must not reach the monitor first
-    s_wait_read (EXECUTOR_SOCK_FD, SIOCOUTQ);
-    Py_RETURN_TRUE;
-}
-
-static PyMethodDef s_io_methods [] = {
-    { "send_event", s_io_send_event, METH_VARARGS,
-      "send_event(mime, payloads) -> bool: one display event for the "
-      "request in flight (False when none is)." },
-    { NULL, NULL, 0, NULL }
-};
-
-static struct PyModuleDef s_io_module = {
-    PyModuleDef_HEAD_INIT, "_kmq_io",
-    "kernelmq executor I/O: display events on the monitor socket.",
-    sizeof (s_io_state_t), s_io_methods, NULL, NULL, NULL, NULL
-};
-
-//  Creates _kmq_io bound to self and registers it in sys.modules.
-static void
-s_io_install (s_child_t *self)
-{
-    PyObject *module = PyModule_Create (&s_io_module);
-    s_io_state_t *state = module?
-                          (s_io_state_t *) PyModule_GetState (module): NULL;
-    if (state)
-        state->child = self;
-    if (!state
-    ||  PyDict_SetItemString (PyImport_GetModuleDict (), "_kmq_io", module)) {
-        char reason [512];
-        s_python_describe (reason, sizeof reason);
-        executor_die (EXECUTOR_EXIT_PYTHON, "module _kmq_io: %s", reason);
-    }
-    Py_DECREF (module);
-}
-
-
-//  --------------------------------------------------------------------
-//  Replies
-
-//  UTF-8 of a str; lone surrogates (from user exception text) escaped.
-//  Returns a new bytes object, or NULL with a Python error.
-static PyObject *
-s_utf8 (PyObject *text)
-{
-    return PyUnicode_AsEncodedString (text, "utf-8", "backslashreplace");
-}
-
-//  Writes one glue field value. -1 (Python error maybe set) on a kind the
-//  protocol can't carry.
-static int
-s_pack_value (proto_builder_t *builder, PyObject *value, int depth)
-{
-    if (depth > S_MAX_DEPTH)
-        return -1;
-    if (value == Py_None)
-        proto_builder_val_nil (builder);
-    else
-    if (PyBool_Check (value))
-        proto_builder_val_bool (builder, value == Py_True);
-    else
-    if (PyLong_Check (value)) {
-        int overflow;
-        long long number = PyLong_AsLongLongAndOverflow (value, &overflow);
-        if (overflow > 0) {
-            unsigned long long big = PyLong_AsUnsignedLongLong (value);
-            if (big == (unsigned long long) -1 && PyErr_Occurred ())
-                return -1;
-            proto_builder_val_uint (builder, big);
-        }
-        else
-        if (overflow < 0 || (number == -1 && PyErr_Occurred ()))
-            return -1;
-        else
-        if (number >= 0)
-            proto_builder_val_uint (builder, (uint64_t) number);
-        else
-            proto_builder_val_int (builder, number);
-    }
-    else
-    if (PyFloat_Check (value))
-        proto_builder_val_float (builder, PyFloat_AS_DOUBLE (value));
-    else
-    if (PyUnicode_Check (value)) {
-        PyObject *bytes = s_utf8 (value);
-        if (!bytes)
-            return -1;
-        proto_builder_val_strn (builder, PyBytes_AS_STRING (bytes),
-                                (size_t) PyBytes_GET_SIZE (bytes));
-        Py_DECREF (bytes);
-    }
-    else
-    if (PyList_Check (value) || PyTuple_Check (value)) {
-        PyObject *items = PySequence_Fast (value, "a list");
-        if (!items)
-            return -1;
-        Py_ssize_t count = PySequence_Fast_GET_SIZE (items);
-        int rc = count > UINT32_MAX? -1: 0;
-        if (rc == 0) {
-            proto_builder_val_array (builder, (uint32_t) count);
-            for (Py_ssize_t i = 0; i < count && rc == 0; i++)
-                rc = s_pack_value (builder, PySequence_Fast_GET_ITEM (items, i),
-                                   depth + 1);
-        }
-        Py_DECREF (items);
-        return rc;
-    }
-    else
-    if (PyDict_Check (value)) {
-        //  Keys are checked before the count is announced.
-        PyObject *key, *item;
-        Py_ssize_t pos = 0;
-        while (PyDict_Next (value, &pos, &key, &item))
-            if (!PyUnicode_Check (key))
-                return -1;
-        proto_builder_val_map (builder, (uint32_t) PyDict_GET_SIZE (value));
-        pos = 0;
-        while (PyDict_Next (value, &pos, &key, &item))
-            if (s_pack_value (builder, key, depth + 1)
-            ||  s_pack_value (builder, item, depth + 1))
-                return -1;
-    }
-    else
-        return -1;
-    return 0;
-}
-
-//  The reply for a glue result (error, message, fields, payloads), or NULL
-//  (Python error maybe set) when the result is not of that shape.
-static zmsg_t *
-s_reply_from_result (s_child_t *self, uint64_t id, const char *session,
-                     PyObject *result)
-{
-    if (!PyTuple_Check (result) || PyTuple_GET_SIZE (result) != 4)
-        return NULL;
-    PyObject *error = PyTuple_GET_ITEM (result, 0);
-    PyObject *message = PyTuple_GET_ITEM (result, 1);
-    PyObject *fields = PyTuple_GET_ITEM (result, 2);
-    PyObject *payloads = PyTuple_GET_ITEM (result, 3);
-    if (!PyDict_Check (fields) || !PyList_Check (payloads))
-        return NULL;
-
-    proto_builder_t *builder = NULL;
-    if (error == Py_None)
-        builder = proto_reply_ok_begin (id, session);
-    else {
-        if (!PyUnicode_Check (error) || !PyUnicode_Check (message))
-            return NULL;
-        const char *code = PyUnicode_AsUTF8 (error);
-        PyObject *text = s_utf8 (message);
-        if (!code || !text) {
-            Py_XDECREF (text);
-            return NULL;
-        }
-        builder = proto_reply_error_begin (id, session, proto_error_parse (code),
-                                           PyBytes_AS_STRING (text));
-        Py_DECREF (text);
-    }
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next (fields, &pos, &key, &value)) {
-        const char *name = PyUnicode_Check (key)? PyUnicode_AsUTF8 (key): NULL;
-        if (!name)
-            goto fail;
-        proto_builder_key (builder, name);
-        if (s_pack_value (builder, value, 0))
-            goto fail;
-    }
-    if (!self->replied && self->config->state_lost) {
-        proto_builder_bool (builder, "state_lost", true);
-        proto_builder_str (builder, "notice", self->config->state_lost);
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE (payloads); i++) {
-        PyObject *payload = PyList_GET_ITEM (payloads, i);
-        if (!PyBytes_Check (payload))
-            goto fail;
-        proto_builder_payload_copy (builder, PyBytes_AS_STRING (payload),
-                                    (size_t) PyBytes_GET_SIZE (payload));
-    }
-    return proto_builder_finish (&builder);
-
-fail:
-    proto_builder_destroy (&builder);
-    return NULL;
-}
-
-//  An error reply that carries only the notice fields.
-static zmsg_t *
-s_reply_error (s_child_t *self, uint64_t id, const char *session,
-               proto_error_t code, const char *message)
-{
-    proto_builder_t *builder = proto_reply_error_begin (id, session, code, message);
-    if (!self->replied && self->config->state_lost) {
-        proto_builder_bool (builder, "state_lost", true);
-        proto_builder_str (builder, "notice", self->config->state_lost);
-    }
-    return proto_builder_finish (&builder);
-}
-
-//  INTERRUPTED for a KeyboardInterrupt that escaped the glue (it landed
-//  outside the glue's own handler); a cell's reply still carries its number.
-static zmsg_t *
-s_reply_interrupted (s_child_t *self, uint64_t id, const char *session,
-                     bool is_cell)
-{
-    proto_builder_t *builder = proto_reply_error_begin (
-        id, session, PROTO_E_INTERRUPTED,
-        "the request was interrupted (KeyboardInterrupt); the namespace is kept");
-    if (is_cell) {
-        PyObject *count = PyObject_GetAttrString (self->glue.module, "_count");
-        unsigned long long number = count && PyLong_Check (count)?
-                                    PyLong_AsUnsignedLongLong (count): 0;
-        Py_XDECREF (count);
-        PyErr_Clear ();
-        if (number > 0 && number != (unsigned long long) -1)
-            proto_builder_uint (builder, "execution_count", number);
-    }
-    if (!self->replied && self->config->state_lost) {
-        proto_builder_bool (builder, "state_lost", true);
-        proto_builder_str (builder, "notice", self->config->state_lost);
-    }
-    return proto_builder_finish (&builder);
-}
-
-//  Calls a glue function; turns whatever comes back (or escapes) into one
-//  reply. Steals args.
-static zmsg_t *
-s_call (s_child_t *self, uint64_t id, const char *session,
-        PyObject *function, PyObject *args)
-{
-    if (!args) {
-        PyErr_Clear ();
-        return s_reply_error (self, id, session, PROTO_E_INTERNAL,
-                              "the executor ran out of memory for the request; "
-                              "free some with reset");
-    }
-    PyObject *result = PyObject_CallObject (function, args);
-    Py_DECREF (args);
-
-    zmsg_t *reply = NULL;
-    if (result)
-        reply = s_reply_from_result (self, id, session, result);
-    if (!reply) {
-        char reason [512] = "the glue returned a malformed result";
-        if (PyErr_Occurred ()) {
-            if (PyErr_ExceptionMatches (PyExc_KeyboardInterrupt)) {
-                PyErr_Clear ();
-                reply = s_reply_interrupted (self, id, session,
-                                             function == self->glue.execute);
-            }
-            else
-                s_python_describe (reason, sizeof reason);
-        }
-        if (!reply) {
-            char message [600];
-            snprintf (message, sizeof message,
-                      "the executor failed to answer: %s; "
-                      "this is a kernelmq bug, please report it", reason);
-            reply = s_reply_error (self, id, session, PROTO_E_INTERNAL, message);
-        }
-    }
-    Py_XDECREF (result);
-    //  Output written so far goes into the pipes before the reply leaves,
-    //  so the monitor can drain them first.
-    PyObject *flushed = PyObject_CallNoArgs (self->glue.flush);
-    Py_XDECREF (flushed);
-    PyErr_Clear ();
-    fflush (stdout);
-    fflush (stderr);
-    s_wait_output_read ();
-    return reply;
-}
-
-
-//  --------------------------------------------------------------------
-//  Requests
-
-//  str from a header field, or NULL when absent or not UTF-8 (no Python
-//  error left set).
-static PyObject *
-s_field_str (proto_msg_t *msg, const char *key)
-{
-    const char *ptr;
-    size_t len;
-    if (!proto_msg_strn (msg, key, &ptr, &len))
-        return NULL;
-    PyObject *text = PyUnicode_DecodeUTF8 (ptr, (Py_ssize_t) len, "strict");
-    if (!text)
-        PyErr_Clear ();
-    return text;
-}
-
-static zmsg_t *
-s_bad_request (s_child_t *self, uint64_t id, const char *session,
-               const char *message)
-{
-    return s_reply_error (self, id, session, PROTO_E_BAD_REQUEST, message);
-}
-
-static zmsg_t *
-s_handle_execute (s_child_t *self, proto_msg_t **msg_p, uint64_t id,
-                  const char *session)
-{
-    proto_msg_t *msg = *msg_p;
-    if (proto_msg_payload_count (msg) != 1)
-        return s_bad_request (self, id, session,
-                              "execute needs exactly one payload: the code");
-    zframe_t *frame = proto_msg_payload (msg, 0);
-    PyObject *code = PyUnicode_DecodeUTF8 ((const char *) zframe_data (frame),
-                                           (Py_ssize_t) zframe_size (frame),
-                                           "strict");
-    if (!code) {
-        PyErr_Clear ();
-        return s_bad_request (self, id, session,
-                              "the code is not valid UTF-8; send it as UTF-8 text");
-    }
-    proto_msg_destroy (msg_p);
-    return s_call (self, id, session, self->glue.execute,
-                   PyTuple_Pack (1, code));
-}
-
-static zmsg_t *
-s_handle_upload (s_child_t *self, proto_msg_t **msg_p, uint64_t id,
-                 const char *session)
-{
-    proto_msg_t *msg = *msg_p;
-    if (proto_msg_payload_count (msg) != 1)
-        return s_bad_request (self, id, session,
-                              "upload needs exactly one payload: the bytes");
-    PyObject *name = s_field_str (msg, "name");
-    PyObject *format = s_field_str (msg, "format");
-    if (!name || !format) {
-        Py_XDECREF (name);
-        Py_XDECREF (format);
-        return s_bad_request (self, id, session,
-                              "upload needs name and format as UTF-8 strings");
-    }
-    zframe_t *frame = proto_msg_payload (msg, 0);
-    PyObject *data = PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
-                                                (Py_ssize_t) zframe_size (frame));
-    //  The request's copy goes before parsing: a big upload needs memory
-    //  for the bytes and the DataFrame, not twice the bytes.
-    proto_msg_destroy (msg_p);
-    PyObject *args = data? PyTuple_Pack (3, name, format, data): NULL;
-    Py_DECREF (name);
-    Py_DECREF (format);
-    Py_XDECREF (data);
-    return s_call (self, id, session, self->glue.upload, args);
-}
-
-//  complete and inspect: the code's bytes and the byte cursor (the codec
-//  checked it is within the code; absent means the end).
-static zmsg_t *
-s_handle_at_cursor (s_child_t *self, proto_msg_t *msg, uint64_t id,
-                    const char *session, PyObject *function)
-{
-    zframe_t *frame = proto_msg_payload (msg, 0);
-    if (!frame)
-        return s_bad_request (self, id, session,
-                              "complete and inspect need exactly one payload: "
-                              "the code");
-    size_t size = zframe_size (frame);
-    uint64_t cursor = proto_msg_uint (msg, "cursor_pos", size);
-    if (cursor > size)
-        cursor = size;
-    PyObject *data = PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
-                                                (Py_ssize_t) size);
-    PyObject *args = data? Py_BuildValue ("(OK)", data,
-                                          (unsigned long long) cursor): NULL;
-    Py_XDECREF (data);
-    return s_call (self, id, session, function, args);
-}
-
-static zmsg_t *
-s_handle_download (s_child_t *self, proto_msg_t *msg, uint64_t id,
-                   const char *session)
-{
-    PyObject *name = s_field_str (msg, "name");
-    PyObject *format = s_field_str (msg, "format");
-    if (!name || !format) {
-        Py_XDECREF (name);
-        Py_XDECREF (format);
-        return s_bad_request (self, id, session,
-                              "download needs name and format as UTF-8 strings");
-    }
-    PyObject *args = PyTuple_Pack (2, name, format);
-    Py_DECREF (name);
-    Py_DECREF (format);
-    return s_call (self, id, session, self->glue.download, args);
-}
-
-//  A SIGINT that arrived while idle (or after the last request's code
-//  finished) must not hit the next request.
-static void
-s_drop_stray_interrupt (void)
-{
-    if (PyErr_CheckSignals () == -1)
-        PyErr_Clear ();
-}
-
-//  The reply to one request, or NULL for messages that get none.
-static zmsg_t *
-s_handle (s_child_t *self, zmsg_t **request_p)
-{
-    proto_fault_t fault;
-    proto_msg_t *msg = proto_decode (request_p, &fault);
-    if (!msg)
-        return s_reply_error (self, fault.has_id? fault.id: 0, NULL,
-                              fault.code, fault.text);
-
-    proto_type_t type = proto_msg_type (msg);
-    uint64_t id = proto_msg_id (msg);
-    //  Handlers may free msg early; the reply still needs the session.
-    char *session = strdup (proto_msg_session (msg));
-    if (!session) {
-        proto_msg_destroy (&msg);
-        return s_reply_error (self, id, NULL, PROTO_E_INTERNAL,
-                              "the executor ran out of memory");
-    }
-    const char *reply_session = *session? session: NULL;
-
-    s_drop_stray_interrupt ();
-    self->in_flight = true;
-    self->req_id = id;
-    self->req_session = reply_session;
-    zmsg_t *reply = NULL;
-    switch (type) {
-        case PROTO_EXECUTE:
-            reply = s_handle_execute (self, &msg, id, reply_session);
-            break;
-        case PROTO_UPLOAD:
-            reply = s_handle_upload (self, &msg, id, reply_session);
-            break;
-        case PROTO_DOWNLOAD:
-            reply = s_handle_download (self, msg, id, reply_session);
-            break;
-        case PROTO_RESET:
-            reply = s_call (self, id, reply_session, self->glue.reset,
-                            PyTuple_New (0));
-            break;
-        case PROTO_VARS:
-            reply = s_call (self, id, reply_session, self->glue.vars,
-                            PyTuple_New (0));
-            break;
-        case PROTO_COMPLETE:
-            reply = s_handle_at_cursor (self, msg, id, reply_session,
-                                        self->glue.complete);
-            break;
-        case PROTO_INSPECT:
-            reply = s_handle_at_cursor (self, msg, id, reply_session,
-                                        self->glue.inspect);
-            break;
-        case PROTO_HEARTBEAT:
-        case PROTO_INTERRUPT:
-            //  The monitor's business (interrupt is a signal); no reply.
-            break;
-        default: {
-            char message [128];
-            snprintf (message, sizeof message,
-                      "the executor does not handle %s requests",
-                      proto_type_name (type));
-            reply = s_reply_error (self, id, reply_session,
-                                   PROTO_E_UNSUPPORTED, message);
-        }
-    }
-    //  From here on a display() from another thread is dropped: the
-    //  reply is the request's last message.
-    self->in_flight = false;
-    self->req_session = NULL;
-    proto_msg_destroy (&msg);
-    free (session);
-    return reply;
-}
+//  The request loop
 
 //  Reads requests until the monitor closes the socket, then _exit(0).
 static void __attribute__ ((noreturn))
-s_serve (s_child_t *self)
+s_serve (executor_python_t *self)
 {
     while (true) {
         int rc;
@@ -780,12 +148,12 @@ s_serve (s_child_t *self)
         zmsg_t *request = proto_reader_take (self->reader);
         if (!request)
             continue;
-        zmsg_t *reply = s_handle (self, &request);
+        zmsg_t *reply = executor_handle (self, &request);
         zmsg_destroy (&request);
         if (!reply)
             continue;
         Py_BEGIN_ALLOW_THREADS
-        s_write_or_die (&reply, "a reply");
+        executor_write_or_die (&reply, "a reply");
         Py_END_ALLOW_THREADS
         self->replied = true;
     }
@@ -797,23 +165,23 @@ s_serve (s_child_t *self)
 executor_python_t *
 executor_python_start (void)
 {
-    s_child_t *self = (s_child_t *) calloc (1, sizeof (s_child_t));
+    executor_python_t *self = (executor_python_t *) calloc (1, sizeof (executor_python_t));
     if (!self)
         executor_die (EXECUTOR_EXIT_SETUP, "out of memory for the executor");
     s_python_start ();
-    s_io_install (self);
+    executor_io_install (self);
     s_glue_load (&self->glue);
-    return (executor_python_t *) self;
+    return self;
 }
 
 //  Calls glue.name() for its side effects; dies when it raises.
 static void
-s_glue_call (s_child_t *self, const char *name)
+s_glue_call (executor_python_t *self, const char *name)
 {
     PyObject *result = PyObject_CallMethod (self->glue.module, name, NULL);
     if (!result) {
         char reason [512];
-        s_python_describe (reason, sizeof reason);
+        executor_python_describe (reason, sizeof reason);
         executor_die (EXECUTOR_EXIT_PYTHON, "glue %s(): %s", name, reason);
     }
     Py_DECREF (result);
@@ -822,7 +190,7 @@ s_glue_call (s_child_t *self, const char *name)
 void
 executor_python_preload (executor_python_t *python)
 {
-    s_glue_call ((s_child_t *) python, "zygote_preload");
+    s_glue_call (python, "zygote_preload");
 }
 
 void
@@ -843,7 +211,7 @@ executor_python_after_fork (bool in_child)
 void
 executor_python_prepare (executor_python_t *python, const executor_config_t *config)
 {
-    s_child_t *self = (s_child_t *) python;
+    executor_python_t *self = python;
     self->config = config;
     uint64_t max_frame = config->max_payload? config->max_payload: PROTO_MAX_PAYLOAD;
     if (max_frame > PROTO_MAX_PAYLOAD)
@@ -858,19 +226,19 @@ executor_python_prepare (executor_python_t *python, const executor_config_t *con
 void
 executor_python_handover (executor_python_t *python, const executor_config_t *config)
 {
-    s_child_t *self = (s_child_t *) python;
+    executor_python_t *self = python;
     self->config = config;
     self->replied = false;
     self->in_flight = false;
     s_glue_call (self, "fresh_session");
     //  A signal the zygote's copy had pending is no request's business.
-    s_drop_stray_interrupt ();
+    executor_drop_stray_interrupt ();
 }
 
 void
 executor_python_serve (executor_python_t *python, sandbox_report_t *report)
 {
-    s_child_t *self = (s_child_t *) python;
+    executor_python_t *self = python;
     const executor_config_t *config = self->config;
     //  Python is up and sealed: the monitor connects to the broker only
     //  now, so no request or interrupt reaches a half-started interpreter.
@@ -884,7 +252,7 @@ executor_python_serve (executor_python_t *python, sandbox_report_t *report)
     proto_builder_str (ready, "sandbox", applied);
     proto_builder_str (ready, "sandbox_missing", missing);
     zmsg_t *msg = proto_builder_finish (&ready);
-    s_write_or_die (&msg, "ready");
+    executor_write_or_die (&msg, "ready");
     s_serve (self);
 }
 

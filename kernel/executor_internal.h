@@ -1,9 +1,13 @@
-/*  executor_internal — what the executor's two files share.
+/*  executor_internal — what the executor's files share.
 
     executor_process.c is the process: the fork into the sandbox
     (executor_spawn), the child's fds, signals and environment, and the
     sandbox's layers around Python, and the zygote's pool children.
-    executor.c is the interpreter: CPython, the glue and the request loop.
+    executor.c is the interpreter's life: CPython, the glue, preload,
+    hand-over and the request loop. executor_request.c handles each
+    request: decoding, the glue's entry points, replies and _kmq_io's
+    display events. executor_zygote.c is the monitor's side of an executor
+    the zygote makes.
     Used by kernel/executor* and the zygote (kernel/zygote*.c) only.
 */
 #ifndef KMQ_EXECUTOR_INTERNAL_H
@@ -11,6 +15,7 @@
 
 #include <signal.h>
 #include "executor.h"
+#include "proto_stream.h"
 #include "sandbox.h"
 
 //  Where the child's request socket lands after the fork (0-2 are stdio).
@@ -20,6 +25,12 @@
 #define EXECUTOR_EXIT_SETUP     120     //  fds, signals, sandbox, environment
 #define EXECUTOR_EXIT_PYTHON    121     //  CPython or the glue would not start
 #define EXECUTOR_EXIT_STREAM    122     //  the request stream from the monitor broke
+
+//  Closes *fd when open and sets it to -1.
+void executor_close_fd (int *fd);
+
+//  Sets O_NONBLOCK on fd. Returns 0, or -1 with errno set.
+int executor_set_nonblock (int fd);
 
 //  Writes "kmq executor: <message>" on stderr (the monitor logs it) and
 //  _exits with status. For the child only.
@@ -71,6 +82,55 @@ void executor_python_serve (executor_python_t *python, sandbox_report_t *report)
 //  Runs the interpreter in the set-up child: never returns.
 void executor_child_run (const executor_config_t *config, sandbox_report_t *report)
     __attribute__ ((noreturn));
+
+//  --- inside the interpreter (executor.c and executor_request.c) --------
+//  Only for files that include Python.h first.
+#ifdef Py_PYTHON_H
+
+//  The glue's entry points, looked up once.
+typedef struct {
+    PyObject *execute;
+    PyObject *upload;
+    PyObject *download;
+    PyObject *reset;
+    PyObject *vars;
+    PyObject *complete;
+    PyObject *inspect;
+    PyObject *flush;
+    PyObject *module;           //  _kmq itself, for its cell counter
+} executor_glue_t;
+
+struct _executor_python_t {
+    const executor_config_t *config;
+    executor_glue_t glue;
+    proto_reader_t *reader;
+    bool replied;               //  false until the first reply is written
+    //  The request in flight, for display events. Read and written with
+    //  the GIL held, so a thread's event can't straddle the reply.
+    bool in_flight;
+    uint64_t req_id;
+    const char *req_session;    //  owned by executor_handle while in flight
+};
+
+//  One line for the current Python exception; clears it (executor.c).
+void executor_python_describe (char *buffer, size_t size);
+
+//  Writes *msg_p to the monitor; exits as the request loop does (status 0)
+//  when the monitor's end of the socket is gone, dies on another error.
+void executor_write_or_die (zmsg_t **msg_p, const char *what);
+
+//  Creates _kmq_io bound to self and registers it in sys.modules. Dies on
+//  failure.
+void executor_io_install (executor_python_t *self);
+
+//  A SIGINT that arrived while idle (or after the last request's code
+//  finished) must not hit the next request.
+void executor_drop_stray_interrupt (void);
+
+//  The reply to one request, or NULL for messages that get none.
+zmsg_t *executor_handle (executor_python_t *self, zmsg_t **request_p);
+
+#endif
 
 //  --- pool children (executor_process.c), for the zygote ----------------
 

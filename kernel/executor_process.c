@@ -59,10 +59,10 @@ executor_die (int status, const char *format, ...)
 
 
 //  --------------------------------------------------------------------
-//  Parent side
+//  Parent side (executor_zygote.c shares the fd helpers)
 
-static void
-s_close (int *fd)
+void
+executor_close_fd (int *fd)
 {
     if (*fd >= 0) {
         close (*fd);
@@ -70,8 +70,8 @@ s_close (int *fd)
     }
 }
 
-static int
-s_set_nonblock (int fd)
+int
+executor_set_nonblock (int fd)
 {
     int flags = fcntl (fd, F_GETFL);
     if (flags == -1 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) == -1)
@@ -113,14 +113,14 @@ executor_spawn (const executor_config_t *config, executor_handle_t *handle)
     if (pid == 0)
         s_child_main (config, parent, pair [1], out [1], err [1], &report);
 
-    s_close (&pair [1]);
-    s_close (&out [1]);
-    s_close (&err [1]);
+    executor_close_fd (&pair [1]);
+    executor_close_fd (&out [1]);
+    executor_close_fd (&err [1]);
     //  The ends were made close-on-exec by socketpair/pipe2. A failure to
     //  make them non-blocking leaves a child we can't talk to: kill it.
-    if (s_set_nonblock (pair [0]) == -1
-    ||  s_set_nonblock (out [0]) == -1
-    ||  s_set_nonblock (err [0]) == -1) {
+    if (executor_set_nonblock (pair [0]) == -1
+    ||  executor_set_nonblock (out [0]) == -1
+    ||  executor_set_nonblock (err [0]) == -1) {
         saved = errno;
         kill (pid, SIGKILL);
         errno = saved;
@@ -137,9 +137,9 @@ executor_spawn (const executor_config_t *config, executor_handle_t *handle)
 fail:
     saved = errno;
     for (int i = 0; i < 2; i++) {
-        s_close (&pair [i]);
-        s_close (&out [i]);
-        s_close (&err [i]);
+        executor_close_fd (&pair [i]);
+        executor_close_fd (&out [i]);
+        executor_close_fd (&err [i]);
     }
     errno = saved;
     return -1;

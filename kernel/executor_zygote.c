@@ -12,6 +12,7 @@
     monitor exits or dies) makes the zygote SIGKILL the executor.
 */
 #include "executor.h"
+#include "executor_internal.h"
 #include "fd_message.h"
 #include "proto.h"
 #include "zygote.h"
@@ -39,24 +40,6 @@ s_now_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-s_close (int *fd)
-{
-    if (*fd >= 0) {
-        close (*fd);
-        *fd = -1;
-    }
-}
-
-static int
-s_set_nonblock (int fd)
-{
-    int flags = fcntl (fd, F_GETFL);
-    if (flags == -1 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) == -1)
-        return -1;
-    return 0;
 }
 
 //  Connects to the zygote. Returns the connection or -1 with why filled.
@@ -179,15 +162,15 @@ executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
         goto fail;
     }
     //  The executor's ends are the zygote's now.
-    s_close (&pair [1]);
-    s_close (&out [1]);
-    s_close (&err [1]);
+    executor_close_fd (&pair [1]);
+    executor_close_fd (&out [1]);
+    executor_close_fd (&err [1]);
     pid_t pid = s_await_reply (fd, &pidfd, why, why_size);
     if (pid == -1)
         goto fail;
-    if (s_set_nonblock (pair [0]) == -1
-    ||  s_set_nonblock (out [0]) == -1
-    ||  s_set_nonblock (err [0]) == -1) {
+    if (executor_set_nonblock (pair [0]) == -1
+    ||  executor_set_nonblock (out [0]) == -1
+    ||  executor_set_nonblock (err [0]) == -1) {
         snprintf (why, why_size, "fcntl: %s", strerror (errno));
         goto fail;              //  closing fd makes the zygote kill it
     }
@@ -201,12 +184,12 @@ executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
 
 fail:
     for (int i = 0; i < 2; i++) {
-        s_close (&pair [i]);
-        s_close (&out [i]);
-        s_close (&err [i]);
+        executor_close_fd (&pair [i]);
+        executor_close_fd (&out [i]);
+        executor_close_fd (&err [i]);
     }
-    s_close (&fd);
-    s_close (&pidfd);
+    executor_close_fd (&fd);
+    executor_close_fd (&pidfd);
     return -1;
 }
 
