@@ -10,6 +10,11 @@ usage:
       each timed from its first execute (`import pandas as pd`) to the
       reply; then, all N idle, USS and PSS of each session's monitor +
       executor (smaps_rollup), unless nomem.
+  kmq_bench.py live ENDPOINT TARGET BUDGET_S PIDFILE
+      opens up to TARGET sessions (8 in flight), each holding a small
+      DataFrame, until BUDGET_S runs out; then the execute p99 of `x = 1` on
+      one of them over 500 calls and the PSS of all monitors + executors +
+      the zygote, with MemAvailable before / after. Leaves them open.
   kmq_bench.py upload ENDPOINT CSVFILE REPEATS
       upload the CSV as a DataFrame (format csv), then download it as csv.
   kmq_bench.py execload ENDPOINT CLIENTS SESSIONS_PER_CLIENT SECONDS WINDOW
@@ -92,6 +97,34 @@ def children(pid):
     return kids
 
 
+def session_pids(entry, pidfile=None):
+    """(monitor, executor) host pids of a stats session_list entry: the
+    executor from its executor_pid (a zygote's child), else the monitor's
+    only child (a kernel that forked its executor itself)."""
+    monitor = entry["pid"]
+    executor = entry.get("executor_pid") or 0
+    if not executor:
+        kids = children(monitor)
+        if len(kids) != 1:
+            raise RuntimeError(f"monitor {monitor} has children {kids} and stats gives "
+                               "no executor_pid: expected one executor")
+        executor = kids[0]
+    if pidfile:
+        with open(pidfile, "a") as f:
+            f.write(f"{monitor}\n{executor}\n")
+    return monitor, executor
+
+
+def ppid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def meminfo():
+    with open("/proc/meminfo") as f:
+        return {l.split(":")[0]: int(l.split()[1]) * 1024 for l in f}
+
+
 def mode_rtt(endpoint, calls):
     c = Client(endpoint)
     session = "bench-rtt-" + uuid.uuid4().hex[:8]
@@ -123,22 +156,15 @@ def mode_sessions(endpoint, n, pidfile, gap_s=0.0, mem=True):
             return {"sessions": n, "gap_s": gap_s, "start": latency(times)}
         time.sleep(1.0)                   # let them settle: idle sessions
         stats, _ = c.ok({"type": "stats"})
-        pids = {s["session"]: s["pid"] for s in stats["session_list"]}
+        pids = {s["session"]: s for s in stats["session_list"]}
         per = []
         for key in keys:
-            monitor = pids[key]
-            kids = children(monitor)
-            with open(pidfile, "a") as f:
-                f.write("".join(f"{p}\n" for p in [monitor] + kids))
-            if len(kids) != 1:
-                raise RuntimeError(f"monitor {monitor} has children {kids}, expected one executor")
+            monitor, executor = session_pids(pids[key], pidfile)
             m_uss, m_pss = smaps_rollup(monitor)
-            e_uss, e_pss = smaps_rollup(kids[0])
+            e_uss, e_pss = smaps_rollup(executor)
             per.append({"monitor_uss": m_uss, "monitor_pss": m_pss,
                         "executor_uss": e_uss, "executor_pss": e_pss,
                         "uss": m_uss + e_uss, "pss": m_pss + e_pss})
-        with open("/proc/meminfo") as f:
-            meminfo = {l.split(":")[0]: int(l.split()[1]) * 1024 for l in f}
         mib = 1 << 20
         return {"sessions": n, "start": latency(times),
                 "uss_mib": statistics.median(p["uss"] for p in per) / mib,
@@ -146,7 +172,7 @@ def mode_sessions(endpoint, n, pidfile, gap_s=0.0, mem=True):
                 "pss_mean_mib": statistics.mean(p["pss"] for p in per) / mib,
                 "monitor_uss_mib": statistics.median(p["monitor_uss"] for p in per) / mib,
                 "executor_uss_mib": statistics.median(p["executor_uss"] for p in per) / mib,
-                "mem_total_mib": meminfo["MemTotal"] / mib}
+                "mem_total_mib": meminfo()["MemTotal"] / mib}
     finally:
         for key in keys:
             try:
@@ -248,6 +274,92 @@ def mode_execload(endpoint, nclients, per_client, seconds, window):
         time.sleep(0.2)
 
 
+def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500):
+    """Opens up to target sessions, each holding a small DataFrame, inflight
+    at a time, until budget_s runs out; then, all of them live, the execute
+    p99 of `x = 1` on one of them and the memory of every kernel. The
+    sessions are left open: the caller stops the broker."""
+    c = Client(endpoint)
+    mib = 1 << 20
+    before = meminfo()
+    code = b'import pandas as pd; df = pd.DataFrame({"a": range(100)})'
+    tag = uuid.uuid4().hex[:6]
+    pending, opened, times = {}, [], []
+    errors, first_error, issued = 0, None, 0
+    t_start = time.monotonic()
+    t_end = t_start + budget_s
+    while True:
+        while (issued < target and len(pending) < inflight and errors < inflight
+               and time.monotonic() < t_end):
+            key = f"bench-live{issued}-{tag}"
+            rid = c.send({"type": "execute", "session": key}, [code])
+            pending[rid] = (key, time.perf_counter())
+            issued += 1
+        if not pending:
+            break
+        if not c.sock.poll(REQUEST_TIMEOUT_S * 1000):
+            raise RuntimeError(f"no reply within {REQUEST_TIMEOUT_S} s with "
+                               f"{len(opened)} sessions open")
+        frames = c.sock.recv_multipart()
+        header = msgpack.unpackb(frames[1])
+        if header.get("type") != "reply" or header.get("id") not in pending:
+            continue
+        key, t0 = pending.pop(header["id"])
+        if header.get("status") == "ok":
+            opened.append(key)
+            times.append((time.perf_counter() - t0) * 1000)
+        else:
+            errors += 1
+            first_error = first_error or {k: header.get(k) for k in ("status", "code", "message")}
+    open_s = time.monotonic() - t_start
+    if not opened:
+        raise RuntimeError(f"no session opened: {first_error}")
+    time.sleep(1.0)
+    active = opened[len(opened) // 2]
+    for _ in range(50):
+        c.ok({"type": "execute", "session": active}, [b"x = 1"])
+    exec_ms = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        c.ok({"type": "execute", "session": active}, [b"x = 1"])
+        exec_ms.append((time.perf_counter() - t) * 1000)
+    stats, _ = c.ok({"type": "stats"}, timeout_s=30)
+    mine = [e for e in stats["session_list"] if e["session"].endswith(tag)]
+    mon_pss = exe_pss = 0
+    zygotes = set()
+    gone = 0
+    for e in mine:
+        try:
+            monitor, executor = session_pids(e, pidfile)
+            mon_pss += smaps_rollup(monitor)[1]
+            exe_pss += smaps_rollup(executor)[1]
+            parent = ppid(executor)
+            if parent != monitor:
+                zygotes.add(parent)
+        except (OSError, RuntimeError):
+            gone += 1
+    zyg_pss = 0
+    for z in zygotes:
+        try:
+            zyg_pss += smaps_rollup(z)[1]
+        except OSError:
+            pass
+    after = meminfo()
+    total = mon_pss + exe_pss + zyg_pss
+    return {"target": target, "budget_s": budget_s, "inflight": inflight,
+            "reached": len(opened), "live_in_stats": len(mine), "unmeasured": gone,
+            "errors": errors, "first_error": first_error,
+            "open_s": open_s, "open": latency(times),
+            "active": latency(exec_ms),
+            "pss_total_mib": total / mib, "monitors_pss_mib": mon_pss / mib,
+            "executors_pss_mib": exe_pss / mib, "zygote_pss_mib": zyg_pss / mib,
+            "zygotes": len(zygotes),
+            "pss_per_session_mib": total / mib / max(1, len(mine)),
+            "memavail_before_mib": before["MemAvailable"] / mib,
+            "memavail_after_mib": after["MemAvailable"] / mib,
+            "mem_total_mib": before["MemTotal"] / mib}
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "rtt":
@@ -256,6 +368,8 @@ def main():
         out = mode_sessions(args[0], int(args[1]), args[2],
                             float(args[3]) if len(args) > 3 else 0.0,
                             not (len(args) > 4 and args[4] == "nomem"))
+    elif mode == "live":
+        out = mode_live(args[0], int(args[1]), float(args[2]), args[3])
     elif mode == "upload":
         out = mode_upload(args[0], args[1], int(args[2]))
     elif mode == "execload":

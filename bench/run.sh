@@ -3,19 +3,21 @@
 # anchor, measured in the same run, and prints one table (bench/report.py).
 #
 # Each step has its own timeout and all of them share one budget (BUDGET_S,
-# default 570 s), so the whole run stays under 10 minutes. Every kmq step
+# default 590 s), so the whole run stays under 10 minutes. Every kmq step
 # starts its own broker on a free port with its own --runtime-dir. Every
 # process started here is killed by its pid on exit, also on failure or ^C.
 # The script exits 0; a failed step shows as "failed (see log)" in the table
 # and its log is printed after it.
 #
 # Knobs (environment):
-#   KMQ_BENCH_SESSIONS  sessions started and held for figures 2-3 (default 20;
-#                       each idle kernel holds ~40-100 MiB without the zygote)
+#   KMQ_BENCH_SESSIONS  sessions started and held for figures 2-3 (default 20)
 #   KMQ_BENCH_CALLS     execute round trips for figure 1 (default 2000)
 #   KMQ_BENCH_CSV_MB    size of the CSV for figure 5 (default 100)
 #   KMQ_BENCH_SECONDS   length of each throughput run (default 5)
-#   KMQ_BENCH_BUDGET_S  total time budget (default 570)
+#   KMQ_BENCH_LIVE      sessions figure 4 tries to hold at once (default 1000)
+#   KMQ_BENCH_LIVE_S    seconds figure 4 may spend opening them (default 240,
+#                       less if the budget is short)
+#   KMQ_BENCH_BUDGET_S  total time budget (default 590)
 set -u
 BIN=$(cd "${1:-bin}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +27,9 @@ SESSIONS=${KMQ_BENCH_SESSIONS:-20}
 CALLS=${KMQ_BENCH_CALLS:-2000}
 CSV_MB=${KMQ_BENCH_CSV_MB:-100}
 SECONDS_TPUT=${KMQ_BENCH_SECONDS:-5}
-BUDGET_S=${KMQ_BENCH_BUDGET_S:-570}
+BUDGET_S=${KMQ_BENCH_BUDGET_S:-590}
+LIVE=${KMQ_BENCH_LIVE:-1000}
+LIVE_S=${KMQ_BENCH_LIVE_S:-240}
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 
 T=$(mktemp -d /tmp/kmq-bench.XXXXXX)
@@ -50,7 +54,7 @@ log() { echo "bench: $*" >&2; }
 kill_pid() {
     local pid=$1 pat=${2:-}
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    if [ -n "$pat" ] && ! tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pat"; then
+    if [ -n "$pat" ] && ! { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "$pat"; then
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null
@@ -173,8 +177,14 @@ fi
 step ipy_rtt 150 $PY "$HERE/ipy_bench.py" rtt "$CALLS" "$T/ipy.pids"
 
 # ---------------------------------------------------------------- 2+3. sessions, memory
+# The default broker (zygote on, pool 2), then the old path (--zygote false:
+# each kernel forks its own executor), both with memory.
 if start_broker sessions; then
     step kmq_sessions 150 $PY "$HERE/kmq_bench.py" sessions "$ENDPOINT" "$SESSIONS" "$T/kmq.pids"
+    stop_broker
+fi
+if "$BIN/kmq-broker" --help 2>/dev/null | grep -q -- '--zygote' && start_broker nozyg --zygote false; then
+    step kmq_sessions_nozyg 120 $PY "$HERE/kmq_bench.py" sessions "$ENDPOINT" "$SESSIONS" "$T/kmq.pids"
     stop_broker
 fi
 # With a zygote (a broker that knows --zygote): a warm pool (2 executors
@@ -218,6 +228,28 @@ if start_broker tput; then
     step kmq_tput_stats 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 stats
     step kmq_tput_exec 60 $PY "$HERE/kmq_bench.py" execload "$ENDPOINT" 4 2 "$SECONDS_TPUT" 4
     stop_broker
+fi
+
+# ---------------------------------------------------------------- 4. live sessions
+# Last, with what is left of the budget (at most LIVE_S to open sessions).
+# Stopping the broker (SIGTERM) stops every kernel; then nothing may be left
+# that names its runtime dir (monitors, executors and the zygote all do).
+live_left=$((BUDGET_S - ($(date +%s) - START) - 90))
+[ "$live_left" -lt "$LIVE_S" ] && LIVE_S=$live_left
+if [ "$LIVE_S" -ge 20 ] && start_broker live --max-sessions $((LIVE + 10)) --idle-timeout-s 1000000; then
+    sleep 1
+    step kmq_live $((LIVE_S + 80)) $PY "$HERE/kmq_bench.py" live "$ENDPOINT" "$LIVE" "$LIVE_S" "$T/kmq.pids"
+    t0=$(date +%s)
+    kill -TERM "$BROKER_PID" 2>/dev/null
+    for _ in $(seq 1 600); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$BROKER_PID" 2>/dev/null && log "live: the broker is still up 60 s after SIGTERM"
+    sleep 0.5
+    left=$(pgrep -f "$T/live.rt" | wc -l)
+    echo "{\"stop_s\": $(( $(date +%s) - t0 )), \"left\": $left}" > "$RES/live_stop.json"
+    stop_broker
+    for pid in $(pgrep -f "$T/live.rt"); do kill -KILL "$pid" 2>/dev/null; done
+else
+    log "kmq_live: skipped ($LIVE_S s of budget left)"
 fi
 
 # ---------------------------------------------------------------- table
