@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "monitor_internal.h"
+#include "proc_info.h"
 
 #define MONITOR_READS        16           //  pipe reads per wakeup, so timers stay on time
 #define MONITOR_BURST        256          //  broker messages per wakeup
@@ -303,8 +304,10 @@ s_timers (monitor_t *self, int64_t now)
     else
     if (self->config->request_cpu_ms && now >= self->next_cpu_check) {
         self->next_cpu_check = now + MONITOR_CPU_CHECK_MS;
-        uint64_t used = monitor_exec_cpu_ms (self) - self->cpu_at_start_ms;
-        if (self->cpu_at_start_ms && used > self->config->request_cpu_ms) {
+        uint64_t now_ms = monitor_exec_cpu_ms (self);
+        uint64_t used = now_ms - self->cpu_at_start_ms;
+        if (self->cpu_at_start_ms != PROC_INFO_UNKNOWN && now_ms != PROC_INFO_UNKNOWN
+        &&  now_ms >= self->cpu_at_start_ms && used > self->config->request_cpu_ms) {
             zsys_info ("%s: request %" PRIu64 " used %" PRIu64 " ms of CPU, over its "
                        "%" PRIu64 " ms; interrupting it", self->name, self->req_id,
                        used, self->config->request_cpu_ms);

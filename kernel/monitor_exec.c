@@ -65,7 +65,7 @@ monitor_exec_kill (monitor_t *self)
 uint64_t
 monitor_exec_cpu_ms (monitor_t *self)
 {
-    return self->exec_reaped? 0: proc_info_cpu_ms (self->exec.pid);
+    return self->exec_reaped? PROC_INFO_UNKNOWN: proc_info_cpu_ms (self->exec.pid);
 }
 
 //  --------------------------------------------------------------------------
@@ -336,6 +336,7 @@ static void
 s_executor_event (monitor_t *self, proto_msg_t **event_p)
 {
     uint64_t id = proto_msg_id (*event_p);
+    const char *session = proto_msg_session (*event_p);
     if (!self->busy)
         s_executor_violation (self, "sent an event (id %" PRIu64 ") with no "
                               "request in flight", id);
@@ -343,6 +344,10 @@ s_executor_event (monitor_t *self, proto_msg_t **event_p)
     if (id != self->req_id)
         s_executor_violation (self, "sent an event for id %" PRIu64 " while id %"
                               PRIu64 " was in flight", id, self->req_id);
+    else
+    if (*session && strneq (session, self->req_session))
+        s_executor_violation (self, "sent an event for session '%s' instead of '%s'",
+                              session, self->req_session);
     else {
         //  Not draining the pipes first: the executor waited until they were
         //  read empty before writing the event, and output after it belongs

@@ -50,7 +50,8 @@ struct _monitor_t {
     int64_t grace_deadline;         //  when to SIGKILL it; 0 = not timing out
     bool timed_out;                 //  the monitor sent the SIGINT
     bool cpu_limited;               //  ... because of request_cpu_ms
-    uint64_t cpu_at_start_ms;       //  executor CPU time when it began
+    uint64_t cpu_at_start_ms;       //  executor CPU time when it began,
+                                    //  PROC_INFO_UNKNOWN if unreadable
     int64_t next_cpu_check;
     uint64_t output_bytes;          //  stdout + stderr bytes sent for it
     bool truncated;                 //  the truncated event went out

@@ -29,7 +29,7 @@ proc_info_cpu_ms (pid_t pid)
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
     FILE *file = fopen (path, "r");
     if (!file)
-        return 0;
+        return PROC_INFO_UNKNOWN;
     size_t size = fread (text, 1, sizeof text - 1, file);
     fclose (file);
     text [size] = 0;
@@ -39,7 +39,7 @@ proc_info_cpu_ms (pid_t pid)
     unsigned long long utime = 0, stime = 0;
     if (!after || sscanf (after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
                           &utime, &stime) != 2)
-        return 0;
+        return PROC_INFO_UNKNOWN;
     long ticks = sysconf (_SC_CLK_TCK);
-    return ticks > 0? (utime + stime) * 1000 / (uint64_t) ticks: 0;
+    return ticks > 0? (utime + stime) * 1000 / (uint64_t) ticks: PROC_INFO_UNKNOWN;
 }
