@@ -248,10 +248,7 @@ s_interrupt (broker_t *self, zframe_t *client, proto_msg_t **req_p)
     if (state == SESSION_IDLE || state == SESSION_BUSY) {
         //  The kernel never answers an interrupt; we do, below
         zmsg_t *frames = proto_msg_release (req_p);
-        const char *kid = session_kernel_id (session);
-        zmsg_pushmem (frames, kid, strlen (kid));
-        if (zmsg_send (&frames, self->backend))
-            zmsg_destroy (&frames);
+        broker_send_kernel (self, session, &frames);
     }
     zsys_info ("session %s: interrupt (%s)", key, running ? "request running" : "nothing running");
     proto_builder_t *builder = proto_reply_ok_begin (id, key);

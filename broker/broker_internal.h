@@ -44,6 +44,9 @@ struct _broker_t {
 
 //  Sends *msg_p to the client with routing id client (borrowed).
 void broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p);
+//  Sends *msg_p to session's kernel (its routing id prefixed); a failed
+//  send drops it (the kernel's liveness timer deals with a dead kernel).
+void broker_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p);
 //  Error reply to a client; session may be NULL, cause NULL.
 void broker_send_error (broker_t *self, zframe_t *client, uint64_t id,
                         const char *session, proto_error_t code,

@@ -144,9 +144,7 @@ broker_kernel_retire (broker_t *self, session_t *session, bool send_close)
     if (send_close && (state == SESSION_IDLE || state == SESSION_BUSY)) {
         //  The kernel stops its executor, removes its work dir, exits 0
         zmsg_t *msg = proto_encode_simple (PROTO_CLOSE, 0, session_key (session));
-        zmsg_pushmem (msg, kid, strlen (kid));
-        if (zmsg_send (&msg, self->backend))
-            zmsg_destroy (&msg);
+        broker_send_kernel (self, session, &msg);
     }
     else
     if (pid > 0 && kernel_proc_signal (pid, SIGTERM, false) && errno != ESRCH)
@@ -238,8 +236,8 @@ s_kernel_start (broker_t *self, session_t *session)
     return 0;
 }
 
-static void
-s_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p)
+void
+broker_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p)
 {
     const char *kid = session_kernel_id (session);
     zmsg_pushmem (*msg_p, kid, strlen (kid));
@@ -260,7 +258,7 @@ broker_dispatch (broker_t *self, session_t *session)
             return;
         zmsg_t *frames = req->msg;
         req->msg = NULL;
-        s_send_kernel (self, session, &frames);
+        broker_send_kernel (self, session, &frames);
         session_set_inflight (session, &req);
     }
 }
@@ -436,7 +434,7 @@ s_sandbox_accepted (broker_t *self, session_t *session, proto_msg_t *ready)
               lacking, *missing? missing: "not reported");
     zsys_error ("session %s: kernel %d %s", key, (int) session_pid (session), cause);
     zmsg_t *close = proto_encode_simple (PROTO_CLOSE, 0, key);
-    s_send_kernel (self, session, &close);
+    broker_send_kernel (self, session, &close);
     s_doomed_add (self, session_pid (session), session_kernel_id (session),
                   zclock_mono () + (int64_t) self->cfg->kill_grace_ms);
     s_kernel_lost (self, session, cause);
@@ -577,7 +575,7 @@ s_heartbeat (broker_t *self)
         if (state != SESSION_IDLE && state != SESSION_BUSY)
             continue;
         zmsg_t *beat = proto_encode_heartbeat ();
-        s_send_kernel (self, s, &beat);
+        broker_send_kernel (self, s, &beat);
     }
 }
 
