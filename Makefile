@@ -8,10 +8,17 @@
 #   make bench   the benchmarks
 #   make clean
 
+# What building, running and testing need. tests/it_deps.sh fails when a
+# Python module that the kernel, the client, the tests or the examples import
+# comes from a Debian package not listed here: never install one by hand.
 DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                libmsgpack-dev libseccomp-dev libedit-dev \
                python3 python3-dev python3-pandas python3-numpy \
-               python3-matplotlib python3-zmq python3-msgpack procps tmux
+               python3-matplotlib python3-plotly python3-zmq python3-msgpack \
+               procps tmux
+# What only `make bench` needs besides (its anchors: ipykernel through
+# jupyter_client). `make bench` installs them (bench-deps).
+BENCH_PACKAGES = python3-jupyter-client python3-ipykernel
 
 # The embedded interpreter is Debian's python3, never whatever is on PATH.
 PYTHON_CONFIG = /usr/bin/python3-config
@@ -57,11 +64,12 @@ CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
 BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
-.PHONY: all deps run test check bench clean
+.PHONY: all deps bench-deps print-packages run test check bench clean
 all: $(BINARIES)
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# s_install_missing PACKAGES: apt-get installs those not installed yet.
+define s_install_missing
+	@missing=""; for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
 	        || missing="$$missing $$p"; \
 	done; \
@@ -69,6 +77,18 @@ deps:
 	    echo "deps: installing$$missing"; \
 	    apt-get update && apt-get install -y --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
+endef
+
+deps:
+	$(call s_install_missing,$(DEB_PACKAGES))
+
+bench-deps: deps
+	$(call s_install_missing,$(BENCH_PACKAGES))
+
+# For tests/deps_check.py: which packages each step may rely on.
+print-packages:
+	@echo "deps: $(DEB_PACKAGES)"
+	@echo "bench: $(BENCH_PACKAGES)"
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h broker/*.h kernel/*.h)
 	@mkdir -p $(dir $@)
@@ -130,7 +150,7 @@ check:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    tests/run.sh bin/asan
 
-bench: all
+bench: bench-deps all
 	bench/run.sh $(BIN)
 
 clean:

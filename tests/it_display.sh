@@ -6,7 +6,7 @@ PY=/usr/bin/python3
 
 # The state of SESSION per `kmq stats --json` ("" when unknown).
 session_state() {
-    kmq stats --json | python3 -c '
+    kmq stats --json | /usr/bin/python3 -c '
 import json, sys
 for e in json.load(sys.stdin).get("session_list", []):
     if e["session"] == sys.argv[1]:
@@ -138,7 +138,7 @@ wait_busy int_queue || fail "queued: the session becomes busy"
 "$KMQ_BIN/kmq" -e "$ENDPOINT" exec -s int_queue '"queued ran"' > "$T/q2.out" 2>&1 &
 second=$!
 for _ in $(seq 1 100); do
-    [ "$(kmq stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')" == 1 ] && break
+    [ "$(kmq stats --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')" == 1 ] && break
     sleep 0.1
 done
 run_kmq interrupt -s int_queue

@@ -19,7 +19,7 @@ kmq exec -s two 'b = 2' > /dev/null
 run_kmq stats
 expect_contains "stats counts sessions" "sessions" "$OUT"
 run_kmq stats --json
-n=$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions"])')
+n=$(echo "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions"])')
 expect_eq "stats --json: two sessions" 2 "$n"
 
 kpids=$(kernel_pids)

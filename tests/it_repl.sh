@@ -50,7 +50,7 @@ tm send-keys -t repl C-u
 
 # Attribute completion through the session
 tm send-keys -t repl 'import os' Enter
-expect_screen "import ran" "In [5]:"
+expect_screen "an import runs" "In [5]:"
 tm send-keys -t repl 'os.getcw' Tab
 expect_screen "TAB completes an attribute" "In [5]: os.getcwd"
 tm send-keys -t repl C-u
@@ -59,7 +59,7 @@ tm send-keys -t repl C-u
 tm send-keys -t repl 'import time; time.sleep(60)' Enter
 busy=no
 for _ in $(seq 1 200); do
-    if kmq stats --json | python3 -c '
+    if kmq stats --json | /usr/bin/python3 -c '
 import json, sys
 s = [e["state"] for e in json.load(sys.stdin)["session_list"] if e["session"] == "replsess"]
 sys.exit(0 if s == ["busy"] else 1)'; then busy=yes; break; fi

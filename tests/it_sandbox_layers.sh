@@ -31,7 +31,7 @@ probe_half() {
         expect_eq "$layer off: the probe gets through" "0:$expected" "$RC:$OUT"
         run_kmq stats --json
         expect_contains "$layer off: stats names the layer missing" "$layer" \
-            "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session_list"][0]["sandbox_missing"])')"
+            "$(echo "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["session_list"][0]["sandbox_missing"])')"
     fi
 }
 

@@ -12,7 +12,7 @@ expect_contains "vars shows DataFrame type" "DataFrame" "$OUT"
 
 run_kmq download -s seed df --format json -o "$T/df.json"
 expect_eq "download json exits 0" 0 "$RC"
-records=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])))' "$T/df.json")
+records=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])))' "$T/df.json")
 expect_eq "download json records match upload" \
     "[{'A': 1, 'B': 4}, {'A': 2, 'B': 5}, {'A': 3, 'B': 6}]" "$records"
 

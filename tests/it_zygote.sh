@@ -130,11 +130,11 @@ check "zygote killed: a new zygote runs" new_zygote
 check "zygote killed: the old one is gone" bash -c "! kill -0 $old 2>/dev/null"
 expect_contains "zygote killed: the broker logs its death" "zygote $old exited (signal 9" \
     "$(cat "$T/broker.log")"
-restarts=$(kmq stats --json | python3 -c '
+restarts=$(kmq stats --json | /usr/bin/python3 -c '
 import json, sys; print((json.load(sys.stdin).get("zygote") or {}).get("restarts", "n/a"))')
 if [ "$restarts" != "n/a" ]; then
     check "zygote killed: stats counts the restart" test "$restarts" -ge 1
-    spid=$(kmq stats --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["zygote"]["pid"])')
+    spid=$(kmq stats --json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["zygote"]["pid"])')
     expect_eq "zygote killed: stats reports the new zygote" "$zpid" "$spid"
 fi
 run_kmq exec -s survivor '1+1'

@@ -42,7 +42,7 @@ run_kmq() {
 }
 
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # start_broker [FLAGS...]: starts kmq-broker on a free loopback port with a
@@ -85,7 +85,7 @@ stop_broker() {
 
 # The pid of SESSION's kernel monitor, from `kmq stats --json`.
 kernel_pid_of() {
-    kmq stats --json | python3 -c '
+    kmq stats --json | /usr/bin/python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 for e in s.get("session_list", []):
@@ -98,7 +98,7 @@ for e in s.get("session_list", []):
 # the zygote's child), else the monitor's child process.
 executor_pid_of() {
     local epid
-    epid=$(kmq stats --json 2>/dev/null | python3 -c '
+    epid=$(kmq stats --json 2>/dev/null | /usr/bin/python3 -c '
 import json, sys
 try: s = json.load(sys.stdin)
 except ValueError: sys.exit(0)
@@ -110,7 +110,7 @@ for e in s.get("session_list", []):
 
 # The executor of SESSION (its host pid), from stats' `executor_pid`.
 session_executor_pid() {
-    kmq stats --json | python3 -c '
+    kmq stats --json | /usr/bin/python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 for e in s.get("session_list", []):
@@ -123,7 +123,7 @@ for e in s.get("session_list", []):
 # when none runs.
 zygote_pid() {
     local zpid
-    zpid=$(kmq stats --json 2>/dev/null | python3 -c '
+    zpid=$(kmq stats --json 2>/dev/null | /usr/bin/python3 -c '
 import json, sys
 try: z = json.load(sys.stdin).get("zygote") or {}
 except ValueError: z = {}
