@@ -116,8 +116,14 @@ $(BIN)/kmq: $(call obj,$(CLI_SRC)) $(BIN)/libkmq.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -ledit
 
+# The kernel's objects as an archive, so kmq-selftest links only the
+# modules whose selftests it calls (not the executor's, which need libpython).
+$(BUILD)/kernel.a: $(KERNEL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
 # Every module's selftest in one binary (tests/selftest.c lists them).
-$(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ)
+$(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) \
+                     $(BUILD)/kernel.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
 

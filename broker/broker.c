@@ -1,6 +1,7 @@
 /*  broker — the loop, the sockets and the frontend (see broker.h).
     Kernel lifecycle, the backend and the timers live in broker_kernel.c. */
 #include "broker_internal.h"
+#include "signal_pipe.h"
 
 #include <errno.h>
 #include <string.h>
@@ -425,7 +426,6 @@ broker_new (config_t *config)
 {
     assert (config);
     broker_t *self = (broker_t *) zmalloc (sizeof (broker_t));
-    assert (self);
     self->cfg = config;
     self->sessions = session_table_new (config->max_sessions, config->max_queue);
     self->doomed = zlistx_new ();
@@ -435,7 +435,10 @@ broker_new (config_t *config)
     self->next_idle_check = self->started_at + 1000;
     self->next_housekeeping = self->started_at + 100;
     srandom ((unsigned) (time (NULL) ^ getpid ()));
-    if (broker_runtime_dir_create (self))
+    //  For the whole life of the broker, shutdown included: a second
+    //  SIGTERM while kernels stop must not kill it half-way.
+    self->signals = signal_pipe_new ("kmq-broker");
+    if (!self->signals || broker_runtime_dir_create (self))
         goto fail;
     //  Room for the header frame on top of the largest payload
     int64_t maxmsg = (int64_t) config->max_payload;
@@ -483,6 +486,7 @@ broker_destroy (broker_t **self_p)
     broker_runtime_dir_remove (self);
     free (self->runtime_dir);
     free (self->work_root);
+    signal_pipe_destroy (&self->signals);
     free (self);
     *self_p = NULL;
 }
@@ -504,21 +508,27 @@ s_drain (broker_t *self, zsock_t *sock, bool backend)
 }
 
 int
-broker_run (broker_t *self, volatile sig_atomic_t *stop)
+broker_run (broker_t *self)
 {
-    assert (self && stop);
+    assert (self);
+    signal_pipe_t *signals = self->signals;
     zmq_pollitem_t items [] = {
         { zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->frontend), 0, ZMQ_POLLIN, 0 },
+        { NULL, signal_pipe_fd (signals), ZMQ_POLLIN, 0 },
     };
     int64_t wait_ms = 0;
-    while (!*stop) {
-        int rc = zmq_poll (items, 2, (long) wait_ms);
-        if (rc == -1 && zmq_errno () != EINTR) {
+    int rc = 0;
+    while (!signal_pipe_stop_signal (signals)) {
+        int ready = zmq_poll (items, 3, (long) wait_ms);
+        if (ready == -1 && zmq_errno () != EINTR) {
             zsys_error ("kmq-broker: zmq_poll: %s", zmq_strerror (zmq_errno ()));
-            return -1;
+            rc = -1;
+            break;
         }
-        if (rc > 0) {
+        if (ready > 0) {
+            if (items [2].revents)
+                signal_pipe_drain (signals);
             //  Kernels first: their replies free sessions for the next request
             if (items [0].revents & ZMQ_POLLIN)
                 s_drain (self, self->backend, true);
@@ -528,5 +538,8 @@ broker_run (broker_t *self, volatile sig_atomic_t *stop)
         broker_reap (self);
         wait_ms = broker_timers (self);
     }
-    return 0;
+    int stop = signal_pipe_stop_signal (signals);
+    if (stop)
+        zsys_info ("kmq-broker: stopping on %s", strsignal (stop));
+    return rc;
 }

@@ -9,7 +9,6 @@
 #ifndef KMQ_BROKER_H
 #define KMQ_BROKER_H
 
-#include <signal.h>
 #include "config.h"
 
 typedef struct _broker_t broker_t;
@@ -22,8 +21,12 @@ broker_t *broker_new (config_t *config);
 //  closes the sockets and removes the runtime directory. No-op on NULL.
 void broker_destroy (broker_t **self_p);
 
-//  Runs the loop until *stop becomes non-zero (set it from a signal
-//  handler). Returns 0, or -1 if polling failed.
-int broker_run (broker_t *self, volatile sig_atomic_t *stop);
+//  Runs the loop until SIGTERM or SIGINT. The loop polls a signal_pipe
+//  (installed by broker_new for SIGTERM, SIGINT and SIGCHLD, SIGPIPE
+//  ignored, until broker_destroy), so a
+//  signal that lands anywhere, even just before the poll, wakes it at
+//  once: an exited kernel is reaped and a stop is noticed without waiting
+//  for a timer. Returns 0, or -1 if polling failed (logged).
+int broker_run (broker_t *self);
 
 #endif

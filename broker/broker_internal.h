@@ -10,6 +10,7 @@
 #include "config.h"
 #include "proto.h"
 #include "session.h"
+#include "signal_pipe.h"
 #include "zygote_proc.h"
 
 //  A kernel on its way out (closed, evicted, killed): no longer any
@@ -27,6 +28,7 @@ struct _broker_t {
     session_table_t *sessions;
     zlistx_t *doomed;               //  broker_doomed_t *
     zygote_proc_t *zygote;          //  NULL when the setting zygote is off
+    signal_pipe_t *signals;         //  SIGTERM, SIGINT, SIGCHLD wake the loop
     char *runtime_dir;              //  absolute
     char *work_root;                //  <runtime_dir>/work
     bool runtime_dir_ours;          //  we created it, so we remove it all

@@ -2,6 +2,7 @@
     kernels, routing to and from them, their deaths, the timers, and the
     runtime directory they live in. Shares broker_t with broker.c.        */
 #include "broker_internal.h"
+#include "mem.h"
 #include "kernel_proc.h"
 
 #include <errno.h>
@@ -44,7 +45,7 @@ s_remove_work_dir (broker_t *self, const char *kernel_id)
     if (!*kernel_id)
         return;
     //  The kernel removes its own; this catches kernels that were killed
-    char *path = zsys_sprintf ("%s/%s", self->work_root, kernel_id);
+    char *path = mem_sprintf ("%s/%s", self->work_root, kernel_id);
     s_remove_tree (path);
     zstr_free (&path);
 }
@@ -69,9 +70,8 @@ broker_runtime_dir_create (broker_t *self)
                     "--runtime-dir)", dir, strerror (errno));
         return -1;
     }
-    self->runtime_dir = strdup (dir);
-    assert (self->runtime_dir);
-    self->work_root = zsys_sprintf ("%s/work", dir);
+    self->runtime_dir = mem_strdup (dir);
+    self->work_root = mem_sprintf ("%s/work", dir);
     if (mkdir (self->work_root, 0700) && errno != EEXIST) {
         zsys_error ("kmq-broker: mkdir %s: %s", self->work_root, strerror (errno));
         return -1;
@@ -91,7 +91,7 @@ broker_runtime_dir_remove (broker_t *self)
     //  Someone else's directory: remove only what we put there
     if (self->work_root)
         s_remove_tree (self->work_root);
-    char *zsock = zsys_sprintf ("%s/zygote.sock", self->runtime_dir);
+    char *zsock = mem_sprintf ("%s/zygote.sock", self->runtime_dir);
     unlink (zsock);
     zstr_free (&zsock);
     const char *backend = self->cfg->backend;
@@ -116,11 +116,16 @@ broker_zygote_start (broker_t *self)
 
 //  --- doomed kernels --------------------------------------------------
 
+//  A kernel to SIGKILL at kill_at (0 = signalled already) and reap. pid 0
+//  (a kernel already reaped) needs neither: only its work dir goes.
 static void
 s_doomed_add (broker_t *self, pid_t pid, const char *kernel_id, int64_t kill_at)
 {
+    if (pid <= 0) {
+        s_remove_work_dir (self, kernel_id);
+        return;
+    }
     broker_doomed_t *doomed = (broker_doomed_t *) zmalloc (sizeof *doomed);
-    assert (doomed);
     doomed->pid = pid;
     snprintf (doomed->kernel_id, sizeof doomed->kernel_id, "%s", kernel_id);
     doomed->kill_at = kill_at;
@@ -130,6 +135,8 @@ s_doomed_add (broker_t *self, pid_t pid, const char *kernel_id, int64_t kill_at)
 static void
 s_kill (pid_t pid)
 {
+    if (pid <= 0)
+        return;                 //  reaped already; 0 would be our own group
     if (kernel_proc_signal (pid, SIGKILL, true) && errno != ESRCH)
         zsys_warning ("kmq-broker: kill %d: %s", (int) pid, strerror (errno));
 }
@@ -305,27 +312,6 @@ s_kernel_lost (broker_t *self, session_t *session, const char *cause)
     broker_dispatch (self, session);
 }
 
-//  A kernel whose monitor exits 0 while busy sent (or is sending) its final
-//  reply; wait briefly for it so the client gets the monitor's cause.
-static void
-s_await_final_reply (broker_t *self, pid_t pid)
-{
-    int64_t until = zclock_mono () + S_FINAL_REPLY_MS;
-    zmq_pollitem_t item = { zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0 };
-    while (true) {
-        session_t *session = session_table_by_pid (self->sessions, pid);
-        if (!session || session_state (session) != SESSION_BUSY)
-            return;
-        int64_t left = until - zclock_mono ();
-        if (left <= 0 || zmq_poll (&item, 1, (long) left) <= 0)
-            return;
-        zmsg_t *msg = zmsg_recv (self->backend);
-        if (msg)
-            broker_backend_message (self, &msg);
-        zmsg_destroy (&msg);
-    }
-}
-
 static void
 s_child_exited (broker_t *self, pid_t pid, int status)
 {
@@ -334,20 +320,25 @@ s_child_exited (broker_t *self, pid_t pid, int status)
     char how [96];
     kernel_proc_describe (status, how, sizeof how);
     session_t *session = session_table_by_pid (self->sessions, pid);
-    if (session && session_state (session) == SESSION_BUSY
-    &&  WIFEXITED (status) && WEXITSTATUS (status) == 0) {
-        s_await_final_reply (self, pid);
-        session = session_table_by_pid (self->sessions, pid);
-    }
     if (session) {
-        char kid [64], cause [160];
-        snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
-        if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        char cause [160];
+        bool exited_zero = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+        if (exited_zero)
             //  Per the contract a kernel exits 0 by itself only when its
             //  executor died
             snprintf (cause, sizeof cause, "the executor died (kernel process: %s)", how);
         else
             snprintf (cause, sizeof cause, "kernel process: %s", how);
+        if (session_state (session) == SESSION_BUSY && exited_zero) {
+            //  It sent (or was sending) its final reply, which may still be
+            //  on its way through the backend: the timers give it
+            //  S_FINAL_REPLY_MS, so the client gets the monitor's cause.
+            session_table_kernel_exited (self->sessions, session, cause,
+                                         zclock_mono () + S_FINAL_REPLY_MS);
+            return;
+        }
+        char kid [64];
+        snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
         s_kernel_lost (self, session, cause);
         s_remove_work_dir (self, kid);
         return;
@@ -387,7 +378,7 @@ s_kernel_ending (broker_t *self, session_t *session, const char *cause)
 
 //  --- the backend -------------------------------------------------------
 
-//  True if every layer of sandbox_require is in the comma list applied.
+//  True if layer is one of the names in the comma list applied.
 static bool
 s_sandbox_has (const char *applied, const char *layer)
 {
@@ -417,8 +408,7 @@ s_sandbox_accepted (broker_t *self, session_t *session, proto_msg_t *ready)
     const char *require = self->cfg->sandbox_require;
     if (streq (require, "none"))
         return true;
-    char *list = strdup (require);
-    assert (list);
+    char *list = mem_strdup (require);
     char lacking [256] = "";
     char *save = NULL;
     for (char *layer = strtok_r (list, ", ", &save); layer; layer = strtok_r (NULL, ", ", &save))
@@ -521,14 +511,16 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
         return;
     }
     int64_t now = zclock_mono ();
-    session_kernel_heard (session, now);
     proto_fault_t fault;
     proto_msg_t *kmsg = proto_decode (&msg, &fault);
     if (!kmsg) {
+        //  Garbage is no sign of life: a kernel that sends only garbage
+        //  is declared dead like a silent one.
         zsys_warning ("session %s: kernel %d sent a malformed message: %s",
                       session_key (session), (int) session_pid (session), fault.text);
         return;
     }
+    session_kernel_heard (session, now);
     proto_type_t type = proto_msg_type (kmsg);
     broker_debug (self, "session %s: kernel %d: %s id %" PRIu64, session_key (session),
                   (int) session_pid (session), proto_type_name (type), proto_msg_id (kmsg));
@@ -591,6 +583,19 @@ s_housekeeping (broker_t *self, int64_t now)
         session_state_t state = session_state (s);
         const char *cause = NULL;
         char late [96];
+        const char *exited = session_kernel_exit_due (s, now);
+        if (exited) {
+            //  Its process is gone and no final reply came (copies: the
+            //  unbinding in s_kernel_lost clears both)
+            char kid [64], why [192];
+            snprintf (kid, sizeof kid, "%s", session_kernel_id (s));
+            snprintf (why, sizeof why, "%s", exited);
+            s_kernel_lost (self, s, why);
+            s_remove_work_dir (self, kid);
+            continue;
+        }
+        if (session_kernel_exited (s))
+            continue;           //  reaped: waiting for its final reply
         if ((state == SESSION_IDLE || state == SESSION_BUSY)
         &&  session_kernel_silent_ms (s, now) > silent_max)
             cause = "stopped answering heartbeats";

@@ -1,5 +1,7 @@
 /*  config — the broker's settings, from one table (see config.h).          */
 #include "config.h"
+#include "mem.h"
+#include "selftest.h"
 
 #include <czmq.h>
 #include <ctype.h>
@@ -107,8 +109,7 @@ s_parse (config_t *self, const s_setting_t *s, const char *text,
             return -1;
         }
         free (*(char **) field);
-        *(char **) field = strdup (text);
-        assert (*(char **) field);
+        *(char **) field = mem_strdup (text);
         return 0;
     }
     if (s->kind == S_BOOL) {
@@ -274,8 +275,7 @@ s_check_sandbox_require (const char *list, char *err, size_t errsize)
 {
     if (streq (list, "none"))
         return 0;
-    char *copy = strdup (list);
-    assert (copy);
+    char *copy = mem_strdup (list);
     int rc = 0;
     char *save = NULL;
     for (char *name = strtok_r (copy, ", ", &save); name; name = strtok_r (NULL, ", ", &save)) {
@@ -301,7 +301,7 @@ s_derive (config_t *self, char *err, size_t errsize)
         return -1;
     if (!*self->runtime_dir) {
         free (self->runtime_dir);
-        self->runtime_dir = zsys_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (),
+        self->runtime_dir = mem_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (),
                                           (int) getpid ());
     }
     if (*self->runtime_dir != '/') {
@@ -312,13 +312,13 @@ s_derive (config_t *self, char *err, size_t errsize)
                       strerror (errno));
             return -1;
         }
-        char *abs = zsys_sprintf ("%s/%s", cwd, self->runtime_dir);
+        char *abs = mem_sprintf ("%s/%s", cwd, self->runtime_dir);
         free (self->runtime_dir);
         self->runtime_dir = abs;
     }
     if (!*self->backend) {
         free (self->backend);
-        self->backend = zsys_sprintf ("ipc://%s/backend", self->runtime_dir);
+        self->backend = mem_sprintf ("ipc://%s/backend", self->runtime_dir);
     }
     if (!*self->kernel_path) {
         char exe [PATH_MAX];
@@ -330,7 +330,7 @@ s_derive (config_t *self, char *err, size_t errsize)
         }
         exe [n] = 0;
         free (self->kernel_path);
-        self->kernel_path = zsys_sprintf ("%s/kmq-kernel", dirname (exe));
+        self->kernel_path = mem_sprintf ("%s/kmq-kernel", dirname (exe));
     }
     return 0;
 }
@@ -341,12 +341,11 @@ config_t *
 config_new (void)
 {
     config_t *self = (config_t *) zmalloc (sizeof (config_t));
-    assert (self);
     char why [160];
     for (size_t i = 0; i < S_COUNT; i++) {
         const s_setting_t *s = &s_settings [i];
         if (s->kind == S_STR)       //  "" is valid for derived strings
-            *(char **) ((char *) self + s->offset) = strdup (s->dflt);
+            *(char **) ((char *) self + s->offset) = mem_strdup (s->dflt);
         else {
             int rc = s_parse (self, s, s->dflt, why, sizeof why);
             assert (rc == 0);       //  a bad default is a bug in the table
@@ -376,11 +375,10 @@ config_load (config_t *self, int argc, char **argv, char *err, size_t errsize)
     //  Pass 1 over argv: find the config file and check every flag, but
     //  apply settings only after the file and the environment.
     const char *file = NULL;
-    const s_setting_t **flag_set = (const s_setting_t **) calloc (
-        (size_t) (argc > 0 ? argc : 1), sizeof (s_setting_t *));
-    const char **flag_val = (const char **) calloc (
-        (size_t) (argc > 0 ? argc : 1), sizeof (char *));
-    assert (flag_set && flag_val);
+    const s_setting_t **flag_set = (const s_setting_t **) mem_alloc (
+        (size_t) (argc > 0 ? argc : 1) * sizeof (s_setting_t *));
+    const char **flag_val = (const char **) mem_alloc (
+        (size_t) (argc > 0 ? argc : 1) * sizeof (char *));
     int nflags = 0;
     int rc = -1;
     for (int i = 1; i < argc; i++) {
@@ -520,22 +518,22 @@ config_test (bool verbose)
     char err [512];
     config_t *cfg = config_new ();
     //  Defaults
-    assert (streq (cfg->frontend, "tcp://127.0.0.1:5555"));
-    assert (cfg->heartbeat_ivl_ms == 1000);
-    assert (cfg->heartbeat_liveness == 3);
-    assert (cfg->idle_timeout_s == 1800);
-    assert (cfg->max_sessions == 1000);
-    assert (cfg->max_queue == 64);
-    assert (cfg->max_payload == 256ull << 20);
-    assert (cfg->max_output == 8ull << 20);
-    assert (cfg->memory_limit == 2ull << 30);
-    assert (cfg->request_timeout_s == 300);
-    assert (cfg->kill_grace_ms == 2000);
-    assert (cfg->cpu_limit_s == 3600);
-    assert (cfg->kernel_start_timeout_ms == 30000);
-    assert (!cfg->verbose);
-    assert (cfg->zygote);
-    assert (cfg->pool_size == 2);
+    SELFTEST_CHECK (streq (cfg->frontend, "tcp://127.0.0.1:5555"));
+    SELFTEST_CHECK (cfg->heartbeat_ivl_ms == 1000);
+    SELFTEST_CHECK (cfg->heartbeat_liveness == 3);
+    SELFTEST_CHECK (cfg->idle_timeout_s == 1800);
+    SELFTEST_CHECK (cfg->max_sessions == 1000);
+    SELFTEST_CHECK (cfg->max_queue == 64);
+    SELFTEST_CHECK (cfg->max_payload == 256ull << 20);
+    SELFTEST_CHECK (cfg->max_output == 8ull << 20);
+    SELFTEST_CHECK (cfg->memory_limit == 2ull << 30);
+    SELFTEST_CHECK (cfg->request_timeout_s == 300);
+    SELFTEST_CHECK (cfg->kill_grace_ms == 2000);
+    SELFTEST_CHECK (cfg->cpu_limit_s == 3600);
+    SELFTEST_CHECK (cfg->kernel_start_timeout_ms == 30000);
+    SELFTEST_CHECK (!cfg->verbose);
+    SELFTEST_CHECK (cfg->zygote);
+    SELFTEST_CHECK (cfg->pool_size == 2);
 
     //  Make sure the environment of whoever runs the test does not leak in
     for (size_t i = 0; i < S_COUNT; i++) {
@@ -547,19 +545,19 @@ config_test (bool verbose)
 
     char *plain [] = { "kmq-broker" };
     int rc = s_try (&cfg, err, sizeof err, 1, plain);
-    assert (rc == 0);
-    char *expect = zsys_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (), (int) getpid ());
-    assert (streq (cfg->runtime_dir, expect));
+    SELFTEST_CHECK (rc == 0);
+    char *expect = mem_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (), (int) getpid ());
+    SELFTEST_CHECK (streq (cfg->runtime_dir, expect));
     zstr_free (&expect);
-    expect = zsys_sprintf ("ipc://%s/backend", cfg->runtime_dir);
-    assert (streq (cfg->backend, expect));
+    expect = mem_sprintf ("ipc://%s/backend", cfg->runtime_dir);
+    SELFTEST_CHECK (streq (cfg->backend, expect));
     zstr_free (&expect);
-    assert (strstr (cfg->kernel_path, "/kmq-kernel"));
+    SELFTEST_CHECK (strstr (cfg->kernel_path, "/kmq-kernel"));
 
     //  Precedence: file < env < flag
     char path [] = "/tmp/kmq-config-test-XXXXXX";
     int fd = mkstemp (path);
-    assert (fd >= 0);
+    SELFTEST_CHECK (fd >= 0);
     const char *zpl =
         "#   test\n"
         "broker\n"
@@ -570,32 +568,32 @@ config_test (bool verbose)
         "kernel\n"
         "    anything = 1\n";
     ssize_t written = write (fd, zpl, strlen (zpl));
-    assert (written == (ssize_t) strlen (zpl));
+    SELFTEST_CHECK (written == (ssize_t) strlen (zpl));
     close (fd);
     char *with_file [] = { "kmq-broker", "-c", path };
     rc = s_try (&cfg, err, sizeof err, 3, with_file);
-    assert (rc == 0);
-    assert (cfg->idle_timeout_s == 11);
-    assert (cfg->max_queue == 7);
-    assert (cfg->max_payload == 2048);
-    assert (streq (cfg->frontend, "tcp://127.0.0.1:6000"));
+    SELFTEST_CHECK (rc == 0);
+    SELFTEST_CHECK (cfg->idle_timeout_s == 11);
+    SELFTEST_CHECK (cfg->max_queue == 7);
+    SELFTEST_CHECK (cfg->max_payload == 2048);
+    SELFTEST_CHECK (streq (cfg->frontend, "tcp://127.0.0.1:6000"));
 
     setenv ("KMQ_IDLE_TIMEOUT_S", "22", 1);
     setenv ("KMQ_CONFIG", path, 1);
     rc = s_try (&cfg, err, sizeof err, 1, plain);
-    assert (rc == 0);
-    assert (cfg->idle_timeout_s == 22);     //  env beats file
-    assert (cfg->max_queue == 7);           //  file still applies
+    SELFTEST_CHECK (rc == 0);
+    SELFTEST_CHECK (cfg->idle_timeout_s == 22);     //  env beats file
+    SELFTEST_CHECK (cfg->max_queue == 7);           //  file still applies
 
     char *with_flag [] = { "kmq-broker", "--idle-timeout-s", "2", "--max-queue=9",
                            "--runtime-dir", "/tmp/x", "-v" };
     rc = s_try (&cfg, err, sizeof err, 7, with_flag);
-    assert (rc == 0);
-    assert (cfg->idle_timeout_s == 2);      //  flag beats env
-    assert (cfg->max_queue == 9);           //  flag beats file
-    assert (cfg->verbose);
-    assert (streq (cfg->runtime_dir, "/tmp/x"));
-    assert (streq (cfg->backend, "ipc:///tmp/x/backend"));
+    SELFTEST_CHECK (rc == 0);
+    SELFTEST_CHECK (cfg->idle_timeout_s == 2);      //  flag beats env
+    SELFTEST_CHECK (cfg->max_queue == 9);           //  flag beats file
+    SELFTEST_CHECK (cfg->verbose);
+    SELFTEST_CHECK (streq (cfg->runtime_dir, "/tmp/x"));
+    SELFTEST_CHECK (streq (cfg->backend, "ipc:///tmp/x/backend"));
     unsetenv ("KMQ_IDLE_TIMEOUT_S");
     unsetenv ("KMQ_CONFIG");
 
@@ -603,69 +601,69 @@ config_test (bool verbose)
     char *sizes [] = { "kmq-broker", "--memory-limit", "3G", "--max-output", "0",
                        "--max-payload", "1M" };
     rc = s_try (&cfg, err, sizeof err, 7, sizes);
-    assert (rc == 0);
-    assert (cfg->memory_limit == 3ull << 30);
-    assert (cfg->max_output == 0);
-    assert (cfg->max_payload == 1ull << 20);
+    SELFTEST_CHECK (rc == 0);
+    SELFTEST_CHECK (cfg->memory_limit == 3ull << 30);
+    SELFTEST_CHECK (cfg->max_output == 0);
+    SELFTEST_CHECK (cfg->max_payload == 1ull << 20);
 
     //  Zygote switches
     char *zyg [] = { "kmq-broker", "--zygote", "false", "--pool-size", "0" };
     rc = s_try (&cfg, err, sizeof err, 5, zyg);
-    assert (rc == 0 && !cfg->zygote && cfg->pool_size == 0);
+    SELFTEST_CHECK (rc == 0 && !cfg->zygote && cfg->pool_size == 0);
     char *zyg_on [] = { "kmq-broker", "--zygote", "--pool-size", "64" };
     rc = s_try (&cfg, err, sizeof err, 4, zyg_on);
-    assert (rc == 0 && cfg->zygote && cfg->pool_size == 64);
+    SELFTEST_CHECK (rc == 0 && cfg->zygote && cfg->pool_size == 64);
     char *zyg_bad [] = { "kmq-broker", "--pool-size", "65" };
     rc = s_try (&cfg, err, sizeof err, 3, zyg_bad);
-    assert (rc == -1 && strstr (err, "out of range"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "out of range"));
 
     //  Bad values: each names its source
     char *bad1 [] = { "kmq-broker", "--idle-timeout-s", "soon" };
     rc = s_try (&cfg, err, sizeof err, 3, bad1);
-    assert (rc == -1 && strstr (err, "--idle-timeout-s") && strstr (err, "not a number"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "--idle-timeout-s") && strstr (err, "not a number"));
     char *bad2 [] = { "kmq-broker", "--heartbeat-liveness", "0" };
     rc = s_try (&cfg, err, sizeof err, 3, bad2);
-    assert (rc == -1 && strstr (err, "out of range"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "out of range"));
     char *bad3 [] = { "kmq-broker", "--frobnicate", "1" };
     rc = s_try (&cfg, err, sizeof err, 3, bad3);
-    assert (rc == -1 && strstr (err, "unknown flag --frobnicate"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "unknown flag --frobnicate"));
     char *bad4 [] = { "kmq-broker", "--max-payload", "2G" };
     rc = s_try (&cfg, err, sizeof err, 3, bad4);
-    assert (rc == -1 && strstr (err, "out of range"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "out of range"));
     char *bad5 [] = { "kmq-broker", "--max-queue", "-1" };
     rc = s_try (&cfg, err, sizeof err, 3, bad5);
-    assert (rc == -1);
+    SELFTEST_CHECK (rc == -1);
     char *bad6 [] = { "kmq-broker", "--max-queue" };
     rc = s_try (&cfg, err, sizeof err, 2, bad6);
-    assert (rc == -1 && strstr (err, "needs a value"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "needs a value"));
     char *bad7 [] = { "kmq-broker", "--max-payload", "12X" };
     rc = s_try (&cfg, err, sizeof err, 3, bad7);
-    assert (rc == -1 && strstr (err, "not a size"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "not a size"));
     setenv ("KMQ_MAX_SESSIONS", "many", 1);
     rc = s_try (&cfg, err, sizeof err, 1, plain);
-    assert (rc == -1 && strstr (err, "environment KMQ_MAX_SESSIONS"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "environment KMQ_MAX_SESSIONS"));
     unsetenv ("KMQ_MAX_SESSIONS");
 
     fd = open (path, O_WRONLY | O_TRUNC);
-    assert (fd >= 0);
+    SELFTEST_CHECK (fd >= 0);
     zpl = "broker\n    idle_timeout = 5\n";
     written = write (fd, zpl, strlen (zpl));
-    assert (written == (ssize_t) strlen (zpl));
+    SELFTEST_CHECK (written == (ssize_t) strlen (zpl));
     close (fd);
     rc = s_try (&cfg, err, sizeof err, 3, with_file);
-    assert (rc == -1 && strstr (err, "unknown key broker/idle_timeout"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "unknown key broker/idle_timeout"));
     unlink (path);
     rc = s_try (&cfg, err, sizeof err, 3, with_file);
-    assert (rc == -1 && strstr (err, "config file"));
+    SELFTEST_CHECK (rc == -1 && strstr (err, "config file"));
 
     char *help [] = { "kmq-broker", "--help", "--config-table" };
     rc = s_try (&cfg, err, sizeof err, 3, help);
-    assert (rc == 0 && cfg->help && cfg->config_table);
+    SELFTEST_CHECK (rc == 0 && cfg->help && cfg->config_table);
     if (verbose) {
         config_print_help (stdout);
         config_print_markdown (stdout);
     }
     config_destroy (&cfg);
     config_destroy (&cfg);
-    assert (cfg == NULL);
+    SELFTEST_CHECK (cfg == NULL);
 }

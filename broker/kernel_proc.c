@@ -1,5 +1,6 @@
 /*  kernel_proc — kmq-kernel processes (see kernel_proc.h).                  */
 #include "kernel_proc.h"
+#include "selftest.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -116,30 +117,30 @@ kernel_proc_test (bool verbose)
     char buf [64];
     char *argv_exit [] = { "/bin/sh", "-c", "exit 3", NULL };
     pid_t pid = kernel_proc_spawn ("/bin/sh", argv_exit);
-    assert (pid > 0);
-    assert (getpgid (pid) == pid || errno == ESRCH);
+    SELFTEST_CHECK (pid > 0);
+    SELFTEST_CHECK (getpgid (pid) == pid || errno == ESRCH);
     int status = 0;
     pid_t got = waitpid (pid, &status, 0);
-    assert (got == pid);
+    SELFTEST_CHECK (got == pid);
     kernel_proc_describe (status, buf, sizeof buf);
-    assert (strcmp (buf, "exit status 3") == 0);
+    SELFTEST_CHECK (strcmp (buf, "exit status 3") == 0);
 
     char *argv_sleep [] = { "/bin/sleep", "30", NULL };
     pid = kernel_proc_spawn ("/bin/sleep", argv_sleep);
-    assert (pid > 0);
-    assert (kernel_proc_signal (pid, SIGKILL, true) == 0);
+    SELFTEST_CHECK (pid > 0);
+    SELFTEST_CHECK (kernel_proc_signal (pid, SIGKILL, true) == 0);
     got = 0;
     for (int i = 0; i < 500 && got == 0; i++) {
         got = kernel_proc_reap (&status);
         if (got == 0)
             usleep (10000);
     }
-    assert (got == pid);
+    SELFTEST_CHECK (got == pid);
     kernel_proc_describe (status, buf, sizeof buf);
-    assert (strcmp (buf, "signal 9 (Killed)") == 0);
-    assert (kernel_proc_signal (pid, 0, false) == -1);
+    SELFTEST_CHECK (strcmp (buf, "signal 9 (Killed)") == 0);
+    SELFTEST_CHECK (kernel_proc_signal (pid, 0, false) == -1);
 
     char *argv_missing [] = { "/nonexistent/kmq-kernel", NULL };
     pid = kernel_proc_spawn ("/nonexistent/kmq-kernel", argv_missing);
-    assert (pid == -1 && errno == ENOENT);
+    SELFTEST_CHECK (pid == -1 && errno == ENOENT);
 }

@@ -1,5 +1,7 @@
 /*  session — the broker's session table (see session.h).                   */
 #include "session.h"
+#include "mem.h"
+#include "selftest.h"
 
 #include <string.h>
 
@@ -24,6 +26,8 @@ struct _session_t {
     char *lost_notice;              //  NULL unless state was lost
     char *sandbox;                  //  layers its kernel reported in force
     char *sandbox_missing;          //  and why others are not ("" = none)
+    char exit_cause [192];          //  its kernel exited busy: what to report
+    int64_t exit_deadline;          //  ... if no final reply by then; 0 = not
 };
 
 struct _session_table_t {
@@ -43,7 +47,6 @@ session_request_t *
 session_request_new (zframe_t **client_p, zmsg_t **msg_p, uint64_t id, int type)
 {
     session_request_t *self = (session_request_t *) zmalloc (sizeof *self);
-    assert (self);
     self->client = client_p ? *client_p : NULL;
     self->msg = msg_p ? *msg_p : NULL;
     if (client_p)
@@ -109,9 +112,7 @@ static session_t *
 s_session_new (const char *key, size_t max_queue, int64_t now)
 {
     session_t *self = (session_t *) zmalloc (sizeof *self);
-    assert (self);
-    self->key = strdup (key);
-    assert (self->key);
+    self->key = mem_strdup (key);
     self->state = SESSION_DEAD;
     self->queue = zlistx_new ();
     zlistx_set_destructor (self->queue, s_request_destructor);
@@ -354,8 +355,8 @@ session_set_sandbox (session_t *self, const char *applied, const char *missing)
     assert (self);
     free (self->sandbox);
     free (self->sandbox_missing);
-    self->sandbox = strdup (applied? applied: "");
-    self->sandbox_missing = strdup (missing? missing: "");
+    self->sandbox = mem_strdup (applied? applied: "");
+    self->sandbox_missing = mem_strdup (missing? missing: "");
     assert (self->sandbox && self->sandbox_missing);
 }
 
@@ -378,7 +379,7 @@ session_set_state_lost (session_t *self, const char *notice)
 {
     assert (self && notice);
     free (self->lost_notice);
-    self->lost_notice = strdup (notice);
+    self->lost_notice = mem_strdup (notice);
     assert (self->lost_notice);
 }
 
@@ -403,7 +404,6 @@ session_table_t *
 session_table_new (size_t max_sessions, size_t max_queue)
 {
     session_table_t *self = (session_table_t *) zmalloc (sizeof *self);
-    assert (self);
     self->sessions = zhashx_new ();
     zhashx_set_destructor (self->sessions, s_session_destructor);
     self->by_kernel = zhashx_new ();
@@ -479,17 +479,14 @@ session_table_remove (session_table_t *self, session_t **session_p,
             zhashx_delete (self->tombstones, oldest);
             zlistx_delete (self->tomb_order, zlistx_cursor (self->tomb_order));
         }
-        char *copy = strdup (notice);
-        assert (copy);
+        char *copy = mem_strdup (notice);
         zhashx_insert (self->tombstones, session->key, copy);
-        char *order_key = strdup (session->key);
-        assert (order_key);
+        char *order_key = mem_strdup (session->key);
         zlistx_add_end (self->tomb_order, order_key);
     }
     //  The hash owns the session: deleting it runs s_session_destroy, which
     //  frees session->key, so look it up by a copy
-    char *key = strdup (session->key);
-    assert (key);
+    char *key = mem_strdup (session->key);
     zhashx_delete (self->sessions, key);
     free (key);
     *session_p = NULL;
@@ -616,6 +613,37 @@ session_table_unbind_kernel (session_table_t *self, session_t *session)
     session->pid = 0;
     session->executor_pid = 0;
     session->state = SESSION_DEAD;
+    session->exit_cause [0] = 0;
+    session->exit_deadline = 0;
+}
+
+void
+session_table_kernel_exited (session_table_t *self, session_t *session,
+                             const char *cause, int64_t deadline)
+{
+    assert (self && session && cause);
+    if (session->pid) {
+        char key [24];
+        snprintf (key, sizeof key, "%d", (int) session->pid);
+        zhashx_delete (self->by_pid, key);
+    }
+    session->pid = 0;               //  reaped: never to be signalled again
+    snprintf (session->exit_cause, sizeof session->exit_cause, "%s", cause);
+    session->exit_deadline = deadline;
+}
+
+const char *
+session_kernel_exit_due (session_t *self, int64_t now)
+{
+    assert (self);
+    return self->exit_deadline && now >= self->exit_deadline? self->exit_cause: NULL;
+}
+
+bool
+session_kernel_exited (session_t *self)
+{
+    assert (self);
+    return self->exit_deadline != 0;
 }
 
 //  --- selftest -------------------------------------------------------
@@ -634,145 +662,145 @@ session_test (bool verbose)
 {
     (void) verbose;
     session_table_t *table = session_table_new (2, 3);
-    assert (table);
-    assert (session_table_size (table) == 0);
+    SELFTEST_CHECK (table);
+    SELFTEST_CHECK (session_table_size (table) == 0);
 
     //  Create, lookup, limit
     session_t *a = session_table_create (table, "nb1", 1000);
-    assert (a);
-    assert (streq (session_key (a), "nb1"));
-    assert (session_state (a) == SESSION_DEAD);
-    assert (session_pid (a) == 0);
-    assert (streq (session_kernel_id (a), ""));
-    assert (session_state_lost (a) == NULL);
-    assert (session_table_lookup (table, "nb1") == a);
-    assert (session_table_lookup (table, "nb2") == NULL);
+    SELFTEST_CHECK (a);
+    SELFTEST_CHECK (streq (session_key (a), "nb1"));
+    SELFTEST_CHECK (session_state (a) == SESSION_DEAD);
+    SELFTEST_CHECK (session_pid (a) == 0);
+    SELFTEST_CHECK (streq (session_kernel_id (a), ""));
+    SELFTEST_CHECK (session_state_lost (a) == NULL);
+    SELFTEST_CHECK (session_table_lookup (table, "nb1") == a);
+    SELFTEST_CHECK (session_table_lookup (table, "nb2") == NULL);
     session_t *b = session_table_create (table, "nb2", 1000);
-    assert (b);
-    assert (session_table_create (table, "nb3", 1000) == NULL);
-    assert (session_table_size (table) == 2);
+    SELFTEST_CHECK (b);
+    SELFTEST_CHECK (session_table_create (table, "nb3", 1000) == NULL);
+    SELFTEST_CHECK (session_table_size (table) == 2);
 
     //  FIFO order and bound
     for (uint64_t id = 1; id <= 3; id++) {
         session_request_t *req = s_test_request ("c1", id);
-        assert (session_enqueue (a, &req) == 0);
-        assert (req == NULL);
+        SELFTEST_CHECK (session_enqueue (a, &req) == 0);
+        SELFTEST_CHECK (req == NULL);
     }
     session_request_t *extra = s_test_request ("c1", 4);
-    assert (session_enqueue (a, &extra) == -1);
-    assert (extra);
+    SELFTEST_CHECK (session_enqueue (a, &extra) == -1);
+    SELFTEST_CHECK (extra);
     session_request_destroy (&extra);
-    assert (extra == NULL);
-    assert (session_queued (a) == 3);
-    assert (session_table_queued (table) == 3);
+    SELFTEST_CHECK (extra == NULL);
+    SELFTEST_CHECK (session_queued (a) == 3);
+    SELFTEST_CHECK (session_table_queued (table) == 3);
 
     //  Kernel binding and indexes
     session_table_bind_kernel (table, a, "k1-abc", 4121, 2000);
-    assert (session_state (a) == SESSION_STARTING);
-    assert (session_table_by_kernel (table, "k1-abc") == a);
-    assert (session_table_by_pid (table, 4121) == a);
-    assert (session_table_by_pid (table, 4122) == NULL);
-    assert (session_table_kernels (table) == 1);
-    assert (session_kernel_age_ms (a, 2500) == 500);
+    SELFTEST_CHECK (session_state (a) == SESSION_STARTING);
+    SELFTEST_CHECK (session_table_by_kernel (table, "k1-abc") == a);
+    SELFTEST_CHECK (session_table_by_pid (table, 4121) == a);
+    SELFTEST_CHECK (session_table_by_pid (table, 4122) == NULL);
+    SELFTEST_CHECK (session_table_kernels (table) == 1);
+    SELFTEST_CHECK (session_kernel_age_ms (a, 2500) == 500);
     session_kernel_heard (a, 2600);
-    assert (session_kernel_silent_ms (a, 3000) == 400);
+    SELFTEST_CHECK (session_kernel_silent_ms (a, 3000) == 400);
     session_set_state (a, SESSION_IDLE);
-    assert (session_executor_pid (a) == 0);
+    SELFTEST_CHECK (session_executor_pid (a) == 0);
     session_set_executor_pid (a, 4123);
-    assert (session_executor_pid (a) == 4123);
+    SELFTEST_CHECK (session_executor_pid (a) == 4123);
 
     //  Dispatch in order; the in-flight request is not queued
     session_request_t *req = session_dequeue (a);
-    assert (req && req->id == 1);
-    assert (req->client && zframe_streq (req->client, "c1"));
+    SELFTEST_CHECK (req && req->id == 1);
+    SELFTEST_CHECK (req->client && zframe_streq (req->client, "c1"));
     zmsg_destroy (&req->msg);               //  "sent" to the kernel
     session_set_inflight (a, &req);
-    assert (req == NULL);
-    assert (session_state (a) == SESSION_BUSY);
-    assert (session_inflight (a)->id == 1);
-    assert (session_queued (a) == 2);
+    SELFTEST_CHECK (req == NULL);
+    SELFTEST_CHECK (session_state (a) == SESSION_BUSY);
+    SELFTEST_CHECK (session_inflight (a)->id == 1);
+    SELFTEST_CHECK (session_queued (a) == 2);
     //  Busy and queued sessions are never idle
-    assert (session_idle_ms (a, 1000000) == 0);
+    SELFTEST_CHECK (session_idle_ms (a, 1000000) == 0);
     req = session_take_inflight (a);
-    assert (req && req->id == 1);
-    assert (session_state (a) == SESSION_IDLE);
+    SELFTEST_CHECK (req && req->id == 1);
+    SELFTEST_CHECK (session_state (a) == SESSION_IDLE);
     session_request_destroy (&req);
     session_count_answer (a);
-    assert (session_answered (a) == 1);
+    SELFTEST_CHECK (session_answered (a) == 1);
     req = session_dequeue (a);
-    assert (req && req->id == 2);
+    SELFTEST_CHECK (req && req->id == 2);
     session_request_destroy (&req);
     req = session_dequeue (a);
-    assert (req && req->id == 3);
+    SELFTEST_CHECK (req && req->id == 3);
     session_request_destroy (&req);
-    assert (session_dequeue (a) == NULL);
+    SELFTEST_CHECK (session_dequeue (a) == NULL);
 
     //  Idle computation
     session_touch (a, 5000);
-    assert (session_idle_ms (a, 6500) == 1500);
-    assert (session_idle_ms (a, 4000) == 0);
+    SELFTEST_CHECK (session_idle_ms (a, 6500) == 1500);
+    SELFTEST_CHECK (session_idle_ms (a, 4000) == 0);
     session_set_state (a, SESSION_STARTING);
-    assert (session_idle_ms (a, 6500) == 0);
+    SELFTEST_CHECK (session_idle_ms (a, 6500) == 0);
     session_set_state (a, SESSION_IDLE);
 
     //  Attach dedup, detach
     zframe_t *c1 = zframe_new ("c1", 2);
     zframe_t *c2 = zframe_new ("c2", 2);
-    assert (session_attach (a, c1));
-    assert (!session_attach (a, c1));
-    assert (session_attach (a, c2));
-    assert (zlistx_size (session_attached (a)) == 2);
-    assert (session_detach (a, c1));
-    assert (!session_detach (a, c1));
-    assert (zlistx_size (session_attached (a)) == 1);
+    SELFTEST_CHECK (session_attach (a, c1));
+    SELFTEST_CHECK (!session_attach (a, c1));
+    SELFTEST_CHECK (session_attach (a, c2));
+    SELFTEST_CHECK (zlistx_size (session_attached (a)) == 2);
+    SELFTEST_CHECK (session_detach (a, c1));
+    SELFTEST_CHECK (!session_detach (a, c1));
+    SELFTEST_CHECK (zlistx_size (session_attached (a)) == 1);
     zframe_destroy (&c1);
     zframe_destroy (&c2);
 
     //  Iteration and sorted snapshot
     zlistx_t *list = session_table_list (table);
-    assert (zlistx_size (list) == 2);
-    assert (zlistx_first (list) == a);
-    assert (zlistx_next (list) == b);
+    SELFTEST_CHECK (zlistx_size (list) == 2);
+    SELFTEST_CHECK (zlistx_first (list) == a);
+    SELFTEST_CHECK (zlistx_next (list) == b);
     zlistx_destroy (&list);
     size_t seen = 0;
     for (session_t *s = session_table_first (table); s; s = session_table_next (table))
         seen++;
-    assert (seen == 2);
+    SELFTEST_CHECK (seen == 2);
 
     //  Kernel death: unbind, state lost for the next kernel
     session_table_unbind_kernel (table, a);
-    assert (session_executor_pid (a) == 0);
-    assert (session_state (a) == SESSION_DEAD);
-    assert (session_table_by_kernel (table, "k1-abc") == NULL);
-    assert (session_table_by_pid (table, 4121) == NULL);
-    assert (session_table_kernels (table) == 0);
+    SELFTEST_CHECK (session_executor_pid (a) == 0);
+    SELFTEST_CHECK (session_state (a) == SESSION_DEAD);
+    SELFTEST_CHECK (session_table_by_kernel (table, "k1-abc") == NULL);
+    SELFTEST_CHECK (session_table_by_pid (table, 4121) == NULL);
+    SELFTEST_CHECK (session_table_kernels (table) == 0);
     session_set_state_lost (a, "kernel died");
-    assert (streq (session_state_lost (a), "kernel died"));
+    SELFTEST_CHECK (streq (session_state_lost (a), "kernel died"));
     session_clear_state_lost (a);
-    assert (session_state_lost (a) == NULL);
+    SELFTEST_CHECK (session_state_lost (a) == NULL);
 
     //  Eviction leaves a tombstone; the next session under the key gets it
     session_table_bind_kernel (table, a, "k2-def", 4200, 7000);
     req = s_test_request ("c3", 9);
-    assert (session_enqueue (a, &req) == 0);
+    SELFTEST_CHECK (session_enqueue (a, &req) == 0);
     session_table_remove (table, &a, "session was evicted after 2 s idle");
-    assert (a == NULL);
-    assert (session_table_by_kernel (table, "k2-def") == NULL);
-    assert (session_table_by_pid (table, 4200) == NULL);
-    assert (session_table_lookup (table, "nb1") == NULL);
-    assert (streq (session_table_tombstone (table, "nb1"),
+    SELFTEST_CHECK (a == NULL);
+    SELFTEST_CHECK (session_table_by_kernel (table, "k2-def") == NULL);
+    SELFTEST_CHECK (session_table_by_pid (table, 4200) == NULL);
+    SELFTEST_CHECK (session_table_lookup (table, "nb1") == NULL);
+    SELFTEST_CHECK (streq (session_table_tombstone (table, "nb1"),
                    "session was evicted after 2 s idle"));
     a = session_table_create (table, "nb1", 8000);
-    assert (a);
-    assert (streq (session_state_lost (a), "session was evicted after 2 s idle"));
-    assert (session_table_tombstone (table, "nb1") == NULL);
-    assert (session_answered (a) == 0);
+    SELFTEST_CHECK (a);
+    SELFTEST_CHECK (streq (session_state_lost (a), "session was evicted after 2 s idle"));
+    SELFTEST_CHECK (session_table_tombstone (table, "nb1") == NULL);
+    SELFTEST_CHECK (session_answered (a) == 0);
 
     //  Close leaves none
     session_table_remove (table, &a, NULL);
-    assert (session_table_tombstone (table, "nb1") == NULL);
+    SELFTEST_CHECK (session_table_tombstone (table, "nb1") == NULL);
     a = session_table_create (table, "nb1", 9000);
-    assert (a && session_state_lost (a) == NULL);
+    SELFTEST_CHECK (a && session_state_lost (a) == NULL);
 
     //  Tombstones are bounded: the oldest go first
     session_table_remove (table, &b, NULL);
@@ -781,17 +809,17 @@ session_test (bool verbose)
         char key [32];
         snprintf (key, sizeof key, "t%zu", i);
         session_t *t = session_table_create (table, key, 0);
-        assert (t);
+        SELFTEST_CHECK (t);
         session_table_remove (table, &t, "evicted");
     }
-    assert (session_table_tombstone (table, "t0") == NULL);
-    assert (session_table_tombstone (table, "t4") == NULL);
-    assert (session_table_tombstone (table, "t5"));
+    SELFTEST_CHECK (session_table_tombstone (table, "t0") == NULL);
+    SELFTEST_CHECK (session_table_tombstone (table, "t4") == NULL);
+    SELFTEST_CHECK (session_table_tombstone (table, "t5"));
     char last [32];
     snprintf (last, sizeof last, "t%zu", max_tomb + 4);
-    assert (session_table_tombstone (table, last));
+    SELFTEST_CHECK (session_table_tombstone (table, last));
 
     session_table_destroy (&table);
     session_table_destroy (&table);
-    assert (table == NULL);
+    SELFTEST_CHECK (table == NULL);
 }

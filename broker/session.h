@@ -91,6 +91,19 @@ void session_table_bind_kernel (session_table_t *self, session_t *session,
 //  Forgets the session's kernel (indexes too) and sets state DEAD.
 void session_table_unbind_kernel (session_table_t *self, session_t *session);
 
+//  The kernel process exited (and was reaped) while a request was in
+//  flight: forgets its pid, so nothing can ever signal a pid that may be
+//  reused, but keeps its routing id, so a final reply it sent before
+//  exiting is still routed. If none comes by deadline, the caller reports
+//  cause (copied; see session_kernel_exit_due).
+void session_table_kernel_exited (session_table_t *self, session_t *session,
+                                  const char *cause, int64_t deadline);
+//  The cause recorded by session_table_kernel_exited once now is past its
+//  deadline, else NULL.
+const char *session_kernel_exit_due (session_t *self, int64_t now);
+//  True between session_table_kernel_exited and the unbinding.
+bool session_kernel_exited (session_t *self);
+
 //  --- one session ------------------------------------------------------
 
 const char *session_key (session_t *self);
@@ -145,7 +158,6 @@ int64_t session_kernel_age_ms (session_t *self, int64_t now);
 void session_count_answer (session_t *self);
 uint64_t session_answered (session_t *self);
 
-//  State lost: the notice the next kernel must carry, or NULL.
 //  What the session's kernel said of its sandbox in `ready`: the layers in
 //  force ("namespaces,filesystem,...") and why any other is missing.
 //  Both "" until a kernel reported.
@@ -153,6 +165,7 @@ void session_set_sandbox (session_t *self, const char *applied, const char *miss
 const char *session_sandbox (session_t *self);
 const char *session_sandbox_missing (session_t *self);
 
+//  State lost: the notice the next kernel must carry (copied), or NULL.
 void session_set_state_lost (session_t *self, const char *notice);
 const char *session_state_lost (session_t *self);
 void session_clear_state_lost (session_t *self);

@@ -1,6 +1,8 @@
 /*  zygote_proc — the broker's zygote process (see zygote_proc.h).         */
 #include "zygote_proc.h"
+#include "mem.h"
 #include "kernel_proc.h"
+#include "selftest.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -25,9 +27,8 @@ zygote_proc_new (config_t *config, const char *runtime_dir)
 {
     assert (config && runtime_dir);
     zygote_proc_t *self = (zygote_proc_t *) zmalloc (sizeof (zygote_proc_t));
-    assert (self);
     self->cfg = config;
-    self->socket = zsys_sprintf ("%s/zygote.sock", runtime_dir);
+    self->socket = mem_sprintf ("%s/zygote.sock", runtime_dir);
     assert (self->socket);
     return self;
 }
@@ -175,48 +176,48 @@ zygote_proc_test (bool verbose)
     (void) verbose;
     config_t *cfg = config_new ();
     free (cfg->kernel_path);
-    cfg->kernel_path = strdup ("/bin/true");        //  exits at once, any argv
+    cfg->kernel_path = mem_strdup ("/bin/true");        //  exits at once, any argv
     zygote_proc_t *zygote = zygote_proc_new (cfg, "/tmp/kmq-zygote-test");
-    assert (streq (zygote_proc_socket (zygote), "/tmp/kmq-zygote-test/zygote.sock"));
-    assert (zygote_proc_pid (zygote) == 0);
-    assert (zygote_proc_tick (zygote, 0) == -1);    //  nothing pending
+    SELFTEST_CHECK (streq (zygote_proc_socket (zygote), "/tmp/kmq-zygote-test/zygote.sock"));
+    SELFTEST_CHECK (zygote_proc_pid (zygote) == 0);
+    SELFTEST_CHECK (zygote_proc_tick (zygote, 0) == -1);    //  nothing pending
 
     int64_t now = 100000;
-    assert (zygote_proc_start (zygote, now) == 0);
+    SELFTEST_CHECK (zygote_proc_start (zygote, now) == 0);
     pid_t pid = zygote_proc_pid (zygote);
-    assert (pid > 0);
-    assert (zygote_proc_restarts (zygote) == 0);
+    SELFTEST_CHECK (pid > 0);
+    SELFTEST_CHECK (zygote_proc_restarts (zygote) == 0);
     int status;
-    assert (s_test_wait (pid, &status) == pid);
-    assert (!zygote_proc_exited (zygote, pid + 1, status, now));
+    SELFTEST_CHECK (s_test_wait (pid, &status) == pid);
+    SELFTEST_CHECK (!zygote_proc_exited (zygote, pid + 1, status, now));
     //  Died at once: the restart waits a full interval from the last start
-    assert (zygote_proc_exited (zygote, pid, status, now + 10));
-    assert (zygote_proc_pid (zygote) == 0);
+    SELFTEST_CHECK (zygote_proc_exited (zygote, pid, status, now + 10));
+    SELFTEST_CHECK (zygote_proc_pid (zygote) == 0);
     int64_t due = zygote_proc_tick (zygote, now + 10);
-    assert (due == ZYGOTE_PROC_RESTART_MS);
-    assert (zygote_proc_tick (zygote, now + 500) == ZYGOTE_PROC_RESTART_MS - 490);
-    assert (zygote_proc_pid (zygote) == 0);
-    assert (zygote_proc_tick (zygote, now + 10 + ZYGOTE_PROC_RESTART_MS) == -1);
+    SELFTEST_CHECK (due == ZYGOTE_PROC_RESTART_MS);
+    SELFTEST_CHECK (zygote_proc_tick (zygote, now + 500) == ZYGOTE_PROC_RESTART_MS - 490);
+    SELFTEST_CHECK (zygote_proc_pid (zygote) == 0);
+    SELFTEST_CHECK (zygote_proc_tick (zygote, now + 10 + ZYGOTE_PROC_RESTART_MS) == -1);
     pid = zygote_proc_pid (zygote);
-    assert (pid > 0);
-    assert (zygote_proc_restarts (zygote) == 1);
+    SELFTEST_CHECK (pid > 0);
+    SELFTEST_CHECK (zygote_proc_restarts (zygote) == 1);
 
     //  Released: its exit schedules nothing
-    assert (zygote_proc_release (zygote) == pid);
-    assert (zygote_proc_pid (zygote) == 0);
-    assert (s_test_wait (pid, &status) == pid);
-    assert (!zygote_proc_exited (zygote, pid, status, now));
-    assert (zygote_proc_tick (zygote, now + 100000) == -1);
-    assert (zygote_proc_start (zygote, now) == 0 && zygote_proc_pid (zygote) == 0);
+    SELFTEST_CHECK (zygote_proc_release (zygote) == pid);
+    SELFTEST_CHECK (zygote_proc_pid (zygote) == 0);
+    SELFTEST_CHECK (s_test_wait (pid, &status) == pid);
+    SELFTEST_CHECK (!zygote_proc_exited (zygote, pid, status, now));
+    SELFTEST_CHECK (zygote_proc_tick (zygote, now + 100000) == -1);
+    SELFTEST_CHECK (zygote_proc_start (zygote, now) == 0 && zygote_proc_pid (zygote) == 0);
 
     //  A kernel path that does not exist: logged, retried later
     zygote_proc_destroy (&zygote);
     free (cfg->kernel_path);
-    cfg->kernel_path = strdup ("/nonexistent/kmq-kernel");
+    cfg->kernel_path = mem_strdup ("/nonexistent/kmq-kernel");
     zygote = zygote_proc_new (cfg, "/tmp/kmq-zygote-test");
-    assert (zygote_proc_start (zygote, now) == -1);
-    assert (zygote_proc_pid (zygote) == 0);
-    assert (zygote_proc_tick (zygote, now + 1) == ZYGOTE_PROC_RESTART_MS - 1);
+    SELFTEST_CHECK (zygote_proc_start (zygote, now) == -1);
+    SELFTEST_CHECK (zygote_proc_pid (zygote) == 0);
+    SELFTEST_CHECK (zygote_proc_tick (zygote, now + 1) == ZYGOTE_PROC_RESTART_MS - 1);
     zygote_proc_destroy (&zygote);
     zygote_proc_destroy (&zygote);
     config_destroy (&cfg);

@@ -3,6 +3,7 @@
     Replies are in kmq_reply.c, the selftest in kmq_test.c.                  */
 #include <czmq.h>
 #include "kmq_private.h"
+#include "mem.h"
 
 #define KMQ_HELLO_TIMEOUT_MS    5000
 #define KMQ_FLAG_POLL_MS        100     //  how often the interrupt flag is read
@@ -241,7 +242,7 @@ kmq_new (const char *endpoint, const kmq_options_t *options,
     int timeout = options && options->hello_timeout_ms > 0?
                   options->hello_timeout_ms: KMQ_HELLO_TIMEOUT_MS;
     kmq_t *self = (kmq_t *) zmalloc (sizeof (kmq_t));
-    self->endpoint = strdup (endpoint);
+    self->endpoint = mem_strdup (endpoint);
     self->interrupt_flag = options? options->interrupt_flag: NULL;
     self->dealer = zsock_new (ZMQ_DEALER);
     if (!self->dealer) {
@@ -302,15 +303,23 @@ kmq_new (const char *endpoint, const kmq_options_t *options,
         goto fail;
     }
     const char *broker = proto_msg_str (reply, "broker");
-    self->broker = strdup (broker? broker: "kmq-broker");
+    self->broker = mem_strdup (broker? broker: "kmq-broker");
     self->heartbeat_ivl = proto_msg_uint (reply, "heartbeat_ivl_ms", 1000);
     self->heartbeat_liveness = proto_msg_uint (reply, "heartbeat_liveness", 3);
     self->max_payload = proto_msg_uint (reply, "max_payload", 256ull << 20);
-    if (self->heartbeat_ivl == 0)
-        self->heartbeat_ivl = 1000;
-    if (self->heartbeat_liveness == 0)
-        self->heartbeat_liveness = 3;
     proto_msg_destroy (&reply);
+    //  Checked here, at the boundary: their product is a time we add to
+    //  the clock, and an overflow would make a live broker look dead.
+    if (self->heartbeat_ivl == 0 || self->heartbeat_ivl > PROTO_HEARTBEAT_IVL_MAX_MS
+    ||  self->heartbeat_liveness == 0
+    ||  self->heartbeat_liveness > PROTO_HEARTBEAT_LIVENESS_MAX) {
+        snprintf (error, error_size, "broker at %s announced heartbeats every %"
+                  PRIu64 " ms with liveness %" PRIu64 ", outside 1..%d ms and 1..%d: "
+                  "it is not a kernelmq broker, or a broken one", endpoint,
+                  self->heartbeat_ivl, self->heartbeat_liveness,
+                  PROTO_HEARTBEAT_IVL_MAX_MS, PROTO_HEARTBEAT_LIVENESS_MAX);
+        goto fail;
+    }
     self->last_wait_end = 0;
     return self;
 

@@ -11,6 +11,7 @@
 #include <langinfo.h>
 #include <locale.h>
 #include "kmq_cli.h"
+#include "mem.h"
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
 
@@ -208,7 +209,7 @@ s_prepare_exec (args_t *args)
         }
     }
     else {
-        args->data = strdup (args->pos [0]);
+        args->data = mem_strdup (args->pos [0]);
         args->size = strlen (args->data);
     }
     return 0;
@@ -232,7 +233,7 @@ s_cmd_exec (kmq_t *kmq, args_t *args)
 static int
 s_prepare_at_cursor (args_t *args)
 {
-    args->data = strdup (args->pos [0]);
+    args->data = mem_strdup (args->pos [0]);
     args->size = strlen (args->data);
     args->cursor_pos = args->size;                 //  the end by default
     if (args->cursor) {

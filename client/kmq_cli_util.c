@@ -10,6 +10,7 @@
     when the reply carries no number: the code never ran to its end).   */
 #include <sys/stat.h>
 #include "kmq_cli.h"
+#include "mem.h"
 
 //  --- errors and input ----------------------------------------------------
 
@@ -105,8 +106,8 @@ cli_report (kmq_reply_t *reply)
             last = line;
         }
         //  End with "Ename: evalue" whatever the traceback held
-        char *summary = ename && evalue && *evalue? zsys_sprintf ("%s: %s", ename, evalue)
-                      : strdup (ename? ename: message);
+        char *summary = ename && evalue && *evalue? mem_sprintf ("%s: %s", ename, evalue)
+                      : mem_strdup (ename? ename: message);
         size_t len = strlen (last);
         while (len && (last [len - 1] == '\n' || last [len - 1] == ' '))
             len--;
@@ -180,7 +181,7 @@ static char *
 s_path (const char *dir, const char *name)
 {
     size_t len = strlen (dir);
-    return zsys_sprintf ("%s%s%s", dir, len && dir [len - 1] == '/'? "": "/", name);
+    return mem_sprintf ("%s%s%s", dir, len && dir [len - 1] == '/'? "": "/", name);
 }
 
 //  Writes data to path; 0, or -1 with a line on stderr.
@@ -250,7 +251,7 @@ s_save_display (cli_output_t *output, const kmq_event_t *event)
         }
         s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
         pending->temp = temp;
-        pending->mime = strdup (event->mime [i]);
+        pending->mime = mem_strdup (event->mime [i]);
         pending->ext = ext;
         pending->n = n;
         zlist_append (output->pending, pending);
@@ -381,7 +382,7 @@ void
 cli_print_vars (kmq_reply_t *reply)
 {
     size_t count = kmq_reply_var_count (reply);
-    char **sizes = (char **) calloc (count + 1, sizeof (char *));
+    char **sizes = (char **) mem_alloc ((count + 1) * sizeof (char *));
     int name_w = 4, type_w = 4;
     for (size_t i = 0; i < count; i++) {
         kmq_var_t var;
@@ -400,7 +401,7 @@ cli_print_vars (kmq_reply_t *reply)
         else
         if (var.has_len)
             snprintf (text, sizeof text, "len %" PRIu64, var.len);
-        sizes [i] = strdup (text);
+        sizes [i] = mem_strdup (text);
     }
     printf ("%-*s  %-*s  size\n", name_w, "name", type_w, "type");
     for (size_t i = 0; i < count; i++) {

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include "kmq_private.h"
+#include "mem.h"
 
 struct _kmq_reply_t {
     proto_msg_t *msg;           //  the decoded reply; NULL for local errors
@@ -28,10 +29,10 @@ kmq_reply_t *
 kmq_reply_local (const char *error, const char *format, ...)
 {
     kmq_reply_t *self = (kmq_reply_t *) zmalloc (sizeof (kmq_reply_t));
-    self->error = strdup (error);
+    self->error = mem_strdup (error);
     va_list args;
     va_start (args, format);
-    self->message = zsys_vprintf (format, args);
+    self->message = mem_vsprintf (format, args);
     va_end (args);
     assert (self->error && self->message);
     return self;
@@ -499,8 +500,7 @@ kmq_reply_json (kmq_reply_t *self)
         s_json_value (out, object, 0);
     }
     zchunk_extend (out, "}", 2);            //  with the terminating NUL
-    char *text = strdup ((const char *) zchunk_data (out));
+    char *text = mem_strdup ((const char *) zchunk_data (out));
     zchunk_destroy (&out);
-    assert (text);
     return text;
 }

@@ -3,13 +3,11 @@
     part for the cases that need one.                                       */
 #include <czmq.h>
 #include "kmq_private.h"
+#include "mem.h"
+#include "selftest.h"
 
 #define TEST_ENDPOINT "inproc://kmq-selftest"
 
-//  Assertions that survive NDEBUG.
-#define CHECK(cond) do { if (!(cond)) { \
-    fprintf (stderr, "kmq_test: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    abort (); } } while (0)
 
 //  Sends msg to the client at identity (copied).
 static void
@@ -205,8 +203,11 @@ s_fake_broker (zsock_t *pipe, void *args)
             proto_builder_t *b = proto_reply_ok_begin (id, NULL);
             proto_builder_uint (b, "version", 1);
             proto_builder_str (b, "broker", "fake");
-            proto_builder_uint (b, "heartbeat_ivl_ms", 50);
-            proto_builder_uint (b, "heartbeat_liveness", 3);
+            //  A hello from "absurd" gets values whose product overflows
+            const char *name = proto_msg_str (msg, "client");
+            bool absurd = name && streq (name, "absurd");
+            proto_builder_uint (b, "heartbeat_ivl_ms", absurd? UINT64_MAX / 2: 50);
+            proto_builder_uint (b, "heartbeat_liveness", absurd? 4: 3);
             proto_builder_uint (b, "max_payload", 64);
             s_send_to (router, identity, proto_builder_finish (&b));
         }
@@ -279,7 +280,7 @@ s_fake_count (zactor_t *broker)
 {
     zstr_send (broker, "COUNT");
     char *text = zstr_recv (broker);
-    CHECK (text);
+    SELFTEST_CHECK (text);
     int count = atoi (text);
     zstr_free (&text);
     return count;
@@ -317,40 +318,40 @@ s_test_offline (bool verbose)
 {
     char error [512];
     //  Nobody listens here: hello times out with a sentence that says so
-    char *endpoint = zsys_sprintf ("ipc:///tmp/kmq-selftest-nobody-%d", (int) getpid ());
+    char *endpoint = mem_sprintf ("ipc:///tmp/kmq-selftest-nobody-%d", (int) getpid ());
     kmq_options_t options = { 1000, "selftest", NULL };
     int64_t started = zclock_mono ();
     kmq_t *kmq = kmq_new (endpoint, &options, error, sizeof error);
     int64_t elapsed = zclock_mono () - started;
-    CHECK (kmq == NULL);
-    CHECK (strstr (error, "did not answer within 1 s"));
-    CHECK (strstr (error, endpoint));
-    CHECK (elapsed < 1000 + 4000);  //  bounded by the hello timeout, not a hang
+    SELFTEST_CHECK (kmq == NULL);
+    SELFTEST_CHECK (strstr (error, "did not answer within 1 s"));
+    SELFTEST_CHECK (strstr (error, endpoint));
+    SELFTEST_CHECK (elapsed < 1000 + 4000);  //  bounded by the hello timeout, not a hang
     if (verbose)
         zsys_info ("kmq_test: %s", error);
     zstr_free (&endpoint);
 
     kmq = kmq_new ("nonsense", NULL, error, sizeof error);
-    CHECK (kmq == NULL);
-    CHECK (strstr (error, "cannot connect to nonsense"));
+    SELFTEST_CHECK (kmq == NULL);
+    SELFTEST_CHECK (strstr (error, "cannot connect to nonsense"));
 
-    CHECK (kmq_session_valid ("nb1"));
-    CHECK (kmq_session_valid ("a.b_c:d-9"));
-    CHECK (!kmq_session_valid (""));
-    CHECK (!kmq_session_valid ("bad key"));
-    CHECK (!kmq_session_valid ("x/y"));
-    CHECK (!kmq_session_valid (NULL));
+    SELFTEST_CHECK (kmq_session_valid ("nb1"));
+    SELFTEST_CHECK (kmq_session_valid ("a.b_c:d-9"));
+    SELFTEST_CHECK (!kmq_session_valid (""));
+    SELFTEST_CHECK (!kmq_session_valid ("bad key"));
+    SELFTEST_CHECK (!kmq_session_valid ("x/y"));
+    SELFTEST_CHECK (!kmq_session_valid (NULL));
 
     //  A local reply and its JSON
     kmq_reply_t *reply = kmq_reply_local ("TOO_LARGE", "%d bytes \"over\"", 65);
-    CHECK (!kmq_reply_ok (reply));
-    CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
-    CHECK (streq (kmq_reply_message (reply), "65 bytes \"over\""));
-    CHECK (!kmq_reply_state_lost (reply));
-    CHECK (kmq_reply_strings (reply, "traceback") == 0);
-    CHECK (kmq_reply_payload (reply, 0, NULL) == NULL);
+    SELFTEST_CHECK (!kmq_reply_ok (reply));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
+    SELFTEST_CHECK (streq (kmq_reply_message (reply), "65 bytes \"over\""));
+    SELFTEST_CHECK (!kmq_reply_state_lost (reply));
+    SELFTEST_CHECK (kmq_reply_strings (reply, "traceback") == 0);
+    SELFTEST_CHECK (kmq_reply_payload (reply, 0, NULL) == NULL);
     char *json = kmq_reply_json (reply);
-    CHECK (streq (json, "{\"status\":\"error\",\"error\":\"TOO_LARGE\","
+    SELFTEST_CHECK (streq (json, "{\"status\":\"error\",\"error\":\"TOO_LARGE\","
                         "\"message\":\"65 bytes \\\"over\\\"\"}"));
     free (json);
     kmq_reply_destroy (&reply);
@@ -362,148 +363,154 @@ s_test_fake (bool verbose)
 {
     (void) verbose;
     zactor_t *broker = zactor_new (s_fake_broker, NULL);
-    CHECK (broker);
+    SELFTEST_CHECK (broker);
     volatile sig_atomic_t flag = 0;
     kmq_options_t options = { 2000, "selftest", &flag };
     char error [512];
     kmq_t *kmq = kmq_new (TEST_ENDPOINT, &options, error, sizeof error);
-    CHECK (kmq);
-    CHECK (streq (kmq_broker_name (kmq), "fake"));
-    CHECK (kmq_max_payload (kmq) == 64);
-    CHECK (kmq_heartbeat_ivl (kmq) == 50);
+    SELFTEST_CHECK (kmq);
+    SELFTEST_CHECK (streq (kmq_broker_name (kmq), "fake"));
+    SELFTEST_CHECK (kmq_max_payload (kmq) == 64);
+    SELFTEST_CHECK (kmq_heartbeat_ivl (kmq) == 50);
+    //  A hello reply whose liveness product would overflow is refused at
+    //  the boundary, not turned into a negative silence
+    kmq_options_t absurd = { 2000, "absurd", NULL };
+    SELFTEST_CHECK (kmq_new (TEST_ENDPOINT, &absurd, error, sizeof error) == NULL);
+    SELFTEST_CHECK (strstr (error, "announced heartbeats every"));
+    SELFTEST_CHECK (strstr (error, "not a kernelmq broker"));
     seen_t seen;
     memset (&seen, 0, sizeof seen);
     kmq_set_event_handler (kmq, s_on_event, &seen);
     int sent = s_fake_count (broker);
-    CHECK (sent == 1);              //  the hello
+    SELFTEST_CHECK (sent == 2);              //  the hellos
 
     //  Refused locally: nothing reaches the broker
     kmq_reply_t *reply = kmq_execute (kmq, "bad key", "1", 1, 0);
-    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
     kmq_reply_destroy (&reply);
     reply = kmq_vars (kmq, "");
-    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
     kmq_reply_destroy (&reply);
     char big [65];
     memset (big, 'x', sizeof big);
     reply = kmq_execute (kmq, "nb1", big, sizeof big, 0);
-    CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
-    CHECK (strstr (kmq_reply_message (reply), "max_payload"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
+    SELFTEST_CHECK (strstr (kmq_reply_message (reply), "max_payload"));
     kmq_reply_destroy (&reply);
     reply = kmq_upload (kmq, "nb1", "df", "csv", big, sizeof big);
-    CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "TOO_LARGE"));
     kmq_reply_destroy (&reply);
     reply = kmq_upload (kmq, "nb1", "df", "xml", "a", 1);
-    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
     kmq_reply_destroy (&reply);
-    CHECK (s_fake_count (broker) == sent);
+    SELFTEST_CHECK (s_fake_count (broker) == sent);
 
     //  An execute: our event only, stale ids ignored, accessors
     reply = kmq_execute (kmq, "nb1", "ok", 2, 0);
-    CHECK (kmq_reply_ok (reply));
-    CHECK (kmq_reply_error (reply) == NULL);
-    CHECK (streq (kmq_reply_message (reply), ""));
-    CHECK (seen.events == 1);
-    CHECK (streq (seen.last_kind, "stream"));
-    CHECK (streq (seen.data, "hi\n"));
-    CHECK (kmq_reply_uint (reply, "execution_count", 0) == 3);
-    CHECK (kmq_reply_state_lost (reply));
-    CHECK (streq (kmq_reply_notice (reply), "kernel replaced"));
-    CHECK (kmq_reply_strings (reply, "mime") == 1);
-    CHECK (streq (kmq_reply_string_at (reply, "mime", 0), "text/plain"));
-    CHECK (kmq_reply_string_at (reply, "mime", 1) == NULL);
+    SELFTEST_CHECK (kmq_reply_ok (reply));
+    SELFTEST_CHECK (kmq_reply_error (reply) == NULL);
+    SELFTEST_CHECK (streq (kmq_reply_message (reply), ""));
+    SELFTEST_CHECK (seen.events == 1);
+    SELFTEST_CHECK (streq (seen.last_kind, "stream"));
+    SELFTEST_CHECK (streq (seen.data, "hi\n"));
+    SELFTEST_CHECK (kmq_reply_uint (reply, "execution_count", 0) == 3);
+    SELFTEST_CHECK (kmq_reply_state_lost (reply));
+    SELFTEST_CHECK (streq (kmq_reply_notice (reply), "kernel replaced"));
+    SELFTEST_CHECK (kmq_reply_strings (reply, "mime") == 1);
+    SELFTEST_CHECK (streq (kmq_reply_string_at (reply, "mime", 0), "text/plain"));
+    SELFTEST_CHECK (kmq_reply_string_at (reply, "mime", 1) == NULL);
     size_t size;
     const char *data = (const char *) kmq_reply_payload (reply, 0, &size);
-    CHECK (size == 2 && memcmp (data, "42", 2) == 0);
-    CHECK (kmq_reply_payload_count (reply) == 1);
+    SELFTEST_CHECK (size == 2 && memcmp (data, "42", 2) == 0);
+    SELFTEST_CHECK (kmq_reply_payload_count (reply) == 1);
     kmq_reply_destroy (&reply);
 
     //  A display event, a malformed one dropped, a result bundle
     memset (&seen, 0, sizeof seen);
     reply = kmq_execute (kmq, "nb1", "display", 7, 0);
-    CHECK (kmq_reply_ok (reply));
-    CHECK (seen.events == 1);
-    CHECK (streq (seen.last_kind, "display"));
-    CHECK (streq (seen.data, "<Figure>"));
-    CHECK (seen.mime_count == 2);
-    CHECK (streq (seen.mime [0], "text/plain") && streq (seen.mime [1], "image/png"));
-    CHECK (seen.png_size == 7 && seen.png_ok);
-    CHECK (kmq_reply_execution_count (reply) == 5);
-    CHECK (kmq_reply_mime_count (reply) == 2);
-    CHECK (streq (kmq_reply_mime (reply, 0), "text/plain"));
-    CHECK (streq (kmq_reply_mime (reply, 1), "text/html"));
-    CHECK (kmq_reply_mime (reply, 2) == NULL);
+    SELFTEST_CHECK (kmq_reply_ok (reply));
+    SELFTEST_CHECK (seen.events == 1);
+    SELFTEST_CHECK (streq (seen.last_kind, "display"));
+    SELFTEST_CHECK (streq (seen.data, "<Figure>"));
+    SELFTEST_CHECK (seen.mime_count == 2);
+    SELFTEST_CHECK (streq (seen.mime [0], "text/plain") && streq (seen.mime [1], "image/png"));
+    SELFTEST_CHECK (seen.png_size == 7 && seen.png_ok);
+    SELFTEST_CHECK (kmq_reply_execution_count (reply) == 5);
+    SELFTEST_CHECK (kmq_reply_mime_count (reply) == 2);
+    SELFTEST_CHECK (streq (kmq_reply_mime (reply, 0), "text/plain"));
+    SELFTEST_CHECK (streq (kmq_reply_mime (reply, 1), "text/html"));
+    SELFTEST_CHECK (kmq_reply_mime (reply, 2) == NULL);
     data = (const char *) kmq_reply_mime_data (reply, 1, &size);
-    CHECK (size == 7 && memcmp (data, "<table>", 7) == 0);
-    CHECK (kmq_reply_mime_data (reply, 2, &size) == NULL && size == 0);
+    SELFTEST_CHECK (size == 7 && memcmp (data, "<table>", 7) == 0);
+    SELFTEST_CHECK (kmq_reply_mime_data (reply, 2, &size) == NULL && size == 0);
     data = (const char *) kmq_reply_mime_find (reply, "text/plain", &size);
-    CHECK (size == 9 && memcmp (data, "   A\n0  1", 9) == 0);
-    CHECK (kmq_reply_mime_find (reply, "image/png", &size) == NULL);
+    SELFTEST_CHECK (size == 9 && memcmp (data, "   A\n0  1", 9) == 0);
+    SELFTEST_CHECK (kmq_reply_mime_find (reply, "image/png", &size) == NULL);
     kmq_reply_destroy (&reply);
 
     //  complete and inspect: cursor checked locally, replies read back
     reply = kmq_complete (kmq, "nb1", "df.gro", 6, 7);
-    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
     kmq_reply_destroy (&reply);
     reply = kmq_complete (kmq, "bad key", "x", 1, 1);
-    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
     kmq_reply_destroy (&reply);
     reply = kmq_complete (kmq, "nb1", "df.gro + 1", 10, 6);
-    CHECK (kmq_reply_ok (reply));
-    CHECK (kmq_reply_match_count (reply) == 2);
-    CHECK (streq (kmq_reply_match (reply, 0), "groupby"));
-    CHECK (kmq_reply_match (reply, 2) == NULL);
-    CHECK (kmq_reply_uint (reply, "cursor_start", 0) == 3);
-    CHECK (kmq_reply_uint (reply, "cursor_end", 0) == 6);
+    SELFTEST_CHECK (kmq_reply_ok (reply));
+    SELFTEST_CHECK (kmq_reply_match_count (reply) == 2);
+    SELFTEST_CHECK (streq (kmq_reply_match (reply, 0), "groupby"));
+    SELFTEST_CHECK (kmq_reply_match (reply, 2) == NULL);
+    SELFTEST_CHECK (kmq_reply_uint (reply, "cursor_start", 0) == 3);
+    SELFTEST_CHECK (kmq_reply_uint (reply, "cursor_end", 0) == 6);
     char *json = kmq_reply_json (reply);
-    CHECK (streq (json, "{\"status\":\"ok\",\"session\":\"nb1\","
+    SELFTEST_CHECK (streq (json, "{\"status\":\"ok\",\"session\":\"nb1\","
                         "\"matches\":[\"groupby\",\"gt\"],\"cursor_start\":3,"
                         "\"cursor_end\":6}"));
     free (json);
     kmq_reply_destroy (&reply);
     reply = kmq_inspect (kmq, "nb1", "len", 3, 3);
-    CHECK (kmq_reply_ok (reply) && kmq_reply_bool (reply, "found", false));
+    SELFTEST_CHECK (kmq_reply_ok (reply) && kmq_reply_bool (reply, "found", false));
     data = (const char *) kmq_reply_mime_find (reply, "text/plain", &size);
-    CHECK (size == 11 && memcmp (data, "len(obj, /)", 11) == 0);
+    SELFTEST_CHECK (size == 11 && memcmp (data, "len(obj, /)", 11) == 0);
     kmq_reply_destroy (&reply);
     reply = kmq_inspect (kmq, "nb1", "nope", 4, 2);
-    CHECK (kmq_reply_ok (reply) && !kmq_reply_bool (reply, "found", true));
-    CHECK (kmq_reply_mime_count (reply) == 0);
+    SELFTEST_CHECK (kmq_reply_ok (reply) && !kmq_reply_bool (reply, "found", true));
+    SELFTEST_CHECK (kmq_reply_mime_count (reply) == 0);
     kmq_reply_destroy (&reply);
 
     //  A Python error
     reply = kmq_execute (kmq, "nb1", "err", 3, 0);
-    CHECK (streq (kmq_reply_error (reply), "PYTHON_ERROR"));
-    CHECK (streq (kmq_reply_str (reply, "ename"), "ZeroDivisionError"));
-    CHECK (streq (kmq_reply_str (reply, "evalue"), "division by zero"));
-    CHECK (kmq_reply_strings (reply, "traceback") == 2);
-    CHECK (streq (kmq_reply_string_at (reply, "traceback", 1),
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "PYTHON_ERROR"));
+    SELFTEST_CHECK (streq (kmq_reply_str (reply, "ename"), "ZeroDivisionError"));
+    SELFTEST_CHECK (streq (kmq_reply_str (reply, "evalue"), "division by zero"));
+    SELFTEST_CHECK (kmq_reply_strings (reply, "traceback") == 2);
+    SELFTEST_CHECK (streq (kmq_reply_string_at (reply, "traceback", 1),
                   "ZeroDivisionError: division by zero\n"));
-    CHECK (kmq_reply_uint (reply, "execution_count", 0) == 4);
-    CHECK (!kmq_reply_bool (reply, "killed", false));
+    SELFTEST_CHECK (kmq_reply_uint (reply, "execution_count", 0) == 4);
+    SELFTEST_CHECK (!kmq_reply_bool (reply, "killed", false));
     kmq_reply_destroy (&reply);
 
     //  vars rows
     reply = kmq_vars (kmq, "nb1");
-    CHECK (kmq_reply_var_count (reply) == 2);
+    SELFTEST_CHECK (kmq_reply_var_count (reply) == 2);
     kmq_var_t var;
-    CHECK (kmq_reply_var (reply, 0, &var) == 0);
-    CHECK (streq (var.name, "df") && streq (var.type, "DataFrame"));
-    CHECK (var.ndim == 2 && var.shape [0] == 3 && var.shape [1] == 2 && !var.has_len);
-    CHECK (kmq_reply_var (reply, 1, &var) == 0);
-    CHECK (streq (var.name, "xs") && var.ndim == 0 && var.has_len && var.len == 5);
-    CHECK (kmq_reply_var (reply, 2, &var) == -1);
+    SELFTEST_CHECK (kmq_reply_var (reply, 0, &var) == 0);
+    SELFTEST_CHECK (streq (var.name, "df") && streq (var.type, "DataFrame"));
+    SELFTEST_CHECK (var.ndim == 2 && var.shape [0] == 3 && var.shape [1] == 2 && !var.has_len);
+    SELFTEST_CHECK (kmq_reply_var (reply, 1, &var) == 0);
+    SELFTEST_CHECK (streq (var.name, "xs") && var.ndim == 0 && var.has_len && var.len == 5);
+    SELFTEST_CHECK (kmq_reply_var (reply, 2, &var) == -1);
     kmq_reply_destroy (&reply);
 
     //  stats: structured and as JSON, with escaping
     reply = kmq_stats (kmq);
-    CHECK (kmq_reply_uint (reply, "sessions", 0) == 1);
-    CHECK (kmq_reply_session_count (reply) == 1);
+    SELFTEST_CHECK (kmq_reply_uint (reply, "sessions", 0) == 1);
+    SELFTEST_CHECK (kmq_reply_session_count (reply) == 1);
     kmq_session_info_t info;
-    CHECK (kmq_reply_session (reply, 0, &info) == 0);
-    CHECK (streq (info.session, "nb1") && streq (info.state, "idle") && info.pid == 4121);
+    SELFTEST_CHECK (kmq_reply_session (reply, 0, &info) == 0);
+    SELFTEST_CHECK (streq (info.session, "nb1") && streq (info.state, "idle") && info.pid == 4121);
     json = kmq_reply_json (reply);
-    CHECK (streq (json, "{\"status\":\"ok\",\"broker\":\"fake \\\"1\\\"\\n\","
+    SELFTEST_CHECK (streq (json, "{\"status\":\"ok\",\"broker\":\"fake \\\"1\\\"\\n\","
                         "\"sessions\":1,\"session_list\":[{\"session\":\"nb1\","
                         "\"state\":\"idle\",\"pid\":4121}]}"));
     free (json);
@@ -512,32 +519,32 @@ s_test_fake (bool verbose)
     //  The interrupt flag: one interrupt goes out, the request ends
     flag = 1;
     reply = kmq_execute (kmq, "nb1", "wait", 4, 0);
-    CHECK (streq (kmq_reply_error (reply), "INTERRUPTED"));
-    CHECK (flag == 0);
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "INTERRUPTED"));
+    SELFTEST_CHECK (flag == 0);
     kmq_reply_destroy (&reply);
     reply = kmq_interrupt (kmq, "nb1");
-    CHECK (kmq_reply_ok (reply) && !kmq_reply_bool (reply, "interrupted", true));
+    SELFTEST_CHECK (kmq_reply_ok (reply) && !kmq_reply_bool (reply, "interrupted", true));
     kmq_reply_destroy (&reply);
 
     //  attach, then an eviction arrives through kmq_listen
     reply = kmq_attach (kmq, "nb1");
-    CHECK (kmq_reply_ok (reply));
+    SELFTEST_CHECK (kmq_reply_ok (reply));
     kmq_reply_destroy (&reply);
     seen.events = 0;
-    CHECK (kmq_listen (kmq, 2000) == 1);
-    CHECK (streq (seen.last_kind, "evicted"));
-    CHECK (kmq_listen (kmq, 0) == 0);
+    SELFTEST_CHECK (kmq_listen (kmq, 2000) == 1);
+    SELFTEST_CHECK (streq (seen.last_kind, "evicted"));
+    SELFTEST_CHECK (kmq_listen (kmq, 0) == 0);
     reply = kmq_detach (kmq, "nb1");
-    CHECK (kmq_reply_ok (reply));
+    SELFTEST_CHECK (kmq_reply_ok (reply));
     kmq_reply_destroy (&reply);
 
     //  A broker that goes silent: BROKER_LOST after interval x liveness
     reply = kmq_execute (kmq, "nb1", "mute", 4, 0);
-    CHECK (streq (kmq_reply_error (reply), "BROKER_LOST"));
-    CHECK (strstr (kmq_reply_message (reply), "stopped answering"));
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "BROKER_LOST"));
+    SELFTEST_CHECK (strstr (kmq_reply_message (reply), "stopped answering"));
     kmq_reply_destroy (&reply);
-    CHECK (kmq_listen (kmq, 5000) == -1);
-    CHECK (strstr (kmq_error (kmq), "stopped answering"));
+    SELFTEST_CHECK (kmq_listen (kmq, 5000) == -1);
+    SELFTEST_CHECK (strstr (kmq_error (kmq), "stopped answering"));
 
     kmq_destroy (&kmq);
     kmq_destroy (&kmq);

@@ -15,6 +15,7 @@
     live in proto_msg_t and die together.
 */
 #include "proto.h"
+#include "mem.h"
 #include "proto_internal.h"
 
 #include <assert.h>
@@ -302,7 +303,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_HEARTBEAT: case PROTO_STATS: case PROTO_READY:
-        case PROTO_SPAWN:
+        case PROTO_SPAWN: case PROTO_ACK:
             return s_payloads (count, 0, type, fault);
         case PROTO_EVENT:
             if (s_require (map, "event", type, fault))
@@ -456,10 +457,8 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
 
     const msgpack_object *session = s_find (self->header, "session");
     if (session) {
-        self->session = (char *) malloc (session->via.str.size + 1);
-        assert (self->session);
-        memcpy (self->session, session->via.str.ptr, session->via.str.size);
-        self->session [session->via.str.size] = 0;
+        //  A valid key: at most PROTO_SESSION_MAX bytes (s_check_type)
+        self->session = mem_strndup (session->via.str.ptr, session->via.str.size);
     }
     return 0;
 }
@@ -479,7 +478,6 @@ proto_decode (zmsg_t **msg_p, proto_fault_t *fault)
         return NULL;
     }
     proto_msg_t *self = (proto_msg_t *) zmalloc (sizeof (proto_msg_t));
-    assert (self);
     self->msg = msg;
     msgpack_unpacked_init (&self->unpacked);
     if (s_decode (self, fault) == 0) {
@@ -554,15 +552,12 @@ proto_msg_str (proto_msg_t *self, const char *key)
         return NULL;
     if (!self->strings) {
         self->strings = zhash_new ();
-        assert (self->strings);
     }
     char *copy = (char *) zhash_lookup (self->strings, key);
     if (copy)
         return copy;
-    copy = (char *) malloc (obj->via.str.size + 1);
-    assert (copy);
-    memcpy (copy, obj->via.str.ptr, obj->via.str.size);
-    copy [obj->via.str.size] = 0;
+    //  Within the header, which the decoder bounded to PROTO_MAX_HEADER
+    copy = mem_strndup (obj->via.str.ptr, obj->via.str.size);
     if (zhash_insert (self->strings, key, copy) != 0) {
         free (copy);            //  not reached: the lookup above missed
         return NULL;

@@ -40,6 +40,10 @@
 #define PROTO_MAX_PAYLOAD    (1024ull << 20)     //  1 GiB per payload frame
 #define PROTO_SESSION_MAX    128                 //  bytes in a session key
 #define PROTO_NAME_MAX       255                 //  bytes in a variable/file name
+//  Heartbeat settings a peer may announce (hello reply): the product of
+//  the two is a silence in ms that fits any int64 arithmetic.
+#define PROTO_HEARTBEAT_IVL_MAX_MS    3600000
+#define PROTO_HEARTBEAT_LIVENESS_MAX  1000
 
 typedef enum {
     PROTO_HELLO,            //  client -> broker: version negotiation
@@ -61,6 +65,8 @@ typedef enum {
     PROTO_REPLY,            //  the one final reply to a request
     PROTO_SPAWN,            //  monitor -> zygote, inside a kernel host: hand me
                             //  an executor (protocol.md section 10)
+    PROTO_ACK,              //  monitor -> executor: your event is forwarded,
+                            //  go on (protocol.md 4.4)
     PROTO_TYPE_COUNT
 } proto_type_t;
 

@@ -5,6 +5,7 @@
     that announces their count is packed at finish, when the count is known.
 */
 #include "proto.h"
+#include "mem.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -17,12 +18,14 @@ struct _proto_builder_t {
     zmsg_t *payloads;
 };
 
-//  The sbuffer only fails when out of memory; like czmq, we abort then.
+//  The sbuffer only fails when out of memory. A header is bookkeeping
+//  (bounded by what the encoder is given, never by a peer), so that is
+//  mem.h's abort.
 static int
 s_sbuffer_write (void *data, const char *buf, size_t len)
 {
     if (msgpack_sbuffer_write (data, buf, len) != 0)
-        abort ();
+        mem_oom ("a message header");
     return 0;
 }
 
@@ -38,11 +41,9 @@ proto_builder_new (proto_type_t type, uint64_t id, const char *session)
 {
     assert ((int) type >= 0 && type < PROTO_TYPE_COUNT);
     proto_builder_t *self = (proto_builder_t *) zmalloc (sizeof (proto_builder_t));
-    assert (self);
     msgpack_sbuffer_init (&self->body);
     msgpack_packer_init (&self->packer, &self->body, s_sbuffer_write);
     self->payloads = zmsg_new ();
-    assert (self->payloads);
     proto_builder_str (self, "type", proto_type_name (type));
     if (type != PROTO_HEARTBEAT && type != PROTO_READY)
         proto_builder_uint (self, "id", id);
@@ -68,7 +69,6 @@ void
 proto_builder_key (proto_builder_t *self, const char *key)
 {
     assert (self);
-    assert (key);
     s_pack_str (&self->packer, key, strlen (key));
     self->keys++;
 }
@@ -228,9 +228,8 @@ proto_builder_finish (proto_builder_t **self_p)
     msgpack_sbuffer_destroy (&head);
 
     zmsg_t *msg = zmsg_new ();
-    assert (msg);
     if (zmsg_addmem (msg, PROTO_SIGNATURE, PROTO_SIGNATURE_SIZE) != 0)
-        abort ();               //  out of memory, as czmq itself would
+        mem_oom ("a message");
     zmsg_append (msg, &header);
     zframe_t *frame;
     while ((frame = zmsg_pop (self->payloads)))

@@ -21,14 +21,6 @@ int proto_fields_check (const msgpack_object_map *map, proto_fault_t *fault);
 
 //  The selftest's shared parts (proto_test.c).
 
-//  A test check that survives NDEBUG, unlike assert.
-#define proto_test_check(expr) do { \
-    if (!(expr)) { \
-        fprintf (stderr, "%s:%d: proto_test: check failed: %s\n", \
-                 __FILE__, __LINE__, #expr); \
-        abort (); \
-    } \
-} while (0)
 
 //  Decodes msg, which must be valid (checked); returns the message, owned
 //  by the caller.

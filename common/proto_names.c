@@ -13,7 +13,7 @@
 static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "hello", "execute", "upload", "download", "reset", "interrupt", "vars",
     "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
-    "ready", "event", "reply", "spawn"
+    "ready", "event", "reply", "spawn", "ack"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {

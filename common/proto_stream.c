@@ -10,6 +10,7 @@
 */
 #include "proto_stream.h"
 #include "proto_stream_internal.h"
+#include "selftest.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -50,7 +51,6 @@ proto_reader_t *
 proto_reader_new (size_t max_frames, size_t max_frame)
 {
     proto_reader_t *self = (proto_reader_t *) zmalloc (sizeof (proto_reader_t));
-    assert (self);
     self->max_frames = max_frames;
     self->max_frame = max_frame;
     self->phase = S_COUNT;
@@ -234,125 +234,12 @@ proto_reader_take (proto_reader_t *self)
     return msg;
 }
 
-//  Writes every byte of iov, retrying EINTR, short writes and EAGAIN.
-//  sendmsg with MSG_NOSIGNAL where fd is a socket, so a dead peer is an
-//  EPIPE and not a SIGPIPE; writev on anything else.
-static int
-s_write_all (int fd, struct iovec *iov, size_t count)
-{
-    bool is_socket = true;
-    size_t index = 0;
-    while (true) {
-        while (index < count && iov [index].iov_len == 0)
-            index++;
-        if (index == count)
-            return 0;
-        size_t batch = count - index;
-        if (batch > IOV_MAX)
-            batch = IOV_MAX;
-        ssize_t sent;
-        if (is_socket) {
-            struct msghdr header = { 0 };
-            header.msg_iov = iov + index;
-            header.msg_iovlen = batch;
-            sent = sendmsg (fd, &header, MSG_NOSIGNAL);
-            if (sent < 0 && errno == ENOTSOCK) {
-                is_socket = false;
-                continue;
-            }
-        }
-        else
-            sent = writev (fd, iov + index, (int) batch);
-        if (sent < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                struct pollfd item = { .fd = fd, .events = POLLOUT };
-                if (poll (&item, 1, -1) < 0 && errno != EINTR)
-                    return -1;
-                continue;
-            }
-            return -1;
-        }
-        size_t left = (size_t) sent;
-        while (left > 0) {
-            if (left >= iov [index].iov_len) {
-                left -= iov [index].iov_len;
-                iov [index].iov_len = 0;
-                index++;
-            }
-            else {
-                iov [index].iov_base = (uint8_t *) iov [index].iov_base + left;
-                iov [index].iov_len -= left;
-                left = 0;
-            }
-        }
-    }
-}
-
-int
-proto_stream_write (int fd, zmsg_t **msg_p)
-{
-    assert (msg_p);
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    if (!msg) {
-        errno = EINVAL;
-        return -1;
-    }
-    size_t frames = zmsg_size (msg);
-    if (frames == 0 || frames > UINT32_MAX) {
-        zmsg_destroy (&msg);
-        errno = EPROTO;
-        return -1;
-    }
-    size_t count = 1 + 2 * frames;
-    struct iovec *iov = (struct iovec *) malloc (count * sizeof (struct iovec));
-    uint8_t *sizes = (uint8_t *) malloc (4 + 8 * frames);
-    if (!iov || !sizes) {
-        free (iov);
-        free (sizes);
-        zmsg_destroy (&msg);
-        errno = ENOMEM;
-        return -1;
-    }
-    proto_stream_put_be (sizes, 4, frames);
-    iov [0].iov_base = sizes;
-    iov [0].iov_len = 4;
-    size_t index = 1;
-    uint8_t *size_field = sizes + 4;
-    for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
-        proto_stream_put_be (size_field, 8, zframe_size (frame));
-        iov [index].iov_base = size_field;
-        iov [index].iov_len = 8;
-        iov [index + 1].iov_base = zframe_data (frame);
-        iov [index + 1].iov_len = zframe_size (frame);
-        size_field += 8;
-        index += 2;
-    }
-    int rc = s_write_all (fd, iov, count);
-    int saved = errno;
-    free (iov);
-    free (sizes);
-    zmsg_destroy (&msg);
-    errno = saved;
-    return rc;
-}
-
 //  --- selftest ----------------------------------------------------------
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
-//  Survives NDEBUG, unlike assert.
-#define s_check(expr) do { \
-    if (!(expr)) { \
-        fprintf (stderr, "%s:%d: proto_stream_test: check failed: %s (errno %d)\n", \
-                 __FILE__, __LINE__, #expr, errno); \
-        abort (); \
-    } \
-} while (0)
 
 #define S_TEST_BIG (1024 * 1024)
 
@@ -377,12 +264,12 @@ s_test_message (bool big)
 static void
 s_test_same (zmsg_t *a, zmsg_t *b)
 {
-    s_check (a && b);
-    s_check (zmsg_size (a) == zmsg_size (b));
+    SELFTEST_CHECK (a && b);
+    SELFTEST_CHECK (zmsg_size (a) == zmsg_size (b));
     zframe_t *fa = zmsg_first (a);
     zframe_t *fb = zmsg_first (b);
     while (fa) {
-        s_check (zframe_eq (fa, fb));
+        SELFTEST_CHECK (zframe_eq (fa, fb));
         fa = zmsg_next (a);
         fb = zmsg_next (b);
     }
@@ -392,8 +279,8 @@ static void
 s_test_nonblock (int fd)
 {
     int flags = fcntl (fd, F_GETFL);
-    s_check (flags >= 0);
-    s_check (fcntl (fd, F_SETFL, flags | O_NONBLOCK) == 0);
+    SELFTEST_CHECK (flags >= 0);
+    SELFTEST_CHECK (fcntl (fd, F_SETFL, flags | O_NONBLOCK) == 0);
 }
 
 //  Forks a child that writes count copies of the message to fd (made
@@ -402,7 +289,7 @@ static pid_t
 s_test_writer (int fd, int other, int count, bool big, bool nonblock)
 {
     pid_t pid = fork ();
-    s_check (pid >= 0);
+    SELFTEST_CHECK (pid >= 0);
     if (pid == 0) {
         close (other);
         if (nonblock)
@@ -424,8 +311,8 @@ static void
 s_test_reap (pid_t pid)
 {
     int status;
-    s_check (waitpid (pid, &status, 0) == pid);
-    s_check (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    SELFTEST_CHECK (waitpid (pid, &status, 0) == pid);
+    SELFTEST_CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
 }
 
 //  The bytes proto_stream_write produces for one message.
@@ -433,13 +320,13 @@ static zchunk_t *
 s_test_bytes (bool big)
 {
     int pair [2];
-    s_check (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
     pid_t pid = s_test_writer (pair [0], pair [1], 1, big, false);
     zchunk_t *chunk = zchunk_new (NULL, 0);
     byte buffer [4096];
     ssize_t got;
     while ((got = read (pair [1], buffer, sizeof (buffer))) != 0) {
-        s_check (got > 0 || errno == EINTR);
+        SELFTEST_CHECK (got > 0 || errno == EINTR);
         if (got > 0)
             zchunk_extend (chunk, buffer, (size_t) got);
     }
@@ -454,32 +341,32 @@ s_test_round_trip (void)
     //  Two big messages from a non-blocking writer, a blocking reader,
     //  then end of stream
     int pair [2];
-    s_check (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
     pid_t pid = s_test_writer (pair [0], pair [1], 2, true, true);
     proto_reader_t *reader = proto_reader_new (70, 2 * S_TEST_BIG);
-    s_check (proto_reader_take (reader) == NULL);
+    SELFTEST_CHECK (proto_reader_take (reader) == NULL);
     zmsg_t *expect = s_test_message (true);
     for (int i = 0; i < 2; i++) {
-        s_check (proto_reader_read (reader, pair [1]) == 1);
+        SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == 1);
         //  a ready message is not overwritten by further reads
-        s_check (proto_reader_read (reader, pair [1]) == 1);
+        SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == 1);
         zmsg_t *msg = proto_reader_take (reader);
         s_test_same (expect, msg);
         zframe_t *empty = zmsg_first (msg);
         empty = zmsg_next (msg);
         empty = zmsg_next (msg);
-        s_check (zframe_size (empty) == 0);
+        SELFTEST_CHECK (zframe_size (empty) == 0);
         zmsg_destroy (&msg);
-        s_check (proto_reader_take (reader) == NULL);
+        SELFTEST_CHECK (proto_reader_take (reader) == NULL);
     }
     errno = 0;
-    s_check (proto_reader_read (reader, pair [1]) == -1);
-    s_check (errno == EPIPE);
+    SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == -1);
+    SELFTEST_CHECK (errno == EPIPE);
     errno = 0;
-    s_check (proto_reader_read (reader, pair [1]) == -1);
-    s_check (errno == EPIPE);
+    SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == -1);
+    SELFTEST_CHECK (errno == EPIPE);
     proto_reader_destroy (&reader);
-    s_check (reader == NULL);
+    SELFTEST_CHECK (reader == NULL);
     proto_reader_destroy (&reader);
     zmsg_destroy (&expect);
     close (pair [1]);
@@ -493,7 +380,7 @@ static void
 s_test_feed (zchunk_t *bytes, size_t step, bool big)
 {
     int pair [2];
-    s_check (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
     s_test_nonblock (pair [1]);
     proto_reader_t *reader = proto_reader_new (8, 2 * S_TEST_BIG);
     const byte *data = zchunk_data (bytes);
@@ -508,10 +395,10 @@ s_test_feed (zchunk_t *bytes, size_t step, bool big)
         }
         if (piece > size - pos)
             piece = size - pos;
-        s_check (write (pair [0], data + pos, piece) == (ssize_t) piece);
+        SELFTEST_CHECK (write (pair [0], data + pos, piece) == (ssize_t) piece);
         pos += piece;
         int rc = proto_reader_read (reader, pair [1]);
-        s_check (rc == (pos == size ? 1 : 0));
+        SELFTEST_CHECK (rc == (pos == size ? 1 : 0));
     }
     zmsg_t *msg = proto_reader_take (reader);
     zmsg_t *expect = s_test_message (big);
@@ -528,23 +415,23 @@ s_test_feed (zchunk_t *bytes, size_t step, bool big)
     }
     //  Two messages in one write: the reader stops after the first
     for (int i = 0; i < 2; i++)
-        s_check (write (pair [0], data, size) == (ssize_t) size);
-    s_check (proto_reader_read (reader, pair [1]) == 1);
+        SELFTEST_CHECK (write (pair [0], data, size) == (ssize_t) size);
+    SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == 1);
     msg = proto_reader_take (reader);
-    s_check (msg && zmsg_size (msg) == (big ? 5 : 4));
+    SELFTEST_CHECK (msg && zmsg_size (msg) == (big ? 5 : 4));
     zmsg_destroy (&msg);
-    s_check (proto_reader_read (reader, pair [1]) == 1);
+    SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == 1);
     msg = proto_reader_take (reader);
-    s_check (msg && zmsg_size (msg) == (big ? 5 : 4));
+    SELFTEST_CHECK (msg && zmsg_size (msg) == (big ? 5 : 4));
     zmsg_destroy (&msg);
-    s_check (proto_reader_read (reader, pair [1]) == 0);
+    SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == 0);
 
     //  End of stream in the middle of a message
-    s_check (write (pair [0], data, size / 2) == (ssize_t) (size / 2));
+    SELFTEST_CHECK (write (pair [0], data, size / 2) == (ssize_t) (size / 2));
     close (pair [0]);
     errno = 0;
-    s_check (proto_reader_read (reader, pair [1]) == -1);
-    s_check (errno == EPIPE);
+    SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == -1);
+    SELFTEST_CHECK (errno == EPIPE);
     close (pair [1]);
     proto_reader_destroy (&reader);
 }
@@ -556,9 +443,9 @@ s_test_raw (const void *data, size_t size, size_t max_frames, size_t max_frame,
             int *error)
 {
     int pair [2];
-    s_check (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
     s_test_nonblock (pair [1]);
-    s_check (write (pair [0], data, size) == (ssize_t) size);
+    SELFTEST_CHECK (write (pair [0], data, size) == (ssize_t) size);
     proto_reader_t *reader = proto_reader_new (max_frames, max_frame);
     errno = 0;
     int rc = proto_reader_read (reader, pair [1]);
@@ -566,8 +453,8 @@ s_test_raw (const void *data, size_t size, size_t max_frames, size_t max_frame,
     if (rc == -1) {
         //  failures stick: the stream is out of sync for good
         errno = 0;
-        s_check (proto_reader_read (reader, pair [1]) == -1);
-        s_check (errno == *error);
+        SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == -1);
+        SELFTEST_CHECK (errno == *error);
     }
     zmsg_t *msg = proto_reader_take (reader);
     zmsg_destroy (&msg);
@@ -582,37 +469,37 @@ s_test_limits (void)
 {
     int error;
     //  frame count 0
-    s_check (s_test_raw ("\0\0\0\0", 4, 4, 16, &error) == -1 && error == EPROTO);
+    SELFTEST_CHECK (s_test_raw ("\0\0\0\0", 4, 4, 16, &error) == -1 && error == EPROTO);
     //  frame counts around the limit
-    s_check (s_test_raw ("\0\0\0\x05", 4, 4, 16, &error) == -1 && error == EMSGSIZE);
-    s_check (s_test_raw ("\xff\xff\xff\xff", 4, 4, 16, &error) == -1 && error == EMSGSIZE);
-    s_check (s_test_raw ("\0\0\0\x04", 4, 4, 16, &error) == 0);
+    SELFTEST_CHECK (s_test_raw ("\0\0\0\x05", 4, 4, 16, &error) == -1 && error == EMSGSIZE);
+    SELFTEST_CHECK (s_test_raw ("\xff\xff\xff\xff", 4, 4, 16, &error) == -1 && error == EMSGSIZE);
+    SELFTEST_CHECK (s_test_raw ("\0\0\0\x04", 4, 4, 16, &error) == 0);
     //  frame sizes around the limit; 2^63 fails without an allocation
     const byte over [] = { 0, 0, 0, 1,  0, 0, 0, 0, 0, 0, 0, 17 };
-    s_check (s_test_raw (over, sizeof (over), 4, 16, &error) == -1 && error == EMSGSIZE);
+    SELFTEST_CHECK (s_test_raw (over, sizeof (over), 4, 16, &error) == -1 && error == EMSGSIZE);
     const byte huge [] = { 0, 0, 0, 1,  0x80, 0, 0, 0, 0, 0, 0, 0 };
-    s_check (s_test_raw (huge, sizeof (huge), 4, 16, &error) == -1 && error == EMSGSIZE);
+    SELFTEST_CHECK (s_test_raw (huge, sizeof (huge), 4, 16, &error) == -1 && error == EMSGSIZE);
     byte exact [12 + 16] = { 0, 0, 0, 1,  0, 0, 0, 0, 0, 0, 0, 16 };
-    s_check (s_test_raw (exact, sizeof (exact), 4, 16, &error) == 1);
+    SELFTEST_CHECK (s_test_raw (exact, sizeof (exact), 4, 16, &error) == 1);
     //  a later frame over the limit
     const byte second [] = { 0, 0, 0, 2,  0, 0, 0, 0, 0, 0, 0, 1, 'x',
                              0, 0, 0, 0, 0, 0, 1, 0 };
-    s_check (s_test_raw (second, sizeof (second), 4, 16, &error) == -1
+    SELFTEST_CHECK (s_test_raw (second, sizeof (second), 4, 16, &error) == -1
              && error == EMSGSIZE);
     //  end of stream before anything
-    s_check (s_test_raw ("", 0, 4, 16, &error) == 0);
+    SELFTEST_CHECK (s_test_raw ("", 0, 4, 16, &error) == 0);
     int pair [2];
-    s_check (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
     close (pair [0]);
     proto_reader_t *reader = proto_reader_new (4, 16);
     errno = 0;
-    s_check (proto_reader_read (reader, pair [1]) == -1 && errno == EPIPE);
+    SELFTEST_CHECK (proto_reader_read (reader, pair [1]) == -1 && errno == EPIPE);
     proto_reader_destroy (&reader);
     close (pair [1]);
     //  a bad fd reports the read's errno
     reader = proto_reader_new (4, 16);
     errno = 0;
-    s_check (proto_reader_read (reader, -1) == -1 && errno == EBADF);
+    SELFTEST_CHECK (proto_reader_read (reader, -1) == -1 && errno == EBADF);
     proto_reader_destroy (&reader);
 }
 
@@ -621,12 +508,12 @@ s_test_write_errors (void)
 {
     //  to a pipe (no sendmsg there) and back
     int pipe_fds [2];
-    s_check (pipe (pipe_fds) == 0);
+    SELFTEST_CHECK (pipe (pipe_fds) == 0);
     zmsg_t *msg = s_test_message (false);
-    s_check (proto_stream_write (pipe_fds [1], &msg) == 0);
-    s_check (msg == NULL);
+    SELFTEST_CHECK (proto_stream_write (pipe_fds [1], &msg) == 0);
+    SELFTEST_CHECK (msg == NULL);
     proto_reader_t *reader = proto_reader_new (8, 64);
-    s_check (proto_reader_read (reader, pipe_fds [0]) == 1);
+    SELFTEST_CHECK (proto_reader_read (reader, pipe_fds [0]) == 1);
     msg = proto_reader_take (reader);
     zmsg_t *expect = s_test_message (false);
     s_test_same (expect, msg);
@@ -638,21 +525,72 @@ s_test_write_errors (void)
 
     //  to a closed peer: EPIPE, and no SIGPIPE
     int pair [2];
-    s_check (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
     close (pair [1]);
     msg = s_test_message (false);
     errno = 0;
-    s_check (proto_stream_write (pair [0], &msg) == -1);
-    s_check (errno == EPIPE);
-    s_check (msg == NULL);
+    SELFTEST_CHECK (proto_stream_write (pair [0], &msg) == -1);
+    SELFTEST_CHECK (errno == EPIPE);
+    SELFTEST_CHECK (msg == NULL);
     close (pair [0]);
 
     //  nothing to write
     msg = NULL;
-    s_check (proto_stream_write (1, &msg) == -1 && errno == EINVAL);
+    SELFTEST_CHECK (proto_stream_write (1, &msg) == -1 && errno == EINVAL);
     msg = zmsg_new ();
-    s_check (proto_stream_write (1, &msg) == -1 && errno == EPROTO);
-    s_check (msg == NULL);
+    SELFTEST_CHECK (proto_stream_write (1, &msg) == -1 && errno == EPROTO);
+    SELFTEST_CHECK (msg == NULL);
+}
+
+//  proto_writer on a non-blocking socket that fills up: flush says 0 until
+//  the reader catches up, every message arrives whole and in order.
+static void
+s_test_proto_writer (void)
+{
+    int pair [2];
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    s_test_nonblock (pair [0]);
+    s_test_nonblock (pair [1]);
+    proto_writer_t *writer = proto_writer_new ();
+    SELFTEST_CHECK (!proto_writer_pending (writer));
+    for (int i = 0; i < 3; i++) {
+        zmsg_t *msg = s_test_message (i != 1);
+        SELFTEST_CHECK (proto_writer_push (writer, &msg) == 0 && msg == NULL);
+    }
+    SELFTEST_CHECK (proto_writer_pending (writer));
+    proto_reader_t *reader = proto_reader_new (8, S_TEST_BIG);
+    int received = 0, full = 0;
+    while (received < 3) {
+        int rc = proto_writer_flush (writer, pair [0]);
+        SELFTEST_CHECK (rc >= 0);
+        if (rc == 0)
+            full++;
+        int got = proto_reader_read (reader, pair [1]);
+        SELFTEST_CHECK (got >= 0);
+        if (got == 1) {
+            zmsg_t *msg = proto_reader_take (reader);
+            zmsg_t *expect = s_test_message (received != 1);
+            s_test_same (expect, msg);
+            zmsg_destroy (&msg);
+            zmsg_destroy (&expect);
+            received++;
+        }
+    }
+    SELFTEST_CHECK (full > 0);             //  the 1 MiB frames did not fit at once
+    SELFTEST_CHECK (proto_writer_flush (writer, pair [0]) == 1);
+    SELFTEST_CHECK (!proto_writer_pending (writer));
+    //  a peer that goes: EPIPE, not SIGPIPE; the writer still destroys clean
+    zmsg_t *msg = s_test_message (true);
+    SELFTEST_CHECK (proto_writer_push (writer, &msg) == 0);
+    close (pair [1]);
+    errno = 0;
+    SELFTEST_CHECK (proto_writer_flush (writer, pair [0]) == -1 && errno == EPIPE);
+    msg = NULL;
+    SELFTEST_CHECK (proto_writer_push (writer, &msg) == -1 && errno == EINVAL);
+    proto_writer_destroy (&writer);
+    proto_writer_destroy (&writer);
+    proto_reader_destroy (&reader);
+    close (pair [0]);
 }
 
 void
@@ -661,6 +599,7 @@ proto_stream_test (bool verbose)
     if (verbose)
         printf ("\n   round trip, 1 MiB frame, non-blocking writer\n");
     s_test_round_trip ();
+    s_test_proto_writer ();
 
     zchunk_t *small = s_test_bytes (false);
     if (verbose)

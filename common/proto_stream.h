@@ -41,6 +41,30 @@ zmsg_t *proto_reader_take (proto_reader_t *self);
 //  destroys it. Returns 0, or -1 with errno set. *msg_p is cleared either way.
 int proto_stream_write (int fd, zmsg_t **msg_p);
 
+//  The non-blocking writer: a queue of messages written as the fd takes
+//  them, for a poll loop that must not stall on a slow reader. Frames are
+//  written from where they are, never copied.
+typedef struct _proto_writer_t proto_writer_t;
+
+//  An empty writer. Never NULL (allocation failure aborts, as zmalloc does).
+proto_writer_t *proto_writer_new (void);
+//  Destroys the writer and every message it still holds. No-op on NULL.
+void proto_writer_destroy (proto_writer_t **self_p);
+
+//  Queues *msg_p behind what is queued; takes it (clears *msg_p) either
+//  way. Returns 0, or -1 with errno EINVAL (NULL) or EPROTO (no frames, or
+//  more than UINT32_MAX), the message destroyed.
+int proto_writer_push (proto_writer_t *self, zmsg_t **msg_p);
+
+//  Writes what fd takes now. fd must be a socket or non-blocking. Returns
+//  1 when the queue is empty, 0 when fd is full (poll it for POLLOUT and
+//  call again), -1 with errno on failure (EPIPE: the peer is gone; the
+//  writer then holds a half-written message: destroy it).
+int proto_writer_flush (proto_writer_t *self, int fd);
+
+//  True while a message is queued or partly written.
+bool proto_writer_pending (proto_writer_t *self);
+
 //  The same framing in one buffer, for a datagram that holds exactly one
 //  message (protocol.md section 10). pack destroys *msg_p (cleared either
 //  way) and returns a malloc'd buffer of *size_p bytes, or NULL with errno

@@ -5,6 +5,7 @@
 */
 #include "proto_stream.h"
 #include "proto_stream_internal.h"
+#include "selftest.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -109,13 +110,6 @@ malformed:
 
 //  --- selftest ----------------------------------------------------------
 
-#define s_check(expr) do { \
-    if (!(expr)) { \
-        fprintf (stderr, "%s:%d: proto_stream_pack_test: check failed: %s\n", \
-                 __FILE__, __LINE__, #expr); \
-        abort (); \
-    } \
-} while (0)
 
 void
 proto_stream_pack_test (bool verbose)
@@ -130,15 +124,15 @@ proto_stream_pack_test (bool verbose)
     zmsg_t *copy = zmsg_dup (msg);
     size_t size;
     uint8_t *buffer = proto_stream_pack (&msg, &size);
-    s_check (buffer && !msg);
-    s_check (size == 4 + 4 * 8 + 4 + 12 + 0 + 4);
-    s_check (memcmp (buffer, "\0\0\0\4", 4) == 0);
+    SELFTEST_CHECK (buffer && !msg);
+    SELFTEST_CHECK (size == 4 + 4 * 8 + 4 + 12 + 0 + 4);
+    SELFTEST_CHECK (memcmp (buffer, "\0\0\0\4", 4) == 0);
 
     zmsg_t *back = proto_stream_unpack (buffer, size, 8, 64);
-    s_check (back && zmsg_size (back) == 4);
+    SELFTEST_CHECK (back && zmsg_size (back) == 4);
     zframe_t *a = zmsg_first (copy), *b = zmsg_first (back);
     while (a) {
-        s_check (zframe_eq (a, b));
+        SELFTEST_CHECK (zframe_eq (a, b));
         a = zmsg_next (copy);
         b = zmsg_next (back);
     }
@@ -147,29 +141,29 @@ proto_stream_pack_test (bool verbose)
     //  Every truncation is malformed, never a crash or a short message.
     for (size_t cut = 0; cut < size; cut++) {
         errno = 0;
-        s_check (proto_stream_unpack (buffer, cut, 8, 64) == NULL);
-        s_check (errno == EPROTO);
+        SELFTEST_CHECK (proto_stream_unpack (buffer, cut, 8, 64) == NULL);
+        SELFTEST_CHECK (errno == EPROTO);
     }
     //  Trailing bytes
     uint8_t *longer = (uint8_t *) malloc (size + 1);
     memcpy (longer, buffer, size);
     longer [size] = 0;
-    s_check (proto_stream_unpack (longer, size + 1, 8, 64) == NULL && errno == EPROTO);
+    SELFTEST_CHECK (proto_stream_unpack (longer, size + 1, 8, 64) == NULL && errno == EPROTO);
     free (longer);
     //  Limits: frame count, frame size, a hostile size field.
-    s_check (proto_stream_unpack (buffer, size, 3, 64) == NULL && errno == EMSGSIZE);
-    s_check (proto_stream_unpack (buffer, size, 8, 11) == NULL && errno == EMSGSIZE);
+    SELFTEST_CHECK (proto_stream_unpack (buffer, size, 3, 64) == NULL && errno == EMSGSIZE);
+    SELFTEST_CHECK (proto_stream_unpack (buffer, size, 8, 11) == NULL && errno == EMSGSIZE);
     memset (buffer + 4, 0x7f, 8);
-    s_check (proto_stream_unpack (buffer, size, 8, SIZE_MAX) == NULL && errno == EPROTO);
+    SELFTEST_CHECK (proto_stream_unpack (buffer, size, 8, SIZE_MAX) == NULL && errno == EPROTO);
     memset (buffer, 0, 4);
-    s_check (proto_stream_unpack (buffer, size, 8, 64) == NULL && errno == EPROTO);
-    s_check (proto_stream_unpack (NULL, 0, 8, 64) == NULL);
+    SELFTEST_CHECK (proto_stream_unpack (buffer, size, 8, 64) == NULL && errno == EPROTO);
+    SELFTEST_CHECK (proto_stream_unpack (NULL, 0, 8, 64) == NULL);
     free (buffer);
 
     //  Nothing to pack
     zmsg_t *none = NULL;
-    s_check (proto_stream_pack (&none, &size) == NULL && errno == EINVAL);
+    SELFTEST_CHECK (proto_stream_pack (&none, &size) == NULL && errno == EINVAL);
     none = zmsg_new ();
-    s_check (proto_stream_pack (&none, &size) == NULL && errno == EPROTO && !none);
+    SELFTEST_CHECK (proto_stream_pack (&none, &size) == NULL && errno == EPROTO && !none);
     zmsg_destroy (&copy);
 }

@@ -5,6 +5,7 @@
 */
 #include "proto.h"
 #include "proto_internal.h"
+#include "selftest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,9 @@ proto_test_decode (zmsg_t *msg)
     proto_msg_t *decoded = proto_decode (&msg, &fault);
     if (!decoded)
         fprintf (stderr, "proto_test: unexpected fault: %s\n", fault.text);
-    proto_test_check (decoded);
-    proto_test_check (msg == NULL);
-    proto_test_check (fault.code == PROTO_E_NONE);
+    SELFTEST_CHECK (decoded);
+    SELFTEST_CHECK (msg == NULL);
+    SELFTEST_CHECK (fault.code == PROTO_E_NONE);
     return decoded;
 }
 
@@ -43,44 +44,44 @@ s_test_names (void)
 {
     for (int i = 0; i < PROTO_TYPE_COUNT; i++) {
         const char *name = proto_type_name ((proto_type_t) i);
-        proto_test_check (proto_type_parse (name, strlen (name)) == i);
+        SELFTEST_CHECK (proto_type_parse (name, strlen (name)) == i);
     }
-    proto_test_check (strcmp (proto_type_name (PROTO_EXECUTE), "execute") == 0);
-    proto_test_check (strcmp (proto_type_name (PROTO_TYPE_COUNT), "?") == 0);
-    proto_test_check (proto_type_parse ("exec", 4) == -1);
-    proto_test_check (proto_type_parse ("executes", 8) == -1);
-    proto_test_check (proto_type_parse ("executeX", 7) == PROTO_EXECUTE);
+    SELFTEST_CHECK (strcmp (proto_type_name (PROTO_EXECUTE), "execute") == 0);
+    SELFTEST_CHECK (strcmp (proto_type_name (PROTO_TYPE_COUNT), "?") == 0);
+    SELFTEST_CHECK (proto_type_parse ("exec", 4) == -1);
+    SELFTEST_CHECK (proto_type_parse ("executes", 8) == -1);
+    SELFTEST_CHECK (proto_type_parse ("executeX", 7) == PROTO_EXECUTE);
     for (int i = 1; i < PROTO_E_COUNT; i++)
-        proto_test_check ((int) proto_error_parse (proto_error_name ((proto_error_t) i))
+        SELFTEST_CHECK ((int) proto_error_parse (proto_error_name ((proto_error_t) i))
                           == i);
-    proto_test_check (strcmp (proto_error_name (PROTO_E_KERNEL_DIED), "KERNEL_DIED") == 0);
-    proto_test_check (proto_error_parse ("FROM_THE_FUTURE") == PROTO_E_INTERNAL);
-    proto_test_check (proto_error_parse ("NONE") == PROTO_E_INTERNAL);
-    proto_test_check (proto_error_parse (NULL) == PROTO_E_INTERNAL);
+    SELFTEST_CHECK (strcmp (proto_error_name (PROTO_E_KERNEL_DIED), "KERNEL_DIED") == 0);
+    SELFTEST_CHECK (proto_error_parse ("FROM_THE_FUTURE") == PROTO_E_INTERNAL);
+    SELFTEST_CHECK (proto_error_parse ("NONE") == PROTO_E_INTERNAL);
+    SELFTEST_CHECK (proto_error_parse (NULL) == PROTO_E_INTERNAL);
 
-    proto_test_check (proto_type_is_session_bound (PROTO_EXECUTE));
-    proto_test_check (proto_type_is_session_bound (PROTO_DETACH));
-    proto_test_check (proto_type_is_session_bound (PROTO_COMPLETE));
-    proto_test_check (proto_type_is_session_bound (PROTO_INSPECT));
-    proto_test_check (!proto_type_is_session_bound (PROTO_EVENT));
-    proto_test_check (strcmp (proto_type_name (PROTO_COMPLETE), "complete") == 0);
-    proto_test_check (proto_type_parse ("inspect", 7) == PROTO_INSPECT);
-    proto_test_check (!proto_type_is_session_bound (PROTO_HELLO));
-    proto_test_check (!proto_type_is_session_bound (PROTO_STATS));
-    proto_test_check (!proto_type_is_session_bound (PROTO_REPLY));
+    SELFTEST_CHECK (proto_type_is_session_bound (PROTO_EXECUTE));
+    SELFTEST_CHECK (proto_type_is_session_bound (PROTO_DETACH));
+    SELFTEST_CHECK (proto_type_is_session_bound (PROTO_COMPLETE));
+    SELFTEST_CHECK (proto_type_is_session_bound (PROTO_INSPECT));
+    SELFTEST_CHECK (!proto_type_is_session_bound (PROTO_EVENT));
+    SELFTEST_CHECK (strcmp (proto_type_name (PROTO_COMPLETE), "complete") == 0);
+    SELFTEST_CHECK (proto_type_parse ("inspect", 7) == PROTO_INSPECT);
+    SELFTEST_CHECK (!proto_type_is_session_bound (PROTO_HELLO));
+    SELFTEST_CHECK (!proto_type_is_session_bound (PROTO_STATS));
+    SELFTEST_CHECK (!proto_type_is_session_bound (PROTO_REPLY));
 
     char key [PROTO_SESSION_MAX + 2];
     memset (key, 'k', sizeof (key));
-    proto_test_check (proto_session_valid ("nb1", 3));
-    proto_test_check (proto_session_valid ("A-z_0.9:x", 9));
-    proto_test_check (proto_session_valid (key, PROTO_SESSION_MAX));
-    proto_test_check (!proto_session_valid (key, PROTO_SESSION_MAX + 1));
-    proto_test_check (!proto_session_valid ("", 0));
-    proto_test_check (!proto_session_valid (NULL, 0));
-    proto_test_check (!proto_session_valid ("a b", 3));
-    proto_test_check (!proto_session_valid ("a/b", 3));
-    proto_test_check (!proto_session_valid ("a\0b", 3));
-    proto_test_check (!proto_session_valid ("caf\xc3\xa9", 5));
+    SELFTEST_CHECK (proto_session_valid ("nb1", 3));
+    SELFTEST_CHECK (proto_session_valid ("A-z_0.9:x", 9));
+    SELFTEST_CHECK (proto_session_valid (key, PROTO_SESSION_MAX));
+    SELFTEST_CHECK (!proto_session_valid (key, PROTO_SESSION_MAX + 1));
+    SELFTEST_CHECK (!proto_session_valid ("", 0));
+    SELFTEST_CHECK (!proto_session_valid (NULL, 0));
+    SELFTEST_CHECK (!proto_session_valid ("a b", 3));
+    SELFTEST_CHECK (!proto_session_valid ("a/b", 3));
+    SELFTEST_CHECK (!proto_session_valid ("a\0b", 3));
+    SELFTEST_CHECK (!proto_session_valid ("caf\xc3\xa9", 5));
 }
 
 static void
@@ -88,68 +89,68 @@ s_test_encoders (void)
 {
     //  hello
     proto_msg_t *msg = proto_test_decode (proto_encode_hello (1, 1, "kmq 0.1"));
-    proto_test_check (proto_msg_type (msg) == PROTO_HELLO);
-    proto_test_check (proto_msg_id (msg) == 1);
-    proto_test_check (strcmp (proto_msg_session (msg), "") == 0);
-    proto_test_check (proto_msg_uint (msg, "version", 0) == 1);
-    proto_test_check (proto_test_str_is (msg, "client", "kmq 0.1"));
-    proto_test_check (proto_msg_payload_count (msg) == 0);
-    proto_test_check (!proto_msg_is_ok (msg));
-    proto_test_check (proto_msg_error (msg) == PROTO_E_NONE);
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_HELLO);
+    SELFTEST_CHECK (proto_msg_id (msg) == 1);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "") == 0);
+    SELFTEST_CHECK (proto_msg_uint (msg, "version", 0) == 1);
+    SELFTEST_CHECK (proto_test_str_is (msg, "client", "kmq 0.1"));
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 0);
+    SELFTEST_CHECK (!proto_msg_is_ok (msg));
+    SELFTEST_CHECK (proto_msg_error (msg) == PROTO_E_NONE);
     proto_msg_destroy (&msg);
-    proto_test_check (msg == NULL);
+    SELFTEST_CHECK (msg == NULL);
     proto_msg_destroy (&msg);
     msg = proto_test_decode (proto_encode_hello (2, 3, NULL));
-    proto_test_check (!proto_msg_has (msg, "client"));
-    proto_test_check (proto_msg_str (msg, "client") == NULL);
-    proto_test_check (proto_msg_uint (msg, "version", 0) == 3);
+    SELFTEST_CHECK (!proto_msg_has (msg, "client"));
+    SELFTEST_CHECK (proto_msg_str (msg, "client") == NULL);
+    SELFTEST_CHECK (proto_msg_uint (msg, "version", 0) == 3);
     proto_msg_destroy (&msg);
 
     //  execute, with and without timeout; code with a NUL inside
     const char code [] = "x = 41\nx + 1\0tail";
     msg = proto_test_decode (proto_encode_execute (7, "nb1", code, sizeof (code), 2500));
-    proto_test_check (proto_msg_type (msg) == PROTO_EXECUTE);
-    proto_test_check (proto_msg_id (msg) == 7);
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_test_str_is (msg, "session", "nb1"));
-    proto_test_check (proto_msg_uint (msg, "timeout_ms", 0) == 2500);
-    proto_test_check (proto_msg_payload_count (msg) == 1);
-    proto_test_check (s_test_payload_is (msg, 0, code, sizeof (code)));
-    proto_test_check (proto_msg_payload (msg, 1) == NULL);
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_EXECUTE);
+    SELFTEST_CHECK (proto_msg_id (msg) == 7);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_test_str_is (msg, "session", "nb1"));
+    SELFTEST_CHECK (proto_msg_uint (msg, "timeout_ms", 0) == 2500);
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 1);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, code, sizeof (code)));
+    SELFTEST_CHECK (proto_msg_payload (msg, 1) == NULL);
     proto_msg_destroy (&msg);
     msg = proto_test_decode (proto_encode_execute (UINT64_MAX, "s", "", 0, 0));
-    proto_test_check (proto_msg_id (msg) == UINT64_MAX);
-    proto_test_check (!proto_msg_has (msg, "timeout_ms"));
-    proto_test_check (proto_msg_uint (msg, "timeout_ms", 99) == 99);
-    proto_test_check (s_test_payload_is (msg, 0, "", 0));
+    SELFTEST_CHECK (proto_msg_id (msg) == UINT64_MAX);
+    SELFTEST_CHECK (!proto_msg_has (msg, "timeout_ms"));
+    SELFTEST_CHECK (proto_msg_uint (msg, "timeout_ms", 99) == 99);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "", 0));
     proto_msg_destroy (&msg);
 
     //  upload
     const char csv [] = "A,B\n1,4\n2,5\n3,6\n";
     msg = proto_test_decode (proto_encode_upload (2, "nb1", "df", "csv", csv,
                                                   strlen (csv)));
-    proto_test_check (proto_msg_type (msg) == PROTO_UPLOAD);
-    proto_test_check (proto_msg_id (msg) == 2);
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_test_str_is (msg, "name", "df"));
-    proto_test_check (proto_test_str_is (msg, "format", "csv"));
-    proto_test_check (proto_msg_payload_count (msg) == 1);
-    proto_test_check (s_test_payload_is (msg, 0, csv, strlen (csv)));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_UPLOAD);
+    SELFTEST_CHECK (proto_msg_id (msg) == 2);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_test_str_is (msg, "name", "df"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "format", "csv"));
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 1);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, csv, strlen (csv)));
     const char *ptr;
     size_t len;
-    proto_test_check (proto_msg_strn (msg, "format", &ptr, &len));
-    proto_test_check (len == 3 && memcmp (ptr, "csv", 3) == 0);
-    proto_test_check (!proto_msg_strn (msg, "nothing", &ptr, &len));
+    SELFTEST_CHECK (proto_msg_strn (msg, "format", &ptr, &len));
+    SELFTEST_CHECK (len == 3 && memcmp (ptr, "csv", 3) == 0);
+    SELFTEST_CHECK (!proto_msg_strn (msg, "nothing", &ptr, &len));
     proto_msg_destroy (&msg);
 
     //  download
     msg = proto_test_decode (proto_encode_download (3, "nb1", "df", "json"));
-    proto_test_check (proto_msg_type (msg) == PROTO_DOWNLOAD);
-    proto_test_check (proto_msg_id (msg) == 3);
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_test_str_is (msg, "name", "df"));
-    proto_test_check (proto_test_str_is (msg, "format", "json"));
-    proto_test_check (proto_msg_payload_count (msg) == 0);
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_DOWNLOAD);
+    SELFTEST_CHECK (proto_msg_id (msg) == 3);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_test_str_is (msg, "name", "df"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "format", "json"));
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 0);
     proto_msg_destroy (&msg);
 
     //  every simple session request
@@ -157,96 +158,96 @@ s_test_encoders (void)
                                PROTO_CLOSE, PROTO_ATTACH, PROTO_DETACH };
     for (size_t i = 0; i < sizeof (simple) / sizeof (simple [0]); i++) {
         msg = proto_test_decode (proto_encode_simple (simple [i], 10 + i, "a:b-c.d_e"));
-        proto_test_check (proto_msg_type (msg) == simple [i]);
-        proto_test_check (proto_msg_id (msg) == 10 + i);
-        proto_test_check (strcmp (proto_msg_session (msg), "a:b-c.d_e") == 0);
-        proto_test_check (proto_msg_payload_count (msg) == 0);
+        SELFTEST_CHECK (proto_msg_type (msg) == simple [i]);
+        SELFTEST_CHECK (proto_msg_id (msg) == 10 + i);
+        SELFTEST_CHECK (strcmp (proto_msg_session (msg), "a:b-c.d_e") == 0);
+        SELFTEST_CHECK (proto_msg_payload_count (msg) == 0);
         proto_msg_destroy (&msg);
     }
 
     //  heartbeat: type only
     msg = proto_test_decode (proto_encode_heartbeat ());
-    proto_test_check (proto_msg_type (msg) == PROTO_HEARTBEAT);
-    proto_test_check (proto_msg_id (msg) == 0);
-    proto_test_check (!proto_msg_has (msg, "id"));
-    proto_test_check (!proto_msg_has (msg, "session"));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_HEARTBEAT);
+    SELFTEST_CHECK (proto_msg_id (msg) == 0);
+    SELFTEST_CHECK (!proto_msg_has (msg, "id"));
+    SELFTEST_CHECK (!proto_msg_has (msg, "session"));
     proto_msg_destroy (&msg);
 
     //  stats
     msg = proto_test_decode (proto_encode_stats (99));
-    proto_test_check (proto_msg_type (msg) == PROTO_STATS);
-    proto_test_check (proto_msg_id (msg) == 99);
-    proto_test_check (!proto_msg_has (msg, "session"));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_STATS);
+    SELFTEST_CHECK (proto_msg_id (msg) == 99);
+    SELFTEST_CHECK (!proto_msg_has (msg, "session"));
     proto_msg_destroy (&msg);
 
     //  ready
     msg = proto_test_decode (proto_encode_ready ("nb1", 4121));
-    proto_test_check (proto_msg_type (msg) == PROTO_READY);
-    proto_test_check (proto_msg_id (msg) == 0);
-    proto_test_check (!proto_msg_has (msg, "id"));
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_msg_uint (msg, "pid", 0) == 4121);
-    proto_test_check (proto_msg_uint (msg, "version", 0) == PROTO_VERSION);
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_READY);
+    SELFTEST_CHECK (proto_msg_id (msg) == 0);
+    SELFTEST_CHECK (!proto_msg_has (msg, "id"));
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_msg_uint (msg, "pid", 0) == 4121);
+    SELFTEST_CHECK (proto_msg_uint (msg, "version", 0) == PROTO_VERSION);
     proto_msg_destroy (&msg);
 
     //  stream event
     msg = proto_test_decode (proto_encode_stream (8, "nb1", "stdout", "hi\n", 3));
-    proto_test_check (proto_msg_type (msg) == PROTO_EVENT);
-    proto_test_check (proto_msg_id (msg) == 8);
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_test_str_is (msg, "event", "stream"));
-    proto_test_check (proto_test_str_is (msg, "name", "stdout"));
-    proto_test_check (proto_msg_payload_count (msg) == 1);
-    proto_test_check (s_test_payload_is (msg, 0, "hi\n", 3));
-    proto_test_check (!proto_msg_is_ok (msg));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_EVENT);
+    SELFTEST_CHECK (proto_msg_id (msg) == 8);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_test_str_is (msg, "event", "stream"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "name", "stdout"));
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 1);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "hi\n", 3));
+    SELFTEST_CHECK (!proto_msg_is_ok (msg));
     proto_msg_destroy (&msg);
 
     //  error reply
     msg = proto_test_decode (proto_encode_error (8, "nb1", PROTO_E_QUEUE_FULL,
                                                  "queue full: wait for replies"));
-    proto_test_check (proto_msg_type (msg) == PROTO_REPLY);
-    proto_test_check (proto_msg_id (msg) == 8);
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_test_str_is (msg, "status", "error"));
-    proto_test_check (proto_test_str_is (msg, "error", "QUEUE_FULL"));
-    proto_test_check (proto_test_str_is (msg, "message", "queue full: wait for replies"));
-    proto_test_check (!proto_msg_is_ok (msg));
-    proto_test_check (proto_msg_error (msg) == PROTO_E_QUEUE_FULL);
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_REPLY);
+    SELFTEST_CHECK (proto_msg_id (msg) == 8);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_test_str_is (msg, "status", "error"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "error", "QUEUE_FULL"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "message", "queue full: wait for replies"));
+    SELFTEST_CHECK (!proto_msg_is_ok (msg));
+    SELFTEST_CHECK (proto_msg_error (msg) == PROTO_E_QUEUE_FULL);
     //  the cached copy is stable across calls
-    proto_test_check (proto_msg_str (msg, "error") == proto_msg_str (msg, "error"));
+    SELFTEST_CHECK (proto_msg_str (msg, "error") == proto_msg_str (msg, "error"));
     proto_msg_destroy (&msg);
 
     //  error reply without a session, as the broker answers a bad request
     msg = proto_test_decode (proto_encode_error (0, NULL, PROTO_E_BAD_REQUEST, NULL));
-    proto_test_check (proto_msg_error (msg) == PROTO_E_BAD_REQUEST);
-    proto_test_check (proto_test_str_is (msg, "message", ""));
-    proto_test_check (strcmp (proto_msg_session (msg), "") == 0);
+    SELFTEST_CHECK (proto_msg_error (msg) == PROTO_E_BAD_REQUEST);
+    SELFTEST_CHECK (proto_test_str_is (msg, "message", ""));
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "") == 0);
     proto_msg_destroy (&msg);
 
     //  complete and inspect: code in payload 0, byte cursor; a cursor past
     //  the end is clamped to the end by the encoder
     const char line [] = "df.gro + caf\xc3\xa9";
     msg = proto_test_decode (proto_encode_complete (20, "nb1", line, strlen (line), 6));
-    proto_test_check (proto_msg_type (msg) == PROTO_COMPLETE);
-    proto_test_check (proto_msg_id (msg) == 20);
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_msg_uint (msg, "cursor_pos", 0) == 6);
-    proto_test_check (proto_msg_payload_count (msg) == 1);
-    proto_test_check (s_test_payload_is (msg, 0, line, strlen (line)));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_COMPLETE);
+    SELFTEST_CHECK (proto_msg_id (msg) == 20);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_msg_uint (msg, "cursor_pos", 0) == 6);
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 1);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, line, strlen (line)));
     proto_msg_destroy (&msg);
     msg = proto_test_decode (proto_encode_complete (21, "nb1", line, 6, 99));
-    proto_test_check (proto_msg_uint (msg, "cursor_pos", 0) == 6);
-    proto_test_check (s_test_payload_is (msg, 0, "df.gro", 6));
+    SELFTEST_CHECK (proto_msg_uint (msg, "cursor_pos", 0) == 6);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "df.gro", 6));
     proto_msg_destroy (&msg);
     msg = proto_test_decode (proto_encode_complete (22, "nb1", NULL, 5, 3));
-    proto_test_check (proto_msg_uint (msg, "cursor_pos", 9) == 0);
-    proto_test_check (s_test_payload_is (msg, 0, "", 0));
+    SELFTEST_CHECK (proto_msg_uint (msg, "cursor_pos", 9) == 0);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "", 0));
     proto_msg_destroy (&msg);
     msg = proto_test_decode (proto_encode_inspect (23, "nb1", "pd.read_csv(", 12, 5));
-    proto_test_check (proto_msg_type (msg) == PROTO_INSPECT);
-    proto_test_check (proto_msg_id (msg) == 23);
-    proto_test_check (proto_msg_uint (msg, "cursor_pos", 0) == 5);
-    proto_test_check (s_test_payload_is (msg, 0, "pd.read_csv(", 12));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_INSPECT);
+    SELFTEST_CHECK (proto_msg_id (msg) == 23);
+    SELFTEST_CHECK (proto_msg_uint (msg, "cursor_pos", 0) == 5);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "pd.read_csv(", 12));
     proto_msg_destroy (&msg);
 
     //  display event: one payload per MIME entry, binary untouched
@@ -254,21 +255,21 @@ s_test_encoders (void)
     const void *data [] = { "<Figure>", "\x89PNG\r\n\x1a\n\0\0" };
     const size_t sizes [] = { 8, 10 };
     msg = proto_test_decode (proto_encode_display (24, "nb1", mime, data, sizes, 2));
-    proto_test_check (proto_msg_type (msg) == PROTO_EVENT);
-    proto_test_check (proto_msg_id (msg) == 24);
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
-    proto_test_check (proto_test_str_is (msg, "event", "display"));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_EVENT);
+    SELFTEST_CHECK (proto_msg_id (msg) == 24);
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_test_str_is (msg, "event", "display"));
     const msgpack_object *types = proto_msg_object (msg, "mime");
-    proto_test_check (types && types->via.array.size == 2);
-    proto_test_check (types->via.array.ptr [1].via.str.size == 9);
-    proto_test_check (memcmp (types->via.array.ptr [1].via.str.ptr, "image/png", 9) == 0);
-    proto_test_check (proto_msg_payload_count (msg) == 2);
-    proto_test_check (s_test_payload_is (msg, 0, "<Figure>", 8));
-    proto_test_check (s_test_payload_is (msg, 1, data [1], 10));
+    SELFTEST_CHECK (types && types->via.array.size == 2);
+    SELFTEST_CHECK (types->via.array.ptr [1].via.str.size == 9);
+    SELFTEST_CHECK (memcmp (types->via.array.ptr [1].via.str.ptr, "image/png", 9) == 0);
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 2);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "<Figure>", 8));
+    SELFTEST_CHECK (s_test_payload_is (msg, 1, data [1], 10));
     proto_msg_destroy (&msg);
     msg = proto_test_decode (proto_encode_display (25, "nb1", NULL, NULL, NULL, 0));
-    proto_test_check (proto_msg_object (msg, "mime")->via.array.size == 0);
-    proto_test_check (proto_msg_payload_count (msg) == 0);
+    SELFTEST_CHECK (proto_msg_object (msg, "mime")->via.array.size == 0);
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 0);
     proto_msg_destroy (&msg);
 
     //  complete and inspect replies, as the executor builds them
@@ -280,10 +281,10 @@ s_test_encoders (void)
     proto_builder_uint (builder, "cursor_start", 3);
     proto_builder_uint (builder, "cursor_end", 6);
     msg = proto_test_decode (proto_builder_finish (&builder));
-    proto_test_check (proto_msg_is_ok (msg));
-    proto_test_check (proto_msg_object (msg, "matches")->via.array.size == 2);
-    proto_test_check (proto_msg_uint (msg, "cursor_start", 0) == 3);
-    proto_test_check (proto_msg_uint (msg, "cursor_end", 0) == 6);
+    SELFTEST_CHECK (proto_msg_is_ok (msg));
+    SELFTEST_CHECK (proto_msg_object (msg, "matches")->via.array.size == 2);
+    SELFTEST_CHECK (proto_msg_uint (msg, "cursor_start", 0) == 3);
+    SELFTEST_CHECK (proto_msg_uint (msg, "cursor_end", 0) == 6);
     proto_msg_destroy (&msg);
     builder = proto_reply_ok_begin (23, "nb1");
     proto_builder_bool (builder, "found", true);
@@ -292,17 +293,17 @@ s_test_encoders (void)
     proto_builder_val_str (builder, "text/plain");
     proto_builder_payload_copy (builder, "read_csv(filepath)", 18);
     msg = proto_test_decode (proto_builder_finish (&builder));
-    proto_test_check (proto_msg_bool (msg, "found", false));
-    proto_test_check (s_test_payload_is (msg, 0, "read_csv(filepath)", 18));
+    SELFTEST_CHECK (proto_msg_bool (msg, "found", false));
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "read_csv(filepath)", 18));
     proto_msg_destroy (&msg);
 
     //  ok reply, session "" means none
     msg = proto_test_decode (proto_encode_ok (5, ""));
-    proto_test_check (proto_msg_type (msg) == PROTO_REPLY);
-    proto_test_check (proto_msg_id (msg) == 5);
-    proto_test_check (!proto_msg_has (msg, "session"));
-    proto_test_check (proto_msg_is_ok (msg));
-    proto_test_check (proto_msg_error (msg) == PROTO_E_NONE);
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_REPLY);
+    SELFTEST_CHECK (proto_msg_id (msg) == 5);
+    SELFTEST_CHECK (!proto_msg_has (msg, "session"));
+    SELFTEST_CHECK (proto_msg_is_ok (msg));
+    SELFTEST_CHECK (proto_msg_error (msg) == PROTO_E_NONE);
     proto_msg_destroy (&msg);
 }
 
@@ -354,74 +355,74 @@ s_test_builder (void)
     proto_builder_payload_copy (builder, "42", 2);
     zframe_t *frame = zframe_new ("\x89PNG", 4);
     proto_builder_payload_frame (builder, &frame);
-    proto_test_check (frame == NULL);
+    SELFTEST_CHECK (frame == NULL);
     zmsg_t *wire = proto_builder_finish (&builder);
-    proto_test_check (builder == NULL);
-    proto_test_check (zmsg_size (wire) == 4);
+    SELFTEST_CHECK (builder == NULL);
+    SELFTEST_CHECK (zmsg_size (wire) == 4);
 
     proto_msg_t *msg = proto_test_decode (wire);
-    proto_test_check (proto_msg_is_ok (msg));
-    proto_test_check (proto_msg_id (msg) == 4);
-    proto_test_check (proto_msg_uint (msg, "execution_count", 0) == 12);
-    proto_test_check (proto_msg_int (msg, "x-delta", 0) == -7);
-    proto_test_check (proto_msg_int (msg, "execution_count", 0) == 12);
-    proto_test_check (proto_msg_int (msg, "notice", 33) == 33);
-    proto_test_check (proto_msg_float (msg, "x-ratio", 0) == 1.25);
-    proto_test_check (proto_msg_float (msg, "x-delta", 0) == -7.0);
-    proto_test_check (proto_msg_float (msg, "missing", 2.5) == 2.5);
-    proto_test_check (proto_msg_bool (msg, "state_lost", false) == true);
-    proto_test_check (proto_msg_bool (msg, "missing", true) == true);
-    proto_test_check (proto_msg_uint (msg, "notice", 17) == 17);
-    proto_test_check (proto_test_str_is (msg, "notice", "kernel died"));
-    proto_test_check (proto_test_str_is (msg, "x-future-key", "ignored"));
-    proto_test_check (proto_msg_object (msg, "missing") == NULL);
+    SELFTEST_CHECK (proto_msg_is_ok (msg));
+    SELFTEST_CHECK (proto_msg_id (msg) == 4);
+    SELFTEST_CHECK (proto_msg_uint (msg, "execution_count", 0) == 12);
+    SELFTEST_CHECK (proto_msg_int (msg, "x-delta", 0) == -7);
+    SELFTEST_CHECK (proto_msg_int (msg, "execution_count", 0) == 12);
+    SELFTEST_CHECK (proto_msg_int (msg, "notice", 33) == 33);
+    SELFTEST_CHECK (proto_msg_float (msg, "x-ratio", 0) == 1.25);
+    SELFTEST_CHECK (proto_msg_float (msg, "x-delta", 0) == -7.0);
+    SELFTEST_CHECK (proto_msg_float (msg, "missing", 2.5) == 2.5);
+    SELFTEST_CHECK (proto_msg_bool (msg, "state_lost", false) == true);
+    SELFTEST_CHECK (proto_msg_bool (msg, "missing", true) == true);
+    SELFTEST_CHECK (proto_msg_uint (msg, "notice", 17) == 17);
+    SELFTEST_CHECK (proto_test_str_is (msg, "notice", "kernel died"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "x-future-key", "ignored"));
+    SELFTEST_CHECK (proto_msg_object (msg, "missing") == NULL);
 
     const msgpack_object *vars = proto_msg_object (msg, "vars");
-    proto_test_check (vars && vars->type == MSGPACK_OBJECT_ARRAY);
-    proto_test_check (vars->via.array.size == 2);
+    SELFTEST_CHECK (vars && vars->type == MSGPACK_OBJECT_ARRAY);
+    SELFTEST_CHECK (vars->via.array.size == 2);
     const msgpack_object *df = &vars->via.array.ptr [0];
-    proto_test_check (df->type == MSGPACK_OBJECT_MAP && df->via.map.size == 3);
-    proto_test_check (df->via.map.ptr [1].val.type == MSGPACK_OBJECT_STR);
-    proto_test_check (df->via.map.ptr [1].val.via.str.size == 9);
-    proto_test_check (memcmp (df->via.map.ptr [1].val.via.str.ptr, "DataFrame", 9) == 0);
+    SELFTEST_CHECK (df->type == MSGPACK_OBJECT_MAP && df->via.map.size == 3);
+    SELFTEST_CHECK (df->via.map.ptr [1].val.type == MSGPACK_OBJECT_STR);
+    SELFTEST_CHECK (df->via.map.ptr [1].val.via.str.size == 9);
+    SELFTEST_CHECK (memcmp (df->via.map.ptr [1].val.via.str.ptr, "DataFrame", 9) == 0);
     const msgpack_object *shape = &df->via.map.ptr [2].val;
-    proto_test_check (shape->type == MSGPACK_OBJECT_ARRAY && shape->via.array.size == 2);
-    proto_test_check (shape->via.array.ptr [0].via.u64 == 3);
-    proto_test_check (shape->via.array.ptr [1].via.u64 == 2);
-    proto_test_check (vars->via.array.ptr [1].via.map.size == 2);
+    SELFTEST_CHECK (shape->type == MSGPACK_OBJECT_ARRAY && shape->via.array.size == 2);
+    SELFTEST_CHECK (shape->via.array.ptr [0].via.u64 == 3);
+    SELFTEST_CHECK (shape->via.array.ptr [1].via.u64 == 2);
+    SELFTEST_CHECK (vars->via.array.ptr [1].via.map.size == 2);
 
     const msgpack_object *list = proto_msg_object (msg, "session_list");
-    proto_test_check (list && list->type == MSGPACK_OBJECT_ARRAY
+    SELFTEST_CHECK (list && list->type == MSGPACK_OBJECT_ARRAY
                       && list->via.array.size == 1);
     const msgpack_object_map *entry = &list->via.array.ptr [0].via.map;
-    proto_test_check (entry->size == 3);
-    proto_test_check (entry->ptr [1].val.via.u64 == 4121);
+    SELFTEST_CHECK (entry->size == 3);
+    SELFTEST_CHECK (entry->ptr [1].val.via.u64 == 4121);
     const msgpack_object *extra = &entry->ptr [2].val;
-    proto_test_check (extra->type == MSGPACK_OBJECT_ARRAY && extra->via.array.size == 4);
-    proto_test_check (extra->via.array.ptr [0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER);
-    proto_test_check (extra->via.array.ptr [0].via.i64 == -3);
-    proto_test_check (extra->via.array.ptr [1].via.f64 == 0.5);
-    proto_test_check (extra->via.array.ptr [2].type == MSGPACK_OBJECT_BOOLEAN);
-    proto_test_check (extra->via.array.ptr [3].type == MSGPACK_OBJECT_NIL);
+    SELFTEST_CHECK (extra->type == MSGPACK_OBJECT_ARRAY && extra->via.array.size == 4);
+    SELFTEST_CHECK (extra->via.array.ptr [0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER);
+    SELFTEST_CHECK (extra->via.array.ptr [0].via.i64 == -3);
+    SELFTEST_CHECK (extra->via.array.ptr [1].via.f64 == 0.5);
+    SELFTEST_CHECK (extra->via.array.ptr [2].type == MSGPACK_OBJECT_BOOLEAN);
+    SELFTEST_CHECK (extra->via.array.ptr [3].type == MSGPACK_OBJECT_NIL);
 
     const msgpack_object *mime = proto_msg_object (msg, "mime");
-    proto_test_check (mime && mime->via.array.size == 2);
-    proto_test_check (proto_msg_payload_count (msg) == 2);
-    proto_test_check (s_test_payload_is (msg, 0, "42", 2));
-    proto_test_check (s_test_payload_is (msg, 1, "\x89PNG", 4));
+    SELFTEST_CHECK (mime && mime->via.array.size == 2);
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 2);
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "42", 2));
+    SELFTEST_CHECK (s_test_payload_is (msg, 1, "\x89PNG", 4));
 
     //  release hands back the very frames that came in
     zframe_t *first_payload = proto_msg_payload (msg, 0);
     wire = proto_msg_release (&msg);
-    proto_test_check (msg == NULL);
-    proto_test_check (wire && zmsg_size (wire) == 4);
-    proto_test_check (zframe_streq (zmsg_first (wire), PROTO_SIGNATURE));
+    SELFTEST_CHECK (msg == NULL);
+    SELFTEST_CHECK (wire && zmsg_size (wire) == 4);
+    SELFTEST_CHECK (zframe_streq (zmsg_first (wire), PROTO_SIGNATURE));
     zmsg_next (wire);
-    proto_test_check (zmsg_next (wire) == first_payload);
-    proto_test_check (proto_msg_release (&msg) == NULL);
+    SELFTEST_CHECK (zmsg_next (wire) == first_payload);
+    SELFTEST_CHECK (proto_msg_release (&msg) == NULL);
     //  and they decode again
     msg = proto_test_decode (wire);
-    proto_test_check (proto_msg_uint (msg, "execution_count", 0) == 12);
+    SELFTEST_CHECK (proto_msg_uint (msg, "execution_count", 0) == 12);
     proto_msg_destroy (&msg);
 
     //  error reply with extra fields
@@ -432,16 +433,16 @@ s_test_builder (void)
     proto_builder_val_array (builder, 1);
     proto_builder_val_str (builder, "Traceback ...");
     msg = proto_test_decode (proto_builder_finish (&builder));
-    proto_test_check (proto_msg_error (msg) == PROTO_E_PYTHON_ERROR);
-    proto_test_check (proto_test_str_is (msg, "ename", "ZeroDivisionError"));
-    proto_test_check (proto_msg_object (msg, "traceback")->via.array.size == 1);
+    SELFTEST_CHECK (proto_msg_error (msg) == PROTO_E_PYTHON_ERROR);
+    SELFTEST_CHECK (proto_test_str_is (msg, "ename", "ZeroDivisionError"));
+    SELFTEST_CHECK (proto_msg_object (msg, "traceback")->via.array.size == 1);
     proto_msg_destroy (&msg);
 
     //  an unfinished builder is freed with its payloads
     builder = proto_builder_new (PROTO_EXECUTE, 1, "nb1");
     proto_builder_payload_copy (builder, "x", 1);
     proto_builder_destroy (&builder);
-    proto_test_check (builder == NULL);
+    SELFTEST_CHECK (builder == NULL);
     proto_builder_destroy (&builder);
 }
 

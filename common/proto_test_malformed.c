@@ -4,6 +4,7 @@
 */
 #include "proto.h"
 #include "proto_internal.h"
+#include "selftest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +22,13 @@ s_test_bad (zmsg_t *msg, proto_error_t code, const char *needle,
     if (decoded || fault.code != code || !strstr (fault.text, needle))
         fprintf (stderr, "proto_test: expected fault '%s' (%d), got '%s' (%d)\n",
                  needle, code, decoded ? "(decoded)" : fault.text, fault.code);
-    proto_test_check (decoded == NULL);
-    proto_test_check (msg == NULL);
-    proto_test_check (fault.code == code);
-    proto_test_check (strstr (fault.text, needle));
-    proto_test_check (fault.has_id == has_id);
+    SELFTEST_CHECK (decoded == NULL);
+    SELFTEST_CHECK (msg == NULL);
+    SELFTEST_CHECK (fault.code == code);
+    SELFTEST_CHECK (strstr (fault.text, needle));
+    SELFTEST_CHECK (fault.has_id == has_id);
     if (has_id)
-        proto_test_check (fault.id == id);
+        SELFTEST_CHECK (fault.id == id);
 }
 
 //  A message with raw frames: signature, header bytes, payloads empty frames.
@@ -36,13 +37,13 @@ s_test_raw (const char *signature, const void *header, size_t header_size,
             size_t payloads)
 {
     zmsg_t *msg = zmsg_new ();
-    proto_test_check (msg);
+    SELFTEST_CHECK (msg);
     if (signature)
-        proto_test_check (zmsg_addmem (msg, signature, strlen (signature)) == 0);
+        SELFTEST_CHECK (zmsg_addmem (msg, signature, strlen (signature)) == 0);
     if (header)
-        proto_test_check (zmsg_addmem (msg, header, header_size) == 0);
+        SELFTEST_CHECK (zmsg_addmem (msg, header, header_size) == 0);
     for (size_t i = 0; i < payloads; i++)
-        proto_test_check (zmsg_addmem (msg, "p", 1) == 0);
+        SELFTEST_CHECK (zmsg_addmem (msg, "p", 1) == 0);
     return msg;
 }
 
@@ -128,8 +129,8 @@ s_test_malformed (bool verbose)
     for (int i = 0; i < PROTO_MAX_PAYLOADS; i++)
         zmsg_addstr (msg, "x");
     proto_msg_t *full = proto_test_decode (msg);
-    proto_test_check (proto_msg_payload_count (full) == PROTO_MAX_PAYLOADS);
-    proto_test_check (zframe_streq (proto_msg_payload (full, PROTO_MAX_PAYLOADS - 1), "x"));
+    SELFTEST_CHECK (proto_msg_payload_count (full) == PROTO_MAX_PAYLOADS);
+    SELFTEST_CHECK (zframe_streq (proto_msg_payload (full, PROTO_MAX_PAYLOADS - 1), "x"));
     proto_msg_destroy (&full);
     //  but stats takes none
     msg = proto_encode_stats (1);
@@ -156,7 +157,7 @@ s_test_malformed (bool verbose)
         s_test_bad (s_test_raw (PROTO_SIGNATURE, zframe_data (header), cut, 0),
                     BAD, "truncated", false, 0, false);
     byte padded [64];
-    proto_test_check (size + 1 <= sizeof (padded));
+    SELFTEST_CHECK (size + 1 <= sizeof (padded));
     memcpy (padded, zframe_data (header), size);
     padded [size] = 0xc0;
     s_test_bad (s_test_raw (PROTO_SIGNATURE, padded, size + 1, 0),
@@ -243,10 +244,10 @@ s_test_malformed (bool verbose)
                 "header field 'vars' must be an array", true, 42, verbose);
     //  and right kinds pass, unknown keys of any kind too
     proto_msg_t *decoded = proto_test_decode (s_test_execute_with ("timeout_ms", 4, 1));
-    proto_test_check (proto_msg_uint (decoded, "timeout_ms", 0) == 7);
+    SELFTEST_CHECK (proto_msg_uint (decoded, "timeout_ms", 0) == 7);
     proto_msg_destroy (&decoded);
     decoded = proto_test_decode (s_test_execute_with ("x-anything", 0, 1));
-    proto_test_check (proto_msg_int (decoded, "x-anything", 0) == -5);
+    SELFTEST_CHECK (proto_msg_int (decoded, "x-anything", 0) == -5);
     proto_msg_destroy (&decoded);
     {
         proto_builder_t *builder = proto_reply_ok_begin (9, NULL);
@@ -269,7 +270,7 @@ s_test_malformed (bool verbose)
                 "not a valid session key", true, 52, verbose);
     key [PROTO_SESSION_MAX] = 0;
     decoded = proto_test_decode (proto_encode_execute (53, key, "1", 1, 0));
-    proto_test_check (strlen (proto_msg_session (decoded)) == PROTO_SESSION_MAX);
+    SELFTEST_CHECK (strlen (proto_msg_session (decoded)) == PROTO_SESSION_MAX);
     proto_msg_destroy (&decoded);
     s_test_bad (proto_encode_simple (PROTO_ATTACH, 54, NULL), BAD,
                 "'session' is missing", true, 54, verbose);
@@ -321,7 +322,7 @@ s_test_malformed (bool verbose)
     proto_builder_str (builder, "event", "evicted");
     proto_builder_str (builder, "message", "idle for 1800 s");
     decoded = proto_test_decode (proto_builder_finish (&builder));
-    proto_test_check (proto_test_str_is (decoded, "event", "evicted"));
+    SELFTEST_CHECK (proto_test_str_is (decoded, "event", "evicted"));
     proto_msg_destroy (&decoded);
     //  a reply's error name from a newer peer reads as INTERNAL
     builder = proto_builder_new (PROTO_REPLY, 71, NULL);
@@ -329,7 +330,7 @@ s_test_malformed (bool verbose)
     proto_builder_str (builder, "error", "FROM_THE_FUTURE");
     proto_builder_str (builder, "message", "?");
     decoded = proto_test_decode (proto_builder_finish (&builder));
-    proto_test_check (proto_msg_error (decoded) == PROTO_E_INTERNAL);
+    SELFTEST_CHECK (proto_msg_error (decoded) == PROTO_E_INTERNAL);
     proto_msg_destroy (&decoded);
 
     //  complete and inspect: the code, a session, a cursor inside the code
@@ -365,10 +366,10 @@ s_test_malformed (bool verbose)
     builder = proto_builder_new (PROTO_COMPLETE, 87, "nb1");
     proto_builder_payload_copy (builder, "abc", 3);
     decoded = proto_test_decode (proto_builder_finish (&builder));
-    proto_test_check (!proto_msg_has (decoded, "cursor_pos"));
+    SELFTEST_CHECK (!proto_msg_has (decoded, "cursor_pos"));
     proto_msg_destroy (&decoded);
     decoded = proto_test_decode (proto_encode_inspect (88, "nb1", "abc", 3, 3));
-    proto_test_check (proto_msg_uint (decoded, "cursor_pos", 0) == 3);
+    SELFTEST_CHECK (proto_msg_uint (decoded, "cursor_pos", 0) == 3);
     proto_msg_destroy (&decoded);
 
     //  MIME bundles: display needs mime, and one payload per entry anywhere
@@ -435,9 +436,9 @@ s_test_malformed (bool verbose)
 
     //  a fault is reported without a fault struct too
     msg = s_test_raw ("nope", NULL, 0, 0);
-    proto_test_check (proto_decode (&msg, NULL) == NULL);
-    proto_test_check (msg == NULL);
-    proto_test_check (proto_decode (&msg, NULL) == NULL);
+    SELFTEST_CHECK (proto_decode (&msg, NULL) == NULL);
+    SELFTEST_CHECK (msg == NULL);
+    SELFTEST_CHECK (proto_decode (&msg, NULL) == NULL);
 }
 
 //  Random bytes in every frame never crash the decoder.
@@ -450,7 +451,7 @@ s_test_fuzz (void)
     zframe_t *header = zmsg_next (good);
     size_t size = zframe_size (header);
     byte buffer [64];
-    proto_test_check (size <= sizeof (buffer));
+    SELFTEST_CHECK (size <= sizeof (buffer));
     for (int round = 0; round < 20000; round++) {
         memcpy (buffer, zframe_data (header), size);
         int flips = 1 + round % 4;
@@ -466,7 +467,7 @@ s_test_fuzz (void)
             (void) proto_msg_error (decoded);
         }
         else
-            proto_test_check (fault.text [0]);
+            SELFTEST_CHECK (fault.text [0]);
         proto_msg_destroy (&decoded);
     }
     zmsg_destroy (&good);

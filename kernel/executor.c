@@ -131,23 +131,10 @@ static void __attribute__ ((noreturn))
 s_serve (executor_python_t *self)
 {
     while (true) {
-        int rc;
+        zmsg_t *request;
         Py_BEGIN_ALLOW_THREADS
-        do
-            rc = proto_reader_read (self->reader, EXECUTOR_SOCK_FD);
-        while (rc == -1 && errno == EINTR);
+        request = executor_read_or_die (self->reader, "the request stream");
         Py_END_ALLOW_THREADS
-        if (rc == -1) {
-            if (errno == EPIPE)
-                _exit (0);
-            //  A broken stream can't be resynchronised: the monitor sees
-            //  this exit status and reports the executor dead.
-            executor_die (EXECUTOR_EXIT_STREAM, "request stream from the monitor: %s",
-                   strerror (errno));
-        }
-        zmsg_t *request = proto_reader_take (self->reader);
-        if (!request)
-            continue;
         zmsg_t *reply = executor_handle (self, &request);
         zmsg_destroy (&request);
         if (!reply)

@@ -9,11 +9,11 @@
     and session (protocol.md 4.4).
     Its stdout and stderr are pipes read by the monitor, which turns them
     into stream events; the executor itself never builds stream events.
-    Order (protocol.md 4.4): before each event or reply the executor waits
-    until the monitor has read both pipes empty, and after each event until
-    the monitor has read the whole event. So the monitor keeps the order
-    the code made by forwarding an event as soon as it has read it, without
-    reading the pipes in between; before a reply it drains the pipes first.
+    Order (protocol.md 4.4): the executor flushes its output before each
+    event and reply, and after each event waits for the monitor's `ack`;
+    the monitor reads the pipes before forwarding each message. So every
+    byte goes out on the right side of every event, with no waiting on
+    timers.
 
     The executor has no ZeroMQ socket, no ZeroMQ context, and must be forked
     before the monitor creates one.
@@ -62,15 +62,21 @@ int executor_spawn (const executor_config_t *config, executor_handle_t *handle);
 int executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
                            executor_handle_t *handle, char *why, size_t why_size);
 
-//  Sends sig to the executor, whichever way it was made (pidfd_send_signal
-//  or kill). Returns 0 or -1 with errno set.
+//  Sends sig to the executor: through its pidfd, or, for a child forked
+//  here (and not yet reaped), by pid. A zygote's executor without a pidfd
+//  is never signalled (ESRCH): its pid could be reused. Returns 0 or -1
+//  with errno set.
 int executor_signal (executor_handle_t *handle, int sig);
 
-//  Reaps the executor: waitpid locally; for a zygote executor, reads the
-//  zygote's `exited` event from super_fd. Waits up to timeout_ms (0 = just
-//  look, -1 = until it ends; a zygote executor's wait is capped at 10 s).
-//  Returns 1 when reaped with *status the raw wait status (-1 when unknown:
-//  reaped elsewhere, or the zygote went without telling), 0 when not yet.
-int executor_reap (executor_handle_t *handle, int *status, int timeout_ms);
+//  Reaps the executor without blocking: waitpid for a child forked here;
+//  for a zygote's, reads its `exited` event from super_fd. Returns 1 when
+//  reaped, with *status the raw wait status (-1 when unknown: reaped
+//  elsewhere, or the zygote went without telling), 0 when not yet.
+int executor_reap (executor_handle_t *handle, int *status);
+
+//  True when a zygote's executor has ended (its pidfd is readable), even
+//  if the zygote's `exited` has not arrived; false when it runs or when
+//  there is no pidfd (a child forked here: reap it instead).
+bool executor_has_ended (executor_handle_t *handle);
 
 #endif

@@ -119,6 +119,11 @@ void executor_python_describe (char *buffer, size_t size);
 //  when the monitor's end of the socket is gone, dies on another error.
 void executor_write_or_die (zmsg_t **msg_p, const char *what);
 
+//  Reads the next whole message from the monitor (blocking; no Python
+//  API, so callable without the GIL). Exits 0 when the monitor's end is
+//  gone; dies (EXECUTOR_EXIT_STREAM) naming what on a broken stream.
+zmsg_t *executor_read_or_die (proto_reader_t *reader, const char *what);
+
 //  Creates _kmq_io bound to self and registers it in sys.modules. Dies on
 //  failure.
 void executor_io_install (executor_python_t *self);

@@ -2,7 +2,7 @@
     its fds, signals and environment set, the sandbox's layers applied
     around the interpreter (executor.c runs the interpreter).
 
-    The child's set-up, in order (DESIGN.md section 4):
+    The child's set-up, in order (the README's sandbox table):
         sandbox_fork      new namespaces, uid/gid maps, PR_SET_PDEATHSIG
         signals           all default, none blocked
         fds               0 /dev/null, 1-2 the output pipes, 3 the socket
@@ -15,6 +15,7 @@
     and the broker answers the session's requests with KERNEL_DIED.
 */
 #include "executor.h"
+#include "mem.h"
 #include "executor_internal.h"
 #include "fd_message.h"
 #include "proto.h"
@@ -319,8 +320,8 @@ s_pool_handover (executor_config_t *config)
         executor_die (EXECUTOR_EXIT_STREAM, "hand-over from the zygote: not a "
                       "spawn with 3 fds (%s)", msg? "wrong type or fds": fault.text);
     const char *notice = proto_msg_str (msg, "notice");
-    config->session = strdup (proto_msg_session (msg));
-    config->state_lost = notice? strdup (notice): NULL;
+    config->session = mem_strdup (proto_msg_session (msg));
+    config->state_lost = notice? mem_strdup (notice): NULL;
     if (!config->session || (notice && !config->state_lost))
         executor_die (EXECUTOR_EXIT_SETUP, "hand-over: out of memory");
     proto_msg_destroy (&msg);

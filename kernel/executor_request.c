@@ -5,20 +5,18 @@
     a builtin module made here before the glue loads (protocol.md 4.4).
     executor.c runs the interpreter around it.
 
-    Output ordering (protocol.md 4.4): output and messages travel on
-    different fds, so their order is kept by waiting. Python's stdio and
-    C's stdout are unbuffered and flushed before every event and reply;
-    then the executor waits until the monitor has read both pipes empty
-    (FIONREAD) before it writes the message, and after a display event
-    until the monitor has read all of it (SIOCOUTQ) before the code goes
-    on. A monitor that forwards each message as soon as it has read it
-    whole, without reading the pipes in between, sends everything in the
-    order the code produced it.
+    Output ordering (protocol.md 4.4): output travels on the pipes and
+    messages on the socket. Python's stdio and C's stdout are flushed
+    before every event and reply, so the bytes written before a message
+    are in the pipes when the monitor reads the message (it reads the
+    pipes before forwarding it). After an event the code waits for the
+    monitor's `ack`, so nothing it writes next can overtake the event.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "executor.h"
+#include "mem.h"
 #include "executor_internal.h"
 #include "proto.h"
 #include "proto_stream.h"
@@ -27,48 +25,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 //  Deepest nesting of a glue field value (vars: list of maps of lists).
 #define S_MAX_DEPTH 8
-//  Longest wait for the monitor to read the pipes or an event; past it the
-//  message goes anyway (order may suffer, nothing hangs).
-#define S_ORDER_WAIT_US 1000000
 
 //  State of the _kmq_io module: the child it writes for.
 typedef struct {
     executor_python_t *child;
 } s_io_state_t;
 
-//  --------------------------------------------------------------------
-//  Ordering with the monitor
-
-//  Waits until fd has nothing the monitor has not read: request is
-//  FIONREAD for a pipe, SIOCOUTQ for the socket. Gives up after
-//  S_ORDER_WAIT_US, or at once when fd can't tell (a user redirected it).
-static void
-s_wait_read (int fd, unsigned long request)
+zmsg_t *
+executor_read_or_die (proto_reader_t *reader, const char *what)
 {
-    useconds_t step = 20;
-    for (long waited = 0; waited < S_ORDER_WAIT_US; waited += step) {
-        int pending = 0;
-        if (ioctl (fd, request, &pending) == -1 || pending <= 0)
-            return;
-        usleep (step);
-        if (step < 1000)
-            step *= 2;
+    while (true) {
+        int rc = proto_reader_read (reader, EXECUTOR_SOCK_FD);
+        if (rc == 1)
+            return proto_reader_take (reader);
+        if (rc == -1 && errno == EPIPE)
+            _exit (0);
+        //  A broken stream can't be resynchronised: the monitor sees this
+        //  exit status and reports the executor dead.
+        if (rc == -1 && errno != EINTR)
+            executor_die (EXECUTOR_EXIT_STREAM, "%s from the monitor: %s", what,
+                          strerror (errno));
     }
-}
-
-//  Everything written to stdout and stderr so far is in the monitor's
-//  hands. Call with C stdio flushed.
-static void
-s_wait_output_read (void)
-{
-    s_wait_read (STDOUT_FILENO, FIONREAD);
-    s_wait_read (STDERR_FILENO, FIONREAD);
 }
 
 void
@@ -81,6 +62,21 @@ executor_write_or_die (zmsg_t **msg_p, const char *what)
     executor_die (EXECUTOR_EXIT_STREAM, "writing %s to the monitor: %s", what, strerror (errno));
 }
 
+
+//  Waits for the monitor's `ack` of the event just written (protocol.md
+//  4.4), keeping the GIL: no other thread may write output or an event
+//  meanwhile. Anything else on the socket is a broken stream.
+static void
+s_await_ack (executor_python_t *self)
+{
+    zmsg_t *raw = executor_read_or_die (self->reader, "waiting for the monitor's ack");
+    proto_fault_t fault;
+    proto_msg_t *ack = proto_decode (&raw, &fault);
+    if (!ack || proto_msg_type (ack) != PROTO_ACK || proto_msg_id (ack) != self->req_id)
+        executor_die (EXECUTOR_EXIT_STREAM, "the monitor sent %s where an ack "
+                      "was due", ack? proto_type_name (proto_msg_type (ack)): fault.text);
+    proto_msg_destroy (&ack);
+}
 
 //  --------------------------------------------------------------------
 //  _kmq_io: the glue's way to send display events
@@ -136,12 +132,11 @@ s_io_send_event (PyObject *module, PyObject *args)
         Py_RETURN_FALSE;
     fflush (stdout);
     fflush (stderr);
-    s_wait_output_read ();
     zmsg_t *event = proto_encode_display (self->req_id, self->req_session,
                                           mime, data, sizes, (size_t) count);
     executor_write_or_die (&event, "a display event");
     //  Output the code writes next must not reach the monitor first
-    s_wait_read (EXECUTOR_SOCK_FD, SIOCOUTQ);
+    s_await_ack (self);
     Py_RETURN_TRUE;
 }
 
@@ -410,7 +405,6 @@ s_call (executor_python_t *self, uint64_t id, const char *session,
     PyErr_Clear ();
     fflush (stdout);
     fflush (stderr);
-    s_wait_output_read ();
     return reply;
 }
 
@@ -478,8 +472,9 @@ s_handle_execute (executor_python_t *self, proto_msg_t **msg_p, uint64_t id,
                               "the code is not valid UTF-8; send it as UTF-8 text");
     }
     proto_msg_destroy (msg_p);
-    return s_call (self, id, session, self->glue.execute,
-                   PyTuple_Pack (1, code));
+    PyObject *args = PyTuple_Pack (1, code);
+    Py_DECREF (code);               //  the tuple holds its own reference
+    return s_call (self, id, session, self->glue.execute, args);
 }
 
 static zmsg_t *
@@ -563,12 +558,7 @@ executor_handle (executor_python_t *self, zmsg_t **request_p)
     proto_type_t type = proto_msg_type (msg);
     uint64_t id = proto_msg_id (msg);
     //  Handlers may free msg early; the reply still needs the session.
-    char *session = strdup (proto_msg_session (msg));
-    if (!session) {
-        proto_msg_destroy (&msg);
-        return s_reply_error (self, id, NULL, PROTO_E_INTERNAL,
-                              "the executor ran out of memory");
-    }
+    char *session = mem_strdup (proto_msg_session (msg));
     const char *reply_session = *session? session: NULL;
 
     executor_drop_stray_interrupt ();

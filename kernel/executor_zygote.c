@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #define S_REPLY_WAIT_MS   5000      //  the zygote forks in ms; ASan is slower
-#define S_EXIT_WAIT_CAP_MS 10000    //  longest wait for an `exited` event
 
 static int64_t
 s_now_ms (void)
@@ -118,12 +117,21 @@ s_await_reply (int fd, int *pidfd, char *why, size_t why_size)
                 pid = (pid_t) value;
         }
         proto_msg_destroy (&reply);
-        if (pid > 0 && count == 1)
+        if (pid > 0 && count == 1) {
             *pidfd = fds [0];
-        else
+            return pid;
+        }
         if (count == 1)
             close (fds [0]);
-        return pid;
+        if (pid > 0)
+            //  Without a pidfd the executor could only be signalled by pid,
+            //  and a pid we did not fork may be reused the moment its real
+            //  parent reaps it. Closing the connection makes the zygote
+            //  kill it.
+            snprintf (why, why_size, "its reply for executor %d carries no "
+                      "pidfd; refusing an executor we could only signal by pid",
+                      (int) pid);
+        return -1;
     }
 }
 
@@ -199,7 +207,10 @@ executor_signal (executor_handle_t *handle, int sig)
     assert (handle);
     if (handle->pidfd >= 0)
         return (int) syscall (SYS_pidfd_send_signal, handle->pidfd, sig, NULL, 0);
-    if (handle->pid <= 0) {
+    if (handle->super_fd >= 0 || handle->pid <= 0) {
+        //  A zygote's executor always comes with a pidfd (see
+        //  s_await_reply); a bare pid of a process we did not fork is
+        //  never signalled.
         errno = ESRCH;
         return -1;
     }
@@ -243,38 +254,32 @@ s_read_exited (executor_handle_t *handle, int *status)
 }
 
 int
-executor_reap (executor_handle_t *handle, int *status, int timeout_ms)
+executor_reap (executor_handle_t *handle, int *status)
 {
     assert (handle);
     assert (status);
-    if (handle->super_fd < 0) {
-        int64_t give_up = s_now_ms () + (timeout_ms > 0? timeout_ms: 0);
-        while (true) {
-            pid_t rc = waitpid (handle->pid, status, timeout_ms < 0? 0: WNOHANG);
-            if (rc == handle->pid)
-                return 1;
-            if (rc == -1 && errno == ECHILD) {
-                *status = -1;       //  someone else reaped it
-                return 1;
-            }
-            if (rc == -1 && errno == EINTR)
-                continue;
-            if (timeout_ms >= 0 && s_now_ms () >= give_up)
-                return 0;
-            usleep (1000);
-        }
-    }
-    int wait_ms = timeout_ms < 0 || timeout_ms > S_EXIT_WAIT_CAP_MS?
-                  S_EXIT_WAIT_CAP_MS: timeout_ms;
-    int64_t give_up = s_now_ms () + wait_ms;
+    if (handle->super_fd >= 0)
+        return s_read_exited (handle, status);
     while (true) {
-        if (s_read_exited (handle, status))
+        pid_t rc = waitpid (handle->pid, status, WNOHANG);
+        if (rc == handle->pid)
             return 1;
-        int64_t left = give_up - s_now_ms ();
-        if (left <= 0)
-            return 0;
-        struct pollfd item = { handle->super_fd, POLLIN, 0 };
-        if (poll (&item, 1, (int) left) == -1 && errno != EINTR)
-            return 0;
+        if (rc == -1 && errno == EINTR)
+            continue;
+        if (rc == -1 && errno == ECHILD) {
+            *status = -1;           //  someone else reaped it
+            return 1;
+        }
+        return 0;
     }
+}
+
+bool
+executor_has_ended (executor_handle_t *handle)
+{
+    assert (handle);
+    if (handle->pidfd < 0)
+        return false;
+    struct pollfd item = { handle->pidfd, POLLIN, 0 };
+    return poll (&item, 1, 0) == 1 && (item.revents & POLLIN);
 }

@@ -130,3 +130,52 @@ fd_message_recv (int sock, zmsg_t **msg_p, int *fds, size_t max_fds, size_t *nfd
     *nfds = count;
     return 1;
 }
+
+//  --- selftest ------------------------------------------------------------
+
+#include <fcntl.h>
+#include "selftest.h"
+
+void
+fd_message_test (bool verbose)
+{
+    (void) verbose;
+    int pair [2];
+    SELFTEST_CHECK (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, pair) == 0);
+    //  nothing yet
+    zmsg_t *msg = NULL;
+    int fds [FD_MESSAGE_MAX_FDS];
+    size_t count = 99;
+    SELFTEST_CHECK (fd_message_recv (pair [1], &msg, fds, FD_MESSAGE_MAX_FDS, &count) == 0);
+    //  a message with a descriptor arrives whole, the descriptor usable
+    int pipe_fds [2];
+    SELFTEST_CHECK (pipe (pipe_fds) == 0);
+    msg = proto_encode_simple (PROTO_ACK, 5, NULL);
+    SELFTEST_CHECK (fd_message_send (pair [0], &msg, &pipe_fds [1], 1) == 0 && !msg);
+    SELFTEST_CHECK (fd_message_recv (pair [1], &msg, fds, FD_MESSAGE_MAX_FDS, &count) == 1);
+    SELFTEST_CHECK (count == 1 && (fcntl (fds [0], F_GETFD) & FD_CLOEXEC));
+    SELFTEST_CHECK (write (fds [0], "x", 1) == 1);
+    char byte = 0;
+    SELFTEST_CHECK (read (pipe_fds [0], &byte, 1) == 1 && byte == 'x');
+    close (fds [0]);
+    proto_fault_t fault;
+    proto_msg_t *decoded = proto_decode (&msg, &fault);
+    SELFTEST_CHECK (decoded && proto_msg_type (decoded) == PROTO_ACK
+                    && proto_msg_id (decoded) == 5);
+    proto_msg_destroy (&decoded);
+    //  more descriptors than the receiver takes: EPROTO, none leaked open
+    msg = proto_encode_simple (PROTO_ACK, 6, NULL);
+    int three [3] = { pipe_fds [0], pipe_fds [1], pipe_fds [0] };
+    SELFTEST_CHECK (fd_message_send (pair [0], &msg, three, 3) == 0);
+    SELFTEST_CHECK (fd_message_recv (pair [1], &msg, fds, 2, &count) == -1 && errno == EPROTO);
+    SELFTEST_CHECK (!msg);
+    //  a datagram that is not a framed message: EPROTO
+    SELFTEST_CHECK (send (pair [0], "garbage", 7, 0) == 7);
+    SELFTEST_CHECK (fd_message_recv (pair [1], &msg, fds, 2, &count) == -1 && errno == EPROTO);
+    //  end of stream
+    close (pair [0]);
+    SELFTEST_CHECK (fd_message_recv (pair [1], &msg, fds, 2, &count) == -1 && errno == EPIPE);
+    close (pair [1]);
+    close (pipe_fds [0]);
+    close (pipe_fds [1]);
+}

@@ -29,4 +29,7 @@ int fd_message_send (int sock, zmsg_t **msg_p, const int *fds, size_t nfds);
 int fd_message_recv (int sock, zmsg_t **msg_p, int *fds, size_t max_fds,
                      size_t *nfds);
 
+//  Selftest.
+void fd_message_test (bool verbose);
+
 #endif

@@ -25,6 +25,7 @@
 #include "executor.h"
 #include "monitor.h"
 #include "proto.h"
+#include "test_faults.h"
 #include "zygote.h"
 
 typedef struct {
@@ -134,6 +135,7 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     if (skip)
         executor->sandbox.skip = (unsigned) strtoul (skip, NULL, 0);
 #endif
+    monitor->test_faults = test_faults_parse ();
 
     int opt, index = -1;
     opterr = 0;
@@ -283,7 +285,8 @@ main (int argc, char *argv [])
         }
         zygote_config_t zygote = {
             .socket_path = args.zygote, .pool_size = args.pool_size,
-            .executor = args.executor, .verbose = args.monitor.verbose
+            .executor = args.executor, .verbose = args.monitor.verbose,
+            .test_faults = args.monitor.test_faults
         };
         return zygote_run (&zygote);
     }

@@ -18,12 +18,25 @@
 
 #include "monitor_internal.h"
 #include "proc_info.h"
+#include "test_faults.h"
 
 #define MONITOR_READS        16           //  pipe reads per wakeup, so timers stay on time
 #define MONITOR_BURST        256          //  broker messages per wakeup
 #define MONITOR_FRAME_SLACK  (1u << 20)   //  allowance over max_payload per frame
 #define MONITOR_START_POLL_MS 1000        //  poll period while the executor starts
-#define MONITOR_CPU_CHECK_MS 200          //  how often a busy executor's CPU time is read
+
+//  What a poll item is, besides the executor's pipes (0 and 1).
+#define S_ITEM_SOCKET  -1
+#define S_ITEM_ZYGOTE  -2
+#define S_ITEM_PIDFD   -3
+
+//  How long the broker may be silent: interval x liveness (both bounded by
+//  the kernel's argument checks, so the product fits).
+static int64_t
+s_patience (monitor_t *self)
+{
+    return (int64_t) (self->config->heartbeat_ivl_ms * self->config->heartbeat_liveness);
+}
 
 //  --------------------------------------------------------------------------
 //  Lifecycle
@@ -34,13 +47,16 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
     assert (config);
     assert (executor);
     monitor_t *self = (monitor_t *) zmalloc (sizeof (monitor_t));
-    assert (self);
     self->config = config;
     self->name = config->name;
+    self->limits = (monitor_request_limits_t) {
+        .timeout_ms = config->request_timeout_ms, .cpu_ms = config->request_cpu_ms,
+        .grace_ms = config->kill_grace_ms, .max_output = config->max_output
+    };
     self->exec = *executor;
     self->pipes [0] = (monitor_pipe_t) { executor->out_fd, "stdout" };
     self->pipes [1] = (monitor_pipe_t) { executor->err_fd, "stderr" };
-    self->writer = request_writer_new ();
+    self->to_exec = proto_writer_new ();
 
     self->signals = signal_pipe_new (self->name);
     if (!self->signals)
@@ -48,13 +64,9 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
     uint64_t max_frame = config->max_payload? config->max_payload: PROTO_MAX_PAYLOAD;
     if (max_frame > PROTO_MAX_PAYLOAD)
         max_frame = PROTO_MAX_PAYLOAD;
-    self->reader = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
-                                     (size_t) max_frame + MONITOR_FRAME_SLACK);
-    self->chunk = (char *) malloc (MONITOR_CHUNK);
-    if (!self->reader || !self->chunk) {
-        zsys_error ("%s: out of memory for the executor reader", self->name);
-        goto fail;
-    }
+    self->from_exec = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
+                                        (size_t) max_frame + MONITOR_FRAME_SLACK);
+    self->chunk = (char *) zmalloc (MONITOR_CHUNK);
     return self;
 
 fail:
@@ -69,28 +81,24 @@ monitor_destroy (monitor_t **self_p)
     monitor_t *self = *self_p;
     if (!self)
         return;
-    monitor_exec_kill (self);
-    if (request_writer_active (self->writer))
-        //  The executor is dead; shutdown also frees a writer whose peer
-        //  end is somehow still open.
-        shutdown (self->exec.sock, SHUT_RDWR);
-    request_writer_destroy (&self->writer);
+    monitor_exec_abandon (self);
+    proto_writer_destroy (&self->to_exec);
     if (self->exec.sock >= 0)
         close (self->exec.sock);
     for (int i = 0; i < 2; i++)
         if (self->pipes [i].fd >= 0)
             close (self->pipes [i].fd);
     //  Closing the zygote connection also makes the zygote kill the
-    //  executor, should the SIGKILL above have missed.
+    //  executor, should the SIGKILL have missed.
     if (self->exec.super_fd >= 0)
         close (self->exec.super_fd);
     if (self->exec.pidfd >= 0)
         close (self->exec.pidfd);
     zsock_destroy (&self->dealer);
-    proto_reader_destroy (&self->reader);
+    proto_reader_destroy (&self->from_exec);
     signal_pipe_destroy (&self->signals);
+    monitor_request_end (&self->req);
     free (self->chunk);
-    free (self->req_session);
     free (self);
     *self_p = NULL;
 }
@@ -114,16 +122,6 @@ monitor_send (monitor_t *self, zmsg_t **msg_p)
     }
 }
 
-void
-monitor_request_end (monitor_t *self)
-{
-    self->busy = false;
-    self->timed_out = false;
-    self->deadline = 0;
-    self->grace_deadline = 0;
-    zstr_free (&self->req_session);
-}
-
 //  --------------------------------------------------------------------------
 //  Broker messages
 
@@ -134,46 +132,29 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
     uint64_t id = proto_msg_id (request);
     const char *session = proto_msg_session (request);
     proto_type_t type = proto_msg_type (request);
-    if (self->busy) {
-        zsys_error ("%s: broker sent %s %" PRIu64 " while %" PRIu64 " is running",
-                    self->name, proto_type_name (type), id, self->req_id);
+    if (self->req.busy || self->dying) {
+        zsys_error ("%s: broker sent %s %" PRIu64 " while %s", self->name,
+                    proto_type_name (type), id,
+                    self->dying? "the executor is ending": "another request runs");
         char message [256];
         snprintf (message, sizeof message,
-                  "the kernel is already running request %" PRIu64 " and takes "
-                  "one request at a time (broker bug; see the broker log)",
-                  self->req_id);
+                  "the kernel is %s and takes one request at a time (broker bug; "
+                  "see the broker log)",
+                  self->dying? "ending": "already running a request");
         zmsg_t *msg = proto_encode_error (id, session, PROTO_E_INTERNAL, message);
         monitor_send (self, &msg);
-        proto_msg_destroy (request_p);
         return;
     }
     if (strneq (session, self->config->session))
         zsys_warning ("%s: broker sent %s %" PRIu64 " for session '%s'",
                       self->name, proto_type_name (type), id, session);
-
-    uint64_t limit = self->config->request_timeout_ms;
-    uint64_t asked = proto_msg_uint (request, "timeout_ms", 0);
-    if (asked > 0 && (limit == 0 || asked < limit))
-        limit = asked;
-
-    int64_t now = zclock_mono ();
-    self->busy = true;
-    self->req_id = id;
-    self->req_session = strdup (session);
-    assert (self->req_session);
-    self->req_type = type;
-    self->req_limit_ms = limit;
-    self->deadline = limit? now + (int64_t) limit: 0;
-    self->grace_deadline = 0;
-    self->timed_out = false;
-    self->cpu_limited = false;
-    self->cpu_at_start_ms = monitor_exec_cpu_ms (self);
-    self->next_cpu_check = now + MONITOR_CPU_CHECK_MS;
-    self->output_bytes = 0;
-    self->truncated = false;
+    uint64_t cpu_now = self->exec_reaped? PROC_INFO_UNKNOWN
+                                        : proc_info_cpu_ms (self->exec.pid);
+    monitor_request_begin (&self->req, id, session, type,
+                           proto_msg_uint (request, "timeout_ms", 0), &self->limits,
+                           zclock_mono (), cpu_now);
     monitor_debug (self, "%s: %s %" PRIu64 " to the executor (limit %" PRIu64 " ms)",
-                   self->name, proto_type_name (type), id, limit);
-
+                   self->name, proto_type_name (type), id, self->req.limit_ms);
     zmsg_t *raw = proto_msg_release (request_p);
     monitor_exec_write (self, &raw);
 }
@@ -181,14 +162,13 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
 static void
 s_on_interrupt (monitor_t *self, uint64_t id)
 {
-    if (!self->busy) {
+    if (!self->req.busy || self->dying) {
         monitor_debug (self, "%s: interrupt %" PRIu64 " with nothing running",
                        self->name, id);
         return;
     }
-    zsys_info ("%s: interrupting request %" PRIu64, self->name, self->req_id);
-    if (!self->exec_reaped)
-        executor_signal (&self->exec, SIGINT);
+    zsys_info ("%s: interrupting request %" PRIu64, self->name, self->req.id);
+    executor_signal (&self->exec, SIGINT);
 }
 
 static void
@@ -198,9 +178,6 @@ s_broker_input (monitor_t *self)
         zmsg_t *raw = zmsg_recv (self->dealer);
         if (!raw)
             break;
-        //  Any message is a sign of life.
-        self->broker_expiry = zclock_mono ()
-            + (int64_t) (self->config->heartbeat_ivl_ms * self->config->heartbeat_liveness);
         proto_fault_t fault;
         proto_msg_t *msg = proto_decode (&raw, &fault);
         if (!msg) {
@@ -208,6 +185,8 @@ s_broker_input (monitor_t *self)
                           self->name, fault.text);
             continue;
         }
+        //  Any valid message is a sign of life; garbage is not.
+        self->broker_expiry = zclock_mono () + s_patience (self);
         proto_type_t type = proto_msg_type (msg);
         switch (type) {
             case PROTO_HEARTBEAT:
@@ -241,99 +220,73 @@ s_broker_input (monitor_t *self)
 //  --------------------------------------------------------------------------
 //  Timers
 
-//  The request ignored the SIGINT for the whole grace period.
-static void
-s_timeout_kill (monitor_t *self)
-{
-    zsys_warning ("%s: request %" PRIu64 " ignored the interrupt for %" PRIu64
-                  " ms; killing executor %d", self->name, self->req_id,
-                  self->config->kill_grace_ms, (int) self->exec.pid);
-    monitor_exec_kill (self);
-    monitor_exec_drain (self);
-    char message [384];
-    snprintf (message, sizeof message,
-              "the request hit its %g s %s limit, ignored the interrupt and was "
-              "killed; the session's state is lost and the next request "
-              "starts a fresh kernel",
-              (double) (self->cpu_limited? self->config->request_cpu_ms: self->req_limit_ms) / 1000.0,
-              self->cpu_limited? "CPU time": "wall-time");
-    proto_builder_t *reply = proto_reply_error_begin (
-        self->req_id, self->req_session, PROTO_E_TIMEOUT, message);
-    proto_builder_bool (reply, "killed", true);
-    proto_builder_bool (reply, "state_lost", true);
-    zmsg_t *msg = proto_builder_finish (&reply);
-    monitor_send (self, &msg);
-    monitor_request_end (self);
-    self->stop = true;
-    self->exit_code = 0;
-}
-
 static void
 s_timers (monitor_t *self, int64_t now)
 {
     if (!self->dealer)
         return;                     //  not connected: the executor starts
     if (now >= self->broker_expiry) {
-        zsys_error ("%s: broker silent for %" PRIu64 " ms; killing the executor "
-                    "and exiting", self->name,
-                    self->config->heartbeat_ivl_ms * self->config->heartbeat_liveness);
-        monitor_exec_kill (self);
+        zsys_error ("%s: broker silent for %" PRId64 " ms; killing the executor "
+                    "and exiting", self->name, s_patience (self));
+        monitor_exec_abandon (self);
         self->stop = true;
         self->exit_code = 1;
         return;
     }
     if (now >= self->next_heartbeat) {
-        zmsg_t *msg = proto_encode_heartbeat ();
+        zmsg_t *msg = self->config->test_faults & TEST_FAULT_GARBAGE_BEATS?
+                      zmsg_new (): proto_encode_heartbeat ();
+        if (self->config->test_faults & TEST_FAULT_GARBAGE_BEATS)
+            zmsg_addstr (msg, "not a kernelmq message");
         monitor_send (self, &msg);
         self->next_heartbeat = now + (int64_t) self->config->heartbeat_ivl_ms;
     }
-    if (!self->busy)
+    if (!self->req.busy || self->dying)
         return;
-    if (self->timed_out) {
-        if (now >= self->grace_deadline)
-            s_timeout_kill (self);
-    }
-    else
-    if (self->deadline && now >= self->deadline) {
-        zsys_info ("%s: request %" PRIu64 " passed its %" PRIu64 " ms limit; "
-                   "interrupting it", self->name, self->req_id, self->req_limit_ms);
-        executor_signal (&self->exec, SIGINT);
-        self->timed_out = true;
-        self->grace_deadline = now + (int64_t) self->config->kill_grace_ms;
-    }
-    else
-    if (self->config->request_cpu_ms && now >= self->next_cpu_check) {
-        self->next_cpu_check = now + MONITOR_CPU_CHECK_MS;
-        uint64_t now_ms = monitor_exec_cpu_ms (self);
-        uint64_t used = now_ms - self->cpu_at_start_ms;
-        if (self->cpu_at_start_ms != PROC_INFO_UNKNOWN && now_ms != PROC_INFO_UNKNOWN
-        &&  now_ms >= self->cpu_at_start_ms && used > self->config->request_cpu_ms) {
-            zsys_info ("%s: request %" PRIu64 " used %" PRIu64 " ms of CPU, over its "
-                       "%" PRIu64 " ms; interrupting it", self->name, self->req_id,
-                       used, self->config->request_cpu_ms);
+    uint64_t cpu_now = proc_info_cpu_ms (self->exec.pid);
+    switch (monitor_request_due (&self->req, now, cpu_now, &self->limits)) {
+        case MONITOR_REQUEST_ON_TIME:
+            break;
+        case MONITOR_REQUEST_INTERRUPT:
+            if (self->req.cpu_limited)
+                zsys_info ("%s: request %" PRIu64 " used more than its %" PRIu64 " ms "
+                           "of CPU; interrupting it", self->name, self->req.id,
+                           self->limits.cpu_ms);
+            else
+                zsys_info ("%s: request %" PRIu64 " passed its %" PRIu64 " ms limit; "
+                           "interrupting it", self->name, self->req.id, self->req.limit_ms);
             executor_signal (&self->exec, SIGINT);
-            self->timed_out = true;
-            self->cpu_limited = true;
-            self->grace_deadline = now + (int64_t) self->config->kill_grace_ms;
-        }
+            break;
+        case MONITOR_REQUEST_KILL:
+            zsys_warning ("%s: request %" PRIu64 " ignored the interrupt for %" PRIu64
+                          " ms; killing executor %d", self->name, self->req.id,
+                          self->limits.grace_ms, (int) self->exec.pid);
+            monitor_exec_kill (self, MONITOR_END_TIMEOUT_KILLED, NULL);
+            break;
     }
 }
 
 static long
 s_poll_timeout (monitor_t *self, int64_t now)
 {
-    if (!self->dealer)
+    if (!self->dealer && !self->dying)
         return MONITOR_START_POLL_MS;
-    int64_t next = self->next_heartbeat;
-    if (self->broker_expiry < next)
-        next = self->broker_expiry;
-    if (self->busy) {
-        int64_t timer = self->timed_out? self->grace_deadline: self->deadline;
-        if (timer && timer < next)
-            next = timer;
-        if (!self->timed_out && self->config->request_cpu_ms && self->next_cpu_check < next)
-            next = self->next_cpu_check;
+    int64_t next = INT64_MAX;
+    if (self->dealer) {
+        next = self->next_heartbeat;
+        if (self->broker_expiry < next)
+            next = self->broker_expiry;
     }
+    if (!self->dying) {
+        int64_t timer = monitor_request_next_timer (&self->req, &self->limits);
+        if (timer < next)
+            next = timer;
+    }
+    int64_t ending = monitor_exec_next_timer (self);
+    if (ending < next)
+        next = ending;
+    if (next == INT64_MAX)
+        return MONITOR_START_POLL_MS;
     return next > now? (long) (next - now): 0;
 }
 
@@ -359,7 +312,7 @@ s_connect_dealer (monitor_t *self)
     }
     zsock_set_linger (self->dealer, 0);
     zsock_set_rcvtimeo (self->dealer, 0);
-    uint64_t patience = config->heartbeat_ivl_ms * config->heartbeat_liveness;
+    int64_t patience = s_patience (self);
     zsock_set_sndtimeo (self->dealer, patience > INT_MAX? INT_MAX: (int) patience);
     if (zsock_connect (self->dealer, "%s", config->endpoint)) {
         zsys_error ("%s: connect to %s: %s (is the endpoint a valid ZeroMQ "
@@ -369,7 +322,7 @@ s_connect_dealer (monitor_t *self)
     }
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + (int64_t) config->heartbeat_ivl_ms;
-    self->broker_expiry = now + (int64_t) patience;
+    self->broker_expiry = now + patience;
     return 0;
 }
 
@@ -424,8 +377,8 @@ monitor_run (monitor_t *self)
 
         //  Items: wake pipe, broker once connected, then whichever executor
         //  fds are open.
-        zmq_pollitem_t items [6];
-        int what [6] = { 0 };       //  -1 socket, -2 zygote, 0/1 pipe index
+        zmq_pollitem_t items [7];
+        int what [7] = { 0 };       //  S_ITEM_* or a pipe index (0, 1)
         int count = 0;
         items [count++] = (zmq_pollitem_t) { NULL, signal_pipe_fd (self->signals), ZMQ_POLLIN, 0 };
         int broker_item = -1;
@@ -435,8 +388,9 @@ monitor_run (monitor_t *self)
         }
         int first_exec = count;
         if (self->exec.sock >= 0) {
-            what [count] = -1;
-            items [count++] = (zmq_pollitem_t) { NULL, self->exec.sock, ZMQ_POLLIN, 0 };
+            what [count] = S_ITEM_SOCKET;
+            short events = ZMQ_POLLIN | (monitor_exec_writing (self)? ZMQ_POLLOUT: 0);
+            items [count++] = (zmq_pollitem_t) { NULL, self->exec.sock, events, 0 };
         }
         for (int i = 0; i < 2; i++)
             if (self->pipes [i].fd >= 0) {
@@ -444,10 +398,16 @@ monitor_run (monitor_t *self)
                 items [count++] = (zmq_pollitem_t) { NULL, self->pipes [i].fd, ZMQ_POLLIN, 0 };
             }
         //  A zygote's executor has no SIGCHLD here: its end comes as the
-        //  zygote's `exited` event (monitor_exec_check reads it).
-        if (self->exec.super_fd >= 0 && !self->exec_reaped) {
-            what [count] = -2;
-            items [count++] = (zmq_pollitem_t) { NULL, self->exec.super_fd, ZMQ_POLLIN, 0 };
+        //  zygote's `exited` event, and its pidfd turns readable.
+        if (!self->exec_reaped) {
+            if (self->exec.super_fd >= 0) {
+                what [count] = S_ITEM_ZYGOTE;
+                items [count++] = (zmq_pollitem_t) { NULL, self->exec.super_fd, ZMQ_POLLIN, 0 };
+            }
+            if (self->exec.pidfd >= 0) {
+                what [count] = S_ITEM_PIDFD;
+                items [count++] = (zmq_pollitem_t) { NULL, self->exec.pidfd, ZMQ_POLLIN, 0 };
+            }
         }
         int rc = zmq_poll (items, count, s_poll_timeout (self, now));
         if (rc == -1) {
@@ -465,13 +425,22 @@ monitor_run (monitor_t *self)
             if (items [i].revents && what [i] >= 0)
                 monitor_exec_read_pipe (self, &self->pipes [what [i]], MONITOR_READS);
         for (int i = first_exec; i < count && !self->stop; i++)
-            if (items [i].revents && what [i] == -1)
-                monitor_exec_input (self);
-        if (!self->stop && request_writer_done (self->writer))
-            monitor_exec_write_finish (self);
-        monitor_exec_check (self);
+            if (what [i] == S_ITEM_SOCKET) {
+                if (items [i].revents & ZMQ_POLLOUT)
+                    monitor_exec_flush (self);
+                if (items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+                    monitor_exec_input (self);
+            }
+        if (!self->stop)
+            monitor_exec_check (self, zclock_mono ());
         if (!self->stop && broker_item >= 0 && items [broker_item].revents)
             s_broker_input (self);
+        if (!self->stop && (self->config->test_faults & TEST_FAULT_EXIT_BUSY)
+        &&  self->req.busy && self->req.type == PROTO_EXECUTE) {
+            zsys_warning ("%s: test fault exit_busy: exiting without a reply", self->name);
+            self->stop = true;
+            self->exit_code = 0;
+        }
     }
     return self->exit_code;
 }

@@ -12,9 +12,11 @@
     The executor is the monitor's child (forked here) or the zygote's
     (protocol.md section 10); the monitor signals and reaps it only through
     executor_signal and executor_reap, and notices a zygote executor's end
-    by polling the zygote connection as it notices its own child's by
-    SIGCHLD. Its `ready` to the broker names the executor's host pid
-    (executor_pid).
+    by polling the zygote connection and the executor's pidfd as it
+    notices its own child's by SIGCHLD. It never blocks on the executor:
+    writes go out as the socket takes them, and the wait for a dead
+    executor's status is a deadline in the loop. Its `ready` to the broker
+    names the executor's host pid (executor_pid).
 
     One monitor runs per process: monitor_new installs the process's
     SIGTERM, SIGINT and SIGCHLD handlers. Create it only after the executor
@@ -41,6 +43,7 @@ typedef struct {
     uint64_t max_output;            //  bytes of output per request; 0 = no cap
     uint64_t max_payload;           //  largest payload frame; 0 = protocol cap
     bool verbose;                   //  per-message debug logs
+    unsigned test_faults;           //  TEST_FAULT_* (test_faults.h); 0 in production
 } monitor_config_t;
 
 typedef struct _monitor_t monitor_t;

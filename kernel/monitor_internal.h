@@ -1,19 +1,25 @@
-/*  monitor_internal — what the monitor's two files share.
+/*  monitor_internal — what the monitor's files share.
 
     monitor.c is the monitor's broker side and its loop: lifecycle, the
     DEALER, broker messages, timers, the poll. monitor_exec.c is its
-    executor side: the executor's output, replies and death, and the
-    request writer. Neither is used outside kernel/monitor*; monitor.h is
-    the module's API.
+    executor side: requests written to it, its output, events and replies,
+    and its end. monitor_request.c owns the state of the request in flight.
+    None is used outside kernel/monitor*; monitor.h is the module's API.
+
+    Nothing here blocks: the executor's socket is written through a
+    proto_writer as it takes bytes, and an executor's end (reaped child,
+    the zygote's `exited`, a readable pidfd) is noticed by the poll, with a
+    deadline on the wait for its wait status. So heartbeats go out on time
+    whatever the executor or the zygote does.
 */
 #ifndef KMQ_MONITOR_INTERNAL_H
 #define KMQ_MONITOR_INTERNAL_H
 
 #include <czmq.h>
 #include "monitor.h"
+#include "monitor_request.h"
 #include "proto.h"
 #include "proto_stream.h"
-#include "request_writer.h"
 #include "signal_pipe.h"
 
 #define MONITOR_CHUNK        (64 * 1024)  //  bytes per pipe read = per stream event
@@ -26,81 +32,87 @@ typedef struct {
     const char *name;               //  "stdout" or "stderr"
 } monitor_pipe_t;
 
+//  How the request in flight is answered when the executor's end is known.
+typedef enum {
+    MONITOR_END_DIED,               //  KERNEL_DIED with the cause
+    MONITOR_END_TIMEOUT_KILLED      //  TIMEOUT, killed: it ignored the interrupt
+} monitor_end_t;
+
 struct _monitor_t {
     const monitor_config_t *config;
     const char *name;               //  log prefix
+    monitor_request_limits_t limits;
+
+    //  The executor
     executor_handle_t exec;
-    bool exec_reaped;               //  waitpid done: pid must not be signalled
     bool exec_ready;                //  its `ready` arrived: Python is up
-    int exec_status;                //  its wait status once reaped
-    monitor_pipe_t pipes [2];             //  executor's stdout, stderr
-    request_writer_t *writer;       //  request being written to the executor
-    proto_reader_t *reader;         //  replies from the executor
-    zsock_t *dealer;                //  to the broker
-    signal_pipe_t *signals;         //  wakes the poll on a signal
+    bool exec_reaped;               //  its end is known: never signal it again
+    int exec_status;                //  its wait status once reaped (-1 unknown)
+    monitor_pipe_t pipes [2];       //  its stdout, stderr
+    proto_writer_t *to_exec;        //  requests and acks, as it reads them
+    proto_reader_t *from_exec;      //  its events and replies
     char *chunk;                    //  MONITOR_CHUNK read buffer
 
-    //  The request in flight
-    bool busy;
-    uint64_t req_id;
-    char *req_session;
-    proto_type_t req_type;
-    uint64_t req_limit_ms;          //  its effective timeout; 0 = none
-    int64_t deadline;               //  when to SIGINT it; 0 = never
-    int64_t grace_deadline;         //  when to SIGKILL it; 0 = not timing out
-    bool timed_out;                 //  the monitor sent the SIGINT
-    bool cpu_limited;               //  ... because of request_cpu_ms
-    uint64_t cpu_at_start_ms;       //  executor CPU time when it began,
-                                    //  PROC_INFO_UNKNOWN if unreadable
-    int64_t next_cpu_check;
-    uint64_t output_bytes;          //  stdout + stderr bytes sent for it
-    bool truncated;                 //  the truncated event went out
+    //  Its end, once under way: the wait for the wait status is bounded
+    bool dying;
+    bool kill_sent;
+    int64_t reap_deadline;
+    monitor_end_t end;
+    char death_cause [256];         //  "" = described from the wait status
 
-    //  Liveness
+    monitor_request_t req;          //  the request in flight (monitor_request.c)
+
+    zsock_t *dealer;                //  to the broker
+    signal_pipe_t *signals;         //  wakes the poll on a signal
     int64_t next_heartbeat;
     int64_t broker_expiry;
     bool stop;
     int exit_code;
 };
 
-//  monitor.c
+//  --- monitor.c -------------------------------------------------------------
 
 //  Sends and destroys *msg_p; drops it when not connected or when the send
 //  times out (the liveness timer then ends the kernel).
 void monitor_send (monitor_t *self, zmsg_t **msg_p);
 
-//  Forgets the request in flight.
-void monitor_request_end (monitor_t *self);
-
 //  The executor said `ready`: connects to the broker and tells it, or
 //  stops the kernel on failure.
 void monitor_connect (monitor_t *self, proto_msg_t *exec_ready);
 
-//  monitor_exec.c
+//  --- monitor_exec.c --------------------------------------------------------
 
-//  SIGKILLs the executor unless it is already reaped, then reaps it.
-void monitor_exec_kill (monitor_t *self);
+//  Queues *msg_p (a request or an ack) for the executor and writes what its
+//  socket takes now; takes ownership. A failed write starts its end.
+void monitor_exec_write (monitor_t *self, zmsg_t **msg_p);
 
-//  CPU time the executor has used, in ms; 0 when unknown.
-uint64_t monitor_exec_cpu_ms (monitor_t *self);
+//  Writes more of what is queued (the socket polled writable).
+void monitor_exec_flush (monitor_t *self);
+
+//  True while bytes wait for the executor to read them.
+bool monitor_exec_writing (monitor_t *self);
 
 //  Reads up to max_reads chunks from one of the executor's pipes into
 //  stream events; closes the pipe on end of file.
 void monitor_exec_read_pipe (monitor_t *self, monitor_pipe_t *pipe, int max_reads);
 
-//  Sends what both pipes hold now (bounded).
-void monitor_exec_drain (monitor_t *self);
-
 //  Reads and acts on what the executor's socket holds.
 void monitor_exec_input (monitor_t *self);
 
-//  Starts writing the request *msg_p to the executor; takes ownership.
-void monitor_exec_write (monitor_t *self, zmsg_t **msg_p);
+//  Notices the executor's end (reaped, `exited`, pidfd) and finishes its
+//  death when its wait status is in or its deadline passed. Call on every
+//  wakeup.
+void monitor_exec_check (monitor_t *self, int64_t now);
 
-//  Joins a finished request write and acts on its failure.
-void monitor_exec_write_finish (monitor_t *self);
+//  Starts the executor's end: SIGKILL now, the request in flight answered
+//  (as end says, with cause) once its wait status is known.
+void monitor_exec_kill (monitor_t *self, monitor_end_t end, const char *cause);
 
-//  Acts on the executor's exit, if it exited.
-void monitor_exec_check (monitor_t *self);
+//  Kills the executor for good (the kernel is exiting): SIGKILL, and for a
+//  child forked here a short bounded reap. No reply is sent.
+void monitor_exec_abandon (monitor_t *self);
+
+//  The next deadline of the executor's end, or INT64_MAX.
+int64_t monitor_exec_next_timer (monitor_t *self);
 
 #endif

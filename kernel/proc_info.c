@@ -43,3 +43,37 @@ proc_info_cpu_ms (pid_t pid)
     long ticks = sysconf (_SC_CLK_TCK);
     return ticks > 0? (utime + stime) * 1000 / (uint64_t) ticks: PROC_INFO_UNKNOWN;
 }
+
+//  --- selftest ------------------------------------------------------------
+
+#include <signal.h>
+#include "selftest.h"
+
+void
+proc_info_test (bool verbose)
+{
+    (void) verbose;
+    char text [64];
+    proc_info_describe_status (-1, text, sizeof text);
+    SELFTEST_CHECK (strcmp (text, "unknown (reaped elsewhere)") == 0);
+    pid_t pid = fork ();
+    SELFTEST_CHECK (pid >= 0);
+    if (pid == 0)
+        _exit (3);
+    int status;
+    SELFTEST_CHECK (waitpid (pid, &status, 0) == pid);
+    proc_info_describe_status (status, text, sizeof text);
+    SELFTEST_CHECK (strcmp (text, "exit status 3") == 0);
+    pid = fork ();
+    SELFTEST_CHECK (pid >= 0);
+    if (pid == 0) {
+        raise (SIGKILL);
+        _exit (0);
+    }
+    SELFTEST_CHECK (waitpid (pid, &status, 0) == pid);
+    proc_info_describe_status (status, text, sizeof text);
+    SELFTEST_CHECK (strcmp (text, "signal 9 (Killed)") == 0);
+    //  a process's CPU time is a number; a pid that is gone is unknown
+    SELFTEST_CHECK (proc_info_cpu_ms (getpid ()) != PROC_INFO_UNKNOWN);
+    SELFTEST_CHECK (proc_info_cpu_ms (pid) == PROC_INFO_UNKNOWN);
+}

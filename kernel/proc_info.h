@@ -6,6 +6,7 @@
 #ifndef KMQ_PROC_INFO_H
 #define KMQ_PROC_INFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,5 +21,8 @@ void proc_info_describe_status (int status, char *buf, size_t size);
 //  real value: a freshly forked child has used none).
 #define PROC_INFO_UNKNOWN UINT64_MAX
 uint64_t proc_info_cpu_ms (pid_t pid);
+
+//  Selftest.
+void proc_info_test (bool verbose);
 
 #endif

@@ -4,6 +4,7 @@
     sandbox_seccomp.c.
 */
 #include "sandbox_internal.h"
+#include "selftest.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -541,29 +542,28 @@ sandbox_seal (const sandbox_config_t *config, sandbox_report_t *report)
 void
 sandbox_test (bool verbose)
 {
-    printf (" * sandbox: ");
     if (verbose)
         printf ("\n");
 
     sandbox_config_t config;
     sandbox_config_defaults (&config);
-    assert (config.memory_bytes == 2048 * S_MIB);
-    assert (config.work_quota == 256 * S_MIB);
-    assert (config.tmp_quota == 256 * S_MIB);
-    assert (config.max_threads == 256);
-    assert (config.max_files == 1024);
-    assert (config.max_file_size == config.work_quota);
-    assert (config.skip == 0);
+    SELFTEST_CHECK (config.memory_bytes == 2048 * S_MIB);
+    SELFTEST_CHECK (config.work_quota == 256 * S_MIB);
+    SELFTEST_CHECK (config.tmp_quota == 256 * S_MIB);
+    SELFTEST_CHECK (config.max_threads == 256);
+    SELFTEST_CHECK (config.max_files == 1024);
+    SELFTEST_CHECK (config.max_file_size == config.work_quota);
+    SELFTEST_CHECK (config.skip == 0);
 
-    assert (strcmp (sandbox_layer_name (SANDBOX_L_NAMESPACES), "namespaces") == 0);
-    assert (strcmp (sandbox_layer_name (SANDBOX_L_CGROUP), "cgroup") == 0);
-    assert (strcmp (sandbox_layer_name (3), "?") == 0);
+    SELFTEST_CHECK (strcmp (sandbox_layer_name (SANDBOX_L_NAMESPACES), "namespaces") == 0);
+    SELFTEST_CHECK (strcmp (sandbox_layer_name (SANDBOX_L_CGROUP), "cgroup") == 0);
+    SELFTEST_CHECK (strcmp (sandbox_layer_name (3), "?") == 0);
 
     sandbox_report_t report;
     memset (&report, 0, sizeof report);
     char text [256];
     size_t len = sandbox_report_format (&report, text, sizeof text);
-    assert (strcmp (text, "applied: none") == 0 && len == strlen (text));
+    SELFTEST_CHECK (strcmp (text, "applied: none") == 0 && len == strlen (text));
 
     report.applied = SANDBOX_L_NAMESPACES | SANDBOX_L_FILESYSTEM;
     sandbox_note (&report, SANDBOX_L_CGROUP, "no delegated cgroup v2 hierarchy");
@@ -571,28 +571,26 @@ sandbox_test (bool verbose)
     len = sandbox_report_format (&report, text, sizeof text);
     if (verbose)
         printf ("   %s\n", text);
-    assert (strcmp (text, "applied: namespaces,filesystem; missing: landlock,cgroup "
+    SELFTEST_CHECK (strcmp (text, "applied: namespaces,filesystem; missing: landlock,cgroup "
                           "(cgroup: no delegated cgroup v2 hierarchy; landlock: "
                           "kernel has no Landlock (ENOSYS))") == 0);
-    assert (len == strlen (text));
+    SELFTEST_CHECK (len == strlen (text));
 
     //  A layer that fails late loses its applied bit.
     sandbox_note (&report, SANDBOX_L_FILESYSTEM, "pivot_root: %s", "EINVAL");
-    assert (!(report.applied & SANDBOX_L_FILESYSTEM));
-    assert (report.missing & SANDBOX_L_FILESYSTEM);
+    SELFTEST_CHECK (!(report.applied & SANDBOX_L_FILESYSTEM));
+    SELFTEST_CHECK (report.missing & SANDBOX_L_FILESYSTEM);
 
     //  A small buffer is cut and NUL-terminated; the length is the full one.
     char small [10];
     size_t full = sandbox_report_format (&report, small, sizeof small);
-    assert (strlen (small) == sizeof small - 1);
-    assert (full > sizeof small);
-    assert (sandbox_report_format (&report, NULL, 0) == full);
+    SELFTEST_CHECK (strlen (small) == sizeof small - 1);
+    SELFTEST_CHECK (full > sizeof small);
+    SELFTEST_CHECK (sandbox_report_format (&report, NULL, 0) == full);
 
     //  why never overflows, and says so with "..."
     for (int i = 0; i < 40; i++)
         sandbox_note (&report, SANDBOX_L_SECCOMP, "reason number %d is long enough", i);
-    assert (strlen (report.why) == sizeof report.why - 1);
-    assert (strcmp (report.why + sizeof report.why - 4, "...") == 0);
-
-    printf ("OK\n");
+    SELFTEST_CHECK (strlen (report.why) == sizeof report.why - 1);
+    SELFTEST_CHECK (strcmp (report.why + sizeof report.why - 4, "...") == 0);
 }

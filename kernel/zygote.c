@@ -17,6 +17,7 @@
 #include "executor_internal.h"
 #include "fd_message.h"
 #include "proto.h"
+#include "test_faults.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -272,20 +273,27 @@ s_handover (s_zygote_t *self, s_conn_t *conn, const char *notice, const int *fds
         }
         pooled = s_pool_take (self, &child);
     }
+    //  The monitor signals the executor only through this pidfd: a bare pid
+    //  of a process it did not fork could be reused once we reap it.
+    int pidfd = self->config->test_faults & TEST_FAULT_NO_PIDFD? -1
+              : (int) syscall (SYS_pidfd_open, child.pid, 0);
+    if (pidfd == -1) {
+        s_reply_error (conn, "pidfd_open for executor %d: %s; without a pidfd "
+                       "its monitor could only signal it by pid", (int) child.pid,
+                       self->config->test_faults & TEST_FAULT_NO_PIDFD?
+                       "test fault no_pidfd": strerror (errno));
+        kill (child.pid, SIGKILL);      //  ours: reaped by SIGCHLD
+        return -1;
+    }
     conn->pid = child.pid;
     conn->state = S_SUPERVISING;
-    int pidfd = (int) syscall (SYS_pidfd_open, child.pid, 0);
-    if (pidfd == -1)
-        s_log ('W', "pidfd_open %d: %s; its monitor signals it by pid",
-               (int) child.pid, strerror (errno));
     proto_builder_t *builder = proto_reply_ok_begin (conn->id, conn->session);
     proto_builder_uint (builder, "pid", (uint64_t) child.pid);
     zmsg_t *reply = proto_builder_finish (&builder);
-    if (fd_message_send (conn->fd, &reply, &pidfd, pidfd >= 0? 1: 0))
+    if (fd_message_send (conn->fd, &reply, &pidfd, 1))
         s_log ('W', "executor %d: reply to its monitor: %s (the executor goes "
                "when the connection closes)", (int) child.pid, strerror (errno));
-    if (pidfd >= 0)
-        close (pidfd);
+    close (pidfd);
     s_log ('I', "executor %d for session '%s' (%s)", (int) child.pid, conn->session,
            pooled? "from the pool": "forked on demand");
     return 0;
@@ -351,6 +359,11 @@ s_conn_input (s_zygote_t *self, size_t index)
     ssize_t got = recv (conn->fd, &byte, 1, MSG_DONTWAIT);
     if (got == -1 && (errno == EAGAIN || errno == EINTR))
         return;
+    if (conn->pid <= 0) {
+        //  Its executor is already reaped (test fault drop_exited)
+        s_conn_close (self, index);
+        return;
+    }
     s_log ('I', "executor %d: its monitor (session '%s') %s; killing it",
            (int) conn->pid, conn->session,
            got > 0? "sent more than its spawn": "went");
@@ -392,12 +405,24 @@ s_reaped (s_zygote_t *self, pid_t pid, int status)
         s_conn_t *conn = &self->conns [i];
         if (conn->state == S_PENDING || conn->pid != pid)
             continue;
+        if (conn->fd >= 0 && (self->config->test_faults & TEST_FAULT_DROP_EXITED)) {
+            //  Test fault: the event is lost and the connection stays open,
+            //  as if this zygote were stuck; the monitor must cope alone.
+            conn->state = S_ORPHAN;
+            conn->pid = 0;
+            return;
+        }
         if (conn->fd >= 0) {
             proto_builder_t *event = proto_builder_new (PROTO_EVENT, conn->id, conn->session);
             proto_builder_str (event, "event", "exited");
             proto_builder_uint (event, "wait_status", (uint64_t) (unsigned) status);
             zmsg_t *msg = proto_builder_finish (&event);
-            fd_message_send (conn->fd, &msg, NULL, 0);
+            //  Lost, the monitor learns of the end from its pidfd and the
+            //  close below, only without the wait status.
+            if (fd_message_send (conn->fd, &msg, NULL, 0))
+                s_log ('W', "executor %d (session '%s'): telling its monitor it "
+                       "ended: %s; it sees the connection close instead",
+                       (int) pid, conn->session, strerror (errno));
         }
         if (self->config->verbose)
             s_log ('D', "executor %d ended (wait status 0x%x)", (int) pid, (unsigned) status);
@@ -544,7 +569,7 @@ s_stop (s_zygote_t *self)
         close (self->pool [i].sock);
     }
     for (size_t i = 0; i < self->conn_count; i++) {
-        if (self->conns [i].state != S_PENDING)
+        if (self->conns [i].state != S_PENDING && self->conns [i].pid > 0)
             kill (self->conns [i].pid, SIGKILL);
         if (self->conns [i].fd >= 0)
             close (self->conns [i].fd);

@@ -30,6 +30,7 @@ typedef struct {
                                 //  executor; session and state_lost come
                                 //  with each spawn
     bool verbose;
+    unsigned test_faults;       //  TEST_FAULT_* (test_faults.h); 0 in production
 } zygote_config_t;
 
 //  Runs the zygote until SIGTERM, SIGINT or SIGHUP. Returns the process

@@ -10,6 +10,11 @@
 #include "kernel_proc.h"
 #include "zygote_proc.h"
 #include "kmq.h"
+#include "signal_pipe.h"
+#include "sandbox.h"
+#include "monitor_request.h"
+#include "proc_info.h"
+#include "fd_message.h"
 
 typedef struct {
     const char *name;
@@ -24,6 +29,11 @@ static const selftest_t s_tests [] = {
     { "kernel_proc", kernel_proc_test },
     { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },
+    { "signal_pipe", signal_pipe_test },
+    { "sandbox", sandbox_test },
+    { "monitor_request", monitor_request_test },
+    { "proc_info", proc_info_test },
+    { "fd_message", fd_message_test },
 };
 
 static bool

@@ -2,6 +2,7 @@
     would, then checks the broker still answers.
 
     Usage: kmq-testpeer ENDPOINT garbage N
+           kmq-testpeer ENDPOINT huge-timeout SESSION
 
     Sends N malformed messages to the broker frontend from a DEALER,
     cycling through the kinds in s_garbage, draining whatever comes back
@@ -9,6 +10,10 @@
     valid stats request and waits up to 5 s for its reply. Prints "ok" and
     exits 0 if the reply is ok; otherwise says why on stderr and exits 1.
     Usage errors exit 2.
+
+    huge-timeout runs a cell whose timeout_ms is 2^64 - 1, which the kernel
+    must cap rather than wrap into a deadline in the past, and prints
+    "ok " and the cell's result.
 
     The malformed messages start from proto_encode_* output and break it,
     so the peer builds no msgpack of its own; only the non-map and random
@@ -137,10 +142,11 @@ s_drain (zsock_t *sock)
     }
 }
 
-//  Waits for the reply to request id, skipping everything else. Returns 0
-//  if it came and is ok, else -1 having said why.
-static int
-s_await_reply (zsock_t *sock, uint64_t id, const char *endpoint)
+//  Waits for the reply to request id (what names it in messages), skipping
+//  everything else. Returns the reply if it came and is ok (the caller
+//  destroys it), else NULL having said why.
+static proto_msg_t *
+s_await_reply (zsock_t *sock, uint64_t id, const char *endpoint, const char *what)
 {
     int64_t deadline = zclock_mono () + S_REPLY_WAIT_MS;
     while (true) {
@@ -153,7 +159,7 @@ s_await_reply (zsock_t *sock, uint64_t id, const char *endpoint)
             if (errno == EINTR)
                 continue;
             fprintf (stderr, "kmq-testpeer: zmq_poll: %s\n", zmq_strerror (errno));
-            return -1;
+            return NULL;
         }
         if (rc == 0)
             break;
@@ -165,28 +171,54 @@ s_await_reply (zsock_t *sock, uint64_t id, const char *endpoint)
         if (!reply) {
             fprintf (stderr, "kmq-testpeer: broker sent a malformed message: %s\n",
                      fault.text);
-            return -1;
+            return NULL;
         }
         if (proto_msg_type (reply) != PROTO_REPLY || proto_msg_id (reply) != id) {
             proto_msg_destroy (&reply);
             continue;
         }
-        int result = 0;
         if (!proto_msg_is_ok (reply)) {
             const char *message = proto_msg_str (reply, "message");
-            fprintf (stderr, "kmq-testpeer: stats (id %llu) answered %s: %s\n",
+            fprintf (stderr, "kmq-testpeer: %s (id %llu) answered %s: %s\n", what,
                      (unsigned long long) id,
                      proto_error_name (proto_msg_error (reply)),
                      message ? message : "(no message)");
-            result = -1;
+            proto_msg_destroy (&reply);
         }
-        proto_msg_destroy (&reply);
-        return result;
+        return reply;
     }
-    fprintf (stderr, "kmq-testpeer: no reply to stats (id %llu) from %s within %d ms; "
-             "is the broker running and still answering?\n",
+    fprintf (stderr, "kmq-testpeer: no reply to %s (id %llu) from %s within %d ms; "
+             "is the broker running and still answering?\n", what,
              (unsigned long long) id, endpoint, S_REPLY_WAIT_MS);
-    return -1;
+    return NULL;
+}
+
+//  Sends an execute whose timeout_ms is 2^64 - 1 (a deadline that an
+//  unchecked addition would put in the past) and prints its text/plain
+//  result. Returns 0 when the cell ran to its result.
+static int
+s_huge_timeout (zsock_t *sock, const char *endpoint, const char *session)
+{
+    const char *code = "import time\ntime.sleep(0.3)\n6 * 7";
+    uint64_t id = 0x7e58000000ull + (uint64_t) getpid ();
+    proto_builder_t *builder = proto_builder_new (PROTO_EXECUTE, id, session);
+    proto_builder_uint (builder, "timeout_ms", UINT64_MAX);
+    proto_builder_payload_copy (builder, code, strlen (code));
+    zmsg_t *execute = proto_builder_finish (&builder);
+    if (zmsg_send (&execute, sock) != 0) {
+        zmsg_destroy (&execute);
+        fprintf (stderr, "kmq-testpeer: sending execute to %s: %s\n",
+                 endpoint, zmq_strerror (errno));
+        return -1;
+    }
+    proto_msg_t *reply = s_await_reply (sock, id, endpoint, "execute");
+    if (!reply)
+        return -1;
+    zframe_t *result = proto_msg_payload_count (reply) > 0? proto_msg_payload (reply, 0): NULL;
+    printf ("ok %.*s\n", result? (int) zframe_size (result): 0,
+            result? (const char *) zframe_data (result): "");
+    proto_msg_destroy (&reply);
+    return 0;
 }
 
 static int
@@ -194,20 +226,25 @@ s_usage (void)
 {
     fprintf (stderr, "usage: kmq-testpeer ENDPOINT garbage N\n"
                      "  sends N malformed messages to the broker at ENDPOINT, then a\n"
-                     "  stats request; prints \"ok\" if the broker still answers it\n");
+                     "  stats request; prints \"ok\" if the broker still answers it\n"
+                     "       kmq-testpeer ENDPOINT huge-timeout SESSION\n"
+                     "  runs a cell with timeout_ms 2^64 - 1; prints \"ok RESULT\"\n");
     return 2;
 }
 
 int
 main (int argc, char **argv)
 {
-    if (argc != 4 || strcmp (argv [2], "garbage") != 0)
+    if (argc != 4)
+        return s_usage ();
+    bool garbage = strcmp (argv [2], "garbage") == 0;
+    if (!garbage && strcmp (argv [2], "huge-timeout") != 0)
         return s_usage ();
     const char *endpoint = argv [1];
     char *end;
     errno = 0;
-    unsigned long long count = strtoull (argv [3], &end, 10);
-    if (errno || end == argv [3] || *end || argv [3][0] == '-')
+    unsigned long long count = garbage? strtoull (argv [3], &end, 10): 0;
+    if (garbage && (errno || end == argv [3] || *end || argv [3][0] == '-'))
         return s_usage ();
 
     zsys_init ();
@@ -228,6 +265,10 @@ main (int argc, char **argv)
         return 1;
     }
     int result = 1;
+    if (!garbage) {
+        result = s_huge_timeout (sock, endpoint, argv [3]) == 0? 0: 1;
+        goto done;
+    }
     for (unsigned long long i = 0; i < count; i++) {
         zmsg_t *msg = s_garbage ((int) (i % S_GARBAGE_KINDS), 1000 + i);
         if (zmsg_send (&msg, sock) != 0) {
@@ -246,9 +287,11 @@ main (int argc, char **argv)
                  endpoint, zmq_strerror (errno));
         goto done;
     }
-    if (s_await_reply (sock, id, endpoint) == 0) {
+    proto_msg_t *reply = s_await_reply (sock, id, endpoint, "stats");
+    if (reply) {
         printf ("ok\n");
         result = 0;
+        proto_msg_destroy (&reply);
     }
 
 done:
