@@ -15,7 +15,11 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                libmsgpack-dev libseccomp-dev libedit-dev \
                python3 python3-dev python3-pandas python3-numpy \
                python3-matplotlib python3-plotly python3-zmq python3-msgpack \
-               procps tmux
+               procps tmux \
+               libjansson-dev libsodium-dev \
+               python3-jupyter-client python3-jupyter-kernel-test \
+               python3-nbclient python3-nbformat jupyter-console \
+               jupyter-notebook chromium chromium-driver python3-selenium
 # What only `make bench` needs besides (its anchors: ipykernel through
 # jupyter_client). `make bench` installs them (bench-deps).
 BENCH_PACKAGES = python3-jupyter-client python3-ipykernel

@@ -381,48 +381,14 @@ kmq_error (kmq_t *self)
 
 //  --- requests -----------------------------------------------------------
 
-//  Local checks before anything is sent. NULL when the request may go.
-static kmq_reply_t *
-s_check_session (const char *session)
-{
-    if (kmq_session_valid (session))
-        return NULL;
-    return kmq_reply_local ("BAD_REQUEST", "invalid session key \"%.40s\": use"
-                            " 1-%d characters of A-Z a-z 0-9 . _ : -",
-                            session? session: "", PROTO_SESSION_MAX);
-}
-
-static kmq_reply_t *
-s_check_size (kmq_t *self, const char *what, size_t size)
-{
-    if ((uint64_t) size <= self->max_payload)
-        return NULL;
-    return kmq_reply_local ("TOO_LARGE", "%s is %zu bytes, over the broker's"
-                            " max_payload of %" PRIu64 " bytes: send less, or"
-                            " raise max_payload", what, size, self->max_payload);
-}
-
-static kmq_reply_t *
-s_check_name (const char *name, const char *format)
-{
-    if (!name || !*name || strlen (name) > PROTO_NAME_MAX)
-        return kmq_reply_local ("BAD_REQUEST", "a name must be 1-%d bytes",
-                                PROTO_NAME_MAX);
-    if (!format || (strcmp (format, "csv") && strcmp (format, "json")
-                    && strcmp (format, "file")))
-        return kmq_reply_local ("BAD_REQUEST", "unknown format \"%.20s\":"
-                                " use csv, json or file", format? format: "");
-    return NULL;
-}
-
 kmq_reply_t *
 kmq_execute (kmq_t *self, const char *session, const char *code, size_t len,
              uint32_t timeout_ms)
 {
     assert (self && code);
-    kmq_reply_t *refused = s_check_session (session);
+    kmq_reply_t *refused = kmq_check_session (session);
     if (!refused)
-        refused = s_check_size (self, "the code", len);
+        refused = kmq_check_size (self->max_payload, "the code", len);
     if (refused)
         return refused;
     uint64_t id = ++self->next_id;
@@ -435,11 +401,11 @@ kmq_upload (kmq_t *self, const char *session, const char *name,
             const char *format, const void *data, size_t size)
 {
     assert (self && (data || size == 0));
-    kmq_reply_t *refused = s_check_session (session);
+    kmq_reply_t *refused = kmq_check_session (session);
     if (!refused)
-        refused = s_check_name (name, format);
+        refused = kmq_check_name (name, format);
     if (!refused)
-        refused = s_check_size (self, "the upload", size);
+        refused = kmq_check_size (self->max_payload, "the upload", size);
     if (refused)
         return refused;
     uint64_t id = ++self->next_id;
@@ -453,9 +419,9 @@ kmq_download (kmq_t *self, const char *session, const char *name,
               const char *format)
 {
     assert (self);
-    kmq_reply_t *refused = s_check_session (session);
+    kmq_reply_t *refused = kmq_check_session (session);
     if (!refused)
-        refused = s_check_name (name, format);
+        refused = kmq_check_name (name, format);
     if (refused)
         return refused;
     uint64_t id = ++self->next_id;
@@ -469,13 +435,11 @@ s_at_cursor (kmq_t *self, proto_type_t type, const char *session,
              const char *code, size_t len, size_t cursor_pos)
 {
     assert (self && (code || len == 0));
-    kmq_reply_t *refused = s_check_session (session);
+    kmq_reply_t *refused = kmq_check_session (session);
     if (!refused)
-        refused = s_check_size (self, "the code", len);
-    if (!refused && cursor_pos > len)
-        refused = kmq_reply_local ("BAD_REQUEST", "cursor position %zu is past"
-                                   " the end of the code (%zu bytes)",
-                                   cursor_pos, len);
+        refused = kmq_check_size (self->max_payload, "the code", len);
+    if (!refused)
+        refused = kmq_check_cursor (cursor_pos, len);
     if (refused)
         return refused;
     uint64_t id = ++self->next_id;
@@ -505,7 +469,7 @@ static kmq_reply_t *
 s_simple (kmq_t *self, proto_type_t type, const char *session, bool queued)
 {
     assert (self);
-    kmq_reply_t *refused = s_check_session (session);
+    kmq_reply_t *refused = kmq_check_session (session);
     if (refused)
         return refused;
     uint64_t id = ++self->next_id;

@@ -195,6 +195,14 @@ const char *kmq_reply_message (kmq_reply_t *self);
 bool kmq_reply_state_lost (kmq_reply_t *self);
 const char *kmq_reply_notice (kmq_reply_t *self);
 
+//  The message's request id (0 for a shared session's events, protocol.md
+//  4.5), its session key (kmq_reply_session_key, "" when absent), and for an event its kind
+//  ("stream", "display", "input", ...); NULL for a reply. kmq_async hands
+//  out events as kmq_reply_t too; every accessor here reads them.
+uint64_t kmq_reply_id (kmq_reply_t *self);
+const char *kmq_reply_session_key (kmq_reply_t *self);
+const char *kmq_reply_event (kmq_reply_t *self);
+
 //  Any reply field by name. str: NUL-terminated, owned by the reply, NULL
 //  when absent or not a string. uint/bool: dflt when absent.
 const char *kmq_reply_str (kmq_reply_t *self, const char *key);

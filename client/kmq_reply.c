@@ -13,6 +13,8 @@ struct _kmq_reply_t {
     char *error;                //  local error name, or NULL
     char *message;              //  local error sentence, or NULL
     zhash_t *cache;             //  "key/index/field" -> NUL-terminated copy
+    uint64_t id;                //  local errors: the request they answer
+    char *session;              //  local errors: its session, or NULL
 };
 
 kmq_reply_t *
@@ -34,8 +36,42 @@ kmq_reply_local (const char *error, const char *format, ...)
     va_start (args, format);
     self->message = mem_vsprintf (format, args);
     va_end (args);
-    assert (self->error && self->message);
     return self;
+}
+
+void
+kmq_reply_set_request (kmq_reply_t *self, uint64_t id, const char *session)
+{
+    assert (self && !self->msg);
+    self->id = id;
+    free (self->session);
+    self->session = session? mem_strdup (session): NULL;
+}
+
+uint64_t
+kmq_reply_id (kmq_reply_t *self)
+{
+    assert (self);
+    return self->msg? proto_msg_id (self->msg): self->id;
+}
+
+const char *
+kmq_reply_session_key (kmq_reply_t *self)
+{
+    assert (self);
+    if (!self->msg)
+        return self->session? self->session: "";
+    return proto_msg_session (self->msg);
+}
+
+const char *
+kmq_reply_event (kmq_reply_t *self)
+{
+    assert (self);
+    if (!self->msg || proto_msg_type (self->msg) != PROTO_EVENT)
+        return NULL;
+    const char *kind = proto_msg_str (self->msg, "event");
+    return kind? kind: "";
 }
 
 void
@@ -48,6 +84,7 @@ kmq_reply_destroy (kmq_reply_t **self_p)
     proto_msg_destroy (&self->msg);
     free (self->error);
     free (self->message);
+    free (self->session);
     zhash_destroy (&self->cache);
     free (self);
     *self_p = NULL;

@@ -67,6 +67,8 @@ typedef enum {
                             //  an executor (protocol.md section 10)
     PROTO_ACK,              //  monitor -> executor: your event is forwarded,
                             //  go on (protocol.md 4.4)
+    PROTO_IS_COMPLETE,      //  would this code run as it is, or need more lines?
+    PROTO_HISTORY,          //  the cells the session's kernel has run
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -230,6 +232,11 @@ zmsg_t *proto_encode_complete (uint64_t id, const char *session,
 zmsg_t *proto_encode_inspect (uint64_t id, const char *session,
                               const char *code, size_t code_len,
                               size_t cursor_pos);
+//  is_complete: would code (a cell being typed) run as it is?
+zmsg_t *proto_encode_is_complete (uint64_t id, const char *session,
+                                  const char *code, size_t code_len);
+//  history: the last cells the session's kernel ran (last 0 = all).
+zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
 //  reset, interrupt, vars, close, attach, detach: session and id only.
 zmsg_t *proto_encode_simple (proto_type_t type, uint64_t id, const char *session);
 //  heartbeat: no id, no session.

@@ -314,6 +314,24 @@ proto_encode_download (uint64_t id, const char *session,
 }
 
 zmsg_t *
+proto_encode_is_complete (uint64_t id, const char *session,
+                          const char *code, size_t code_len)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_IS_COMPLETE, id, session);
+    proto_builder_payload_copy (builder, code, code_len);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_history (uint64_t id, const char *session, uint64_t last)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_HISTORY, id, session);
+    if (last)
+        proto_builder_uint (builder, "last", last);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
 proto_encode_simple (proto_type_t type, uint64_t id, const char *session)
 {
     proto_builder_t *builder = proto_builder_new (type, id, session);

@@ -10,6 +10,7 @@
 #include "kernel_proc.h"
 #include "zygote_proc.h"
 #include "kmq.h"
+#include "kmq_async.h"
 #include "signal_pipe.h"
 #include "sandbox.h"
 #include "monitor_request.h"
@@ -29,6 +30,7 @@ static const selftest_t s_tests [] = {
     { "kernel_proc", kernel_proc_test },
     { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },
+    { "kmq_async", kmq_async_test },
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
     { "monitor_request", monitor_request_test },
