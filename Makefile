@@ -43,19 +43,24 @@ else
 endif
 
 CC       ?= cc
-CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Ibroker -Ikernel
+CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Iclient/jupyter -Ibroker -Ikernel
 CFLAGS    = -std=c11 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PY_CFLAGS = $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes 2>/dev/null))
 LDFLAGS   = $(SANFLAGS)
 LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PY_LIBS   = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
+# kmq-jupyter's JSON and HMAC, and the Python version its kernel_info reports
+# (the sandbox runs Debian's python3).
+JUPYTER_LIBS = $(shell pkg-config --libs jansson libsodium 2>/dev/null)
+PY_VERSION   = $(shell /usr/bin/python3 -c 'import platform; print(platform.python_version())' 2>/dev/null)
 
 COMMON_SRC = $(wildcard common/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
 KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
+JUPYTER_SRC = $(filter-out client/jupyter/jupyter_main.c,$(wildcard client/jupyter/*.c))
 GLUE_SRC   = $(wildcard kernel/*.py)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -64,8 +69,9 @@ COMMON_OBJ = $(call obj,$(COMMON_SRC))
 BROKER_OBJ = $(call obj,$(BROKER_SRC))
 KERNEL_OBJ = $(call obj,$(KERNEL_SRC))
 CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
+JUPYTER_OBJ = $(call obj,$(JUPYTER_SRC))
 
-BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a \
+BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
 .PHONY: all deps bench-deps print-packages run test check bench clean
@@ -94,9 +100,10 @@ print-packages:
 	@echo "deps: $(DEB_PACKAGES)"
 	@echo "bench: $(BENCH_PACKAGES)"
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h broker/*.h kernel/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/jupyter/*.h broker/*.h kernel/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) \
+	    $(if $(findstring client/jupyter/,$<),-DKMQ_PYTHON_VERSION='"$(PY_VERSION)"') -c $< -o $@
 
 # The Python glue is compiled into the kernel (.incbin), so an executor needs
 # no file from the host once its sandbox hides it.
@@ -120,6 +127,11 @@ $(BIN)/kmq: $(call obj,$(CLI_SRC)) $(BIN)/libkmq.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -ledit
 
+# A Jupyter kernel bound to a kernelmq session (client/jupyter/).
+$(BIN)/kmq-jupyter: $(BUILD)/client/jupyter/jupyter_main.o $(JUPYTER_OBJ) $(BIN)/libkmq.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
+
 # The kernel's objects as an archive, so kmq-selftest links only the
 # modules whose selftests it calls (not the executor's, which need libpython).
 $(BUILD)/kernel.a: $(KERNEL_OBJ)
@@ -127,9 +139,9 @@ $(BUILD)/kernel.a: $(KERNEL_OBJ)
 
 # Every module's selftest in one binary (tests/selftest.c lists them).
 $(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) \
-                     $(BUILD)/kernel.a
+                     $(JUPYTER_OBJ) $(BUILD)/kernel.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
 
 # A test-only kernel whose sandbox layers can be switched off one at a time
 # (KMQ_SANDBOX_SKIP, read only when built with KMQ_SANDBOX_TEST_SWITCHES), to

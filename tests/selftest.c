@@ -11,6 +11,8 @@
 #include "zygote_proc.h"
 #include "kmq.h"
 #include "kmq_async.h"
+#include "jupyter_message.h"
+#include "jupyter_mime.h"
 #include "signal_pipe.h"
 #include "sandbox.h"
 #include "monitor_request.h"
@@ -31,6 +33,8 @@ static const selftest_t s_tests [] = {
     { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },
     { "kmq_async", kmq_async_test },
+    { "jupyter_message", jupyter_message_test },
+    { "jupyter_mime", jupyter_mime_test },
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
     { "monitor_request", monitor_request_test },
