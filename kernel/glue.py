@@ -343,6 +343,19 @@ def display(*objs, **kwargs):
             _shown_figures.append(obj)
 
 
+#  clear_output(wait=False): IPython's, for Jupyter frontends. A display
+#  event whose bundle is text/plain "" and this type, {"wait": bool} as
+#  JSON (protocol.md 4.3); kmq-jupyter turns it into IOPub clear_output.
+_CLEAR_OUTPUT_MIME = "application/vnd.kernelmq.clear-output+json"
+
+
+def clear_output(wait=False):
+    """Clears the cell's output in a Jupyter frontend; with wait=True, only
+    when the next output arrives (no flicker)."""
+    _send_display([("text/plain", b""),
+                   (_CLEAR_OUTPUT_MIME, b'{"wait": true}' if wait else b'{"wait": false}')])
+
+
 def _flush_figures():
     """Sends every open pyplot figure not shown yet, then closes them all,
     as a notebook's inline backend does at the end of a cell. Does nothing
@@ -414,6 +427,7 @@ class _PyplotHook(importlib.abc.MetaPathFinder):
 if not any(isinstance(finder, _PyplotHook) for finder in sys.meta_path):
     sys.meta_path.insert(0, _PyplotHook())
 builtins.display = display
+builtins.clear_output = clear_output
 
 
 #  --- execute ---------------------------------------------------------

@@ -158,6 +158,6 @@ cleanup() {
     if [ "$CASES_FAILED" -gt 0 ] && [ -f "$T/broker.log" ]; then
         echo "--- broker log (last 40 lines)"; tail -40 "$T/broker.log"
     fi
-    rm -rf "$T"
+    [ -n "${KMQ_KEEP_T:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT

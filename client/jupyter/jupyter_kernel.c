@@ -7,6 +7,7 @@
 #include "mem.h"
 
 #define S_CLOSE_WAIT_MS 2000    //  at exit, how long a close may take
+#define S_PARENT_CHECK_MS 1000  //  how often we look for our frontend
 
 static jupyter_reply_fn s_attached, s_started;
 
@@ -239,17 +240,34 @@ s_leave_session (jupyter_kernel_t *self)
     zsys_info ("jupyter: session %s closed", self->session);
 }
 
+//  The frontend that started us (JPY_PARENT_PID, as jupyter_client sets
+//  it) is gone when we have been re-parented: a kernel must not outlive it.
+static bool
+s_orphaned (pid_t parent)
+{
+    return parent > 0 && getppid () != parent;
+}
+
 int
 jupyter_kernel_run (jupyter_kernel_t *self, volatile sig_atomic_t *stop)
 {
     assert (self);
+    const char *parent_env = getenv ("JPY_PARENT_PID");
+    pid_t parent = parent_env? (pid_t) atoi (parent_env): 0;
     while (!self->done && !(stop && *stop)) {
+        if (s_orphaned (parent)) {
+            zsys_info ("jupyter: session %s: the frontend (pid %d) is gone;"
+                       " stopping", self->session, (int) parent);
+            break;
+        }
         jupyter_channel_t channel;
         bool kmq_ready = false;
+        int timeout = kmq_async_timeout (self->kmq);
+        if (parent > 0 && (timeout < 0 || timeout > S_PARENT_CHECK_MS))
+            timeout = S_PARENT_CHECK_MS;
         jupyter_msg_t *request = jupyter_server_wait (self->server,
                                                       kmq_async_handle (self->kmq),
-                                                      kmq_async_timeout (self->kmq),
-                                                      &channel, &kmq_ready);
+                                                      timeout, &channel, &kmq_ready);
         if (request)
             jupyter_handlers_dispatch (self, &request, channel);
         kmq_reply_t *msg;

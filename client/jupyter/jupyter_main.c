@@ -139,6 +139,7 @@ main (int argc, char **argv)
     //  cleanly, closing its private session.
     zsys_handler_set (NULL);
     zsys_init ();
+    zsys_set_logstream (stderr);     //  stdout is the frontend's terminal
     signal (SIGINT, SIG_IGN);
     struct sigaction action;
     memset (&action, 0, sizeof action);

@@ -1,0 +1,81 @@
+"""kmq-jupyter where things go wrong, through jupyter_client:
+
+  broker-down  a kernelspec whose broker does not run: the kernel still
+               starts and answers heartbeats; the first cell ends with an
+               error that says what to do, within the hello timeout
+  signature    a shell message with a wrong HMAC is dropped (no reply) and
+               the kernel goes on answering correctly signed ones
+  stdin        input() is refused with a clear error in the cell
+
+Usage: misc_test.py KERNEL_NAME_UP KERNEL_NAME_DOWN DOWN_ENDPOINT
+Prints "ok   NAME" / "FAIL NAME: why" lines, as the shell tests do.
+"""
+import sys
+import time
+from queue import Empty
+
+from jupyter_client.manager import start_new_kernel
+from jupyter_client.session import Session
+
+up, down, down_endpoint = sys.argv[1:4]
+
+
+def check(name, cond, why=""):
+    print(("ok   %s" if cond else "FAIL %s: " + why) % name, flush=True)
+
+
+def run(kc, code, timeout=60):
+    """Executes code; returns (reply content, iopub messages of the cell)."""
+    outputs = []
+    reply = kc.execute_interactive(code, output_hook=outputs.append, timeout=timeout,
+                                   allow_stdin=False)
+    return reply["content"], outputs
+
+
+# --- the broker does not answer ---------------------------------------------------
+km, kc = start_new_kernel(kernel_name=down, startup_timeout=30)
+try:
+    check("broker down: the kernel starts and answers kernel_info", kc.is_alive())
+    started = time.monotonic()
+    content, outputs = run(kc, "1 + 1", timeout=30)
+    errors = [m["content"] for m in outputs if m["msg_type"] == "error"]
+    want = "kernelmq broker at %s did not answer: start it with make run" % down_endpoint
+    check("broker down: the first cell ends with an error", content["status"] == "error",
+          repr(content))
+    check("broker down: the error says which broker and what to do",
+          content.get("evalue") == want and errors and errors[0]["evalue"] == want,
+          repr(content.get("evalue")))
+    check("broker down: answered within the hello timeout, not a hang",
+          time.monotonic() - started < 20, "%.1f s" % (time.monotonic() - started))
+    check("broker down: heartbeats still answered", km.is_alive() and kc.hb_channel.is_beating())
+finally:
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+# --- a forged message ---------------------------------------------------------------
+km, kc = start_new_kernel(kernel_name=up, startup_timeout=60)
+try:
+    forger = Session(key=b"not-the-key", username="mallory")
+    forged = forger.msg("execute_request", {"code": "print('forged')", "silent": False,
+                                            "store_history": True, "user_expressions": {},
+                                            "allow_stdin": False})
+    forger.send(kc.shell_channel.socket, forged)
+    try:
+        reply = kc.get_shell_msg(timeout=3)
+        check("a message with a wrong signature gets no reply", False,
+              "got %s" % reply["msg_type"])
+    except Empty:
+        check("a message with a wrong signature gets no reply", True)
+    content, outputs = run(kc, "print('genuine')")
+    texts = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    check("the forged code did not run, a signed cell does",
+          content["status"] == "ok" and texts == "genuine\n", repr(texts))
+
+    # --- stdin: refused in the cell, with the reason ----------------------------------
+    content, outputs = run(kc, "x = input('name? ')")
+    check("input() is refused with an error in the cell",
+          content["status"] == "error" and "stdin is not available in kernelmq"
+          in content.get("evalue", ""), repr(content.get("evalue")))
+finally:
+    kc.stop_channels()
+    km.shutdown_kernel()
