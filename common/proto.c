@@ -270,6 +270,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
                 return -1;
             return s_payloads (count, 0, type, fault);
         case PROTO_EXECUTE:
+        case PROTO_IS_COMPLETE:
             return s_payloads (count, 1, type, fault);
         case PROTO_COMPLETE:
         case PROTO_INSPECT: {
@@ -303,7 +304,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_HEARTBEAT: case PROTO_STATS: case PROTO_READY:
-        case PROTO_SPAWN: case PROTO_ACK:
+        case PROTO_SPAWN: case PROTO_ACK: case PROTO_HISTORY:
             return s_payloads (count, 0, type, fault);
         case PROTO_EVENT:
             if (s_require (map, "event", type, fault))
@@ -507,6 +508,13 @@ proto_msg_destroy (proto_msg_t **self_p)
     *self_p = NULL;
     zmsg_destroy (&self->msg);
     s_msg_free_view (self);
+}
+
+const msgpack_object_map *
+proto_msg_header (const proto_msg_t *self)
+{
+    assert (self);
+    return self->header;
 }
 
 zmsg_t *

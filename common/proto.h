@@ -67,6 +67,8 @@ typedef enum {
                             //  an executor (protocol.md section 10)
     PROTO_ACK,              //  monitor -> executor: your event is forwarded,
                             //  go on (protocol.md 4.4)
+    PROTO_IS_COMPLETE,      //  would this code run as it is, or need more lines?
+    PROTO_HISTORY,          //  the cells the session's kernel has run
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -196,6 +198,8 @@ void proto_builder_val_bool (proto_builder_t *self, bool value);
 void proto_builder_val_nil (proto_builder_t *self);
 void proto_builder_val_array (proto_builder_t *self, uint32_t count);
 void proto_builder_val_map (proto_builder_t *self, uint32_t count);
+//  Any decoded msgpack value (a field of a decoded message), packed as is.
+void proto_builder_val_object (proto_builder_t *self, const msgpack_object *value);
 
 //  Payload frames, in order. _copy copies data; _frame takes ownership.
 void proto_builder_payload_copy (proto_builder_t *self, const void *data, size_t size);
@@ -230,6 +234,18 @@ zmsg_t *proto_encode_complete (uint64_t id, const char *session,
 zmsg_t *proto_encode_inspect (uint64_t id, const char *session,
                               const char *code, size_t code_len,
                               size_t cursor_pos);
+//  is_complete: would code (a cell being typed) run as it is?
+zmsg_t *proto_encode_is_complete (uint64_t id, const char *session,
+                                  const char *code, size_t code_len);
+//  history: the last cells the session's kernel ran (last 0 = all).
+zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
+//  The copy of a session's event or reply that attached clients other than
+//  the requester get (protocol.md 4.5): type event, id 0, `request` the
+//  original id, `client` the requester's label, `event` replaced by event
+//  when not NULL (a reply becomes "outcome"), every other field and every
+//  payload as in msg. msg is borrowed.
+zmsg_t *proto_encode_peer_copy (const proto_msg_t *msg, const char *event,
+                                const char *client);
 //  reset, interrupt, vars, close, attach, detach: session and id only.
 zmsg_t *proto_encode_simple (proto_type_t type, uint64_t id, const char *session);
 //  heartbeat: no id, no session.

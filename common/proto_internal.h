@@ -15,6 +15,9 @@ void proto_fault_set (proto_fault_t *fault, proto_error_t code,
                       const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  The decoded header map of a message (valid until it is destroyed).
+const msgpack_object_map *proto_msg_header (const proto_msg_t *self);
+
 //  Checks the kind of every known header key in map, and that none appears
 //  twice; unknown keys pass. Returns 0, or -1 with *fault set.
 int proto_fields_check (const msgpack_object_map *map, proto_fault_t *fault);

@@ -7,6 +7,7 @@
 #include "proto_stream.h"
 #include "config.h"
 #include "session.h"
+#include "clients.h"
 #include "kernel_proc.h"
 #include "zygote_proc.h"
 #include "kmq.h"
@@ -26,6 +27,7 @@ static const selftest_t s_tests [] = {
     { "proto_stream", proto_stream_test },
     { "config", config_test },
     { "session", session_test },
+    { "clients", clients_test },
     { "kernel_proc", kernel_proc_test },
     { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },
