@@ -61,6 +61,7 @@ typedef enum {
     PROTO_REPLY,            //  the one final reply to a request
     PROTO_SPAWN,            //  monitor -> zygote, inside a kernel host: hand me
                             //  an executor (protocol.md section 10)
+    PROTO_FILES,            //  list the session's working directory
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -224,7 +225,7 @@ zmsg_t *proto_encode_complete (uint64_t id, const char *session,
 zmsg_t *proto_encode_inspect (uint64_t id, const char *session,
                               const char *code, size_t code_len,
                               size_t cursor_pos);
-//  reset, interrupt, vars, close, attach, detach: session and id only.
+//  reset, interrupt, vars, files, close, attach, detach: session and id only.
 zmsg_t *proto_encode_simple (proto_type_t type, uint64_t id, const char *session);
 //  heartbeat: no id, no session.
 zmsg_t *proto_encode_heartbeat (void);

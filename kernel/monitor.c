@@ -225,6 +225,7 @@ s_broker_input (monitor_t *self)
             case PROTO_DOWNLOAD:
             case PROTO_RESET:
             case PROTO_VARS:
+            case PROTO_FILES:
             case PROTO_COMPLETE:
             case PROTO_INSPECT:
                 s_on_request (self, &msg);
