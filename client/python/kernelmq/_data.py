@@ -42,18 +42,19 @@ def dataframe_payloads(frame: Any, format: str = DATAFRAME_FORMAT) -> Tuple[str,
 
 def upload_payloads(name: str, data: Any, format: str | None) -> Tuple[str, str, List[bytes]]:
     """(name, format, payloads) for Session.upload. data is a DataFrame,
-    bytes, or a path (str or os.PathLike) whose file is read here. A path's
-    default format comes from its suffix (.csv, .json, else file); bytes
-    default to file."""
+    bytes, or a path (str or os.PathLike) whose file is read here. Bytes go
+    as a file unless format says otherwise; so does a path, except that a
+    .csv or .json path uploaded under a Python identifier ("df") becomes a
+    DataFrame."""
     if is_dataframe(data):
         if format in (None, DATAFRAME_FORMAT):
             return (name,) + dataframe_payloads(data)
         return (name,) + dataframe_payloads(data, format)
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
-        if format is None:
+        if format is None and name.isidentifier():
             suffix = os.path.splitext(path)[1].lower()
-            format = {".csv": "csv", ".json": "json"}.get(suffix, "file")
+            format = {".csv": "csv", ".json": "json"}.get(suffix)
         with open(path, "rb") as f:
             data = f.read()
     elif isinstance(data, (bytearray, memoryview)):

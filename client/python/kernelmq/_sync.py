@@ -311,9 +311,10 @@ class Session:
         return self.client._call(op, interrupt=self.key)
 
     def upload(self, name: str, data: Any, format: Optional[str] = None) -> Upload:
-        """Sends data into the session: a DataFrame becomes variable name; bytes
-        or a path (str, os.PathLike) become a file, or with format "csv"/"json"
-        a DataFrame (a path's default format follows its suffix). Returns an
+        """Sends data into the session: a DataFrame becomes variable name;
+        bytes or a path (str, os.PathLike) become a file called name, or with
+        format "csv"/"json" a DataFrame (a .csv/.json path uploaded under an
+        identifier, upload("df", "data.csv"), is one by default). Returns an
         Upload. Raises TooLarge, PythonError (bytes that do not parse),
         BadRequest (a bad name)."""
         return self.client._call(_ops.UploadOp(self.key, name, data, format))
