@@ -15,7 +15,8 @@ error: `KernelDied`, `Timeout`, `Interrupted`, `SessionLimit`, `QueueFull`,
 session as a `python` tool.
 """
 from ._async import AsyncAttachment, AsyncClient, AsyncSession
-from ._sync import Attachment, Client, Session, default_endpoint, new_session_key
+from ._common import default_endpoint, new_session_key
+from ._sync import Attachment, Client, Session
 from ._types import (Completion, DisplayEvent, Event, EvictedEvent, Execution, ExecutionError,
                      File, Inspection, OtherEvent, Result, Stats, StreamEvent, TruncatedEvent,
                      Upload, Variable)

@@ -17,26 +17,23 @@ import zmq
 import zmq.asyncio
 
 from . import _ops, errors
+from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
-from ._protocol import Connection, Op, Waiter, done
-from ._sync import (CLIENT_NAME, HELLO_TIMEOUT, check_session_key, dealer, default_endpoint,
-                    hello_failed, new_session_key)
+from ._protocol import Op, Waiter, done
 from ._types import (Completion, Event, EvictedEvent, Execution, File, Inspection, Result,
                      Stats, Upload, Variable)
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """A connection to a kmq-broker for asyncio. Nothing happens until
     `await client.connect()` or `async with client` (or the first call),
     which says hello and raises BrokerUnreachable or UnsupportedVersion."""
 
     def __init__(self, endpoint: Optional[str] = None, *, hello_timeout: float = HELLO_TIMEOUT,
                  client_name: str = CLIENT_NAME, _local: Optional[LocalBroker] = None) -> None:
-        self.endpoint = endpoint or default_endpoint()
+        super().__init__(endpoint, _local)
         self._hello_timeout = hello_timeout
         self._client_name = client_name
-        self._local = _local
-        self._conn = Connection(self.endpoint)
         self._sock: Optional[zmq.asyncio.Socket] = None
         self._pump_task: Optional[asyncio.Task] = None
         self._connecting: Optional[asyncio.Future] = None
@@ -65,18 +62,9 @@ class AsyncClient:
             raise hello_failed(self.endpoint, self._hello_timeout, exc, self._local) from None
         self._conn.hello_done(reply)
 
-    @property
-    def broker(self) -> str:
-        return self._conn.broker
-
-    @property
-    def max_payload(self) -> int:
-        return self._conn.max_payload
-
     def session(self, key: Optional[str] = None) -> "AsyncSession":
         """As Client.session()."""
-        return AsyncSession(self, check_session_key(key) if key is not None
-                            else new_session_key())
+        return AsyncSession(self, self._session_key(key))
 
     async def stats(self) -> Stats:
         return await self._call(_ops.StatsOp())

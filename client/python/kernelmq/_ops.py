@@ -155,36 +155,42 @@ class InterruptOp(_Checked):
         return bool(message.get("interrupted"))
 
 
-class VarsOp(_Checked):
+def _uint(row: Dict[str, Any], key: str) -> Optional[int]:
+    value = row.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class _ListOp(_Checked):
+    """A session request answered by a list of maps in the reply field of
+    the request's own name (vars, files); row() makes each one typed."""
+    kind = ""
+
+    def __init__(self, session: str) -> None:
+        super().__init__({"type": self.kind, "session": session})
+
+    def result(self, message: Message) -> List[Any]:
+        return [self.row(row) for row in message.get(self.kind, [])]
+
+    def row(self, row: Dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class VarsOp(_ListOp):
     """vars: the user variables, sorted by name."""
+    kind = "vars"
 
-    def __init__(self, session: str) -> None:
-        super().__init__({"type": "vars", "session": session})
-
-    def result(self, message: Message) -> List[Variable]:
-        rows = []
-        for row in message.get("vars", []):
-            shape = row.get("shape")
-            shape = tuple(shape) if isinstance(shape, list) else None
-            size = row.get("len")
-            rows.append(Variable(str(row.get("name", "")), str(row.get("type", "")),
-                                 shape, size if isinstance(size, int) else None))
-        return rows
+    def row(self, row: Dict[str, Any]) -> Variable:
+        shape = row.get("shape")
+        return Variable(str(row.get("name", "")), str(row.get("type", "")),
+                        tuple(shape) if isinstance(shape, list) else None, _uint(row, "len"))
 
 
-class FilesOp(_Checked):
+class FilesOp(_ListOp):
     """files: the entries of the session's working directory, by name."""
+    kind = "files"
 
-    def __init__(self, session: str) -> None:
-        super().__init__({"type": "files", "session": session})
-
-    def result(self, message: Message) -> List[File]:
-        rows = []
-        for row in message.get("files", []):
-            size = row.get("bytes")
-            rows.append(File(str(row.get("name", "")), str(row.get("kind", "")),
-                             size if isinstance(size, int) else None))
-        return rows
+    def row(self, row: Dict[str, Any]) -> File:
+        return File(str(row.get("name", "")), str(row.get("kind", "")), _uint(row, "bytes"))
 
 
 class UploadOp(_Checked):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import collections
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Generic, List, Optional, Sequence, TypeVar
+from typing import Any, Deque, Dict, Generic, List, Optional, Sequence, TypeVar
 
 import msgpack
 

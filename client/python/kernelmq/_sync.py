@@ -15,69 +15,20 @@ and wakes the leader through a pipe the leader polls beside the socket.
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import zmq
 
 from . import _ops, errors
+from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
-from ._protocol import MAX_HEADER, MAX_PAYLOAD, Connection, Op, Waiter, done, session_valid
+from ._protocol import Op, Waiter, done
 from ._types import (Completion, Event, EvictedEvent, Execution, File, Inspection, Result,
                      Stats, Upload, Variable)
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-HELLO_TIMEOUT = 5.0
-CLIENT_NAME = "kernelmq-python 0.1"
-
-
-def default_endpoint() -> str:
-    """$KMQ_ENDPOINT, else tcp://127.0.0.1:5555."""
-    return os.environ.get("KMQ_ENDPOINT") or DEFAULT_ENDPOINT
-
-
-def new_session_key() -> str:
-    """A fresh random 128-bit session key (32 hex digits)."""
-    return secrets.token_hex(16)
-
-
-def check_session_key(key: str) -> str:
-    if not session_valid(key):
-        raise errors.BadRequest("invalid session key %r: use 1-128 characters of "
-                                "A-Z a-z 0-9 . _ : -" % (key,))
-    return key
-
-
-def dealer(context: zmq.Context, endpoint: str) -> zmq.Socket:
-    """A DEALER connected to endpoint that refuses frames over the protocol's
-    hard cap (a hostile peer cannot make us buffer more)."""
-    sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + MAX_HEADER)
-    try:
-        sock.connect(endpoint)
-    except zmq.ZMQError as exc:
-        sock.close()
-        raise errors.BrokerUnreachable("cannot connect to %s: %s (an endpoint looks like "
-                                       "tcp://HOST:PORT or ipc://PATH)" % (endpoint, exc))
-    return sock
-
-
-def hello_failed(endpoint: str, timeout: float, exc: errors.Error,
-                 local: Optional[LocalBroker]) -> errors.Error:
-    """The exception for a hello that got no ok answer."""
-    if isinstance(exc, errors.BrokerUnreachable):
-        text = "broker at %s did not answer within %g s: is kmq-broker running?" % (
-            endpoint, timeout)
-        if local is not None:
-            text += local.describe_failure()
-        return errors.BrokerUnreachable(text)
-    return exc
-
-
-class Client:
+class Client(ClientBase):
     """A connection to a kmq-broker. Thread-safe; see the module docstring.
 
     `Client(endpoint)` connects and says hello at once; it raises
@@ -88,9 +39,7 @@ class Client:
 
     def __init__(self, endpoint: Optional[str] = None, *, hello_timeout: float = HELLO_TIMEOUT,
                  client_name: str = CLIENT_NAME, _local: Optional[LocalBroker] = None) -> None:
-        self.endpoint = endpoint or default_endpoint()
-        self._local = _local
-        self._conn = Connection(self.endpoint)
+        super().__init__(endpoint, _local)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._leader = False
@@ -135,19 +84,10 @@ class Client:
             broker.stop()
             raise
 
-    @property
-    def broker(self) -> str:
-        """The broker's name and release, from hello."""
-        return self._conn.broker
-
-    @property
-    def max_payload(self) -> int:
-        return self._conn.max_payload
-
     def session(self, key: Optional[str] = None) -> "Session":
         """The session named key (created by its first request), or a fresh
         random 128-bit key. Raises BadRequest for an invalid key."""
-        return Session(self, check_session_key(key) if key is not None else new_session_key())
+        return Session(self, self._session_key(key))
 
     def stats(self) -> Stats:
         """Broker-wide figures and one row per live session."""
@@ -221,7 +161,6 @@ class Client:
         """Waits until waiter has something or deadline (monotonic s)
         passes; returns Waiter.process's (outputs, result)."""
         while True:
-            lead = False
             with self._cond:
                 items = waiter.take()
                 if not items:
@@ -231,7 +170,7 @@ class Client:
                         self._cond.wait(None if deadline is None
                                         else max(0.0, deadline - time.monotonic()))
                         continue
-                    self._leader = lead = True
+                    self._leader = True
             if items:
                 return waiter.process(items, time.monotonic())
             try:

@@ -23,6 +23,15 @@ def mime_bundle(mime: Sequence[str], payloads: Sequence[bytes]) -> Dict[str, Mim
             for name, data in zip(mime, payloads)}
 
 
+def _entry(mime: str, doc: str, parse: bool = False) -> Any:
+    """A read-only property giving result.mime[mime] (parsed as JSON when
+    parse), or None when the bundle has no such entry."""
+    def get(self: "Result") -> Any:
+        data = self.mime.get(mime)
+        return _json.loads(data) if parse and data is not None else data
+    return property(get, doc=doc)
+
+
 @dataclass
 class Result:
     """One rich output: a display() call, a matplotlib figure, or the cell's
@@ -31,49 +40,18 @@ class Result:
     mime: Dict[str, MimeData] = field(default_factory=dict)
     is_main_result: bool = False
 
-    def _get(self, mime: str) -> Any:
-        return self.mime.get(mime)
-
-    @property
-    def text(self) -> Optional[str]:
-        """text/plain: the object's repr."""
-        return self._get("text/plain")
-
-    @property
-    def html(self) -> Optional[str]:
-        return self._get("text/html")
-
-    @property
-    def markdown(self) -> Optional[str]:
-        return self._get("text/markdown")
-
-    @property
-    def latex(self) -> Optional[str]:
-        return self._get("text/latex")
-
-    @property
-    def svg(self) -> Optional[str]:
-        return self._get("image/svg+xml")
-
-    @property
-    def png(self) -> Optional[bytes]:
-        return self._get("image/png")
-
-    @property
-    def jpeg(self) -> Optional[bytes]:
-        return self._get("image/jpeg")
-
-    @property
-    def json(self) -> Any:
-        """application/json, parsed; None when absent."""
-        text = self._get("application/json")
-        return None if text is None else _json.loads(text)
-
-    @property
-    def plotly(self) -> Optional[Dict[str, Any]]:
-        """A plotly figure's JSON (data, layout), parsed; None when absent."""
-        text = self._get(PLOTLY_MIME)
-        return None if text is None else _json.loads(text)
+    #  One property per common type: its data, or None when absent (no
+    #  annotations: a dataclass would take them for fields).
+    text = _entry("text/plain", "text/plain: the object's repr (str).")
+    html = _entry("text/html", "text/html (str): a DataFrame's table.")
+    markdown = _entry("text/markdown", "text/markdown (str).")
+    latex = _entry("text/latex", "text/latex (str).")
+    svg = _entry("image/svg+xml", "image/svg+xml (str).")
+    png = _entry("image/png", "image/png: the file's bytes.")
+    jpeg = _entry("image/jpeg", "image/jpeg: the file's bytes.")
+    json = _entry("application/json", "application/json, parsed.", parse=True)
+    plotly = _entry(PLOTLY_MIME, "A plotly figure's JSON (data, layout), parsed.",
+                    parse=True)
 
     def formats(self) -> List[str]:
         """The MIME types present, in bundle order."""
