@@ -105,7 +105,10 @@ class ExecuteOp(_Checked):
         ex.stdout = "".join(self.chunks["stdout"])
         ex.stderr = "".join(self.chunks["stderr"])
         ex.execution_count = message.get("execution_count")
-        ex.duration_ms = message.get("duration_ms")
+        #  Being added to the kernel's reply: taken when it is a number.
+        duration = message.get("duration_ms")
+        ex.duration_ms = (int(duration) if isinstance(duration, (int, float))
+                          and not isinstance(duration, bool) and duration >= 0 else None)
         ex.wall_ms = self.wall_ms
         ex.state_lost = bool(message.get("state_lost"))
         ex.notice = message.get("notice")

@@ -56,7 +56,6 @@ _FIELDS: Dict[str, tuple] = {
     "max_sessions": (_UINT,), "session_list": (_ARRAY, _MAP), "pid": (_UINT,),
     "cursor_pos": (_UINT,), "matches": (_ARRAY, _STR), "cursor_start": (_UINT,),
     "cursor_end": (_UINT,), "found": (_BOOL,), "executor_pid": (_UINT,),
-    "duration_ms": (_UINT,),
 }
 
 
