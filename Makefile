@@ -6,6 +6,8 @@
 #   make test    build + run every test (selftests and integration)
 #   make check   the same tests against ASan/UBSan builds in bin/asan/
 #   make bench   the benchmarks
+#   make install binaries, libkmq.a, kmq.h and the Python package kernelmq
+#                under PREFIX (default /usr/local), DESTDIR honoured
 #   make clean
 
 # What building, running and testing need. tests/it_deps.sh fails when a
@@ -64,7 +66,7 @@ CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
 BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
-.PHONY: all deps bench-deps print-packages run test check bench clean
+.PHONY: all deps bench-deps print-packages run test check bench install clean
 all: $(BINARIES)
 
 # s_install_missing PACKAGES: apt-get installs those not installed yet.
@@ -158,6 +160,21 @@ check:
 
 bench: bench-deps all
 	bench/run.sh $(BIN)
+
+# Debian's python3 looks in PREFIX/lib/python3/dist-packages for /usr/local
+# (and /usr); kernelmq.Client.local() finds kmq-broker in PREFIX/bin from there.
+PREFIX     ?= /usr/local
+PY_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
+INSTALL_BIN = kmq-broker kmq-kernel kmq
+PY_PACKAGE  = $(wildcard client/python/kernelmq/*.py)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PY_SITEDIR)/kernelmq
+	install -m 0755 $(addprefix $(BIN)/,$(INSTALL_BIN)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(BIN)/libkmq.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 client/kmq.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(PY_PACKAGE) $(DESTDIR)$(PY_SITEDIR)/kernelmq/
 
 clean:
 	rm -rf build bin

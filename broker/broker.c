@@ -207,7 +207,7 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
 static void s_no_such_session (broker_t *self, zframe_t *client, uint64_t id,
                                const char *key, const char *what);
 
-//  execute, upload, download, reset, vars: into the session's FIFO, which
+//  execute, upload, download, reset, vars, files: into the session's FIFO, which
 //  starts the session (and its kernel) when the key is new; complete and
 //  inspect: into the FIFO of a live session only.
 static void
@@ -411,6 +411,7 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_DOWNLOAD:
         case PROTO_RESET:
         case PROTO_VARS:
+        case PROTO_FILES:
         case PROTO_COMPLETE:
         case PROTO_INSPECT:
         case PROTO_IS_COMPLETE:

@@ -302,6 +302,7 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             return s_payloads (count, type == PROTO_UPLOAD ? 1 : 0, type, fault);
         }
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
+        case PROTO_FILES:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_HEARTBEAT: case PROTO_STATS: case PROTO_READY:
         case PROTO_SPAWN: case PROTO_ACK: case PROTO_HISTORY:

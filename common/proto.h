@@ -69,6 +69,7 @@ typedef enum {
                             //  go on (protocol.md 4.4)
     PROTO_IS_COMPLETE,      //  would this code run as it is, or need more lines?
     PROTO_HISTORY,          //  the cells the session's kernel has run
+    PROTO_FILES,            //  list the session's working directory
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -247,6 +248,7 @@ zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
 zmsg_t *proto_encode_peer_copy (const proto_msg_t *msg, const char *event,
                                 const char *client);
 //  reset, interrupt, vars, close, attach, detach: session and id only.
+//  reset, interrupt, vars, files, close, attach, detach: session and id only.
 zmsg_t *proto_encode_simple (proto_type_t type, uint64_t id, const char *session);
 //  heartbeat: no id, no session.
 zmsg_t *proto_encode_heartbeat (void);

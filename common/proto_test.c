@@ -155,7 +155,8 @@ s_test_encoders (void)
 
     //  every simple session request
     proto_type_t simple [] = { PROTO_RESET, PROTO_INTERRUPT, PROTO_VARS,
-                               PROTO_CLOSE, PROTO_ATTACH, PROTO_DETACH };
+                               PROTO_FILES, PROTO_CLOSE, PROTO_ATTACH,
+                               PROTO_DETACH };
     for (size_t i = 0; i < sizeof (simple) / sizeof (simple [0]); i++) {
         msg = proto_test_decode (proto_encode_simple (simple [i], 10 + i, "a:b-c.d_e"));
         SELFTEST_CHECK (proto_msg_type (msg) == simple [i]);
@@ -304,6 +305,37 @@ s_test_encoders (void)
     SELFTEST_CHECK (!proto_msg_has (msg, "session"));
     SELFTEST_CHECK (proto_msg_is_ok (msg));
     SELFTEST_CHECK (proto_msg_error (msg) == PROTO_E_NONE);
+    proto_msg_destroy (&msg);
+}
+
+//  A files reply (protocol.md 5, files): an array of maps, one per entry.
+static void
+s_test_files_reply (void)
+{
+    proto_builder_t *builder = proto_reply_ok_begin (6, "nb1");
+    proto_builder_key (builder, "files");
+    proto_builder_val_array (builder, 2);
+    proto_builder_val_map (builder, 3);
+    proto_builder_val_str (builder, "name");
+    proto_builder_val_str (builder, "blob.bin");
+    proto_builder_val_str (builder, "kind");
+    proto_builder_val_str (builder, "file");
+    proto_builder_val_str (builder, "bytes");
+    proto_builder_val_uint (builder, 100000);
+    proto_builder_val_map (builder, 2);
+    proto_builder_val_str (builder, "name");
+    proto_builder_val_str (builder, "out");
+    proto_builder_val_str (builder, "kind");
+    proto_builder_val_str (builder, "dir");
+    proto_msg_t *msg = proto_test_decode (proto_builder_finish (&builder));
+    proto_test_check (proto_msg_is_ok (msg));
+    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
+    const msgpack_object *files = proto_msg_object (msg, "files");
+    proto_test_check (files && files->type == MSGPACK_OBJECT_ARRAY
+                      && files->via.array.size == 2);
+    const msgpack_object_map *blob = &files->via.array.ptr [0].via.map;
+    proto_test_check (blob->size == 3 && blob->ptr [2].val.via.u64 == 100000);
+    proto_test_check (files->via.array.ptr [1].via.map.size == 2);
     proto_msg_destroy (&msg);
 }
 
@@ -516,6 +548,7 @@ proto_test (bool verbose)
     s_test_encoders ();
     s_test_builder ();
     s_test_shared ();
+    s_test_files_reply ();
     proto_test_malformed (verbose);
     if (verbose)
         printf ("\n");

@@ -242,6 +242,10 @@ s_test_malformed (bool verbose)
                 "header field 'state_lost' must be a boolean", true, 42, verbose);
     s_test_bad (s_test_execute_with ("vars", 1, 1), BAD,
                 "header field 'vars' must be an array", true, 42, verbose);
+    s_test_bad (s_test_execute_with ("files", 2, 1), BAD,
+                "header field 'files' must be an array", true, 42, verbose);
+    s_test_bad (proto_encode_simple (PROTO_FILES, 52, NULL), BAD,
+                "session", true, 52, verbose);
     //  and right kinds pass, unknown keys of any kind too
     proto_msg_t *decoded = proto_test_decode (s_test_execute_with ("timeout_ms", 4, 1));
     SELFTEST_CHECK (proto_msg_uint (decoded, "timeout_ms", 0) == 7);

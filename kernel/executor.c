@@ -115,6 +115,7 @@ s_glue_load (executor_glue_t *glue)
     glue->download = s_glue_function (module, "download");
     glue->reset = s_glue_function (module, "reset");
     glue->vars = s_glue_function (module, "vars");
+    glue->files = s_glue_function (module, "files");
     glue->complete = s_glue_function (module, "complete");
     glue->inspect = s_glue_function (module, "inspect");
     glue->flush = s_glue_function (module, "flush");

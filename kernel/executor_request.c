@@ -584,6 +584,10 @@ executor_handle (executor_python_t *self, zmsg_t **request_p)
             reply = s_call (self, id, reply_session, self->glue.vars,
                             PyTuple_New (0));
             break;
+        case PROTO_FILES:
+            reply = s_call (self, id, reply_session, self->glue.files,
+                            PyTuple_New (0));
+            break;
         case PROTO_COMPLETE:
             reply = s_handle_at_cursor (self, msg, id, reply_session,
                                         self->glue.complete);

@@ -712,6 +712,24 @@ def vars():
     return _ok({"vars": listing})
 
 
+def files():
+    """The working directory's entries, sorted by name: name, kind ("file",
+    "dir" or "other", symlinks not followed) and, for files, bytes."""
+    listing = []
+    for entry in sorted(os.scandir("."), key=lambda entry: entry.name):
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue            # removed while we listed
+        kind = ("file" if stat.S_ISREG(info.st_mode)
+                else "dir" if stat.S_ISDIR(info.st_mode) else "other")
+        row = {"name": entry.name, "kind": kind}
+        if kind == "file":
+            row["bytes"] = int(info.st_size)
+        listing.append(row)
+    return _ok({"files": listing})
+
+
 #  --- complete / inspect -------------------------------------------------
 
 _NAME = r"[^\W\d]\w*"

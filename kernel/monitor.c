@@ -204,8 +204,11 @@ s_broker_input (monitor_t *self)
             case PROTO_DOWNLOAD:
             case PROTO_RESET:
             case PROTO_VARS:
+            case PROTO_FILES:
             case PROTO_COMPLETE:
             case PROTO_INSPECT:
+            case PROTO_IS_COMPLETE:
+            case PROTO_HISTORY:
                 s_on_request (self, &msg);
                 break;
             default:

@@ -126,6 +126,10 @@ def main():
                     for module, line in sorted(imports_in(path).items()):
                         if module in PROJECT_MODULES or module in ABSENT_ON_PURPOSE:
                             continue
+                        # A module beside the file is the project's own (a
+                        # script imports its folder's helpers, as Python does).
+                        if os.path.exists(os.path.join(directory, module + ".py")):
+                            continue
                         checked += 1
                         kind, where = resolve(module)
                         if kind is None:
