@@ -328,14 +328,14 @@ s_test_files_reply (void)
     proto_builder_val_str (builder, "kind");
     proto_builder_val_str (builder, "dir");
     proto_msg_t *msg = proto_test_decode (proto_builder_finish (&builder));
-    proto_test_check (proto_msg_is_ok (msg));
-    proto_test_check (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_msg_is_ok (msg));
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
     const msgpack_object *files = proto_msg_object (msg, "files");
-    proto_test_check (files && files->type == MSGPACK_OBJECT_ARRAY
+    SELFTEST_CHECK (files && files->type == MSGPACK_OBJECT_ARRAY
                       && files->via.array.size == 2);
     const msgpack_object_map *blob = &files->via.array.ptr [0].via.map;
-    proto_test_check (blob->size == 3 && blob->ptr [2].val.via.u64 == 100000);
-    proto_test_check (files->via.array.ptr [1].via.map.size == 2);
+    SELFTEST_CHECK (blob->size == 3 && blob->ptr [2].val.via.u64 == 100000);
+    SELFTEST_CHECK (files->via.array.ptr [1].via.map.size == 2);
     proto_msg_destroy (&msg);
 }
 
