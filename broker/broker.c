@@ -494,7 +494,8 @@ broker_new (config_t *config)
     if (maxmsg < (int64_t) PROTO_MAX_HEADER)
         maxmsg = PROTO_MAX_HEADER;
     maxmsg += 4096;
-    self->frontend = s_bind ("frontend", config->frontend, maxmsg, S_ATTACHED_HWM);
+    self->frontend = s_bind ("frontend", config->frontend, maxmsg,
+                             (int) config->client_hwm);
     if (!self->frontend)
         goto fail;
     self->backend = s_bind ("backend", config->backend, 0, -1);

@@ -30,9 +30,9 @@ s_detach_everywhere (broker_t *self, zframe_t *client, bool notice)
                 clients_owe_notice (self->clients, client, session_key (s), give_up);
         }
     if (count && notice)
-        zsys_warning ("client %s: %d messages behind; detached from %zu session%s",
-                      clients_label (self->clients, client), S_ATTACHED_HWM,
-                      count, count == 1? "": "s");
+        zsys_warning ("client %s: %" PRIu64 " messages behind; detached from %zu "
+                      "session%s", clients_label (self->clients, client),
+                      self->cfg->client_hwm, count, count == 1? "": "s");
     else
     if (count)
         broker_debug (self, "client %s: gone; detached from %zu sessions",
@@ -127,8 +127,8 @@ broker_send_notices (broker_t *self, int64_t now)
         proto_builder_str (builder, "event", "detached");
         char text [256];
         snprintf (text, sizeof text, "you were detached from session %s because "
-                  "%d messages for you were waiting unread; attach again to "
-                  "follow it", notice->session, S_ATTACHED_HWM);
+                  "%" PRIu64 " messages for you were waiting unread; attach again "
+                  "to follow it", notice->session, self->cfg->client_hwm);
         proto_builder_str (builder, "message", text);
         zmsg_t *msg = proto_builder_finish (&builder);
         int rc = broker_send_client (self, notice->client, &msg);

@@ -46,10 +46,6 @@ struct _broker_t {
 
 //  --- broker.c: sending ----------------------------------------------------
 
-//  Messages a client may leave unread before the broker stops queueing
-//  for it (the frontend's ZMQ_SNDHWM, protocol.md 4.5).
-#define S_ATTACHED_HWM 10000
-
 //  Sends *msg_p (taken) to the client with routing id client (borrowed),
 //  never blocking. Returns 0, or -1 with errno EAGAIN (its queue is full)
 //  or EHOSTUNREACH (it is gone); the message is then dropped.

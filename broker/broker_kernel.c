@@ -309,9 +309,8 @@ s_kernel_lost (broker_t *self, session_t *session, const char *cause)
                   key, cause);
         broker_fail_request (self, session, &inflight, PROTO_E_KERNEL_DIED, cause, text);
     }
-    else
-        snprintf (text, sizeof text, "session %s: the kernel died while idle (%s); its "
-                  "state is lost, the next request starts a fresh kernel", key, cause);
+    snprintf (text, sizeof text, "session %s: its kernel died (%s); its state is "
+              "lost, the next request starts a fresh kernel", key, cause);
     broker_tell_attached (self, session, "kernel", "died", text);
     broker_dispatch (self, session);
 }
@@ -660,6 +659,7 @@ broker_timers (broker_t *self)
     }
     if (now >= self->next_housekeeping) {
         s_housekeeping (self, now);
+        broker_send_notices (self, now);
         self->next_housekeeping = now + S_HOUSEKEEPING_MS;
     }
     if (now >= self->next_idle_check) {

@@ -142,6 +142,24 @@ s_dispatch_event (kmq_t *self, proto_msg_t *msg, uint64_t wanted_id)
     event.name = name? name: "";
     event.message = message? message: "";
     event.limit = proto_msg_uint (msg, "limit", 0);
+    const char *client = proto_msg_str (msg, "client");
+    const char *state = proto_msg_str (msg, "state");
+    const char *request_type = proto_msg_str (msg, "request_type");
+    event.request = proto_msg_uint (msg, "request", 0);
+    event.client = client? client: "";
+    event.state = state? state: "";
+    event.request_type = request_type? request_type: "";
+    event.execution_count = proto_msg_uint (msg, "execution_count", 0);
+    kmq_reply_t *outcome = NULL;
+    if (streq (event.kind, "outcome")) {
+        //  Read as a reply (the codec treats an outcome as one): a copy,
+        //  since the reply owns what it reads and msg stays the caller's
+        zmsg_t *copy = proto_encode_peer_copy (msg, NULL, event.client);
+        proto_msg_t *decoded = proto_decode (&copy, NULL);
+        if (decoded)
+            outcome = kmq_reply_from_msg (&decoded);
+        event.outcome = outcome;
+    }
     size_t payloads = proto_msg_payload_count (msg);
     if (payloads > 0) {
         zframe_t *frame = proto_msg_payload (msg, 0);
@@ -185,6 +203,7 @@ s_dispatch_event (kmq_t *self, proto_msg_t *msg, uint64_t wanted_id)
     }
     self->event_fn (&event, self->event_arg);
     free (names);
+    kmq_reply_destroy (&outcome);
     return 1;
 }
 

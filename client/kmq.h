@@ -88,6 +88,18 @@ typedef struct {
                              //  ("text/plain" first); NULL when mime_count 0
     const void *const *payloads;    //  display: payload i's bytes (PNG raw)
     const size_t *sizes;     //  display: payload i's size in bytes
+    //  --- since shared sessions (protocol.md 4.5) ---
+    //  Events of another client's request in a session you attached to
+    //  have id 0; request is that client's id and client its label ("" on
+    //  events of your own requests).
+    uint64_t request;
+    const char *client;
+    const char *state;       //  status: "busy"/"idle"; kernel: "starting"/"died"
+    const char *request_type;//  status, input: "execute", "upload", "reset", ...
+    uint64_t execution_count;//  input of an execute: the cell's number
+                             //  (its code is data/size)
+    kmq_reply_t *outcome;    //  outcome: the other client's reply, read with
+                             //  the kmq_reply_* accessors; valid during the call
 } kmq_event_t;
 
 typedef void (kmq_event_fn) (const kmq_event_t *event, void *arg);

@@ -30,6 +30,9 @@ static const char *s_usage =
 "  kmq --help\n"
 "\n"
 "ENDPOINT defaults to $KMQ_ENDPOINT, then " DEFAULT_ENDPOINT ".\n"
+"Other clients of a shared session see you as $KMQ_CLIENT (else $USER).\n"
+"attach prints a shared session's whole conversation as it happens:\n"
+"In [n] (client): its code, its output, Out[n]: or its error.\n"
 "exec runs CODE (or FILE, or stdin with -) in SESSION and prints its output\n"
 "as it comes, the text/plain of each display() and of the result.\n"
 "--save-display DIR also writes each rich output (a display's or the\n"
@@ -542,7 +545,11 @@ main (int argc, char **argv)
     }
     kmq_options_t options;
     memset (&options, 0, sizeof options);
-    options.client_name = "kmq-cli 0.1";
+    //  The label other clients of a shared session see (protocol.md 4.5)
+    const char *label = getenv ("KMQ_CLIENT");
+    if (!label || !*label)
+        label = getenv ("USER");
+    options.client_name = label && *label? label: "kmq";
     options.interrupt_flag = &cli_interrupted;
     char error [512];
     kmq_t *kmq = kmq_new (args.endpoint, &options, error, sizeof error);

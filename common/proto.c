@@ -658,19 +658,27 @@ proto_msg_object (const proto_msg_t *self, const char *key)
     return s_find (self->header, key);
 }
 
+//  A reply, or an `outcome` event: the copy of another client's reply that
+//  attached clients get (protocol.md 4.5), read the same way.
+static bool
+s_is_reply (const proto_msg_t *self)
+{
+    return self->type == PROTO_REPLY
+       || (self->type == PROTO_EVENT && s_str_is (s_find (self->header, "event"), "outcome"));
+}
+
 bool
 proto_msg_is_ok (const proto_msg_t *self)
 {
     assert (self);
-    return self->type == PROTO_REPLY
-        && s_str_is (s_find (self->header, "status"), "ok");
+    return s_is_reply (self) && s_str_is (s_find (self->header, "status"), "ok");
 }
 
 proto_error_t
 proto_msg_error (proto_msg_t *self)
 {
     assert (self);
-    if (self->type != PROTO_REPLY
+    if (!s_is_reply (self)
     || !s_str_is (s_find (self->header, "status"), "error"))
         return PROTO_E_NONE;
     return proto_error_parse (proto_msg_str (self, "error"));

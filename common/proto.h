@@ -158,7 +158,8 @@ bool proto_msg_has (const proto_msg_t *self, const char *key);
 //  Valid until destroy; its strings are NOT NUL-terminated.
 const msgpack_object *proto_msg_object (const proto_msg_t *self, const char *key);
 
-//  Reply helpers: true if a reply with status "ok".
+//  Reply helpers: true if a reply (or an `outcome` event, protocol.md 4.5)
+//  with status "ok".
 bool proto_msg_is_ok (const proto_msg_t *self);
 //  Error of a reply (PROTO_E_NONE for ok replies and non-replies).
 proto_error_t proto_msg_error (proto_msg_t *self);
