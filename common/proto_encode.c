@@ -188,6 +188,14 @@ proto_builder_val_map (proto_builder_t *self, uint32_t count)
 }
 
 void
+proto_builder_val_object (proto_builder_t *self, const msgpack_object *value)
+{
+    assert (self);
+    assert (value);
+    msgpack_pack_object (&self->packer, *value);
+}
+
+void
 proto_builder_payload_copy (proto_builder_t *self, const void *data, size_t size)
 {
     assert (self);
@@ -301,6 +309,24 @@ proto_encode_upload (uint64_t id, const char *session,
     proto_builder_str (builder, "name", name);
     proto_builder_str (builder, "format", format);
     proto_builder_payload_copy (builder, data ? data : "", data ? size : 0);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
+proto_encode_upload_frame (uint64_t id, const char *session, const char *name,
+                           const msgpack_object *description,
+                           const void *const *data, const size_t *sizes,
+                           size_t count)
+{
+    assert (description);
+    assert (count <= PROTO_MAX_FRAME_PAYLOADS);
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD, id, session);
+    proto_builder_str (builder, "name", name);
+    proto_builder_str (builder, "format", "frame");
+    proto_builder_key (builder, "frame");
+    proto_builder_val_object (builder, description);
+    for (size_t i = 0; i < count; i++)
+        proto_builder_payload_copy (builder, sizes [i] ? data [i] : "", sizes [i]);
     return proto_builder_finish (&builder);
 }
 

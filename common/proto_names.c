@@ -151,6 +151,7 @@ static const s_field_t s_fields [] = {
     { "executor_pid", K_UINT, K_NONE },
     { "wait_status", K_UINT, K_NONE },
     { "sandbox_config", K_STR, K_NONE },
+    { "frame", K_MAP, K_NONE },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 

@@ -454,6 +454,7 @@ proto_test (bool verbose)
     s_test_encoders ();
     s_test_builder ();
     proto_test_malformed (verbose);
+    proto_test_frame (verbose);
     if (verbose)
         printf ("\n");
 }
