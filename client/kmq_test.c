@@ -396,6 +396,13 @@ s_test_fake (bool verbose)
     reply = kmq_upload (kmq, "nb1", "df", "xml", "a", 1);
     CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
     kmq_reply_destroy (&reply);
+    //  a frame upload is a .kmqf, checked before anything is sent
+    reply = kmq_upload (kmq, "nb1", "df", "frame", "\0\0\0\2KMQF1", 9);
+    CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    CHECK (strstr (kmq_reply_message (reply), ".kmqf: "));
+    CHECK (kmq_reply_write_kmqf (reply, NULL, error, sizeof error) == -1);
+    CHECK (strstr (error, "the reply carries no frame"));
+    kmq_reply_destroy (&reply);
     CHECK (s_fake_count (broker) == sent);
 
     //  An execute: our event only, stale ids ignored, accessors
