@@ -344,7 +344,11 @@ def _parse_entry(entry, where, length, buffers, role):
         parsed.step = _field(entry, "step", where, "int")
         if parsed.step == 0:
             _fail(where, "a range with step 0")
-        if len(range(parsed.start, parsed.stop, parsed.step)) != length:
+        #  len (range (...)) raises OverflowError past sys.maxsize
+        step = parsed.step
+        count = (max(0, (parsed.stop - parsed.start + step - 1) // step) if step > 0
+                 else max(0, (parsed.start - parsed.stop - step - 1) // -step))
+        if count != length:
             _fail(where, "range(%d, %d, %d) does not have the frame's %d rows"
                   % (parsed.start, parsed.stop, parsed.step, length))
         return parsed

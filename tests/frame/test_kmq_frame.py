@@ -299,6 +299,18 @@ class Hostile(unittest.TestCase):
         description = dict(self.description, rows=3)
         description["index"] = dict(description["index"], stop=5)
         self.refused(description, SAME, "the index", "range(0, 5, 1)")
+        for start, stop, step, fits in ((-2 ** 63, 2 ** 63 - 1, 1, False),
+                                        (2 ** 63 - 1, -2 ** 63, -1, False),
+                                        (0, 6, 2, True), (3, 0, -1, True),
+                                        (0, 9, 3, True), (5, 5, 1, False)):
+            description["index"] = {"kind": "range", "start": start, "stop": stop,
+                                    "step": step}
+            with self.subTest(range=(start, stop, step)):
+                if fits:
+                    back = kmq_frame.decode(description, self.buffers)
+                    self.assertEqual(list(back.index), list(range(start, stop, step)))
+                else:
+                    self.refused(description, SAME, "the index", "does not have")
 
     def test_huge_rows_do_not_allocate(self):
         tracemalloc.start()
