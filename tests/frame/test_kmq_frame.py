@@ -445,6 +445,60 @@ class Hostile(unittest.TestCase):
         self.refused(SAME, [b""] * (kmq_frame.MAX_BUFFERS + 1), "4097 buffers")
 
 
+class Mutants(unittest.TestCase):
+    """Random lies: whatever a peer changes, decoding ends in a DataFrame
+    or a FrameError, never another exception."""
+
+    ODD_VALUES = (None, True, -1, 0, 3, 2 ** 31, 2 ** 64 - 1, -2 ** 63, 1.5, "",
+                  "int8", "string", "range", "category", [], {}, [1], {"kind": "range"})
+
+    def mutate(self, value, rng, depth=0):
+        """value with one random field replaced, deep inside."""
+        if isinstance(value, dict) and value and depth < 4:
+            value = dict(value)
+            key = rng.choice(sorted(value))
+            if rng.random() < 0.15:
+                del value[key]
+            elif rng.random() < 0.5:
+                value[key] = rng.choice(self.ODD_VALUES)
+            else:
+                value[key] = self.mutate(value[key], rng, depth + 1)
+            return value
+        if isinstance(value, list) and value and depth < 4:
+            value = list(value)
+            position = rng.randrange(len(value))
+            value[position] = self.mutate(value[position], rng, depth + 1)
+            return value
+        return rng.choice(self.ODD_VALUES)
+
+    def test_only_frame_errors(self):
+        import random
+        rng = random.Random(5)
+        df = every_dtype(4)
+        df.index = pandas.Index(["a", "b", None, "d"], name="k")
+        description, buffers = kmq_frame.encode(df)
+        buffers = [bytes(b) for b in buffers]
+        kmqf = kmq_frame.write_kmqf(description, buffers)
+        outcomes = set()
+        for round in range(3000):
+            try:
+                if round % 2:
+                    data = bytearray(kmqf)
+                    for _ in range(1 + round % 5):
+                        data[rng.randrange(len(data))] = rng.randrange(256)
+                    kmq_frame.from_kmqf(bytes(data))
+                else:
+                    lie = self.mutate(description, rng)
+                    cut = list(buffers)
+                    if round % 7 == 0:
+                        cut.pop(rng.randrange(len(cut)))
+                    kmq_frame.decode(lie, cut)
+                outcomes.add("decoded")
+            except FrameError:
+                outcomes.add("refused")
+        self.assertEqual(outcomes, {"decoded", "refused"})
+
+
 class Msgpack(unittest.TestCase):
     """The description's own msgpack reader, for .kmqf files and the kernel."""
 
