@@ -54,7 +54,7 @@ BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
 KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
-GLUE_SRC   = $(wildcard kernel/*.py)
+GLUE_SRC   = $(wildcard kernel/*.py) common/kmq_frame.py
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -96,11 +96,12 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h broker/*.h kernel/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) -c $< -o $@
 
-# The Python glue is compiled into the kernel (.incbin), so an executor needs
-# no file from the host once its sandbox hides it.
+# The Python glue and the frame codec (common/kmq_frame.py) are compiled into
+# the kernel (.incbin), so an executor needs no file from the host once its
+# sandbox hides it.
 $(BUILD)/kernel/glue_blob.o: kernel/glue_blob.S $(GLUE_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) -c $< -o $@ -Ikernel
+	$(CC) -c $< -o $@ -Ikernel -Icommon
 
 $(BIN)/kmq-broker: $(BUILD)/broker/main.o $(BROKER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(BIN)

@@ -2,6 +2,7 @@
     heartbeats the broker, dispatches events and notices a silent broker.
     Replies are in kmq_reply.c, the selftest in kmq_test.c.                  */
 #include <czmq.h>
+#include "frame.h"
 #include "kmq_private.h"
 #include "mem.h"
 
@@ -428,9 +429,9 @@ s_check_name (const char *name, const char *format)
         return kmq_reply_local ("BAD_REQUEST", "a name must be 1-%d bytes",
                                 PROTO_NAME_MAX);
     if (!format || (strcmp (format, "csv") && strcmp (format, "json")
-                    && strcmp (format, "file")))
+                    && strcmp (format, "frame") && strcmp (format, "file")))
         return kmq_reply_local ("BAD_REQUEST", "unknown format \"%.20s\":"
-                                " use csv, json or file", format? format: "");
+                                " use csv, json, frame or file", format? format: "");
     return NULL;
 }
 
@@ -449,6 +450,37 @@ kmq_execute (kmq_t *self, const char *session, const char *code, size_t len,
     return s_request (self, &msg, id, session);
 }
 
+//  A frame upload: the .kmqf's description and buffers, once valid.
+static kmq_reply_t *
+s_upload_frame (kmq_t *self, const char *session, const char *name,
+                const void *kmqf, size_t size)
+{
+    char error [400];
+    frame_t *frame = frame_from_kmqf (kmqf, size, error, sizeof error);
+    if (!frame)
+        return kmq_reply_local ("BAD_REQUEST", "%s", error);
+    size_t count = frame_buffer_count (frame);
+    const void **data = (const void **) calloc (count + 1, sizeof (void *));
+    size_t *sizes = (size_t *) calloc (count + 1, sizeof (size_t));
+    assert (data && sizes);
+    kmq_reply_t *refused = NULL;
+    for (size_t i = 0; i < count && !refused; i++) {
+        data [i] = frame_buffer (frame, i, &sizes [i]);
+        refused = s_check_size (self, "a buffer of the frame", sizes [i]);
+    }
+    zmsg_t *msg = NULL;
+    uint64_t id = 0;
+    if (!refused) {
+        id = ++self->next_id;
+        msg = proto_encode_upload_frame (id, session, name, frame_description (frame),
+                                         data, sizes, count);
+    }
+    free (data);
+    free (sizes);
+    frame_destroy (&frame);
+    return refused ? refused : s_request (self, &msg, id, session);
+}
+
 kmq_reply_t *
 kmq_upload (kmq_t *self, const char *session, const char *name,
             const char *format, const void *data, size_t size)
@@ -457,6 +489,8 @@ kmq_upload (kmq_t *self, const char *session, const char *name,
     kmq_reply_t *refused = s_check_session (session);
     if (!refused)
         refused = s_check_name (name, format);
+    if (!refused && streq (format, "frame"))
+        return s_upload_frame (self, session, name, data, size);
     if (!refused)
         refused = s_check_size (self, "the upload", size);
     if (refused)

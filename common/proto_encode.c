@@ -312,6 +312,24 @@ proto_encode_upload (uint64_t id, const char *session,
 }
 
 zmsg_t *
+proto_encode_upload_frame (uint64_t id, const char *session, const char *name,
+                           const msgpack_object *description,
+                           const void *const *data, const size_t *sizes,
+                           size_t count)
+{
+    assert (description);
+    assert (count <= PROTO_MAX_FRAME_PAYLOADS);
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD, id, session);
+    proto_builder_str (builder, "name", name);
+    proto_builder_str (builder, "format", "frame");
+    proto_builder_key (builder, "frame");
+    proto_builder_val_object (builder, description);
+    for (size_t i = 0; i < count; i++)
+        proto_builder_payload_copy (builder, sizes [i] ? data [i] : "", sizes [i]);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
 proto_encode_download (uint64_t id, const char *session,
                        const char *name, const char *format)
 {

@@ -35,4 +35,7 @@ bool proto_test_str_is (proto_msg_t *msg, const char *key, const char *value);
 //  Runs the malformed-input and fuzz tests (proto_test_malformed.c).
 void proto_test_malformed (bool verbose);
 
+//  Runs the tests of frame-format messages (proto_test_frame.c).
+void proto_test_frame (bool verbose);
+
 #endif

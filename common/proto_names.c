@@ -165,6 +165,7 @@ static const s_field_t s_fields [] = {
     { "running", K_MAP, K_NONE },
     { "waiting", K_ARRAY, K_MAP },
     { "attached", K_UINT, K_NONE },
+    { "frame", K_MAP, K_NONE },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 

@@ -550,6 +550,7 @@ proto_test (bool verbose)
     s_test_shared ();
     s_test_files_reply ();
     proto_test_malformed (verbose);
+    proto_test_frame (verbose);
     if (verbose)
         printf ("\n");
 }

@@ -29,7 +29,7 @@ SUFFIXES = (".py", ".sh", ".ipynb", ".md")
 # Names that are not Debian's to provide: the project's own modules, the
 # executor's builtin modules, and modules tests import on purpose to show
 # they are missing.
-PROJECT_MODULES = {"kernelmq", "_kmq_io", "_kmq", "kmqglue", "kmq_glue"}
+PROJECT_MODULES = {"kernelmq", "_kmq_io", "_kmq", "kmqglue", "kmq_glue", "kmq_frame"}
 ABSENT_ON_PURPOSE = {"no_such_module", "nonexistent_module_xyz"}
 
 # Packages that are CPython itself, which `python3` brings.

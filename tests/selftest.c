@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include "proto.h"
 #include "proto_stream.h"
+#include "frame.h"
 #include "config.h"
 #include "session.h"
 #include "clients.h"
@@ -25,6 +26,7 @@ typedef struct {
 static const selftest_t s_tests [] = {
     { "proto", proto_test },
     { "proto_stream", proto_stream_test },
+    { "frame", frame_test },
     { "config", config_test },
     { "session", session_test },
     { "clients", clients_test },

@@ -138,8 +138,10 @@ def streaming():
         except kernelmq.Interrupted as exc:
             check("streaming: on_stdout got the first line while the cell ran",
                   seen[0].startswith("first line") and seen[1] == ("interrupted", True), seen)
+            #  print() writes the text and the newline apart; the interrupt
+            #  may land between the two
             check("streaming: Interrupted carries the output so far",
-                  exc.execution.stdout == "first line\n", exc.execution)
+                  exc.execution.stdout in ("first line", "first line\n"), exc.execution)
         check("streaming: the namespace is kept after the interrupt", s.run("kept").text == "1")
 
 
