@@ -6,6 +6,8 @@
 #   make test    build + run every test (selftests and integration)
 #   make check   the same tests against ASan/UBSan builds in bin/asan/
 #   make bench   the benchmarks
+#   make install binaries, libkmq.a, kmq.h and the Python package kernelmq
+#                under PREFIX (default /usr/local), DESTDIR honoured
 #   make clean
 
 # What building, running and testing need. tests/it_deps.sh fails when a
@@ -61,7 +63,7 @@ KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
 JUPYTER_SRC = $(filter-out client/jupyter/jupyter_main.c,$(wildcard client/jupyter/*.c))
-GLUE_SRC   = $(wildcard kernel/*.py)
+GLUE_SRC   = $(wildcard kernel/*.py) common/kmq_frame.py
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -74,7 +76,7 @@ JUPYTER_OBJ = $(call obj,$(JUPYTER_SRC))
 BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
-.PHONY: all deps bench-deps print-packages run test check bench clean
+.PHONY: all deps bench-deps print-packages run test check bench install clean
 all: $(BINARIES)
 
 # s_install_missing PACKAGES: apt-get installs those not installed yet.
@@ -105,11 +107,12 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/jupyter/*.h broker/*.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) \
 	    $(if $(findstring client/jupyter/,$<),-DKMQ_PYTHON_VERSION='"$(PY_VERSION)"') -c $< -o $@
 
-# The Python glue is compiled into the kernel (.incbin), so an executor needs
-# no file from the host once its sandbox hides it.
+# The Python glue and the frame codec (common/kmq_frame.py) are compiled into
+# the kernel (.incbin), so an executor needs no file from the host once its
+# sandbox hides it.
 $(BUILD)/kernel/glue_blob.o: kernel/glue_blob.S $(GLUE_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) -c $< -o $@ -Ikernel
+	$(CC) -c $< -o $@ -Ikernel -Icommon
 
 $(BIN)/kmq-broker: $(BUILD)/broker/main.o $(BROKER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(BIN)
@@ -174,6 +177,21 @@ check:
 
 bench: bench-deps all
 	bench/run.sh $(BIN)
+
+# Debian's python3 looks in PREFIX/lib/python3/dist-packages for /usr/local
+# (and /usr); kernelmq.Client.local() finds kmq-broker in PREFIX/bin from there.
+PREFIX     ?= /usr/local
+PY_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
+INSTALL_BIN = kmq-broker kmq-kernel kmq
+PY_PACKAGE  = $(wildcard client/python/kernelmq/*.py)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PY_SITEDIR)/kernelmq
+	install -m 0755 $(addprefix $(BIN)/,$(INSTALL_BIN)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(BIN)/libkmq.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 client/kmq.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(PY_PACKAGE) $(DESTDIR)$(PY_SITEDIR)/kernelmq/
 
 clean:
 	rm -rf build bin

@@ -10,11 +10,11 @@
 
 #define BROKER_NAME     "kmq-broker 0.1.0"
 #define S_DRAIN_BATCH   256         //  messages per socket per poll, for fairness
-#define S_FRONTEND_HWM  100000      //  queued messages per client before drops
+#define S_MAX_CLIENTS   100000      //  client labels remembered at most
 
 //  --- sending ------------------------------------------------------------
 
-void
+int
 broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
 {
     assert (msg_p && *msg_p);
@@ -22,12 +22,33 @@ broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
     *msg_p = NULL;
     if (!client) {
         zmsg_destroy (&msg);
-        return;
+        errno = EHOSTUNREACH;
+        return -1;
     }
     zmsg_pushmem (msg, zframe_data (client), zframe_size (client));
-    //  An unknown or gone client: the ROUTER drops it (not mandatory)
-    if (zmsg_send (&msg, self->frontend))
-        zmsg_destroy (&msg);
+    if (zmsg_send (&msg, self->frontend) == 0)
+        return 0;
+    //  ROUTER_MANDATORY and a send timeout of 0: never blocks
+    int error = zmq_errno ();
+    zmsg_destroy (&msg);
+    if (error == EHOSTUNREACH)
+        broker_client_gone (self, client);
+    else
+        broker_debug (self, "client %s: its queue is full; a message is dropped",
+                      clients_label (self->clients, client));
+    errno = error;
+    return -1;
+}
+
+//  An error reply (cause may be NULL).
+static zmsg_t *
+s_error_reply (uint64_t id, const char *session, proto_error_t code,
+               const char *cause, const char *message)
+{
+    proto_builder_t *builder = proto_reply_error_begin (id, session, code, message);
+    if (cause)
+        proto_builder_str (builder, "cause", cause);
+    return proto_builder_finish (&builder);
 }
 
 void
@@ -35,10 +56,7 @@ broker_send_error (broker_t *self, zframe_t *client, uint64_t id,
                    const char *session, proto_error_t code,
                    const char *cause, const char *message)
 {
-    proto_builder_t *builder = proto_reply_error_begin (id, session, code, message);
-    if (cause)
-        proto_builder_str (builder, "cause", cause);
-    zmsg_t *msg = proto_builder_finish (&builder);
+    zmsg_t *msg = s_error_reply (id, session, code, cause, message);
     broker_send_client (self, client, &msg);
 }
 
@@ -50,8 +68,17 @@ broker_fail_request (broker_t *self, session_t *session, session_request_t **req
     session_request_t *req = *req_p;
     if (!req)
         return;
-    broker_send_error (self, req->client, req->id, session_key (session), code, cause,
-                       message);
+    zmsg_t *reply = s_error_reply (req->id, session_key (session), code, cause, message);
+    if (!req->msg && zlistx_size (session_attached (session)) > 0) {
+        //  It was running: the others saw it start, so they see it end
+        zmsg_t *copy = zmsg_dup (reply);
+        proto_msg_t *decoded = proto_decode (&copy, NULL);
+        if (decoded)
+            broker_fanout_copy (self, session, req, decoded, "outcome");
+        proto_msg_destroy (&decoded);
+        broker_tell_status (self, session, req, "idle");
+    }
+    broker_send_client (self, req->client, &reply);
     session_request_destroy (req_p);
 }
 
@@ -62,20 +89,6 @@ broker_fail_queue (broker_t *self, session_t *session, proto_error_t code,
     session_request_t *req;
     while ((req = session_dequeue (session)))
         broker_fail_request (self, session, &req, code, cause, message);
-}
-
-void
-broker_tell_attached (broker_t *self, session_t *session, const char *message)
-{
-    zlistx_t *attached = session_attached (session);
-    for (zframe_t *client = (zframe_t *) zlistx_first (attached); client;
-         client = (zframe_t *) zlistx_next (attached)) {
-        proto_builder_t *builder = proto_builder_new (PROTO_EVENT, 0, session_key (session));
-        proto_builder_str (builder, "event", "evicted");
-        proto_builder_str (builder, "message", message);
-        zmsg_t *msg = proto_builder_finish (&builder);
-        broker_send_client (self, client, &msg);
-    }
 }
 
 static void
@@ -98,9 +111,9 @@ s_hello (broker_t *self, zframe_t *client, proto_msg_t *req)
                            "speaks version 1, upgrade the client");
         return;
     }
-    const char *name = proto_msg_str (req, "client");
+    clients_set_label (self->clients, client, proto_msg_str (req, "client"));
     broker_debug (self, "client %s: hello version %" PRIu64,
-                  name ? name : "(unnamed)", version);
+                  clients_label (self->clients, client), version);
     proto_builder_t *builder = proto_reply_ok_begin (id, NULL);
     proto_builder_uint (builder, "version", version < PROTO_VERSION ? version : PROTO_VERSION);
     proto_builder_str (builder, "broker", BROKER_NAME);
@@ -109,6 +122,23 @@ s_hello (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_uint (builder, "max_payload", self->cfg->max_payload);
     zmsg_t *msg = proto_builder_finish (&builder);
     broker_send_client (self, client, &msg);
+}
+
+//  A request as stats shows it: {request, client, request_type}, or nil.
+static void
+s_pack_request (broker_t *self, proto_builder_t *builder, session_request_t *req)
+{
+    if (!req) {
+        proto_builder_val_nil (builder);
+        return;
+    }
+    proto_builder_val_map (builder, 3);
+    proto_builder_val_str (builder, "request");
+    proto_builder_val_uint (builder, req->id);
+    proto_builder_val_str (builder, "client");
+    proto_builder_val_str (builder, clients_label (self->clients, req->client));
+    proto_builder_val_str (builder, "request_type");
+    proto_builder_val_str (builder, proto_type_name ((proto_type_t) req->type));
 }
 
 static void
@@ -139,7 +169,7 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
-        proto_builder_val_map (builder, 9);
+        proto_builder_val_map (builder, 12);
         proto_builder_val_str (builder, "session");
         proto_builder_val_str (builder, session_key (s));
         proto_builder_val_str (builder, "state");
@@ -158,6 +188,16 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
         proto_builder_val_str (builder, session_sandbox (s));
         proto_builder_val_str (builder, "sandbox_missing");
         proto_builder_val_str (builder, session_sandbox_missing (s));
+        proto_builder_val_str (builder, "running");
+        s_pack_request (self, builder, session_inflight (s));
+        proto_builder_val_str (builder, "waiting");
+        zlistx_t *waiting = session_waiting (s);
+        proto_builder_val_array (builder, (uint32_t) zlistx_size (waiting));
+        for (session_request_t *req = (session_request_t *) zlistx_first (waiting); req;
+             req = (session_request_t *) zlistx_next (waiting))
+            s_pack_request (self, builder, req);
+        proto_builder_val_str (builder, "attached");
+        proto_builder_val_uint (builder, zlistx_size (session_attached (s)));
     }
     zlistx_destroy (&list);
     zmsg_t *msg = proto_builder_finish (&builder);
@@ -167,7 +207,7 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
 static void s_no_such_session (broker_t *self, zframe_t *client, uint64_t id,
                                const char *key, const char *what);
 
-//  execute, upload, download, reset, vars: into the session's FIFO, which
+//  execute, upload, download, reset, vars, files: into the session's FIFO, which
 //  starts the session (and its kernel) when the key is new; complete and
 //  inspect: into the FIFO of a live session only.
 static void
@@ -187,7 +227,8 @@ s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
         return;
     }
     session_t *session = session_table_lookup (self->sessions, key);
-    if (!session && (type == PROTO_COMPLETE || type == PROTO_INSPECT)) {
+    if (!session && (type == PROTO_COMPLETE || type == PROTO_INSPECT
+                  || type == PROTO_IS_COMPLETE || type == PROTO_HISTORY)) {
         //  Completion of a session that does not exist has nothing to
         //  complete from: no kernel is started for it.
         s_no_such_session (self, client, id, key, proto_type_name ((proto_type_t) type));
@@ -370,8 +411,11 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_DOWNLOAD:
         case PROTO_RESET:
         case PROTO_VARS:
+        case PROTO_FILES:
         case PROTO_COMPLETE:
-        case PROTO_INSPECT:   s_queue_request (self, client, &req); break;
+        case PROTO_INSPECT:
+        case PROTO_IS_COMPLETE:
+        case PROTO_HISTORY:   s_queue_request (self, client, &req); break;
         case PROTO_INTERRUPT: s_interrupt (self, client, &req); break;
         case PROTO_CLOSE:     s_close (self, client, req); break;
         case PROTO_ATTACH:    s_attach (self, client, req, true); break;
@@ -397,6 +441,9 @@ s_doomed_destructor (void **item)
     *item = NULL;
 }
 
+//  A ROUTER bound to endpoint whose sends never block: with sndhwm >= 0 a
+//  peer's full queue or its absence is an error the caller sees
+//  (ROUTER_MANDATORY); without, such messages are dropped silently.
 static zsock_t *
 s_bind (const char *what, const char *endpoint, int64_t maxmsgsize, int sndhwm)
 {
@@ -407,7 +454,8 @@ s_bind (const char *what, const char *endpoint, int64_t maxmsgsize, int sndhwm)
     }
     zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, 0);           //  recv never blocks: we drain
-    zsock_set_router_mandatory (sock, 0);   //  unknown peers: drop, never block
+    zsock_set_sndtimeo (sock, 0);           //  send never blocks either
+    zsock_set_router_mandatory (sock, sndhwm >= 0);
     if (sndhwm >= 0)
         zsock_set_sndhwm (sock, sndhwm);
     if (maxmsgsize > 0)
@@ -429,6 +477,7 @@ broker_new (config_t *config)
     self->cfg = config;
     self->sessions = session_table_new (config->max_sessions, config->max_queue);
     self->doomed = zlistx_new ();
+    self->clients = clients_new (S_MAX_CLIENTS);
     zlistx_set_destructor (self->doomed, s_doomed_destructor);
     self->started_at = zclock_mono ();
     self->next_heartbeat = self->started_at + (int64_t) config->heartbeat_ivl_ms;
@@ -445,7 +494,8 @@ broker_new (config_t *config)
     if (maxmsg < (int64_t) PROTO_MAX_HEADER)
         maxmsg = PROTO_MAX_HEADER;
     maxmsg += 4096;
-    self->frontend = s_bind ("frontend", config->frontend, maxmsg, S_FRONTEND_HWM);
+    self->frontend = s_bind ("frontend", config->frontend, maxmsg,
+                             (int) config->client_hwm);
     if (!self->frontend)
         goto fail;
     self->backend = s_bind ("backend", config->backend, 0, -1);
@@ -483,6 +533,7 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->backend);
     session_table_destroy (&self->sessions);
     zlistx_destroy (&self->doomed);
+    clients_destroy (&self->clients);
     broker_runtime_dir_remove (self);
     free (self->runtime_dir);
     free (self->work_root);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "proto.h"
 #include "session.h"
+#include "clients.h"
 #include "signal_pipe.h"
 #include "zygote_proc.h"
 
@@ -28,6 +29,7 @@ struct _broker_t {
     session_table_t *sessions;
     zlistx_t *doomed;               //  broker_doomed_t *
     zygote_proc_t *zygote;          //  NULL when the setting zygote is off
+    clients_t *clients;             //  labels, owed `detached` notices
     signal_pipe_t *signals;         //  SIGTERM, SIGINT, SIGCHLD wake the loop
     char *runtime_dir;              //  absolute
     char *work_root;                //  <runtime_dir>/work
@@ -44,8 +46,10 @@ struct _broker_t {
 
 //  --- broker.c: sending ----------------------------------------------------
 
-//  Sends *msg_p to the client with routing id client (borrowed).
-void broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p);
+//  Sends *msg_p (taken) to the client with routing id client (borrowed),
+//  never blocking. Returns 0, or -1 with errno EAGAIN (its queue is full)
+//  or EHOSTUNREACH (it is gone); the message is then dropped.
+int broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p);
 //  Sends *msg_p to session's kernel (its routing id prefixed); a failed
 //  send drops it (the kernel's liveness timer deals with a dead kernel).
 void broker_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p);
@@ -60,8 +64,29 @@ void broker_fail_request (broker_t *self, session_t *session,
 //  Answers every queued request of session with the same error.
 void broker_fail_queue (broker_t *self, session_t *session, proto_error_t code,
                         const char *cause, const char *message);
-//  Sends an `evicted` event (id 0) to every client attached to session.
-void broker_tell_attached (broker_t *self, session_t *session, const char *message);
+//  --- broker_attached.c: the attached clients (protocol.md 4.5) -------
+
+//  Sends *msg_p (taken) to every client attached to session but requester
+//  (may be NULL). A client whose queue is full is detached everywhere and
+//  owed a `detached` notice; a gone one is detached.
+void broker_fanout (broker_t *self, session_t *session, zframe_t *requester,
+                    zmsg_t **msg_p);
+//  The re-addressed copy of msg (an event or reply of req; event renames
+//  it, e.g. "outcome") for the attached clients other than req's client.
+void broker_fanout_copy (broker_t *self, session_t *session, session_request_t *req,
+                         const proto_msg_t *msg, const char *event);
+//  `status` busy or idle for req, to the attached clients but its client.
+void broker_tell_status (broker_t *self, session_t *session, session_request_t *req,
+                         const char *state);
+//  An event (id 0) with message and, when not NULL, state, to every
+//  attached client: `evicted`, `kernel` (starting, died).
+void broker_tell_attached (broker_t *self, session_t *session, const char *event,
+                           const char *state, const char *message);
+//  client is gone (its routing id unreachable): detached everywhere.
+void broker_client_gone (broker_t *self, zframe_t *client);
+//  Tries to send the owed `detached` notices; drops those sent or past
+//  their time.
+void broker_send_notices (broker_t *self, int64_t now);
 
 //  --- broker_kernel.c: kernels ------------------------------------------
 

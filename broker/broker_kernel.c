@@ -240,6 +240,10 @@ s_kernel_start (broker_t *self, session_t *session)
     session_table_bind_kernel (self->sessions, session, kid, pid, zclock_mono ());
     zsys_info ("session %s: kernel %d started (%s)%s", key, (int) pid, kid,
                notice ? ", state lost" : "");
+    char text [512];
+    snprintf (text, sizeof text, "a fresh kernel is starting for session %s%s%s", key,
+              notice? "; ": "", notice? notice: "");
+    broker_tell_attached (self, session, "kernel", "starting", text);
     return 0;
 }
 
@@ -266,6 +270,7 @@ broker_dispatch (broker_t *self, session_t *session)
         zmsg_t *frames = req->msg;
         req->msg = NULL;
         broker_send_kernel (self, session, &frames);
+        broker_tell_status (self, session, req, "busy");
         session_set_inflight (session, &req);
     }
 }
@@ -304,11 +309,9 @@ s_kernel_lost (broker_t *self, session_t *session, const char *cause)
                   key, cause);
         broker_fail_request (self, session, &inflight, PROTO_E_KERNEL_DIED, cause, text);
     }
-    else {
-        snprintf (text, sizeof text, "session %s: the kernel died while idle (%s); its "
-                  "state is lost, the next request starts a fresh kernel", key, cause);
-        broker_tell_attached (self, session, text);
-    }
+    snprintf (text, sizeof text, "session %s: its kernel died (%s); its state is "
+              "lost, the next request starts a fresh kernel", key, cause);
+    broker_tell_attached (self, session, "kernel", "died", text);
     broker_dispatch (self, session);
 }
 
@@ -441,23 +444,11 @@ s_kernel_event (broker_t *self, session_t *session, proto_msg_t **msg_p)
                       session_key (session), id);
         return;
     }
+    //  The other attached clients get it re-addressed (protocol.md 4.5),
+    //  the requester untouched
+    broker_fanout_copy (self, session, req, *msg_p, NULL);
     zmsg_t *frames = proto_msg_release (msg_p);
-    zlistx_t *attached = session_attached (session);
-    if (zlistx_size (attached) == 0) {
-        broker_send_client (self, req->client, &frames);
-        return;
-    }
-    //  Requester first, then every other attached client
-    zmsg_t *copy = zmsg_dup (frames);
-    broker_send_client (self, req->client, &copy);
-    for (zframe_t *client = (zframe_t *) zlistx_first (attached); client;
-         client = (zframe_t *) zlistx_next (attached)) {
-        if (zframe_eq (client, req->client))
-            continue;
-        copy = zmsg_dup (frames);
-        broker_send_client (self, client, &copy);
-    }
-    zmsg_destroy (&frames);
+    broker_send_client (self, req->client, &frames);
 }
 
 static void
@@ -485,6 +476,8 @@ s_kernel_reply (broker_t *self, session_t *session, proto_msg_t **msg_p)
     req = session_take_inflight (session);
     session_count_answer (session);
     session_touch (session, zclock_mono ());
+    broker_fanout_copy (self, session, req, msg, "outcome");
+    broker_tell_status (self, session, req, "idle");
     zmsg_t *frames = proto_msg_release (msg_p);
     broker_send_client (self, req->client, &frames);
     session_request_destroy (&req);
@@ -646,7 +639,7 @@ s_evict_idle (broker_t *self, int64_t now)
                   "kernel", key, self->cfg->idle_timeout_s);
         zsys_info ("session %s: evicted after %" PRIu64 " s idle", key,
                    self->cfg->idle_timeout_s);
-        broker_tell_attached (self, s, text);
+        broker_tell_attached (self, s, "evicted", NULL, text);
         //  A session that never had a kernel has no state to lose
         bool had_state = session_pid (s) || session_state_lost (s) || session_answered (s);
         if (session_pid (s))
@@ -666,6 +659,7 @@ broker_timers (broker_t *self)
     }
     if (now >= self->next_housekeeping) {
         s_housekeeping (self, now);
+        broker_send_notices (self, now);
         self->next_housekeeping = now + S_HOUSEKEEPING_MS;
     }
     if (now >= self->next_idle_check) {

@@ -82,6 +82,9 @@ static const s_setting_t s_settings [] = {
       "kernels ask for one; off, each kernel forks its executor itself (slower)" },
     { "pool_size", S_UINT, S_OFF (pool_size), "2", NULL, 0, 64,
       "executors the zygote keeps forked ahead of demand (0 = fork on demand)" },
+    { "client_hwm", S_UINT, S_OFF (client_hwm), "10000", NULL, 10, 10000000,
+      "messages a client may leave unread; an attached client past it is detached "
+      "with a notice (protocol.md 4.5)" },
     { "verbose", S_BOOL, S_OFF (verbose), "false", NULL, 0, 0,
       "log every message at debug level (-v)" },
 };

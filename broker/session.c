@@ -290,6 +290,13 @@ session_detach (session_t *self, zframe_t *client)
 }
 
 zlistx_t *
+session_waiting (session_t *self)
+{
+    assert (self);
+    return self->queue;
+}
+
+zlistx_t *
 session_attached (session_t *self)
 {
     assert (self);

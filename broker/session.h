@@ -126,6 +126,9 @@ int session_enqueue (session_t *self, session_request_t **req_p);
 //  Takes the oldest waiting request, or NULL.
 session_request_t *session_dequeue (session_t *self);
 size_t session_queued (session_t *self);
+//  The waiting requests, oldest first (borrowed zlistx of
+//  session_request_t *; do not change it).
+zlistx_t *session_waiting (session_t *self);
 
 //  The request in flight (borrowed), or NULL.
 session_request_t *session_inflight (session_t *self);

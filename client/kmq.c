@@ -2,6 +2,7 @@
     heartbeats the broker, dispatches events and notices a silent broker.
     Replies are in kmq_reply.c, the selftest in kmq_test.c.                  */
 #include <czmq.h>
+#include "frame.h"
 #include "kmq_private.h"
 #include "mem.h"
 
@@ -142,6 +143,24 @@ s_dispatch_event (kmq_t *self, proto_msg_t *msg, uint64_t wanted_id)
     event.name = name? name: "";
     event.message = message? message: "";
     event.limit = proto_msg_uint (msg, "limit", 0);
+    const char *client = proto_msg_str (msg, "client");
+    const char *state = proto_msg_str (msg, "state");
+    const char *request_type = proto_msg_str (msg, "request_type");
+    event.request = proto_msg_uint (msg, "request", 0);
+    event.client = client? client: "";
+    event.state = state? state: "";
+    event.request_type = request_type? request_type: "";
+    event.execution_count = proto_msg_uint (msg, "execution_count", 0);
+    kmq_reply_t *outcome = NULL;
+    if (streq (event.kind, "outcome")) {
+        //  Read as a reply (the codec treats an outcome as one): a copy,
+        //  since the reply owns what it reads and msg stays the caller's
+        zmsg_t *copy = proto_encode_peer_copy (msg, NULL, event.client);
+        proto_msg_t *decoded = proto_decode (&copy, NULL);
+        if (decoded)
+            outcome = kmq_reply_from_msg (&decoded);
+        event.outcome = outcome;
+    }
     size_t payloads = proto_msg_payload_count (msg);
     if (payloads > 0) {
         zframe_t *frame = proto_msg_payload (msg, 0);
@@ -185,6 +204,7 @@ s_dispatch_event (kmq_t *self, proto_msg_t *msg, uint64_t wanted_id)
     }
     self->event_fn (&event, self->event_arg);
     free (names);
+    kmq_reply_destroy (&outcome);
     return 1;
 }
 
@@ -396,6 +416,37 @@ kmq_execute (kmq_t *self, const char *session, const char *code, size_t len,
     return s_request (self, &msg, id, session);
 }
 
+//  A frame upload: the .kmqf's description and buffers, once valid.
+static kmq_reply_t *
+s_upload_frame (kmq_t *self, const char *session, const char *name,
+                const void *kmqf, size_t size)
+{
+    char error [400];
+    frame_t *frame = frame_from_kmqf (kmqf, size, error, sizeof error);
+    if (!frame)
+        return kmq_reply_local ("BAD_REQUEST", "%s", error);
+    size_t count = frame_buffer_count (frame);
+    const void **data = (const void **) calloc (count + 1, sizeof (void *));
+    size_t *sizes = (size_t *) calloc (count + 1, sizeof (size_t));
+    assert (data && sizes);
+    kmq_reply_t *refused = NULL;
+    for (size_t i = 0; i < count && !refused; i++) {
+        data [i] = frame_buffer (frame, i, &sizes [i]);
+        refused = kmq_check_size (self->max_payload, "a buffer of the frame", sizes [i]);
+    }
+    zmsg_t *msg = NULL;
+    uint64_t id = 0;
+    if (!refused) {
+        id = ++self->next_id;
+        msg = proto_encode_upload_frame (id, session, name, frame_description (frame),
+                                         data, sizes, count);
+    }
+    free (data);
+    free (sizes);
+    frame_destroy (&frame);
+    return refused ? refused : s_request (self, &msg, id, session);
+}
+
 kmq_reply_t *
 kmq_upload (kmq_t *self, const char *session, const char *name,
             const char *format, const void *data, size_t size)
@@ -404,6 +455,8 @@ kmq_upload (kmq_t *self, const char *session, const char *name,
     kmq_reply_t *refused = kmq_check_session (session);
     if (!refused)
         refused = kmq_check_name (name, format);
+    if (!refused && streq (format, "frame"))
+        return s_upload_frame (self, session, name, data, size);
     if (!refused)
         refused = kmq_check_size (self->max_payload, "the upload", size);
     if (refused)

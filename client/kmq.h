@@ -88,6 +88,18 @@ typedef struct {
                              //  ("text/plain" first); NULL when mime_count 0
     const void *const *payloads;    //  display: payload i's bytes (PNG raw)
     const size_t *sizes;     //  display: payload i's size in bytes
+    //  --- since shared sessions (protocol.md 4.5) ---
+    //  Events of another client's request in a session you attached to
+    //  have id 0; request is that client's id and client its label ("" on
+    //  events of your own requests).
+    uint64_t request;
+    const char *client;
+    const char *state;       //  status: "busy"/"idle"; kernel: "starting"/"died"
+    const char *request_type;//  status, input: "execute", "upload", "reset", ...
+    uint64_t execution_count;//  input of an execute: the cell's number
+                             //  (its code is data/size)
+    kmq_reply_t *outcome;    //  outcome: the other client's reply, read with
+                             //  the kmq_reply_* accessors; valid during the call
 } kmq_event_t;
 
 typedef void (kmq_event_fn) (const kmq_event_t *event, void *arg);
@@ -132,12 +144,17 @@ bool kmq_session_valid (const char *key);
 kmq_reply_t *kmq_execute (kmq_t *self, const char *session,
                           const char *code, size_t len, uint32_t timeout_ms);
 //  Sends bytes as a DataFrame (format "csv" or "json") bound to name, or as
-//  a file called name ("file"). Reply ok: name, kind ("dataframe"/"file"),
-//  bytes, and rows, columns for DataFrames.
+//  a file called name ("file"). For "frame" the bytes are a .kmqf file
+//  (protocol.md 11.7): the library validates it (BAD_REQUEST, nothing sent,
+//  when it is not a valid one) and sends its description and buffers.
+//  Reply ok: name, kind ("dataframe"/"file"), bytes, and rows, columns for
+//  DataFrames.
 kmq_reply_t *kmq_upload (kmq_t *self, const char *session, const char *name,
                          const char *format, const void *data, size_t size);
-//  Fetches a variable ("csv", "json") or a file ("file"). Reply ok: name,
-//  format, bytes; payload 0 holds the bytes.
+//  Fetches a variable ("csv", "json", "frame") or a file ("file"). Reply
+//  ok: name, format, bytes; payload 0 holds the bytes. For "frame" also
+//  rows and columns, and the DataFrame's description and buffers: write
+//  them with kmq_reply_write_kmqf.
 kmq_reply_t *kmq_download (kmq_t *self, const char *session,
                            const char *name, const char *format);
 //  Fresh namespace, empty working directory. Reply ok: no fields.
@@ -262,6 +279,13 @@ typedef struct {
 
 size_t kmq_reply_session_count (kmq_reply_t *self);
 int kmq_reply_session (kmq_reply_t *self, size_t index, kmq_session_info_t *info);
+
+//  The DataFrame of an ok download reply in the frame format, validated
+//  as protocol.md 11.6 says (a kernel is not trusted), then written as a
+//  .kmqf file to path (NULL: stdout), which is created only once the frame
+//  is valid. Returns 0, or -1 with error filled with a sentence.
+int kmq_reply_write_kmqf (kmq_reply_t *self, const char *path,
+                          char *error, size_t error_size);
 
 //  The reply's fields as one JSON object (every protocol v1 reply field that
 //  is present, arrays and maps included, but not type and id). Caller

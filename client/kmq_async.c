@@ -449,6 +449,9 @@ kmq_async_upload (kmq_async_t *self, const char *session, const char *name,
     kmq_reply_t *refused = kmq_check_session (session);
     if (!refused)
         refused = kmq_check_name (name, format);
+    if (!refused && streq (format, "frame"))
+        refused = kmq_reply_local ("BAD_REQUEST", "kmq_async_upload takes csv,"
+                                   " json or file; send frames with kmq_upload");
     if (!refused)
         refused = kmq_check_size (self->max_payload, "the upload", size);
     if (refused)

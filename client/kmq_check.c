@@ -31,9 +31,9 @@ kmq_check_name (const char *name, const char *format)
         return kmq_reply_local ("BAD_REQUEST", "a name must be 1-%d bytes",
                                 PROTO_NAME_MAX);
     if (!format || (strcmp (format, "csv") && strcmp (format, "json")
-                    && strcmp (format, "file")))
+                    && strcmp (format, "frame") && strcmp (format, "file")))
         return kmq_reply_local ("BAD_REQUEST", "unknown format \"%.20s\":"
-                                " use csv, json or file", format? format: "");
+                                " use csv, json, frame or file", format? format: "");
     return NULL;
 }
 

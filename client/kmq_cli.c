@@ -7,9 +7,12 @@
     lost" and "output truncated", and one "kmq: saved MIME to PATH" line
     per --save-display file. complete and inspect exit 1 when nothing is
     found. This file parses arguments and runs the commands; printing is
-    in kmq_cli_util.c, the repl in kmq_cli_repl.c.                         */
+    in kmq_cli_util.c, the repl in kmq_cli_repl.c. convert is the one
+    command that needs no broker.                                          */
 #include <langinfo.h>
 #include <locale.h>
+#include <unistd.h>
+#include "frame.h"
 #include "kmq_cli.h"
 #include "mem.h"
 
@@ -21,8 +24,10 @@ static const char *s_usage =
 "usage:\n"
 "  kmq [-e ENDPOINT] exec -s SESSION [--timeout SEC] [--save-display DIR]\n"
 "                        [CODE | -f FILE | -]\n"
-"  kmq [-e ENDPOINT] upload -s SESSION NAME FILE [--format csv|json|file]\n"
-"  kmq [-e ENDPOINT] download -s SESSION NAME [--format csv|json|file] [-o OUT]\n"
+"  kmq [-e ENDPOINT] upload -s SESSION NAME FILE [--format csv|json|frame|file]\n"
+"  kmq [-e ENDPOINT] download -s SESSION NAME [--format csv|json|frame|file]\n"
+"                            [-o OUT]\n"
+"  kmq convert FILE.kmqf [--to csv|json] [-o OUT]\n"
 "  kmq [-e ENDPOINT] reset|vars|close|interrupt|attach -s SESSION\n"
 "  kmq [-e ENDPOINT] stats [--json]\n"
 "  kmq [-e ENDPOINT] complete|inspect -s SESSION CODE [--cursor N]\n"
@@ -30,6 +35,9 @@ static const char *s_usage =
 "  kmq --help\n"
 "\n"
 "ENDPOINT defaults to $KMQ_ENDPOINT, then " DEFAULT_ENDPOINT ".\n"
+"Other clients of a shared session see you as $KMQ_CLIENT (else $USER).\n"
+"attach prints a shared session's whole conversation as it happens:\n"
+"In [n] (client): its code, its output, Out[n]: or its error.\n"
 "exec runs CODE (or FILE, or stdin with -) in SESSION and prints its output\n"
 "as it comes, the text/plain of each display() and of the result.\n"
 "--save-display DIR also writes each rich output (a display's or the\n"
@@ -40,8 +48,12 @@ static const char *s_usage =
 "complete prints the candidates for the text before the cursor (a byte\n"
 "offset, default the end), one per line; inspect prints the signature and\n"
 "docstring of the object there. Both exit 1 when nothing is found.\n"
-"upload's format defaults to the FILE's extension (.csv, .json),\n"
+"upload's format defaults to the FILE's extension (.csv, .json, .kmqf),\n"
 "else csv; download's to csv, writing to stdout without -o.\n"
+"frame is the binary columnar DataFrame format (protocol.md section 11):\n"
+"download --format frame -o x.kmqf saves one, upload sends one, and\n"
+"convert writes it as CSV or JSON records (--to; default from OUT's\n"
+"extension, else csv) to OUT or stdout, checking it as a kernel would.\n"
 "Exit status: 0 ok, 1 Python raised, 2 usage error, 3 service error.\n";
 
 //  --- arguments ----------------------------------------------------------
@@ -49,7 +61,7 @@ static const char *s_usage =
 enum {
     OPT_SESSION = 1 << 0, OPT_TIMEOUT = 1 << 1, OPT_FILE = 1 << 2,
     OPT_FORMAT = 1 << 3, OPT_OUTPUT = 1 << 4, OPT_JSON = 1 << 5,
-    OPT_SAVE = 1 << 6, OPT_CURSOR = 1 << 7
+    OPT_SAVE = 1 << 6, OPT_CURSOR = 1 << 7, OPT_TO = 1 << 8
 };
 
 typedef struct {
@@ -61,6 +73,7 @@ typedef struct {
     const char *output;
     const char *save_dir;
     const char *cursor;
+    const char *to;                 //  convert: csv or json
     bool json;
     char *data;                     //  code or upload bytes, read before connecting
     size_t size;
@@ -75,7 +88,8 @@ typedef struct {
     int options;                    //  OPT_ flags the command takes
     int min_pos, max_pos;           //  positional arguments
     int (*prepare) (args_t *args);  //  before connecting: 0 or exit status
-    int (*run) (kmq_t *kmq, args_t *args);
+    int (*run) (kmq_t *kmq, args_t *args);  //  NULL: prepare did it all,
+                                            //  no broker needed
 } command_t;
 
 //  Parses argv [first..] into args, options anywhere. Exits on misuse.
@@ -90,6 +104,7 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         { "-f", "--file", OPT_FILE }, { NULL, "--format", OPT_FORMAT },
         { "-o", "--output", OPT_OUTPUT }, { NULL, "--json", OPT_JSON },
         { NULL, "--save-display", OPT_SAVE }, { NULL, "--cursor", OPT_CURSOR },
+        { NULL, "--to", OPT_TO },
     };
     bool options_done = false;
     for (int i = first; i < argc; i++) {
@@ -164,6 +179,9 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         else
         if (flag == OPT_CURSOR)
             args->cursor = value;
+        else
+        if (flag == OPT_TO)
+            args->to = value;
     }
     if (args->npos < command->min_pos)
         cli_usage_error ("%s: missing arguments", command->name);
@@ -173,9 +191,12 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         cli_usage_error ("invalid session key \"%s\": use 1-128 characters of"
                        " A-Z a-z 0-9 . _ : -", args->session);
     if (args->format && strcmp (args->format, "csv") && strcmp (args->format, "json")
-    &&  strcmp (args->format, "file"))
-        cli_usage_error ("%s: unknown format \"%s\": use csv, json or file",
+    &&  strcmp (args->format, "frame") && strcmp (args->format, "file"))
+        cli_usage_error ("%s: unknown format \"%s\": use csv, json, frame or file",
                        command->name, args->format);
+    if (args->to && strcmp (args->to, "csv") && strcmp (args->to, "json"))
+        cli_usage_error ("%s: --to takes csv or json, not \"%s\"", command->name,
+                         args->to);
 }
 
 //  --- commands -----------------------------------------------------------
@@ -305,7 +326,8 @@ s_prepare_upload (args_t *args)
     const char *path = args->pos [1];
     if (!args->format) {
         const char *dot = strrchr (path, '.');
-        args->format = dot && strcasecmp (dot, ".json") == 0? "json": "csv";
+        args->format = dot && strcasecmp (dot, ".json") == 0? "json"
+                     : dot && strcasecmp (dot, ".kmqf") == 0? "frame": "csv";
     }
     args->data = cli_read_file (path, &args->size);
     if (!args->data) {
@@ -340,12 +362,31 @@ s_cmd_upload (kmq_t *kmq, args_t *args)
     return status;
 }
 
+//  download --format frame: binary, so never onto a terminal.
+static int
+s_prepare_download (args_t *args)
+{
+    if (args->format && streq (args->format, "frame") && !args->output
+    &&  isatty (STDOUT_FILENO))
+        cli_usage_error ("download --format frame writes a binary .kmqf: give "
+                         "-o FILE.kmqf, or redirect stdout");
+    return 0;
+}
+
 static int
 s_cmd_download (kmq_t *kmq, args_t *args)
 {
     const char *format = args->format? args->format: "csv";
     kmq_reply_t *reply = kmq_download (kmq, args->session, args->pos [0], format);
     int status = cli_report (reply);
+    char error [512];
+    if (status == 0 && streq (format, "frame")) {
+        if (kmq_reply_write_kmqf (reply, args->output, error, sizeof error) != 0) {
+            fprintf (stderr, "kmq: download %s: %s\n", args->pos [0], error);
+            status = EXIT_SERVICE;
+        }
+    }
+    else
     if (status == 0) {
         size_t size;
         const void *data = kmq_reply_payload (reply, 0, &size);
@@ -360,6 +401,39 @@ s_cmd_download (kmq_t *kmq, args_t *args)
     }
     kmq_reply_destroy (&reply);
     return status;
+}
+
+//  convert: a .kmqf file as CSV or JSON records, no broker involved.
+static int
+s_prepare_convert (args_t *args)
+{
+    const char *path = args->pos [0];
+    args->data = cli_read_file (path, &args->size);
+    if (!args->data) {
+        fprintf (stderr, "kmq: cannot read %s: %s\n", path, strerror (errno));
+        return EXIT_USAGE;
+    }
+    char error [512];
+    frame_t *frame = frame_from_kmqf (args->data, args->size, error, sizeof error);
+    if (!frame) {
+        fprintf (stderr, "kmq: convert %s: %s\n", path, error);
+        return EXIT_USAGE;
+    }
+    const char *to = args->to;
+    const char *dot = args->output? strrchr (args->output, '.'): NULL;
+    if (!to)
+        to = dot && strcasecmp (dot, ".json") == 0? "json": "csv";
+    FILE *out = args->output? fopen (args->output, "wb"): stdout;
+    int rc = !out? -1: streq (to, "json")? frame_write_json (frame, out)
+                                          : frame_write_csv (frame, out);
+    if (out && out != stdout && fclose (out) != 0)
+        rc = -1;
+    frame_destroy (&frame);
+    if (rc == 0)
+        return 0;
+    fprintf (stderr, "kmq: cannot write %s: %s\n",
+             args->output? args->output: "stdout", strerror (errno));
+    return EXIT_USAGE;
 }
 
 static int
@@ -466,7 +540,9 @@ static const command_t s_commands [] = {
     { "exec", OPT_SESSION | OPT_TIMEOUT | OPT_FILE | OPT_SAVE, 0, 1,
       s_prepare_exec, s_cmd_exec },
     { "upload", OPT_SESSION | OPT_FORMAT, 2, 2, s_prepare_upload, s_cmd_upload },
-    { "download", OPT_SESSION | OPT_FORMAT | OPT_OUTPUT, 1, 1, NULL, s_cmd_download },
+    { "download", OPT_SESSION | OPT_FORMAT | OPT_OUTPUT, 1, 1, s_prepare_download,
+      s_cmd_download },
+    { "convert", OPT_TO | OPT_OUTPUT, 1, 1, s_prepare_convert, NULL },
     { "reset", OPT_SESSION, 0, 0, NULL, s_cmd_reset },
     { "vars", OPT_SESSION, 0, 0, NULL, s_cmd_vars },
     { "close", OPT_SESSION, 0, 0, NULL, s_cmd_close },
@@ -537,12 +613,18 @@ main (int argc, char **argv)
 
     if (command->prepare) {
         int status = command->prepare (&args);
-        if (status)
+        if (status || !command->run) {
+            free (args.data);
             return status;
+        }
     }
     kmq_options_t options;
     memset (&options, 0, sizeof options);
-    options.client_name = "kmq-cli 0.1";
+    //  The label other clients of a shared session see (protocol.md 4.5)
+    const char *label = getenv ("KMQ_CLIENT");
+    if (!label || !*label)
+        label = getenv ("USER");
+    options.client_name = label && *label? label: "kmq";
     options.interrupt_flag = &cli_interrupted;
     char error [512];
     kmq_t *kmq = kmq_new (args.endpoint, &options, error, sizeof error);

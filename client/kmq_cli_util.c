@@ -321,6 +321,62 @@ s_print_plain (cli_output_t *output, const char *prefix, const void *data, size_
     output->last_stdout = '\n';
 }
 
+//  Ends the current line of stdout if the output left it open.
+static void
+s_newline (cli_output_t *output)
+{
+    if (output->last_stdout != -1 && output->last_stdout != '\n')
+        fputc ('\n', stdout);
+    output->last_stdout = '\n';
+}
+
+//  What another client of a shared session did (protocol.md 4.5), as a
+//  notebook transcript: In [n] (client): code, its output, Out[n]: or the
+//  error; uploads, resets and kernel restarts in brackets.
+static void
+s_on_shared_event (cli_output_t *output, const kmq_event_t *event)
+{
+    const char *who = *event->client? event->client: "you";
+    if (streq (event->kind, "input")) {
+        s_newline (output);
+        if (streq (event->request_type, "execute")) {
+            fprintf (stdout, "\nIn [%" PRIu64 "] (%s):\n", event->execution_count, who);
+            fwrite (event->data, 1, event->size, stdout);
+            if (event->size == 0 || ((const char *) event->data) [event->size - 1] != '\n')
+                fputc ('\n', stdout);
+        }
+        else
+        if (streq (event->request_type, "upload"))
+            fprintf (stdout, "[%s uploaded %s]\n", who, event->name);
+        else
+            fprintf (stdout, "[%s: %s]\n", who, event->request_type);
+    }
+    else
+    if (streq (event->kind, "outcome") && event->outcome) {
+        kmq_reply_t *reply = event->outcome;
+        s_newline (output);
+        uint64_t count = kmq_reply_execution_count (reply);
+        size_t size;
+        const void *data = kmq_reply_mime_find (reply, "text/plain", &size);
+        if (kmq_reply_ok (reply) && data) {
+            char prefix [48];
+            snprintf (prefix, sizeof prefix, "Out[%" PRIu64 "]: ", count);
+            s_print_plain (output, prefix, data, size);
+        }
+        else
+        if (!kmq_reply_ok (reply)) {
+            fflush (stdout);
+            cli_report (reply);
+        }
+    }
+    else
+    if (streq (event->kind, "kernel")) {
+        s_newline (output);
+        fprintf (stdout, "[kernel %s: %s]\n", event->state, event->message);
+    }
+    fflush (stdout);
+}
+
 void
 cli_on_event (const kmq_event_t *event, void *arg)
 {
@@ -346,12 +402,14 @@ cli_on_event (const kmq_event_t *event, void *arg)
         fprintf (stderr, "kmq: note: %s passed %" PRIu64 " bytes; the rest of"
                  " the output was dropped\n", event->name, event->limit);
     else
-    if (streq (event->kind, "evicted")) {
-        fprintf (stdout, "kmq: session %s evicted: %s\n", event->session,
+    if (streq (event->kind, "evicted") || streq (event->kind, "detached")) {
+        fprintf (stdout, "kmq: session %s %s: %s\n", event->session, event->kind,
                  *event->message? event->message: "its kernel is gone");
         fflush (stdout);
         output->evicted = true;
     }
+    else
+        s_on_shared_event (output, event);
 }
 
 int

@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include <math.h>
 #include <stdarg.h>
+#include "frame.h"
 #include "kmq_private.h"
 #include "mem.h"
 
@@ -540,4 +541,49 @@ kmq_reply_json (kmq_reply_t *self)
     char *text = mem_strdup ((const char *) zchunk_data (out));
     zchunk_destroy (&out);
     return text;
+}
+
+int
+kmq_reply_write_kmqf (kmq_reply_t *self, const char *path, char *error,
+                      size_t error_size)
+{
+    assert (self);
+    char scratch [8];
+    if (!error || !error_size) {
+        error = scratch;
+        error_size = sizeof scratch;
+    }
+    const msgpack_object *description = self->msg && proto_msg_is_ok (self->msg)
+                                      ? proto_msg_object (self->msg, "frame") : NULL;
+    if (!description) {
+        snprintf (error, error_size, "the reply carries no frame: download with "
+                  "format \"frame\"");
+        return -1;
+    }
+    size_t count = proto_msg_payload_count (self->msg);
+    frame_buffer_t *buffers = (frame_buffer_t *) calloc (count + 1, sizeof (frame_buffer_t));
+    assert (buffers);
+    for (size_t i = 0; i < count; i++) {
+        zframe_t *frame = proto_msg_payload (self->msg, i);
+        buffers [i].data = zframe_data (frame);
+        buffers [i].size = zframe_size (frame);
+    }
+    char why [400];
+    frame_t *frame = frame_new (description, buffers, count, why, sizeof why);
+    free (buffers);
+    if (!frame) {
+        snprintf (error, error_size, "the kernel sent an invalid frame: %s", why);
+        return -1;
+    }
+    FILE *out = path ? fopen (path, "wb") : stdout;
+    int rc = out ? frame_write_kmqf (frame, out) : -1;
+    if (rc != 0)
+        snprintf (error, error_size, "cannot write %s: %s", path ? path : "stdout",
+                  strerror (errno));
+    if (out && out != stdout && fclose (out) != 0 && rc == 0) {
+        snprintf (error, error_size, "cannot write %s: %s", path, strerror (errno));
+        rc = -1;
+    }
+    frame_destroy (&frame);
+    return rc;
 }

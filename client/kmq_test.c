@@ -403,6 +403,13 @@ s_test_fake (bool verbose)
     reply = kmq_upload (kmq, "nb1", "df", "xml", "a", 1);
     SELFTEST_CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
     kmq_reply_destroy (&reply);
+    //  a frame upload is a .kmqf, checked before anything is sent
+    reply = kmq_upload (kmq, "nb1", "df", "frame", "\0\0\0\2KMQF1", 9);
+    SELFTEST_CHECK (streq (kmq_reply_error (reply), "BAD_REQUEST"));
+    SELFTEST_CHECK (strstr (kmq_reply_message (reply), ".kmqf: "));
+    SELFTEST_CHECK (kmq_reply_write_kmqf (reply, NULL, error, sizeof error) == -1);
+    SELFTEST_CHECK (strstr (error, "the reply carries no frame"));
+    kmq_reply_destroy (&reply);
     SELFTEST_CHECK (s_fake_count (broker) == sent);
 
     //  An execute: our event only, stale ids ignored, accessors

@@ -35,7 +35,7 @@ struct _proto_msg_t {
     uint64_t id;
     char *session;                      //  copy, or NULL when absent
     size_t payload_count;
-    zframe_t *payloads [PROTO_MAX_PAYLOADS];    //  borrowed from msg
+    zframe_t **payloads;                //  payload_count of them, borrowed from msg
     zhash_t *strings;                   //  proto_msg_str copies, by key
 };
 
@@ -87,12 +87,12 @@ s_quote (char *dst, size_t dst_size, const char *src, size_t len)
     dst [i] = 0;
 }
 
-//  Walks one msgpack value without allocating. Returns 0 when data holds
-//  exactly one well-formed value whose announced lengths all fit; else -1
-//  with the fault filled.
-static int
-s_prescan (const uint8_t *data, size_t size, proto_fault_t *fault)
+//  Walks one msgpack value without allocating (see proto.h).
+int
+proto_msgpack_check (const void *bytes, size_t size, const char *what,
+                     proto_fault_t *fault)
 {
+    const uint8_t *data = (const uint8_t *) bytes;
     size_t pos = 0;
     uint64_t pending = 1;           //  values still to read
     while (pending > 0) {
@@ -121,7 +121,7 @@ s_prescan (const uint8_t *data, size_t size, proto_fault_t *fault)
             case 0xc0: case 0xc2: case 0xc3: break;
             case 0xc1:
                 proto_fault_set (fault, PROTO_E_BAD_REQUEST,
-                    "header is not valid msgpack (byte 0xc1 at offset %zu)", pos - 1);
+                    "%s is not valid msgpack (byte 0xc1 at offset %zu)", what, pos - 1);
                 return -1;
             case 0xc4: len_bytes = 1; len_kind = 1; break;
             case 0xc5: len_bytes = 2; len_kind = 1; break;
@@ -173,15 +173,15 @@ s_prescan (const uint8_t *data, size_t size, proto_fault_t *fault)
     }
     if (pos != size) {
         proto_fault_set (fault, PROTO_E_BAD_REQUEST,
-            "header has %zu trailing bytes after its msgpack map", size - pos);
+            "%s has %zu trailing bytes after its msgpack map", what, size - pos);
         return -1;
     }
     return 0;
 
 truncated:
     proto_fault_set (fault, PROTO_E_BAD_REQUEST,
-        "header is truncated msgpack (%zu bytes, a length or value runs past the end)",
-        size);
+        "%s is truncated msgpack (%zu bytes, a length or value runs past the end)",
+        what, size);
     return -1;
 }
 
@@ -230,6 +230,37 @@ s_payloads (size_t count, size_t want, proto_type_t type, proto_fault_t *fault)
     return -1;
 }
 
+//  True for a frame-format message: an upload or an ok reply whose format
+//  is "frame" (protocol.md 11.3).
+static bool
+s_is_frame (const msgpack_object_map *map, proto_type_t type)
+{
+    if (type != PROTO_UPLOAD
+    && !(type == PROTO_REPLY && s_str_is (s_find (map, "status"), "ok")))
+        return false;
+    return s_str_is (s_find (map, "format"), "frame");
+}
+
+//  The payload cap of the message's kind, and the description a
+//  frame-format message must carry. How many buffers the description
+//  takes is the frame decoder's business (frame.h, kmq_frame.py).
+static int
+s_check_frame (const msgpack_object_map *map, proto_type_t type, size_t count,
+               proto_fault_t *fault)
+{
+    if (!s_is_frame (map, type)) {
+        if (count <= PROTO_MAX_PAYLOADS)
+            return 0;
+        proto_fault_set (fault, PROTO_E_TOO_LARGE,
+            "%s has %zu payload frames, more than the limit of %d (only a "
+            "frame-format upload or reply may carry up to %d)",
+            proto_type_name (type), count, PROTO_MAX_PAYLOADS,
+            PROTO_MAX_FRAME_PAYLOADS);
+        return -1;
+    }
+    return s_require (map, "frame", type, fault);
+}
+
 //  Fields and payload counts each type requires (protocol.md section 5).
 static int
 s_check_type (proto_msg_t *self, proto_fault_t *fault)
@@ -238,6 +269,8 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
     proto_type_t type = self->type;
     size_t count = self->payload_count;
 
+    if (s_check_frame (map, type, count, fault))
+        return -1;
     if (type != PROTO_HEARTBEAT && type != PROTO_READY
     &&  s_require (map, "id", type, fault))
         return -1;
@@ -299,9 +332,12 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
                     "header field 'name' must be 1 to %d bytes", PROTO_NAME_MAX);
                 return -1;
             }
+            if (s_is_frame (map, type))
+                return 0;           //  one payload per buffer (s_check_frame)
             return s_payloads (count, type == PROTO_UPLOAD ? 1 : 0, type, fault);
         }
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
+        case PROTO_FILES:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_HEARTBEAT: case PROTO_STATS: case PROTO_READY:
         case PROTO_SPAWN: case PROTO_ACK: case PROTO_HISTORY:
@@ -369,11 +405,17 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
             "message has no header frame (frame 1)");
         return -1;
     }
-    if (frames > 2 + PROTO_MAX_PAYLOADS) {
+    //  The cap for frame-format messages here; the cap for the others
+    //  once the header says which this is (s_check_type).
+    if (frames > 2 + PROTO_MAX_FRAME_PAYLOADS) {
         proto_fault_set (fault, PROTO_E_TOO_LARGE,
             "message has %zu payload frames, more than the limit of %d",
-            frames - 2, PROTO_MAX_PAYLOADS);
+            frames - 2, PROTO_MAX_FRAME_PAYLOADS);
         return -1;
+    }
+    if (frames > 2) {
+        self->payloads = (zframe_t **) calloc (frames - 2, sizeof (zframe_t *));
+        assert (self->payloads);
     }
     zframe_t *header = zmsg_next (self->msg);
     size_t header_size = zframe_size (header);
@@ -397,7 +439,7 @@ s_decode (proto_msg_t *self, proto_fault_t *fault)
         return -1;
     }
     const char *data = (const char *) zframe_data (header);
-    if (s_prescan ((const uint8_t *) data, header_size, fault))
+    if (proto_msgpack_check (data, header_size, "header", fault))
         return -1;
     size_t offset = 0;
     msgpack_unpack_return rc =
@@ -492,6 +534,7 @@ proto_decode (zmsg_t **msg_p, proto_fault_t *fault)
 static void
 s_msg_free_view (proto_msg_t *self)
 {
+    free (self->payloads);
     msgpack_unpacked_destroy (&self->unpacked);
     zhash_destroy (&self->strings);
     free (self->session);
@@ -508,6 +551,13 @@ proto_msg_destroy (proto_msg_t **self_p)
     *self_p = NULL;
     zmsg_destroy (&self->msg);
     s_msg_free_view (self);
+}
+
+const msgpack_object_map *
+proto_msg_header (const proto_msg_t *self)
+{
+    assert (self);
+    return self->header;
 }
 
 zmsg_t *
@@ -650,19 +700,27 @@ proto_msg_object (const proto_msg_t *self, const char *key)
     return s_find (self->header, key);
 }
 
+//  A reply, or an `outcome` event: the copy of another client's reply that
+//  attached clients get (protocol.md 4.5), read the same way.
+static bool
+s_is_reply (const proto_msg_t *self)
+{
+    return self->type == PROTO_REPLY
+       || (self->type == PROTO_EVENT && s_str_is (s_find (self->header, "event"), "outcome"));
+}
+
 bool
 proto_msg_is_ok (const proto_msg_t *self)
 {
     assert (self);
-    return self->type == PROTO_REPLY
-        && s_str_is (s_find (self->header, "status"), "ok");
+    return s_is_reply (self) && s_str_is (s_find (self->header, "status"), "ok");
 }
 
 proto_error_t
 proto_msg_error (proto_msg_t *self)
 {
     assert (self);
-    if (self->type != PROTO_REPLY
+    if (!s_is_reply (self)
     || !s_str_is (s_find (self->header, "status"), "error"))
         return PROTO_E_NONE;
     return proto_error_parse (proto_msg_str (self, "error"));

@@ -37,6 +37,8 @@
 //  Hard limits of protocol v1; deployments may configure lower ones.
 #define PROTO_MAX_HEADER     (1u << 20)          //  1 MiB header map
 #define PROTO_MAX_PAYLOADS   64                  //  payload frames per message
+#define PROTO_MAX_FRAME_PAYLOADS 4096            //  ... of a frame-format upload
+                                                 //  or reply (protocol.md 11.3)
 #define PROTO_MAX_PAYLOAD    (1024ull << 20)     //  1 GiB per payload frame
 #define PROTO_SESSION_MAX    128                 //  bytes in a session key
 #define PROTO_NAME_MAX       255                 //  bytes in a variable/file name
@@ -69,6 +71,7 @@ typedef enum {
                             //  go on (protocol.md 4.4)
     PROTO_IS_COMPLETE,      //  would this code run as it is, or need more lines?
     PROTO_HISTORY,          //  the cells the session's kernel has run
+    PROTO_FILES,            //  list the session's working directory
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -123,6 +126,13 @@ bool proto_session_valid (const char *key, size_t len);
 
 //  --- decoding ---------------------------------------------------------
 
+//  Checks that size bytes hold exactly one well-formed msgpack value whose
+//  announced lengths all fit in them, without allocating, so msgpack-c can
+//  then unpack it in bounded memory. what names the bytes in the fault
+//  ("header"). Returns 0, or -1 with *fault filled (BAD_REQUEST).
+int proto_msgpack_check (const void *data, size_t size, const char *what,
+                         proto_fault_t *fault);
+
 //  Decodes *msg_p. Always takes ownership of *msg_p and clears it. Returns
 //  the decoded message, or NULL with *fault filled when the input is
 //  malformed (the zmsg is then destroyed).
@@ -157,7 +167,8 @@ bool proto_msg_has (const proto_msg_t *self, const char *key);
 //  Valid until destroy; its strings are NOT NUL-terminated.
 const msgpack_object *proto_msg_object (const proto_msg_t *self, const char *key);
 
-//  Reply helpers: true if a reply with status "ok".
+//  Reply helpers: true if a reply (or an `outcome` event, protocol.md 4.5)
+//  with status "ok".
 bool proto_msg_is_ok (const proto_msg_t *self);
 //  Error of a reply (PROTO_E_NONE for ok replies and non-replies).
 proto_error_t proto_msg_error (proto_msg_t *self);
@@ -198,6 +209,9 @@ void proto_builder_val_bool (proto_builder_t *self, bool value);
 void proto_builder_val_nil (proto_builder_t *self);
 void proto_builder_val_array (proto_builder_t *self, uint32_t count);
 void proto_builder_val_map (proto_builder_t *self, uint32_t count);
+//  Any decoded msgpack value (a field of a decoded message, a frame
+//  description), packed as is.
+void proto_builder_val_object (proto_builder_t *self, const msgpack_object *value);
 
 //  Payload frames, in order. _copy copies data; _frame takes ownership.
 void proto_builder_payload_copy (proto_builder_t *self, const void *data, size_t size);
@@ -219,7 +233,16 @@ zmsg_t *proto_encode_execute (uint64_t id, const char *session,
 zmsg_t *proto_encode_upload (uint64_t id, const char *session,
                              const char *name, const char *format,
                              const void *data, size_t size);
-//  download: name in format "csv", "json" or "file".
+//  upload in the frame format (protocol.md section 11): description is the
+//  frame map, data [i] (sizes [i] bytes) the buffers, copied into the
+//  payloads; count is at most PROTO_MAX_FRAME_PAYLOADS. The caller
+//  validates the frame first (frame_new).
+zmsg_t *proto_encode_upload_frame (uint64_t id, const char *session,
+                                   const char *name,
+                                   const msgpack_object *description,
+                                   const void *const *data, const size_t *sizes,
+                                   size_t count);
+//  download: name in format "csv", "json", "frame" or "file".
 zmsg_t *proto_encode_download (uint64_t id, const char *session,
                                const char *name, const char *format);
 //  complete: candidates for the code before cursor_pos (a byte offset into
@@ -237,7 +260,15 @@ zmsg_t *proto_encode_is_complete (uint64_t id, const char *session,
                                   const char *code, size_t code_len);
 //  history: the last cells the session's kernel ran (last 0 = all).
 zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
+//  The copy of a session's event or reply that attached clients other than
+//  the requester get (protocol.md 4.5): type event, id 0, `request` the
+//  original id, `client` the requester's label, `event` replaced by event
+//  when not NULL (a reply becomes "outcome"), every other field and every
+//  payload as in msg. msg is borrowed.
+zmsg_t *proto_encode_peer_copy (const proto_msg_t *msg, const char *event,
+                                const char *client);
 //  reset, interrupt, vars, close, attach, detach: session and id only.
+//  reset, interrupt, vars, files, close, attach, detach: session and id only.
 zmsg_t *proto_encode_simple (proto_type_t type, uint64_t id, const char *session);
 //  heartbeat: no id, no session.
 zmsg_t *proto_encode_heartbeat (void);

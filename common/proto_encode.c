@@ -5,6 +5,7 @@
     that announces their count is packed at finish, when the count is known.
 */
 #include "proto.h"
+#include "proto_internal.h"
 #include "mem.h"
 
 #include <assert.h>
@@ -188,6 +189,13 @@ proto_builder_val_map (proto_builder_t *self, uint32_t count)
 }
 
 void
+proto_builder_val_object (proto_builder_t *self, const msgpack_object *value)
+{
+    assert (self && value);
+    msgpack_pack_object (&self->packer, *value);
+}
+
+void
 proto_builder_payload_copy (proto_builder_t *self, const void *data, size_t size)
 {
     assert (self);
@@ -304,6 +312,24 @@ proto_encode_upload (uint64_t id, const char *session,
 }
 
 zmsg_t *
+proto_encode_upload_frame (uint64_t id, const char *session, const char *name,
+                           const msgpack_object *description,
+                           const void *const *data, const size_t *sizes,
+                           size_t count)
+{
+    assert (description);
+    assert (count <= PROTO_MAX_FRAME_PAYLOADS);
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD, id, session);
+    proto_builder_str (builder, "name", name);
+    proto_builder_str (builder, "format", "frame");
+    proto_builder_key (builder, "frame");
+    proto_builder_val_object (builder, description);
+    for (size_t i = 0; i < count; i++)
+        proto_builder_payload_copy (builder, sizes [i] ? data [i] : "", sizes [i]);
+    return proto_builder_finish (&builder);
+}
+
+zmsg_t *
 proto_encode_download (uint64_t id, const char *session,
                        const char *name, const char *format)
 {
@@ -328,6 +354,46 @@ proto_encode_history (uint64_t id, const char *session, uint64_t last)
     proto_builder_t *builder = proto_builder_new (PROTO_HISTORY, id, session);
     if (last)
         proto_builder_uint (builder, "last", last);
+    return proto_builder_finish (&builder);
+}
+
+//  True when the msgpack string key is name.
+static bool
+s_key_is (const msgpack_object *key, const char *name)
+{
+    size_t len = strlen (name);
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == len
+        && memcmp (key->via.str.ptr, name, len) == 0;
+}
+
+zmsg_t *
+proto_encode_peer_copy (const proto_msg_t *msg, const char *event, const char *client)
+{
+    assert (msg);
+    const char *session = proto_msg_session (msg);
+    proto_builder_t *builder = proto_builder_new (PROTO_EVENT, 0, *session? session: NULL);
+    proto_builder_uint (builder, "request", proto_msg_id (msg));
+    proto_builder_str (builder, "client", client? client: "anonymous");
+    if (event)
+        proto_builder_str (builder, "event", event);
+    //  Everything else as it was; the keys written above are not repeated
+    const msgpack_object_map *header = proto_msg_header (msg);
+    static const char *const written [] = { "type", "id", "session", "request", "client" };
+    for (uint32_t i = 0; i < header->size; i++) {
+        const msgpack_object *key = &header->ptr [i].key;
+        bool skip = event && s_key_is (key, "event");
+        for (size_t w = 0; w < sizeof written / sizeof written [0] && !skip; w++)
+            skip = s_key_is (key, written [w]);
+        if (skip || key->type != MSGPACK_OBJECT_STR)
+            continue;
+        s_pack_str (&builder->packer, key->via.str.ptr, key->via.str.size);
+        builder->keys++;
+        proto_builder_val_object (builder, &header->ptr [i].val);
+    }
+    for (size_t i = 0; i < proto_msg_payload_count (msg); i++) {
+        zframe_t *copy = zframe_dup (proto_msg_payload (msg, i));
+        proto_builder_payload_frame (builder, &copy);
+    }
     return proto_builder_finish (&builder);
 }
 

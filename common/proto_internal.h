@@ -15,6 +15,9 @@ void proto_fault_set (proto_fault_t *fault, proto_error_t code,
                       const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  The decoded header map of a message (valid until it is destroyed).
+const msgpack_object_map *proto_msg_header (const proto_msg_t *self);
+
 //  Checks the kind of every known header key in map, and that none appears
 //  twice; unknown keys pass. Returns 0, or -1 with *fault set.
 int proto_fields_check (const msgpack_object_map *map, proto_fault_t *fault);
@@ -31,5 +34,8 @@ bool proto_test_str_is (proto_msg_t *msg, const char *key, const char *value);
 
 //  Runs the malformed-input and fuzz tests (proto_test_malformed.c).
 void proto_test_malformed (bool verbose);
+
+//  Runs the tests of frame-format messages (proto_test_frame.c).
+void proto_test_frame (bool verbose);
 
 #endif

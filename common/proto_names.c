@@ -13,7 +13,7 @@
 static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "hello", "execute", "upload", "download", "reset", "interrupt", "vars",
     "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
-    "ready", "event", "reply", "spawn", "ack", "is_complete", "history"
+    "ready", "event", "reply", "spawn", "ack", "is_complete", "history", "files"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {
@@ -71,7 +71,7 @@ proto_type_is_session_bound (proto_type_t type)
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_COMPLETE: case PROTO_INSPECT: case PROTO_IS_COMPLETE:
-        case PROTO_HISTORY:
+        case PROTO_HISTORY: case PROTO_FILES:
             return true;
         default:
             return false;
@@ -137,6 +137,7 @@ static const s_field_t s_fields [] = {
     { "columns", K_UINT, K_NONE },
     { "interrupted", K_BOOL, K_NONE },
     { "vars", K_ARRAY, K_MAP },
+    { "files", K_ARRAY, K_MAP },
     { "uptime_ms", K_UINT, K_NONE },
     { "sessions", K_UINT, K_NONE },
     { "kernels", K_UINT, K_NONE },
@@ -152,6 +153,19 @@ static const s_field_t s_fields [] = {
     { "executor_pid", K_UINT, K_NONE },
     { "wait_status", K_UINT, K_NONE },
     { "sandbox_config", K_STR, K_NONE },
+    { "duration_ms", K_UINT, K_NONE },
+    { "request", K_UINT, K_NONE },
+    { "request_type", K_STR, K_NONE },
+    { "state", K_STR, K_NONE },
+    { "completeness", K_STR, K_NONE },
+    { "indent", K_STR, K_NONE },
+    { "last", K_UINT, K_NONE },
+    { "cells", K_ARRAY, K_MAP },
+    { "truncated", K_BOOL, K_NONE },
+    { "running", K_MAP, K_NONE },
+    { "waiting", K_ARRAY, K_MAP },
+    { "attached", K_UINT, K_NONE },
+    { "frame", K_MAP, K_NONE },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 

@@ -155,7 +155,8 @@ s_test_encoders (void)
 
     //  every simple session request
     proto_type_t simple [] = { PROTO_RESET, PROTO_INTERRUPT, PROTO_VARS,
-                               PROTO_CLOSE, PROTO_ATTACH, PROTO_DETACH };
+                               PROTO_FILES, PROTO_CLOSE, PROTO_ATTACH,
+                               PROTO_DETACH };
     for (size_t i = 0; i < sizeof (simple) / sizeof (simple [0]); i++) {
         msg = proto_test_decode (proto_encode_simple (simple [i], 10 + i, "a:b-c.d_e"));
         SELFTEST_CHECK (proto_msg_type (msg) == simple [i]);
@@ -307,6 +308,37 @@ s_test_encoders (void)
     proto_msg_destroy (&msg);
 }
 
+//  A files reply (protocol.md 5, files): an array of maps, one per entry.
+static void
+s_test_files_reply (void)
+{
+    proto_builder_t *builder = proto_reply_ok_begin (6, "nb1");
+    proto_builder_key (builder, "files");
+    proto_builder_val_array (builder, 2);
+    proto_builder_val_map (builder, 3);
+    proto_builder_val_str (builder, "name");
+    proto_builder_val_str (builder, "blob.bin");
+    proto_builder_val_str (builder, "kind");
+    proto_builder_val_str (builder, "file");
+    proto_builder_val_str (builder, "bytes");
+    proto_builder_val_uint (builder, 100000);
+    proto_builder_val_map (builder, 2);
+    proto_builder_val_str (builder, "name");
+    proto_builder_val_str (builder, "out");
+    proto_builder_val_str (builder, "kind");
+    proto_builder_val_str (builder, "dir");
+    proto_msg_t *msg = proto_test_decode (proto_builder_finish (&builder));
+    SELFTEST_CHECK (proto_msg_is_ok (msg));
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    const msgpack_object *files = proto_msg_object (msg, "files");
+    SELFTEST_CHECK (files && files->type == MSGPACK_OBJECT_ARRAY
+                      && files->via.array.size == 2);
+    const msgpack_object_map *blob = &files->via.array.ptr [0].via.map;
+    SELFTEST_CHECK (blob->size == 3 && blob->ptr [2].val.via.u64 == 100000);
+    SELFTEST_CHECK (files->via.array.ptr [1].via.map.size == 2);
+    proto_msg_destroy (&msg);
+}
+
 static void
 s_test_builder (void)
 {
@@ -446,6 +478,67 @@ s_test_builder (void)
     proto_builder_destroy (&builder);
 }
 
+//  The messages of shared sessions and the Jupyter bridge: is_complete,
+//  history, ack, and the re-addressed copies attached clients get.
+static void
+s_test_shared (void)
+{
+    proto_msg_t *msg = proto_test_decode (proto_encode_is_complete (21, "nb1", "for i in x:", 11));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_IS_COMPLETE);
+    SELFTEST_CHECK (proto_type_is_session_bound (PROTO_IS_COMPLETE));
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "for i in x:", 11));
+    proto_msg_destroy (&msg);
+    msg = proto_test_decode (proto_encode_history (22, "nb1", 5));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_HISTORY);
+    SELFTEST_CHECK (proto_msg_uint (msg, "last", 0) == 5);
+    proto_msg_destroy (&msg);
+    msg = proto_test_decode (proto_encode_history (23, "nb1", 0));
+    SELFTEST_CHECK (!proto_msg_has (msg, "last"));
+    proto_msg_destroy (&msg);
+    msg = proto_test_decode (proto_encode_simple (PROTO_ACK, 24, NULL));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_ACK && proto_msg_id (msg) == 24);
+    proto_msg_destroy (&msg);
+
+    //  a display event re-addressed: id 0, request, client; fields and
+    //  payloads kept
+    const char *mime [] = { "text/plain", "image/png" };
+    const void *data [] = { "<Figure>", "\x89PNG\0" };
+    size_t sizes [] = { 8, 5 };
+    proto_msg_t *event = proto_test_decode (proto_encode_display (7, "nb1", mime, data,
+                                                                  sizes, 2));
+    msg = proto_test_decode (proto_encode_peer_copy (event, NULL, "alice"));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_EVENT && proto_msg_id (msg) == 0);
+    SELFTEST_CHECK (proto_msg_uint (msg, "request", 0) == 7);
+    SELFTEST_CHECK (proto_test_str_is (msg, "client", "alice"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "event", "display"));
+    SELFTEST_CHECK (strcmp (proto_msg_session (msg), "nb1") == 0);
+    SELFTEST_CHECK (proto_msg_object (msg, "mime")->via.array.size == 2);
+    SELFTEST_CHECK (s_test_payload_is (msg, 1, "\x89PNG\0", 5));
+    proto_msg_destroy (&msg);
+    proto_msg_destroy (&event);
+
+    //  a reply becomes an outcome event with its fields
+    proto_builder_t *builder = proto_reply_error_begin (8, "nb1", PROTO_E_PYTHON_ERROR,
+                                                        "ZeroDivisionError: division by zero");
+    proto_builder_str (builder, "ename", "ZeroDivisionError");
+    proto_builder_key (builder, "traceback");
+    proto_builder_val_array (builder, 1);
+    proto_builder_val_str (builder, "Traceback ...");
+    proto_builder_uint (builder, "execution_count", 3);
+    proto_msg_t *reply = proto_test_decode (proto_builder_finish (&builder));
+    msg = proto_test_decode (proto_encode_peer_copy (reply, "outcome", NULL));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_EVENT && proto_msg_id (msg) == 0);
+    SELFTEST_CHECK (proto_test_str_is (msg, "event", "outcome"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "client", "anonymous"));
+    SELFTEST_CHECK (proto_msg_uint (msg, "request", 0) == 8);
+    SELFTEST_CHECK (proto_test_str_is (msg, "status", "error"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "error", "PYTHON_ERROR"));
+    SELFTEST_CHECK (proto_test_str_is (msg, "ename", "ZeroDivisionError"));
+    SELFTEST_CHECK (proto_msg_uint (msg, "execution_count", 0) == 3);
+    proto_msg_destroy (&msg);
+    proto_msg_destroy (&reply);
+}
+
 void
 proto_test (bool verbose)
 {
@@ -454,7 +547,10 @@ proto_test (bool verbose)
     s_test_names ();
     s_test_encoders ();
     s_test_builder ();
+    s_test_shared ();
+    s_test_files_reply ();
     proto_test_malformed (verbose);
+    proto_test_frame (verbose);
     if (verbose)
         printf ("\n");
 }

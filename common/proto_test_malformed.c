@@ -140,7 +140,8 @@ s_test_malformed (bool verbose)
     msg = proto_encode_stats (1);
     for (int i = 0; i < PROTO_MAX_PAYLOADS + 1; i++)
         zmsg_addstr (msg, "x");
-    s_test_bad (msg, PROTO_E_TOO_LARGE, "65 payload frames", false, 0, verbose);
+    s_test_bad (msg, PROTO_E_TOO_LARGE, "stats has 65 payload frames, more than "
+                "the limit of 64", true, 1, verbose);
     zframe_t *big = zframe_new (NULL, PROTO_MAX_HEADER + 1);
     memset (zframe_data (big), 0x80, PROTO_MAX_HEADER + 1);
     msg = s_test_raw (PROTO_SIGNATURE, NULL, 0, 0);
@@ -242,6 +243,10 @@ s_test_malformed (bool verbose)
                 "header field 'state_lost' must be a boolean", true, 42, verbose);
     s_test_bad (s_test_execute_with ("vars", 1, 1), BAD,
                 "header field 'vars' must be an array", true, 42, verbose);
+    s_test_bad (s_test_execute_with ("files", 2, 1), BAD,
+                "header field 'files' must be an array", true, 42, verbose);
+    s_test_bad (proto_encode_simple (PROTO_FILES, 52, NULL), BAD,
+                "session", true, 52, verbose);
     //  and right kinds pass, unknown keys of any kind too
     proto_msg_t *decoded = proto_test_decode (s_test_execute_with ("timeout_ms", 4, 1));
     SELFTEST_CHECK (proto_msg_uint (decoded, "timeout_ms", 0) == 7);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 extern const char kmq_glue_py [];
+extern const char kmq_frame_py [];
 
 //  A header map is at most 1 MiB; a frame may be that much over max_payload.
 #define S_FRAME_SLACK (1u << 20)
@@ -99,27 +100,39 @@ s_glue_function (PyObject *module, const char *name)
     return function;
 }
 
-//  Compiles the embedded glue as _kmq, which also imports pandas and numpy.
-static void
-s_glue_load (executor_glue_t *glue)
+//  Compiles embedded source as module name (in sys.modules); dies when it
+//  does not load. Returns a new reference.
+static PyObject *
+s_module_load (const char *name, const char *source, const char *filename)
 {
-    PyObject *code = Py_CompileString (kmq_glue_py, "<kmq-glue>", Py_file_input);
-    PyObject *module = code? PyImport_ExecCodeModule ("_kmq", code): NULL;
+    PyObject *code = Py_CompileString (source, filename, Py_file_input);
+    PyObject *module = code? PyImport_ExecCodeModule (name, code): NULL;
     if (!module) {
         char reason [512];
         executor_python_describe (reason, sizeof reason);
-        executor_die (EXECUTOR_EXIT_PYTHON, "glue module _kmq: %s", reason);
+        executor_die (EXECUTOR_EXIT_PYTHON, "glue module %s: %s", name, reason);
     }
+    Py_DECREF (code);
+    return module;
+}
+
+//  Loads the frame codec as kmq_frame, then compiles the embedded glue as
+//  _kmq (which imports kmq_frame, pandas and numpy).
+static void
+s_glue_load (executor_glue_t *glue)
+{
+    Py_DECREF (s_module_load ("kmq_frame", kmq_frame_py, "<kmq_frame>"));
+    PyObject *module = s_module_load ("_kmq", kmq_glue_py, "<kmq-glue>");
     glue->execute = s_glue_function (module, "execute");
     glue->upload = s_glue_function (module, "upload");
     glue->download = s_glue_function (module, "download");
     glue->reset = s_glue_function (module, "reset");
     glue->vars = s_glue_function (module, "vars");
+    glue->files = s_glue_function (module, "files");
     glue->complete = s_glue_function (module, "complete");
     glue->inspect = s_glue_function (module, "inspect");
     glue->flush = s_glue_function (module, "flush");
     glue->module = module;
-    Py_DECREF (code);
 }
 
 
@@ -204,7 +217,7 @@ executor_python_prepare (executor_python_t *python, const executor_config_t *con
     if (max_frame > PROTO_MAX_PAYLOAD)
         max_frame = PROTO_MAX_PAYLOAD;
     proto_reader_destroy (&self->reader);
-    self->reader = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
+    self->reader = proto_reader_new (2 + PROTO_MAX_FRAME_PAYLOADS,
                                      (size_t) max_frame + S_FRAME_SLACK);
     if (!self->reader)
         executor_die (EXECUTOR_EXIT_SETUP, "proto_reader_new: out of memory");

@@ -94,6 +94,7 @@ typedef struct {
     PyObject *download;
     PyObject *reset;
     PyObject *vars;
+    PyObject *files;
     PyObject *complete;
     PyObject *inspect;
     PyObject *flush;

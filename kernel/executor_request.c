@@ -22,6 +22,7 @@
 #include "proto_stream.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,8 +273,14 @@ s_pack_value (proto_builder_t *builder, PyObject *value, int depth)
     return 0;
 }
 
+static zmsg_t *s_reply_error (executor_python_t *self, uint64_t id,
+                              const char *session, proto_error_t code,
+                              const char *message);
+
 //  The reply for a glue result (error, message, fields, payloads), or NULL
-//  (Python error maybe set) when the result is not of that shape.
+//  (Python error maybe set) when the result is not of that shape. A
+//  payload over max_payload makes it TOO_LARGE: the monitor would take
+//  such a reply for a protocol violation and kill the executor.
 static zmsg_t *
 s_reply_from_result (executor_python_t *self, uint64_t id, const char *session,
                      PyObject *result)
@@ -314,12 +321,26 @@ s_reply_from_result (executor_python_t *self, uint64_t id, const char *session,
             goto fail;
     }
     s_add_notice (self, builder);
+    //  bytes, or any contiguous buffer (the frame codec's memoryviews over
+    //  pandas' own arrays), copied once into the frame
+    uint64_t max_frame = self->config->max_payload? self->config->max_payload
+                                                  : PROTO_MAX_PAYLOAD;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE (payloads); i++) {
-        PyObject *payload = PyList_GET_ITEM (payloads, i);
-        if (!PyBytes_Check (payload))
+        Py_buffer view;
+        if (PyObject_GetBuffer (PyList_GET_ITEM (payloads, i), &view, PyBUF_SIMPLE))
             goto fail;
-        proto_builder_payload_copy (builder, PyBytes_AS_STRING (payload),
-                                    (size_t) PyBytes_GET_SIZE (payload));
+        if ((uint64_t) view.len > max_frame) {
+            char message [300];
+            snprintf (message, sizeof message, "payload %zd of the reply is %zd "
+                      "bytes, more than the kernel's max_payload of %" PRIu64
+                      ": ask for less (fewer rows or columns), or raise max_payload",
+                      i, view.len, max_frame);
+            PyBuffer_Release (&view);
+            proto_builder_destroy (&builder);
+            return s_reply_error (self, id, session, PROTO_E_TOO_LARGE, message);
+        }
+        proto_builder_payload_copy (builder, view.buf, (size_t) view.len);
+        PyBuffer_Release (&view);
     }
     return proto_builder_finish (&builder);
 
@@ -477,21 +498,60 @@ s_handle_execute (executor_python_t *self, proto_msg_t **msg_p, uint64_t id,
     return s_call (self, id, session, self->glue.execute, args);
 }
 
+//  A frame upload's data for the glue: (the description as msgpack bytes,
+//  [each payload as bytes]). NULL with a Python error set.
+static PyObject *
+s_frame_data (proto_msg_t *msg)
+{
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &packed, msgpack_sbuffer_write);
+    const msgpack_object *description = proto_msg_object (msg, "frame");
+    PyObject *packed_bytes = description
+        && msgpack_pack_object (&packer, *description) == 0
+        ? PyBytes_FromStringAndSize (packed.data, (Py_ssize_t) packed.size)
+        : PyErr_NoMemory ();
+    msgpack_sbuffer_destroy (&packed);
+    size_t count = proto_msg_payload_count (msg);
+    PyObject *buffers = PyList_New ((Py_ssize_t) count);
+    for (size_t i = 0; buffers && i < count; i++) {
+        zframe_t *frame = proto_msg_payload (msg, i);
+        PyObject *bytes = PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
+                                                     (Py_ssize_t) zframe_size (frame));
+        if (!bytes)
+            Py_CLEAR (buffers);
+        else
+            PyList_SET_ITEM (buffers, (Py_ssize_t) i, bytes);
+    }
+    PyObject *data = packed_bytes && buffers? PyTuple_Pack (2, packed_bytes, buffers): NULL;
+    Py_XDECREF (packed_bytes);
+    Py_XDECREF (buffers);
+    return data;
+}
+
 static zmsg_t *
 s_handle_upload (executor_python_t *self, proto_msg_t **msg_p, uint64_t id,
                  const char *session)
 {
     proto_msg_t *msg = *msg_p;
+    const char *format_ptr;
+    size_t format_len;
+    //  The codec let a frame upload carry 0 to 4096 payloads, its buffers
+    bool is_frame = proto_msg_strn (msg, "format", &format_ptr, &format_len)
+                 && format_len == 5 && memcmp (format_ptr, "frame", 5) == 0;
     zframe_t *frame = s_only_payload (msg);
-    if (!frame)
+    if (!frame && !is_frame)
         return s_bad_request (self, id, session,
                               "upload needs exactly one payload: the bytes");
     PyObject *name, *format;
     if (s_name_and_format (msg, &name, &format))
         return s_bad_request (self, id, session,
                               "upload needs name and format as UTF-8 strings");
-    PyObject *data = PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
-                                                (Py_ssize_t) zframe_size (frame));
+    PyObject *data = is_frame
+        ? s_frame_data (msg)
+        : PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
+                                     (Py_ssize_t) zframe_size (frame));
     //  The request's copy goes before parsing: a big upload needs memory
     //  for the bytes and the DataFrame, not twice the bytes.
     proto_msg_destroy (msg_p);
@@ -582,6 +642,10 @@ executor_handle (executor_python_t *self, zmsg_t **request_p)
             break;
         case PROTO_VARS:
             reply = s_call (self, id, reply_session, self->glue.vars,
+                            PyTuple_New (0));
+            break;
+        case PROTO_FILES:
+            reply = s_call (self, id, reply_session, self->glue.files,
                             PyTuple_New (0));
             break;
         case PROTO_COMPLETE:

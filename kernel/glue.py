@@ -61,6 +61,11 @@ try:
     import pandas
 except Exception:               # noqa: BLE001
     pandas = None
+try:
+    #  common/kmq_frame.py: the executor loads it from its own binary first
+    import kmq_frame
+except Exception:               # noqa: BLE001 -- it needs numpy and pandas
+    kmq_frame = None
 #  matplotlib is not pre-imported: it adds ~0.1 s (pyplot ~0.35 s more) to
 #  every start. MPLBACKEND=Agg in the environment picks the backend.
 
@@ -518,7 +523,58 @@ def _check_file_name(name):
 
 def _bad_format(format):
     return _error("BAD_REQUEST",
-                  "format %r is not known: use csv, json or file" % format)
+                  "format %r is not known: use csv, json, frame or file" % format)
+
+
+#  --- the frame format (protocol.md section 11) --------------------------
+
+
+def _read_frame(data):
+    """The DataFrame of a frame upload: data is (description as msgpack,
+    [buffer bytes]) from the C side. Raises kmq_frame.FrameError."""
+    description, buffers = data
+    return kmq_frame.decode(kmq_frame.unpack_description(description), buffers)
+
+
+def _upload_frame(name, data):
+    try:
+        frame = _read_frame(data)
+    except kmq_frame.FrameError as exc:
+        return _error("BAD_REQUEST", "upload %s: %s" % (name, exc))
+    _ns[name] = frame
+    rows, columns = frame.shape
+    return _ok({"name": name, "kind": "dataframe",
+                "bytes": sum(len(b) for b in data[1]),
+                "rows": int(rows), "columns": int(columns)})
+
+
+def _download_frame(name, value):
+    """The download reply of a DataFrame (or Series) in the frame format:
+    the description in the header field frame, one payload per buffer."""
+    if pandas is not None and isinstance(value, pandas.Series):
+        value = value.to_frame(value.name if isinstance(value.name, str) else name)
+    if pandas is None or not isinstance(value, pandas.DataFrame):
+        return _error("BAD_REQUEST",
+                      "%s is a %s: frame needs a DataFrame or Series; "
+                      "try --format json" % (name, type(value).__name__))
+    try:
+        description, buffers = kmq_frame.encode(value)
+        header = len(kmq_frame.pack_description(description))
+    except kmq_frame.FrameError as exc:
+        return _error("BAD_REQUEST", "download %s: %s" % (name, exc))
+    if len(buffers) > kmq_frame.MAX_BUFFERS:
+        return _error("TOO_LARGE",
+                      "%s needs %d buffers, more than the %d payload frames a frame "
+                      "message may carry: download it as csv, or fewer columns at "
+                      "a time" % (name, len(buffers), kmq_frame.MAX_BUFFERS))
+    if header > kmq_frame.MAX_DESCRIPTION - 4096:
+        return _error("TOO_LARGE",
+                      "the description of %s is %d bytes (long column names?), more "
+                      "than a header may hold: download it as csv" % (name, header))
+    rows, columns = value.shape
+    return _ok({"name": name, "format": "frame",
+                "bytes": sum(len(b) for b in buffers), "rows": int(rows),
+                "columns": int(columns), "frame": description}, buffers)
 
 
 def _read_json(data):
@@ -551,14 +607,16 @@ def upload(name, format, data):
                           "upload %s: could not write the file: %s"
                           % (name, _exc_summary(exc)), fields)
         return _ok({"name": name, "kind": "file", "bytes": len(data)})
-    if format not in ("csv", "json"):
+    if format not in ("csv", "json", "frame"):
         return _bad_format(format)
     bad = _check_var_name(name)
     if bad:
         return bad
-    if pandas is None:
+    if pandas is None or kmq_frame is None:
         return _error("UNSUPPORTED",
                       "pandas is not installed in this kernel; upload as a file")
+    if format == "frame":
+        return _upload_frame(name, data)
     try:
         if format == "csv":
             frame = pandas.read_csv(io.BytesIO(data))
@@ -637,7 +695,7 @@ def download(name, format):
         except OSError as exc:
             return _error("BAD_REQUEST", "download %s: %s" % (name, _exc_summary(exc)))
     else:
-        if format not in ("csv", "json"):
+        if format not in ("csv", "json", "frame"):
             return _bad_format(format)
         bad = _check_var_name(name)
         if bad:
@@ -645,6 +703,8 @@ def download(name, format):
         if name not in _ns:
             return _error("NOT_FOUND",
                           "no variable %r in the session; check vars" % name)
+        if format == "frame":
+            return _download_frame(name, _ns[name])
         data = _encode_var(name, format, _ns[name])
         if isinstance(data, tuple):
             return data
@@ -724,6 +784,24 @@ def vars():
             continue
         listing.append(_describe(name, value))
     return _ok({"vars": listing})
+
+
+def files():
+    """The working directory's entries, sorted by name: name, kind ("file",
+    "dir" or "other", symlinks not followed) and, for files, bytes."""
+    listing = []
+    for entry in sorted(os.scandir("."), key=lambda entry: entry.name):
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue            # removed while we listed
+        kind = ("file" if stat.S_ISREG(info.st_mode)
+                else "dir" if stat.S_ISDIR(info.st_mode) else "other")
+        row = {"name": entry.name, "kind": kind}
+        if kind == "file":
+            row["bytes"] = int(info.st_size)
+        listing.append(row)
+    return _ok({"files": listing})
 
 
 #  --- complete / inspect -------------------------------------------------

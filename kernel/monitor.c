@@ -64,7 +64,8 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
     uint64_t max_frame = config->max_payload? config->max_payload: PROTO_MAX_PAYLOAD;
     if (max_frame > PROTO_MAX_PAYLOAD)
         max_frame = PROTO_MAX_PAYLOAD;
-    self->from_exec = proto_reader_new (2 + PROTO_MAX_PAYLOADS,
+    //  A download reply in the frame format carries up to 4096 payloads
+    self->from_exec = proto_reader_new (2 + PROTO_MAX_FRAME_PAYLOADS,
                                         (size_t) max_frame + MONITOR_FRAME_SLACK);
     self->chunk = (char *) zmalloc (MONITOR_CHUNK);
     return self;
@@ -204,8 +205,11 @@ s_broker_input (monitor_t *self)
             case PROTO_DOWNLOAD:
             case PROTO_RESET:
             case PROTO_VARS:
+            case PROTO_FILES:
             case PROTO_COMPLETE:
             case PROTO_INSPECT:
+            case PROTO_IS_COMPLETE:
+            case PROTO_HISTORY:
                 s_on_request (self, &msg);
                 break;
             default:

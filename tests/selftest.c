@@ -5,8 +5,10 @@
 #include <czmq.h>
 #include "proto.h"
 #include "proto_stream.h"
+#include "frame.h"
 #include "config.h"
 #include "session.h"
+#include "clients.h"
 #include "kernel_proc.h"
 #include "zygote_proc.h"
 #include "kmq.h"
@@ -27,8 +29,10 @@ typedef struct {
 static const selftest_t s_tests [] = {
     { "proto", proto_test },
     { "proto_stream", proto_stream_test },
+    { "frame", frame_test },
     { "config", config_test },
     { "session", session_test },
+    { "clients", clients_test },
     { "kernel_proc", kernel_proc_test },
     { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },

@@ -1,0 +1,297 @@
+"""One Op per request type: what goes out and what its answer becomes.
+
+Both fronts run these unchanged (Client in _sync.py, AsyncClient in
+_async.py); a Session method only builds its Op and hands it to the front.
+"""
+from __future__ import annotations
+
+import codecs
+import logging
+from typing import Any, Callable, Dict, List, Optional
+
+from . import _data, errors
+from ._protocol import Message, Op
+from ._types import (Completion, DisplayEvent, EvictedEvent, Execution, ExecutionError,
+                     File, Inspection, OtherEvent, Result, Stats, StreamEvent,
+                     TruncatedEvent, Upload, Variable, mime_bundle)
+
+log = logging.getLogger("kernelmq")
+
+TextCallback = Optional[Callable[[str], Any]]
+DisplayCallback = Optional[Callable[[Result], Any]]
+
+
+def _warn_state_lost(message: Message) -> None:
+    if message.get("state_lost"):
+        log.warning("session %s: state lost before this request ran: %s",
+                    message.session or "?", message.get("notice") or "no reason given")
+
+
+class _Checked(Op):
+    """An op whose ok reply and error reply both log a state_lost notice."""
+
+    def on_reply(self, message: Message) -> Any:
+        _warn_state_lost(message)
+        return super().on_reply(message)
+
+
+def event_of(message: Message) -> Any:
+    """The typed event for an event message (Session.attach)."""
+    kind = message.get("event")
+    session, id = message.session, message.id
+    if kind == "stream":
+        return StreamEvent(session, id, message.get("name", ""),
+                           message.payloads[0].decode("utf-8", "replace"))
+    if kind == "display":
+        return DisplayEvent(session, id, Result(mime_bundle(message.get("mime", []),
+                                                            message.payloads)))
+    if kind == "truncated":
+        return TruncatedEvent(session, id, message.get("name", ""), message.get("limit", 0))
+    if kind == "evicted":
+        return EvictedEvent(session, id, message.get("message", ""))
+    return OtherEvent(session, id, kind or "", dict(message.header), list(message.payloads))
+
+
+class ExecuteOp(_Checked):
+    """execute: streams go to the callbacks as they arrive (decoded
+    incrementally, so a character split across chunks is whole), displays
+    to on_display; the reply becomes an Execution. A PYTHON_ERROR reply is
+    an Execution with .error; every other error raises, with the partial
+    Execution on the exception's .execution."""
+
+    def __init__(self, session: str, code: str, timeout: Optional[float],
+                 on_stdout: TextCallback, on_stderr: TextCallback,
+                 on_display: DisplayCallback) -> None:
+        header: Dict[str, Any] = {"type": "execute", "session": session}
+        if timeout is not None:
+            if timeout <= 0:
+                raise ValueError("timeout must be positive seconds, or None for "
+                                 "the broker's request_timeout")
+            header["timeout_ms"] = max(1, int(timeout * 1000))
+        super().__init__(header, [code.encode("utf-8")])
+        self.callbacks = {"stdout": on_stdout, "stderr": on_stderr}
+        self.on_display = on_display
+        self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace")
+                         for name in ("stdout", "stderr")}
+        self.chunks: Dict[str, List[str]] = {"stdout": [], "stderr": []}
+        self.execution = Execution()
+
+    def _stream(self, name: str, data: bytes, final: bool = False) -> None:
+        text = self.decoders[name].decode(data, final)
+        if not text:
+            return
+        self.chunks[name].append(text)
+        callback = self.callbacks[name]
+        if callback is not None:
+            callback(text)
+
+    def on_event(self, message: Message) -> Any:
+        kind = message.get("event")
+        if kind == "stream" and message.get("name") in self.decoders:
+            self._stream(message.get("name"), message.payloads[0])
+        elif kind == "display":
+            result = Result(mime_bundle(message.get("mime", []), message.payloads))
+            self.execution.results.append(result)
+            if self.on_display is not None:
+                self.on_display(result)
+        elif kind == "truncated":
+            self.execution.truncated = message.get("limit", 0)
+        return None
+
+    def _finish(self, message: Message) -> Execution:
+        for name in self.decoders:
+            self._stream(name, b"", final=True)
+        ex = self.execution
+        ex.stdout = "".join(self.chunks["stdout"])
+        ex.stderr = "".join(self.chunks["stderr"])
+        ex.execution_count = message.get("execution_count")
+        #  Being added to the kernel's reply: taken when it is a number.
+        duration = message.get("duration_ms")
+        ex.duration_ms = (int(duration) if isinstance(duration, (int, float))
+                          and not isinstance(duration, bool) and duration >= 0 else None)
+        ex.wall_ms = self.wall_ms
+        ex.state_lost = bool(message.get("state_lost"))
+        ex.notice = message.get("notice")
+        return ex
+
+    def on_reply(self, message: Message) -> Execution:
+        _warn_state_lost(message)
+        ex = self._finish(message)
+        status, error = message.get("status"), message.get("error")
+        if status == "ok":
+            if message.get("mime"):
+                ex.results.append(Result(mime_bundle(message.get("mime"), message.payloads),
+                                         is_main_result=True))
+            return ex
+        if error == "PYTHON_ERROR":
+            ex.error = ExecutionError(message.get("ename", ""), message.get("evalue", ""),
+                                      list(message.get("traceback", [])))
+            return ex
+        exc = errors.from_reply(message.header)
+        exc.execution = ex
+        raise exc
+
+    def on_failure(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, errors.Error):
+            for name in self.decoders:
+                self._stream(name, b"", final=True)
+            self.execution.stdout = "".join(self.chunks["stdout"])
+            self.execution.stderr = "".join(self.chunks["stderr"])
+            exc.execution = self.execution
+        return exc
+
+
+class SimpleOp(_Checked):
+    """reset, close, detach: an ok reply with no fields; returns None."""
+
+    def __init__(self, type: str, session: str) -> None:
+        super().__init__({"type": type, "session": session})
+
+
+class InterruptOp(_Checked):
+    """interrupt: True if a request was running."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__({"type": "interrupt", "session": session})
+
+    def result(self, message: Message) -> bool:
+        return bool(message.get("interrupted"))
+
+
+def _uint(row: Dict[str, Any], key: str) -> Optional[int]:
+    value = row.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class _ListOp(_Checked):
+    """A session request answered by a list of maps in the reply field of
+    the request's own name (vars, files); row() makes each one typed."""
+    kind = ""
+
+    def __init__(self, session: str) -> None:
+        super().__init__({"type": self.kind, "session": session})
+
+    def result(self, message: Message) -> List[Any]:
+        return [self.row(row) for row in message.get(self.kind, [])]
+
+    def row(self, row: Dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class VarsOp(_ListOp):
+    """vars: the user variables, sorted by name."""
+    kind = "vars"
+
+    def row(self, row: Dict[str, Any]) -> Variable:
+        shape = row.get("shape")
+        return Variable(str(row.get("name", "")), str(row.get("type", "")),
+                        tuple(shape) if isinstance(shape, list) else None, _uint(row, "len"))
+
+
+class FilesOp(_ListOp):
+    """files: the entries of the session's working directory, by name."""
+    kind = "files"
+
+    def row(self, row: Dict[str, Any]) -> File:
+        return File(str(row.get("name", "")), str(row.get("kind", "")), _uint(row, "bytes"))
+
+
+class UploadOp(_Checked):
+    """upload: bytes into a DataFrame (csv, json) or a file."""
+
+    def __init__(self, session: str, name: str, data: Any, format: Optional[str]) -> None:
+        name, format, payloads = _data.upload_payloads(name, data, format)
+        super().__init__({"type": "upload", "session": session, "name": name,
+                          "format": format}, payloads)
+
+    def result(self, message: Message) -> Upload:
+        return Upload(message.get("name", ""), message.get("kind", ""),
+                      message.get("bytes", 0), message.get("rows"), message.get("columns"),
+                      self.header["format"], bool(message.get("state_lost")),
+                      message.get("notice"))
+
+
+class DownloadOp(_Checked):
+    """download: see _data.download_value."""
+
+    def __init__(self, session: str, name: str, format: Optional[str]) -> None:
+        super().__init__({"type": "download", "session": session, "name": name,
+                          "format": _data.download_format(format)})
+        self.asked = format
+
+    def result(self, message: Message) -> Any:
+        if len(message.payloads) != 1:
+            raise errors.ProtocolError("a download reply carries one payload, this one %d"
+                                       % len(message.payloads))
+        return _data.download_value(self.asked, message.payloads[0])
+
+
+class AtCursorOp(_Checked):
+    """complete and inspect: code and a cursor, in characters here and in
+    UTF-8 bytes on the wire."""
+
+    def __init__(self, type: str, session: str, code: str, cursor: Optional[int]) -> None:
+        if cursor is None:
+            cursor = len(code)
+        if not 0 <= cursor <= len(code):
+            raise ValueError("cursor %d is outside the code (%d characters)"
+                             % (cursor, len(code)))
+        self.code = code.encode("utf-8")
+        super().__init__({"type": type, "session": session,
+                          "cursor_pos": len(code[:cursor].encode("utf-8"))}, [self.code])
+
+    def chars(self, offset: int) -> int:
+        return len(self.code[:offset].decode("utf-8", "replace"))
+
+
+class CompleteOp(AtCursorOp):
+    def __init__(self, session: str, code: str, cursor: Optional[int]) -> None:
+        super().__init__("complete", session, code, cursor)
+
+    def result(self, message: Message) -> Completion:
+        return Completion(list(message.get("matches", [])),
+                          self.chars(message.get("cursor_start", 0)),
+                          self.chars(message.get("cursor_end", 0)))
+
+
+class InspectOp(AtCursorOp):
+    def __init__(self, session: str, code: str, cursor: Optional[int]) -> None:
+        super().__init__("inspect", session, code, cursor)
+
+    def result(self, message: Message) -> Inspection:
+        return Inspection(bool(message.get("found")),
+                          mime_bundle(message.get("mime", []), message.payloads))
+
+
+class AttachOp(_Checked):
+    """attach: an ok reply; the subscription then gets the session's events."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__({"type": "attach", "session": session})
+
+
+class SubscriptionOp(Op):
+    """The op of an attach subscription: each event becomes a typed event."""
+
+    def on_event(self, message: Message) -> Any:
+        return event_of(message)
+
+
+class StatsOp(Op):
+    def __init__(self) -> None:
+        super().__init__({"type": "stats"})
+
+    def result(self, message: Message) -> Stats:
+        get = message.get
+        return Stats(get("version", 0), get("broker", ""), get("uptime_ms", 0),
+                     get("sessions", 0), get("kernels", 0), get("queued", 0),
+                     get("max_sessions", 0), list(get("session_list", [])),
+                     dict(message.header))
+
+
+class HelloOp(Op):
+    def __init__(self, client: str) -> None:
+        super().__init__({"type": "hello", "version": 1, "client": client})
+
+    def result(self, message: Message) -> Message:
+        return message

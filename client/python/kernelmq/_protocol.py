@@ -1,0 +1,413 @@
+"""The sans-I/O core of the kernelmq client: protocol v1 (protocol.md).
+
+Nothing here touches a socket or a clock of its own. The fronts (the
+threaded `Client` in _sync.py, the asyncio `AsyncClient` in _async.py) feed
+it the frames they receive and the time, and send the frames it hands them;
+this module builds and parses messages and keeps every request's state:
+
+    waiter = conn.start(op)            # frames to send: waiter.frames
+    conn.receive(frames, now)          # -> the waiters that got something
+    conn.tick(now)                     # -> heartbeats to send; fails waiters
+                                       #    when the broker has gone silent
+    waiter.take() then waiter.process(items) in the caller's own thread
+
+A kernel is hostile, and the broker forwards its headers untouched, so every
+message is validated before it is believed: frame 0, a bounded header that is
+one msgpack map with string keys and the right kind for every known key, at
+most 64 payloads, each within max_payload, MIME bundles whose entries match
+their payloads. Nothing is ever unpickled; msgpack extension types are
+refused.
+"""
+from __future__ import annotations
+
+import collections
+import re
+from dataclasses import dataclass, field
+from typing import Any, Deque, Dict, Generic, List, Optional, Sequence, TypeVar
+
+import msgpack
+
+from . import errors
+
+SIGNATURE = b"KMQ1"
+VERSION = 1
+MAX_HEADER = 1 << 20                 # protocol.md 2: header map at most 1 MiB
+MAX_PAYLOADS = 64                    # payload frames per message
+MAX_PAYLOAD = 1 << 30                # hard cap per payload frame (1 GiB)
+SESSION_MAX = 128
+NAME_MAX = 255
+_SESSION_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")
+
+#  One kind per known key, whatever the message type (protocol.md 3-5; the
+#  same table as common/proto_names.c). Unknown keys are ignored.
+_STR, _UINT, _BOOL, _ARRAY, _MAP = "a string", "an unsigned integer", "a boolean", "an array", "a map"
+_FIELDS: Dict[str, tuple] = {
+    "type": (_STR,), "id": (_UINT,), "session": (_STR,), "version": (_UINT,),
+    "client": (_STR,), "timeout_ms": (_UINT,), "name": (_STR,), "format": (_STR,),
+    "status": (_STR,), "error": (_STR,), "message": (_STR,), "event": (_STR,),
+    "limit": (_UINT,), "state_lost": (_BOOL,), "notice": (_STR,), "broker": (_STR,),
+    "heartbeat_ivl_ms": (_UINT,), "heartbeat_liveness": (_UINT,),
+    "max_payload": (_UINT,), "execution_count": (_UINT,), "mime": (_ARRAY, _STR),
+    "ename": (_STR,), "evalue": (_STR,), "traceback": (_ARRAY, _STR),
+    "killed": (_BOOL,), "cause": (_STR,), "kind": (_STR,), "bytes": (_UINT,),
+    "rows": (_UINT,), "columns": (_UINT,), "interrupted": (_BOOL,),
+    "vars": (_ARRAY, _MAP), "files": (_ARRAY, _MAP), "uptime_ms": (_UINT,),
+    "sessions": (_UINT,), "kernels": (_UINT,), "queued": (_UINT,),
+    "max_sessions": (_UINT,), "session_list": (_ARRAY, _MAP), "pid": (_UINT,),
+    "cursor_pos": (_UINT,), "matches": (_ARRAY, _STR), "cursor_start": (_UINT,),
+    "cursor_end": (_UINT,), "found": (_BOOL,), "executor_pid": (_UINT,),
+}
+
+
+def _kind_ok(value: Any, kind: str) -> bool:
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _UINT:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == _BOOL:
+        return isinstance(value, bool)
+    if kind == _ARRAY:
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def session_valid(key: object) -> bool:
+    """True if key is a valid session key: 1-128 characters of [A-Za-z0-9._:-]."""
+    return isinstance(key, str) and _SESSION_KEY.match(key) is not None
+
+
+class Malformed(ValueError):
+    """A message that breaks protocol.md; .id is its id when the header got
+    far enough to carry one, so the request it answers can still fail."""
+
+    def __init__(self, text: str, id: Optional[int] = None) -> None:
+        super().__init__(text)
+        self.id = id
+
+
+@dataclass
+class Message:
+    """One decoded message: the header map and the payload frames."""
+    header: Dict[str, Any]
+    payloads: List[bytes] = field(default_factory=list)
+
+    @property
+    def type(self) -> str:
+        return self.header.get("type", "")
+
+    @property
+    def id(self) -> int:
+        return self.header.get("id", 0)
+
+    @property
+    def session(self) -> str:
+        return self.header.get("session", "")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.header.get(key, default)
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise ValueError("msgpack extension type %d in a header" % code)
+
+
+def encode(header: Dict[str, Any], payloads: Sequence[bytes] = ()) -> List[bytes]:
+    """The frames of one message: KMQ1, the msgpack header, the payloads."""
+    return [SIGNATURE, msgpack.packb(header, use_bin_type=True), *payloads]
+
+
+def decode(frames: Sequence[bytes], max_payload: int = MAX_PAYLOAD) -> Message:
+    """Validates and decodes one message. Raises Malformed."""
+    if len(frames) < 2:
+        raise Malformed("a message has at least 2 frames, got %d" % len(frames))
+    if bytes(frames[0]) != SIGNATURE:
+        raise Malformed("frame 0 is not KMQ1")
+    raw = frames[1]
+    if len(raw) > MAX_HEADER:
+        raise Malformed("header of %d bytes is over %d" % (len(raw), MAX_HEADER))
+    if len(frames) - 2 > MAX_PAYLOADS:
+        raise Malformed("%d payload frames, over %d" % (len(frames) - 2, MAX_PAYLOADS))
+    try:
+        header = msgpack.unpackb(bytes(raw), raw=False, strict_map_key=True,
+                                 ext_hook=_refuse_ext)
+    except Exception as exc:    # noqa: BLE001 -- msgpack raises several kinds
+        raise Malformed("header is not one msgpack value: %s" % exc) from None
+    if not isinstance(header, dict):
+        raise Malformed("header is not a map")
+    if not all(isinstance(key, str) for key in header):
+        raise Malformed("header keys must be strings")
+    id = header.get("id")
+    id = id if _kind_ok(id, _UINT) else None
+    for key, value in header.items():
+        spec = _FIELDS.get(key)
+        if spec is None:
+            continue
+        if not _kind_ok(value, spec[0]):
+            raise Malformed("header field %r must be %s" % (key, spec[0]), id)
+        if len(spec) > 1 and not all(_kind_ok(item, spec[1]) for item in value):
+            raise Malformed("header field %r must be an array of %s" % (key, spec[1]), id)
+    if "type" not in header:
+        raise Malformed("header has no type", id)
+    payloads = [bytes(frame) for frame in frames[2:]]
+    for index, payload in enumerate(payloads):
+        if len(payload) > max_payload:
+            raise Malformed("payload %d is %d bytes, over max_payload %d"
+                            % (index, len(payload), max_payload), id)
+    message = Message(header, payloads)
+    if message.type == "reply" and header.get("status") not in ("ok", "error"):
+        raise Malformed("reply status must be ok or error", id)
+    if "mime" in header:
+        if len(header["mime"]) != len(payloads):
+            raise Malformed("mime names %d entries but the message has %d payloads"
+                            % (len(header["mime"]), len(payloads)), id)
+        if len(set(header["mime"])) != len(header["mime"]):
+            raise Malformed("a MIME type appears twice in one bundle", id)
+    if message.type == "event" and header.get("event") == "stream" and len(payloads) != 1:
+        raise Malformed("a stream event carries exactly one payload", id)
+    return message
+
+
+#  --- requests --------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Op(Generic[T]):
+    """One request: its header and payloads, what to do with each event, and
+    how its reply becomes a result (or an exception). Subclasses live in
+    _ops.py; both fronts run them unchanged."""
+
+    def __init__(self, header: Dict[str, Any], payloads: Sequence[bytes] = ()) -> None:
+        self.header = header
+        self.payloads = list(payloads)
+        self.wall_ms: Optional[int] = None    # send to reply, measured here
+
+    def on_event(self, message: Message) -> Any:
+        """Called in the caller's thread for each event of this request.
+        Returns something to hand the caller (attach) or None."""
+        return None
+
+    def on_reply(self, message: Message) -> T:
+        """The request's result from its reply; raises errors.Error."""
+        if message.get("status") != "ok":
+            raise errors.from_reply(message.header)
+        return self.result(message)
+
+    def result(self, message: Message) -> T:
+        return None  # type: ignore[return-value]
+
+    def on_failure(self, exc: BaseException) -> BaseException:
+        """The exception to raise when the request ends without a reply
+        (the broker went silent, the client closed)."""
+        return exc
+
+
+_NOT_DONE = object()
+
+
+class Waiter:
+    """The client side of one request in flight (or of an attach
+    subscription, which never ends by itself). The connection appends what
+    arrives to inbox; the caller takes it and processes it in its own
+    thread, so user callbacks run where the call was made."""
+
+    def __init__(self, op: Op, id: int, frames: List[bytes], subscription: str = "") -> None:
+        self.op = op
+        self.id = id
+        self.frames = frames
+        self.subscription = subscription      # attach: the session key
+        self.inbox: Deque[Any] = collections.deque()
+        self.finished = False                 # the final item is in inbox
+        self.wake: Any = None                 # the front's waker (asyncio.Event)
+        self.sent_at: Optional[float] = None  # when the front sent it (seconds)
+
+    def take(self) -> List[Any]:
+        """Everything that arrived so far (call under the front's lock)."""
+        items = list(self.inbox)
+        self.inbox.clear()
+        return items
+
+    def process(self, items: List[Any], now: float) -> tuple:
+        """Runs the op over items: (outputs, result) where outputs are what
+        on_event returned (attach's typed events) and result is _NOT_DONE
+        until the reply. Raises the request's exception."""
+        outputs = []
+        for item in items:
+            if isinstance(item, BaseException):
+                raise self.op.on_failure(item)
+            if item.type == "reply":
+                if self.sent_at is not None:
+                    self.op.wall_ms = max(0, int((now - self.sent_at) * 1000))
+                return outputs, self.op.on_reply(item)
+            output = self.op.on_event(item)
+            if output is not None:
+                outputs.append(output)
+        return outputs, _NOT_DONE
+
+
+def done(result: Any) -> bool:
+    """True when Waiter.process returned the request's result."""
+    return result is not _NOT_DONE
+
+
+class Connection:
+    """One client's protocol state: ids, requests in flight, attach
+    subscriptions, and liveness (protocol.md 7, Paranoid Pirate).
+
+    While anything waits, a heartbeat goes to the broker every interval and
+    any message from it counts as life; when it is silent for interval x
+    liveness, every waiter fails with BrokerUnreachable. Between waits
+    nobody heartbeats, so the silence clock starts afresh when a wait
+    begins after a pause (as libkmq does). Not thread-safe: the sync front
+    calls it under its lock."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.next_id = 0
+        self.waiters: Dict[int, Waiter] = {}
+        self.subscriptions: Dict[str, Waiter] = {}
+        self.heartbeat_ivl = 1.0           # seconds; from hello
+        self.liveness = 3
+        self.max_payload = 256 << 20
+        self.broker = ""
+        self.version = VERSION
+        self.last_heard = 0.0
+        self.next_heartbeat = 0.0
+        self.idle_since: Optional[float] = 0.0
+
+    #  --- requests ---
+
+    def start(self, op: Op, now: float) -> Waiter:
+        """Registers op as a request with a fresh id; its frames are in
+        waiter.frames for the front to send. Raises TooLarge (nothing is
+        registered) for a payload over the broker's max_payload."""
+        for index, payload in enumerate(op.payloads):
+            if len(payload) > self.max_payload:
+                raise errors.TooLarge(
+                    "%s: payload %d is %d bytes, over the broker's max_payload of %d "
+                    "bytes; send less, or raise max_payload"
+                    % (op.header.get("type"), index, len(payload), self.max_payload),
+                    session=op.header.get("session", ""))
+        self.next_id += 1
+        header = dict(op.header, id=self.next_id)
+        waiter = Waiter(op, self.next_id, encode(header, op.payloads))
+        self._wait_begin(now)
+        self.waiters[waiter.id] = waiter
+        return waiter
+
+    def subscribe(self, session: str, op: Op, now: float) -> Waiter:
+        """Routes every event of session not meant for one of our requests
+        (and the session's id-0 events) to the returned waiter."""
+        waiter = Waiter(op, 0, [], subscription=session)
+        self._wait_begin(now)
+        self.subscriptions[session] = waiter
+        return waiter
+
+    def forget(self, waiter: Waiter, now: float) -> None:
+        """The caller stopped waiting (reply taken, subscription closed)."""
+        if waiter.subscription:
+            if self.subscriptions.get(waiter.subscription) is waiter:
+                del self.subscriptions[waiter.subscription]
+        else:
+            self.waiters.pop(waiter.id, None)
+        if not self.busy:
+            self.idle_since = now
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.waiters or self.subscriptions)
+
+    def _wait_begin(self, now: float) -> None:
+        if self.idle_since is not None:
+            if now - self.idle_since > self.heartbeat_ivl or not self.last_heard:
+                self.last_heard = now
+                self.next_heartbeat = now + self.heartbeat_ivl
+            self.idle_since = None
+
+    def hello_done(self, message: Message) -> None:
+        """Takes the broker's limits from an ok hello reply."""
+        self.broker = message.get("broker", "kmq-broker")
+        self.version = message.get("version", VERSION)
+        self.heartbeat_ivl = (message.get("heartbeat_ivl_ms") or 1000) / 1000.0
+        self.liveness = message.get("heartbeat_liveness") or 3
+        self.max_payload = min(message.get("max_payload") or (256 << 20), MAX_PAYLOAD)
+        #  The hello window had no heartbeats; the real rhythm starts now.
+        self.next_heartbeat = self.last_heard + self.heartbeat_ivl
+
+    #  --- input ---
+
+    def receive(self, frames: Sequence[bytes], now: float) -> List[Waiter]:
+        """Takes one message from the broker; returns the waiters that got
+        something. Malformed input counts as life and is dropped, unless it
+        names a request of ours, which then fails with ProtocolError."""
+        self.last_heard = now
+        try:
+            message = decode(frames, self.max_payload)
+        except Malformed as exc:
+            waiter = self.waiters.get(exc.id) if exc.id else None
+            if waiter is None:
+                return []
+            return self._finish(waiter, errors.ProtocolError(
+                "the broker at %s sent a malformed answer to request %d: %s"
+                % (self.endpoint, waiter.id, exc)))
+        kind = message.type
+        if kind == "reply":
+            waiter = self.waiters.get(message.id)
+            return self._finish(waiter, message) if waiter else []
+        if kind != "event":
+            return []                       # heartbeats; anything else is ignored
+        #  An event of our own request goes to it, and also to an attach
+        #  subscription of its session (the broker sends it to us once).
+        touched = []
+        for waiter in (self.waiters.get(message.id) if message.id else None,
+                       self.subscriptions.get(message.session)):
+            if waiter is not None and not waiter.finished:
+                waiter.inbox.append(message)
+                touched.append(waiter)
+        return touched
+
+    def _finish(self, waiter: Waiter, item: Any) -> List[Waiter]:
+        if waiter.finished:
+            return []
+        waiter.inbox.append(item)
+        waiter.finished = True
+        return [waiter]
+
+    #  --- time ---
+
+    @property
+    def silence_limit(self) -> float:
+        return self.heartbeat_ivl * self.liveness
+
+    def tick(self, now: float) -> tuple:
+        """(frames to send, waiters failed). Call whenever the front wakes
+        while busy; it sends a heartbeat when one is due and fails every
+        waiter when the broker has been silent for interval x liveness."""
+        if not self.busy:
+            return [], []
+        if now - self.last_heard >= self.silence_limit:
+            lost = errors.BrokerUnreachable(
+                "broker at %s stopped answering (silent for %d ms): is kmq-broker "
+                "still running?" % (self.endpoint, int(self.silence_limit * 1000)))
+            failed = []
+            for waiter in list(self.waiters.values()) + list(self.subscriptions.values()):
+                failed += self._finish(waiter, lost)
+            self.last_heard = now           # the next wait gets a full window
+            return [], failed
+        if now >= self.next_heartbeat:
+            self.next_heartbeat = now + self.heartbeat_ivl
+            return [encode({"type": "heartbeat"})], []
+        return [], []
+
+    def timeout(self, now: float) -> float:
+        """Seconds until tick has something to do (for the front's poll)."""
+        until = min(self.next_heartbeat, self.last_heard + self.silence_limit) - now
+        return max(0.0, until)
+
+    def fail_all(self, exc: BaseException) -> List[Waiter]:
+        """Ends every waiter with exc (the client is closing)."""
+        failed = []
+        for waiter in list(self.waiters.values()) + list(self.subscriptions.values()):
+            failed += self._finish(waiter, exc)
+        return failed
+
