@@ -406,14 +406,11 @@ kmq_execute (kmq_t *self, const char *session, const char *code, size_t len,
              uint32_t timeout_ms)
 {
     assert (self && code);
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_size (self->max_payload, "the code", len);
-    if (refused)
-        return refused;
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_execute (id, session, code, len, timeout_ms);
-    return s_request (self, &msg, id, session);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_execute (self->max_payload, id, session, code, len,
+                                       timeout_ms, &refused);
+    return msg? s_request (self, &msg, id, session): refused;
 }
 
 //  A frame upload: the .kmqf's description and buffers, once valid.
@@ -452,19 +449,17 @@ kmq_upload (kmq_t *self, const char *session, const char *name,
             const char *format, const void *data, size_t size)
 {
     assert (self && (data || size == 0));
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_name (name, format);
-    if (!refused && streq (format, "frame"))
-        return s_upload_frame (self, session, name, data, size);
-    if (!refused)
-        refused = kmq_check_size (self->max_payload, "the upload", size);
-    if (refused)
-        return refused;
+    if (format && streq (format, "frame")) {
+        kmq_reply_t *refused = kmq_check_session (session);
+        if (!refused)
+            refused = kmq_check_name (name, format);
+        return refused? refused: s_upload_frame (self, session, name, data, size);
+    }
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_upload (id, session, name, format,
-                                       data? data: "", size);
-    return s_request (self, &msg, id, session);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_upload (self->max_payload, id, session, name, format,
+                                      data, size, &refused);
+    return msg? s_request (self, &msg, id, session): refused;
 }
 
 kmq_reply_t *
@@ -472,14 +467,10 @@ kmq_download (kmq_t *self, const char *session, const char *name,
               const char *format)
 {
     assert (self);
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_name (name, format);
-    if (refused)
-        return refused;
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_download (id, session, name, format);
-    return s_request (self, &msg, id, session);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_download (id, session, name, format, &refused);
+    return msg? s_request (self, &msg, id, session): refused;
 }
 
 //  complete and inspect: code with a byte cursor into it.
@@ -487,19 +478,12 @@ static kmq_reply_t *
 s_at_cursor (kmq_t *self, proto_type_t type, const char *session,
              const char *code, size_t len, size_t cursor_pos)
 {
-    assert (self && (code || len == 0));
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_size (self->max_payload, "the code", len);
-    if (!refused)
-        refused = kmq_check_cursor (cursor_pos, len);
-    if (refused)
-        return refused;
+    assert (self);
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = type == PROTO_COMPLETE
-                ? proto_encode_complete (id, session, code? code: "", len, cursor_pos)
-                : proto_encode_inspect (id, session, code? code: "", len, cursor_pos);
-    return s_request (self, &msg, id, session);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_code (self->max_payload, type, id, session, code,
+                                    len, cursor_pos, &refused);
+    return msg? s_request (self, &msg, id, session): refused;
 }
 
 kmq_reply_t *
@@ -522,12 +506,10 @@ static kmq_reply_t *
 s_simple (kmq_t *self, proto_type_t type, const char *session, bool queued)
 {
     assert (self);
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (refused)
-        return refused;
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_simple (type, id, session);
-    return s_request (self, &msg, id, queued? session: NULL);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_simple (type, id, session, &refused);
+    return msg? s_request (self, &msg, id, queued? session: NULL): refused;
 }
 
 kmq_reply_t *

@@ -187,11 +187,14 @@ s_submit (kmq_async_t *self, uint64_t id, const char *session, zmsg_t **msg_p)
     return id;
 }
 
-//  A request refused before sending: its local reply comes from next.
+//  A request built by kmq_request_*: sent (or held), or, refused before
+//  sending, its local reply comes from next.
 static uint64_t
-s_refuse (kmq_async_t *self, kmq_reply_t **refused_p, const char *session)
+s_request (kmq_async_t *self, uint64_t id, const char *session, zmsg_t **msg_p,
+           kmq_reply_t **refused_p)
 {
-    uint64_t id = ++self->next_id;
+    if (*msg_p)
+        return s_submit (self, id, session, msg_p);
     s_answer_locally (self, refused_p, id, kmq_session_valid (session)? session: NULL);
     return id;
 }
@@ -430,35 +433,24 @@ uint64_t
 kmq_async_execute (kmq_async_t *self, const char *session, const char *code,
                    size_t len, uint32_t timeout_ms)
 {
-    assert (self && (code || len == 0));
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_size (self->max_payload, "the code", len);
-    if (refused)
-        return s_refuse (self, &refused, session);
+    assert (self);
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_execute (id, session, code? code: "", len, timeout_ms);
-    return s_submit (self, id, session, &msg);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_execute (self->max_payload, id, session, code, len,
+                                       timeout_ms, &refused);
+    return s_request (self, id, session, &msg, &refused);
 }
 
 uint64_t
 kmq_async_upload (kmq_async_t *self, const char *session, const char *name,
                   const char *format, const void *data, size_t size)
 {
-    assert (self && (data || size == 0));
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_name (name, format);
-    if (!refused && streq (format, "frame"))
-        refused = kmq_reply_local ("BAD_REQUEST", "kmq_async_upload takes csv,"
-                                   " json or file; send frames with kmq_upload");
-    if (!refused)
-        refused = kmq_check_size (self->max_payload, "the upload", size);
-    if (refused)
-        return s_refuse (self, &refused, session);
+    assert (self);
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_upload (id, session, name, format, data? data: "", size);
-    return s_submit (self, id, session, &msg);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_upload (self->max_payload, id, session, name, format,
+                                      data, size, &refused);
+    return s_request (self, id, session, &msg, &refused);
 }
 
 uint64_t
@@ -466,38 +458,22 @@ kmq_async_download (kmq_async_t *self, const char *session, const char *name,
                     const char *format)
 {
     assert (self);
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_name (name, format);
-    if (refused)
-        return s_refuse (self, &refused, session);
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_download (id, session, name, format);
-    return s_submit (self, id, session, &msg);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_download (id, session, name, format, &refused);
+    return s_request (self, id, session, &msg, &refused);
 }
 
-//  complete, inspect and is_complete: code, with a byte cursor into it for
-//  the first two.
 static uint64_t
 s_code_request (kmq_async_t *self, proto_type_t type, const char *session,
                 const char *code, size_t len, size_t cursor_pos)
 {
-    assert (self && (code || len == 0));
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (!refused)
-        refused = kmq_check_size (self->max_payload, "the code", len);
-    if (!refused)
-        refused = kmq_check_cursor (cursor_pos, len);
-    if (refused)
-        return s_refuse (self, &refused, session);
+    assert (self);
     uint64_t id = ++self->next_id;
-    code = code? code: "";
-    zmsg_t *msg = type == PROTO_COMPLETE
-                ? proto_encode_complete (id, session, code, len, cursor_pos)
-                : type == PROTO_INSPECT
-                ? proto_encode_inspect (id, session, code, len, cursor_pos)
-                : proto_encode_is_complete (id, session, code, len);
-    return s_submit (self, id, session, &msg);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_code (self->max_payload, type, id, session, code,
+                                    len, cursor_pos, &refused);
+    return s_request (self, id, session, &msg, &refused);
 }
 
 uint64_t
@@ -525,24 +501,20 @@ uint64_t
 kmq_async_history (kmq_async_t *self, const char *session, uint64_t last)
 {
     assert (self);
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (refused)
-        return s_refuse (self, &refused, session);
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_history (id, session, last);
-    return s_submit (self, id, session, &msg);
+    kmq_reply_t *refused = kmq_check_session (session);
+    zmsg_t *msg = refused? NULL: proto_encode_history (id, session, last);
+    return s_request (self, id, session, &msg, &refused);
 }
 
 static uint64_t
 s_simple (kmq_async_t *self, proto_type_t type, const char *session)
 {
     assert (self);
-    kmq_reply_t *refused = kmq_check_session (session);
-    if (refused)
-        return s_refuse (self, &refused, session);
     uint64_t id = ++self->next_id;
-    zmsg_t *msg = proto_encode_simple (type, id, session);
-    return s_submit (self, id, session, &msg);
+    kmq_reply_t *refused;
+    zmsg_t *msg = kmq_request_simple (type, id, session, &refused);
+    return s_request (self, id, session, &msg, &refused);
 }
 
 uint64_t

@@ -15,12 +15,31 @@ kmq_reply_t *kmq_reply_local (const char *error, const char *format, ...)
 //  kmq_reply_id and kmq_reply_session then say.
 void kmq_reply_set_request (kmq_reply_t *self, uint64_t id, const char *session);
 
-//  Checks made before anything is sent (kmq_check.c), shared by kmq and
-//  kmq_async: NULL when the request may go, else the local reply
-//  (BAD_REQUEST, TOO_LARGE) that refuses it.
+//  Requests as both fronts (kmq, kmq_async) send them (kmq_request.c):
+//  each checks what the library checks before sending (session key, name,
+//  format, cursor, sizes against max_payload) and returns the encoded
+//  request id, or NULL with *refused set to the local reply (BAD_REQUEST,
+//  TOO_LARGE) that refuses it.
+zmsg_t *kmq_request_execute (uint64_t max_payload, uint64_t id, const char *session,
+                             const char *code, size_t len, uint32_t timeout_ms,
+                             kmq_reply_t **refused);
+//  format csv, json or file; frame uploads are built by kmq_upload.
+zmsg_t *kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
+                            const char *name, const char *format,
+                            const void *data, size_t size, kmq_reply_t **refused);
+zmsg_t *kmq_request_download (uint64_t id, const char *session, const char *name,
+                              const char *format, kmq_reply_t **refused);
+//  complete, inspect (cursor_pos a byte offset, at most len) and
+//  is_complete (cursor_pos ignored).
+zmsg_t *kmq_request_code (uint64_t max_payload, proto_type_t type, uint64_t id,
+                          const char *session, const char *code, size_t len,
+                          size_t cursor_pos, kmq_reply_t **refused);
+//  reset, vars, interrupt, close, attach, detach.
+zmsg_t *kmq_request_simple (proto_type_t type, uint64_t id, const char *session,
+                            kmq_reply_t **refused);
+//  The single checks, for what the builders do not cover (frame uploads).
 kmq_reply_t *kmq_check_session (const char *session);
 kmq_reply_t *kmq_check_size (uint64_t max_payload, const char *what, size_t size);
 kmq_reply_t *kmq_check_name (const char *name, const char *format);
-kmq_reply_t *kmq_check_cursor (size_t cursor_pos, size_t len);
 
 #endif

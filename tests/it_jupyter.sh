@@ -90,12 +90,5 @@ if tmx has-session -t console 2>/dev/null; then
     fail "console: Ctrl-D exits and shuts its kernel down" "$(screen | tail -5)"
     tmx kill-server
 else ok "console: Ctrl-D exits and shuts its kernel down"; fi
-left=""
-for _ in $(seq 1 50); do
-    left=$(pgrep -f "kmq-jupyter -f $JUPYTER_RUNTIME_DIR" || true)
-    [ -z "$left" ] && break
-    sleep 0.1
-done
-expect_eq "no kmq-jupyter process left behind" "" "$left"
-[ -n "$left" ] && kill $left
+no_kernels_left "no kmq-jupyter process left behind"
 exit 0

@@ -49,12 +49,5 @@ cat "$T/browser.out"
 kill -TERM "$nb_pid" 2>/dev/null
 for _ in $(seq 1 100); do kill -0 "$nb_pid" 2>/dev/null || break; sleep 0.1; done
 kill -KILL "$nb_pid" 2>/dev/null; wait "$nb_pid" 2>/dev/null
-left=""
-for _ in $(seq 1 50); do
-    left=$(pgrep -f "kmq-jupyter -f $JUPYTER_RUNTIME_DIR" || true)
-    [ -z "$left" ] && break
-    sleep 0.1
-done
-expect_eq "the notebook server leaves no kmq-jupyter behind" "" "$left"
-[ -n "$left" ] && kill $left
+no_kernels_left "the notebook server leaves no kmq-jupyter behind"
 exit 0

@@ -22,3 +22,17 @@ jupyter_env() {
 
 # The artifacts folder the browser test keeps its screenshot in.
 ARTIFACTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/artifacts
+
+# no_kernels_left NAME: passes when no kmq-jupyter of this test runs (within
+# 5 s); kills what is left.
+no_kernels_left() {
+    local left=""
+    for _ in $(seq 1 50); do
+        left=$(pgrep -f "kmq-jupyter -f $JUPYTER_RUNTIME_DIR" || true)
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    expect_eq "$1" "" "$left"
+    [ -n "$left" ] && kill $left
+    return 0
+}

@@ -1,0 +1,122 @@
+/*  kmq_request — requests as libkmq sends them, with the checks it makes
+    first (an invalid session key, name, format or cursor, a payload over
+    the broker's max_payload), shared by the blocking kmq and kmq_async.   */
+#include <czmq.h>
+#include "kmq_private.h"
+
+kmq_reply_t *
+kmq_check_session (const char *session)
+{
+    if (kmq_session_valid (session))
+        return NULL;
+    return kmq_reply_local ("BAD_REQUEST", "invalid session key \"%.40s\": use"
+                            " 1-%d characters of A-Z a-z 0-9 . _ : -",
+                            session? session: "", PROTO_SESSION_MAX);
+}
+
+kmq_reply_t *
+kmq_check_size (uint64_t max_payload, const char *what, size_t size)
+{
+    if ((uint64_t) size <= max_payload)
+        return NULL;
+    return kmq_reply_local ("TOO_LARGE", "%s is %zu bytes, over the broker's"
+                            " max_payload of %" PRIu64 " bytes: send less, or"
+                            " raise max_payload", what, size, max_payload);
+}
+
+kmq_reply_t *
+kmq_check_name (const char *name, const char *format)
+{
+    if (!name || !*name || strlen (name) > PROTO_NAME_MAX)
+        return kmq_reply_local ("BAD_REQUEST", "a name must be 1-%d bytes",
+                                PROTO_NAME_MAX);
+    if (!format || (strcmp (format, "csv") && strcmp (format, "json")
+                    && strcmp (format, "frame") && strcmp (format, "file")))
+        return kmq_reply_local ("BAD_REQUEST", "unknown format \"%.20s\":"
+                                " use csv, json, frame or file", format? format: "");
+    return NULL;
+}
+
+static kmq_reply_t *
+s_check_cursor (size_t cursor_pos, size_t len)
+{
+    if (cursor_pos <= len)
+        return NULL;
+    return kmq_reply_local ("BAD_REQUEST", "cursor position %zu is past the end"
+                            " of the code (%zu bytes)", cursor_pos, len);
+}
+
+zmsg_t *
+kmq_request_execute (uint64_t max_payload, uint64_t id, const char *session,
+                     const char *code, size_t len, uint32_t timeout_ms,
+                     kmq_reply_t **refused)
+{
+    assert (refused && (code || len == 0));
+    *refused = kmq_check_session (session);
+    if (!*refused)
+        *refused = kmq_check_size (max_payload, "the code", len);
+    if (*refused)
+        return NULL;
+    return proto_encode_execute (id, session, code? code: "", len, timeout_ms);
+}
+
+zmsg_t *
+kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
+                    const char *name, const char *format, const void *data,
+                    size_t size, kmq_reply_t **refused)
+{
+    assert (refused && (data || size == 0));
+    *refused = kmq_check_session (session);
+    if (!*refused)
+        *refused = kmq_check_name (name, format);
+    if (!*refused && streq (format, "frame"))
+        *refused = kmq_reply_local ("BAD_REQUEST", "a frame upload is sent with"
+                                    " kmq_upload");
+    if (!*refused)
+        *refused = kmq_check_size (max_payload, "the upload", size);
+    if (*refused)
+        return NULL;
+    return proto_encode_upload (id, session, name, format, data? data: "", size);
+}
+
+zmsg_t *
+kmq_request_download (uint64_t id, const char *session, const char *name,
+                      const char *format, kmq_reply_t **refused)
+{
+    assert (refused);
+    *refused = kmq_check_session (session);
+    if (!*refused)
+        *refused = kmq_check_name (name, format);
+    if (*refused)
+        return NULL;
+    return proto_encode_download (id, session, name, format);
+}
+
+zmsg_t *
+kmq_request_code (uint64_t max_payload, proto_type_t type, uint64_t id,
+                  const char *session, const char *code, size_t len,
+                  size_t cursor_pos, kmq_reply_t **refused)
+{
+    assert (refused && (code || len == 0));
+    assert (type == PROTO_COMPLETE || type == PROTO_INSPECT || type == PROTO_IS_COMPLETE);
+    *refused = kmq_check_session (session);
+    if (!*refused)
+        *refused = kmq_check_size (max_payload, "the code", len);
+    if (!*refused && type != PROTO_IS_COMPLETE)
+        *refused = s_check_cursor (cursor_pos, len);
+    if (*refused)
+        return NULL;
+    code = code? code: "";
+    return type == PROTO_COMPLETE? proto_encode_complete (id, session, code, len, cursor_pos)
+         : type == PROTO_INSPECT?  proto_encode_inspect (id, session, code, len, cursor_pos)
+         :                         proto_encode_is_complete (id, session, code, len);
+}
+
+zmsg_t *
+kmq_request_simple (proto_type_t type, uint64_t id, const char *session,
+                    kmq_reply_t **refused)
+{
+    assert (refused);
+    *refused = kmq_check_session (session);
+    return *refused? NULL: proto_encode_simple (type, id, session);
+}
