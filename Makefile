@@ -164,6 +164,9 @@ $(BIN)/kmq-testpeer: $(BUILD)/tests/testpeer.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
 
 run: deps all
+	@echo "kmq-broker on its defaults. Jupyter: $(BIN)/kmq-jupyter install --user," \
+	      "then pick \"Python 3 (kernelmq sandbox)\" in a notebook, or run" \
+	      "jupyter console --kernel kernelmq"
 	$(BIN)/kmq-broker
 
 test: all

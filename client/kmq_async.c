@@ -326,9 +326,10 @@ static void
 s_clock (kmq_async_t *self)
 {
     int64_t now = zclock_mono ();
-    //  A caller that did not service us for a while had nobody heartbeat
-    //  meanwhile: the broker's silence then means nothing.
-    if (now - self->last_service > (int64_t) self->heartbeat_ivl
+    //  A caller that did not service us for a while (past two heartbeats;
+    //  one that polls with kmq_async_timeout never waits longer than one)
+    //  had nobody heartbeat meanwhile: the broker's silence means nothing.
+    if (now - self->last_service > 2 * (int64_t) self->heartbeat_ivl
     &&  self->state == KMQ_ASYNC_READY) {
         self->last_heard = now;
         self->next_heartbeat = now;

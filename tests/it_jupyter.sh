@@ -34,19 +34,6 @@ if [ "$jkt_rc" -ne 0 ] && ! grep -q '^FAIL' "$T/jkt.out"; then
     fail "jupyter_kernel_test runs" "status $jkt_rc; $(tail -20 "$T/jkt.log")"
 fi
 
-# --- failures, stdin ---------------------------------------------------------------
-down_port=$(free_port)
-"$KMQ_BIN/kmq-jupyter" install --prefix "$T/jupyter/prefix" --name kernelmq-down \
-    --endpoint "tcp://127.0.0.1:$down_port" > /dev/null
-timeout 150 $PY tests/jupyter/misc_test.py kernelmq kernelmq-down "tcp://127.0.0.1:$down_port" \
-    > "$T/misc.out" 2> "$T/misc.err"
-misc_rc=$?
-cat "$T/misc.out"
-grep -q "message dropped: wrong HMAC-SHA256 signature" "$T/misc.err" \
-    && ok "the dropped message is logged with its reason" \
-    || fail "the dropped message is logged with its reason" "$(tail -5 "$T/misc.err")"
-[ "$misc_rc" -eq 0 ] || fail "misc_test.py exits 0" "status $misc_rc: $(tail -15 "$T/misc.err")"
-
 # --- jupyter console in tmux: a cell, TAB completion, Ctrl-C -----------------------------
 tmx() { tmux -L "kmq-it-$$" "$@"; }
 screen() { tmx capture-pane -p -t console -S -60; }
@@ -78,6 +65,8 @@ else fail "console: TAB completes a name from the sandbox" "$(screen | tail -15)
 tmx send-keys -t console "import time; time.sleep(60)" Enter
 sleep 2
 tmx send-keys -t console C-c
+wait_for 100 grep -q KeyboardInterrupt "$T/console.err"
+wait_screen "In [5]:" 100
 tmx send-keys -t console "print('after', kmq_answer_value)" Enter
 if wait_screen "after 42" 300; then ok "console: Ctrl-C interrupts the running cell, the namespace is kept"
 else fail "console: Ctrl-C interrupts the running cell, the namespace is kept" "$(screen | tail -15)"; fi
@@ -91,4 +80,21 @@ if tmx has-session -t console 2>/dev/null; then
     tmx kill-server
 else ok "console: Ctrl-D exits and shuts its kernel down"; fi
 no_kernels_left "no kmq-jupyter process left behind"
+
+# --- failures, stdin (last: it kills the broker) ---------------------------------------------------------------
+down_port=$(free_port)
+"$KMQ_BIN/kmq-jupyter" install --prefix "$T/jupyter/prefix" --name kernelmq-down \
+    --endpoint "tcp://127.0.0.1:$down_port" > /dev/null
+timeout 200 $PY tests/jupyter/misc_test.py kernelmq kernelmq-down "tcp://127.0.0.1:$down_port" \
+    "$BROKER_PID" \
+    > "$T/misc.out" 2> "$T/misc.err"
+misc_rc=$?
+cat "$T/misc.out"
+grep -q "message dropped: wrong HMAC-SHA256 signature" "$T/misc.err" \
+    && ok "the dropped message is logged with its reason" \
+    || fail "the dropped message is logged with its reason" "$(tail -5 "$T/misc.err")"
+[ "$misc_rc" -eq 0 ] || fail "misc_test.py exits 0" "status $misc_rc: $(tail -15 "$T/misc.err")"
+
+BROKER_PID=""                      # killed by misc_test.py
+for _ in $(seq 1 100); do [ -z "$(kernel_pids)" ] && break; sleep 0.1; done
 exit 0

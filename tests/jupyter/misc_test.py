@@ -6,10 +6,15 @@
   signature    a shell message with a wrong HMAC is dropped (no reply) and
                the kernel goes on answering correctly signed ones
   stdin        input() is refused with a clear error in the cell
+  broker-gone  the broker is killed while a cell runs: the cell ends with
+               an error (BROKER_LOST) within the broker's liveness window
+               (last: the broker stays dead)
 
-Usage: misc_test.py KERNEL_NAME_UP KERNEL_NAME_DOWN DOWN_ENDPOINT
+Usage: misc_test.py KERNEL_NAME_UP KERNEL_NAME_DOWN DOWN_ENDPOINT BROKER_PID
 Prints "ok   NAME" / "FAIL NAME: why" lines, as the shell tests do.
 """
+import os
+import signal
 import sys
 import time
 from queue import Empty
@@ -17,7 +22,7 @@ from queue import Empty
 from jupyter_client.manager import start_new_kernel
 from jupyter_client.session import Session
 
-up, down, down_endpoint = sys.argv[1:4]
+up, down, down_endpoint, broker_pid = sys.argv[1:5]
 
 
 def check(name, cond, why=""):
@@ -79,3 +84,26 @@ try:
 finally:
     kc.stop_channels()
     km.shutdown_kernel()
+
+# --- the broker dies while a cell runs ------------------------------------------------
+km, kc = start_new_kernel(kernel_name=up, startup_timeout=60)
+try:
+    run(kc, "x = 1")
+    msg_id = kc.execute("import time; time.sleep(60)")
+    time.sleep(2)
+    os.kill(int(broker_pid), signal.SIGKILL)
+    started = time.monotonic()
+    try:
+        reply = kc.get_shell_msg(timeout=30)
+        content = reply["content"]
+    except Empty:
+        content = {}
+    check("broker gone: the running cell ends with an error, not silence",
+          content.get("status") == "error" and content.get("ename") == "BROKER_LOST"
+          and "stopped answering" in content.get("evalue", ""), repr(content))
+    check("broker gone: within the liveness window", time.monotonic() - started < 15,
+          "%.1f s" % (time.monotonic() - started))
+    check("broker gone: heartbeats still answered", kc.hb_channel.is_beating())
+finally:
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
