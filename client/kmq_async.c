@@ -166,7 +166,8 @@ s_submit (kmq_async_t *self, uint64_t id, const char *session, zmsg_t **msg_p)
 {
     char key [24];
     snprintf (key, sizeof key, "%" PRIu64, id);
-    zhash_insert (self->outstanding, key, mem_strdup (session? session: ""));
+    //  autofree: the hash keeps its own copy of the string
+    zhash_insert (self->outstanding, key, (void *) (session? session: ""));
     if (self->state == KMQ_ASYNC_DOWN) {
         char error [512];
         if (s_connect (self, error, sizeof error) != 0) {

@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <czmq.h>
 #include "jupyter_mime.h"
+#include "kmq_private.h"
 #include "mem.h"
 #include "selftest.h"
 
@@ -187,6 +188,46 @@ jupyter_mime_test (bool verbose)
     SELFTEST_CHECK (jupyter_mime_cursor_to_byte (code, 6, 4) == 5);
     SELFTEST_CHECK (jupyter_mime_byte_to_cursor (code, 6, 5) == 4);
     SELFTEST_CHECK (jupyter_mime_cursor_to_byte (code, 6, 99) == 6);
+
+    //  A display event's bundle: text as text, PNG bytes as base64, JSON
+    //  types as JSON values, a broken JSON payload as its text
+    const char *mime [] = { "text/plain", "image/png", "application/json",
+                            "application/vnd.plotly.v1+json" };
+    const void *data [] = { "caf\xc3\xa9", "\x89PNG\0", "{\"a\": [1]}", "{broken" };
+    size_t sizes [] = { 5, 5, 10, 7 };
+    zmsg_t *zmsg = proto_encode_display (7, "nb1", mime, data, sizes, 4);
+    proto_fault_t fault;
+    proto_msg_t *decoded = proto_decode (&zmsg, &fault);
+    SELFTEST_CHECK (decoded);
+    kmq_reply_t *event = kmq_reply_from_msg (&decoded);
+    json_t *bundle = jupyter_mime_bundle (event);
+    SELFTEST_CHECK (json_object_size (bundle) == 4);
+    SELFTEST_CHECK (streq (json_string_value (json_object_get (bundle, "text/plain")),
+                           "caf\xc3\xa9"));
+    SELFTEST_CHECK (streq (json_string_value (json_object_get (bundle, "image/png")),
+                           "iVBORwA="));
+    SELFTEST_CHECK (json_integer_value (json_array_get (json_object_get (
+        json_object_get (bundle, "application/json"), "a"), 0)) == 1);
+    SELFTEST_CHECK (streq (json_string_value (json_object_get (
+        bundle, "application/vnd.plotly.v1+json")), "{broken"));
+    bool wait = true;
+    SELFTEST_CHECK (!jupyter_mime_is_clear_output (event, &wait));
+    json_decref (bundle);
+    kmq_reply_destroy (&event);
+
+    //  clear_output(wait=True) as the glue sends it
+    const char *clear [] = { "text/plain", JUPYTER_MIME_CLEAR_OUTPUT };
+    const void *clear_data [] = { "", "{\"wait\": true}" };
+    size_t clear_sizes [] = { 0, 14 };
+    zmsg = proto_encode_display (8, "nb1", clear, clear_data, clear_sizes, 2);
+    decoded = proto_decode (&zmsg, &fault);
+    event = kmq_reply_from_msg (&decoded);
+    wait = false;
+    SELFTEST_CHECK (jupyter_mime_is_clear_output (event, &wait) && wait);
+    bundle = jupyter_mime_bundle (event);
+    SELFTEST_CHECK (json_object_size (bundle) == 1);    //  its own type left out
+    json_decref (bundle);
+    kmq_reply_destroy (&event);
     if (verbose)
         printf ("OK\n");
 }

@@ -6,6 +6,8 @@
   signature    a shell message with a wrong HMAC is dropped (no reply) and
                the kernel goes on answering correctly signed ones
   stdin        input() is refused with a clear error in the cell
+  queue        executes sent back to back run in order; after a failure,
+               those waiting are aborted (stop_on_error), unless it is off
   broker-gone  the broker is killed while a cell runs: the cell ends with
                an error (BROKER_LOST) within the broker's liveness window
                (last: the broker stays dead)
@@ -81,6 +83,27 @@ try:
     check("input() is refused with an error in the cell",
           content["status"] == "error" and "stdin is not available in kernelmq"
           in content.get("evalue", ""), repr(content.get("evalue")))
+    # --- executes queued behind a failing one ----------------------------------------
+    def replies(ids):
+        got = {}
+        while len(got) < len(ids):
+            reply = kc.get_shell_msg(timeout=60)
+            got[reply["parent_header"]["msg_id"]] = reply["content"]
+        return [got[i] for i in ids]
+
+    ids = [kc.execute("queued = 1"), kc.execute("1/0"), kc.execute("queued = 2"),
+           kc.execute("queued = 3")]
+    statuses = [c["status"] for c in replies(ids)]
+    check("queue: after a failure, the executes waiting are aborted (stop_on_error)",
+          statuses == ["ok", "error", "aborted", "aborted"], repr(statuses))
+    ids = [kc.execute("1/0", stop_on_error=False), kc.execute("print(queued)")]
+    statuses = [c["status"] for c in replies(ids)]
+    check("queue: with stop_on_error false the next one runs (the aborted never ran)",
+          statuses == ["error", "ok"], repr(statuses))
+    content, outputs = run(kc, "queued")
+    results = [m["content"]["data"]["text/plain"] for m in outputs
+               if m["msg_type"] == "execute_result"]
+    check("queue: the aborted cells did not run", results == ["1"], repr(results))
 finally:
     kc.stop_channels()
     km.shutdown_kernel()
