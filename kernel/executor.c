@@ -1,7 +1,8 @@
 /*  executor — the forked child that runs user Python (embedded CPython):
-    the interpreter's life. It starts CPython, makes _kmq_io and compiles
-    the embedded glue (kernel/glue.py) as module _kmq, preloads for the
-    zygote, is handed over to a session, then serves one request at a time
+    the interpreter's life. It starts CPython, makes _kmq_io, imports the
+    embedded glue package (kernel/glue/, as _kmq) and calls _kmq.entry,
+    preloads for the zygote, is handed over to a session, then serves one
+    request at a time
     from its socketpair until the monitor goes. What a request means is
     executor_request.c's business (decoding, the glue's entry points,
     replies, display events and their order with the output).
@@ -23,7 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-extern const char kmq_glue_py [];
+//  kernel/glue_blob.S: the finder's source, and the zip it serves.
+extern const char kmq_embed_finder_py [];
+extern const char kmq_python_zip [];
+extern const char kmq_python_zip_end [];
 
 //  A header map is at most 1 MiB; a frame may be that much over max_payload.
 #define S_FRAME_SLACK (1u << 20)
@@ -99,17 +103,42 @@ s_glue_function (PyObject *module, const char *name)
     return function;
 }
 
-//  Compiles the embedded glue as _kmq, which also imports pandas and numpy.
+//  Dies with "glue: <step>: <the Python error>".
+static void __attribute__ ((noreturn))
+s_glue_die (const char *step)
+{
+    char reason [512];
+    executor_python_describe (reason, sizeof reason);
+    executor_die (EXECUTOR_EXIT_PYTHON, "glue: %s: %s", step, reason);
+}
+
+//  Makes the embedded modules importable (kernel/embed_finder.py over the
+//  zip in the binary: no file is read) and imports _kmq.entry, which also
+//  imports pandas and numpy. The finder copies the zip once; in the
+//  zygote that copy and the compiled modules are shared with every child.
 static void
 s_glue_load (executor_glue_t *glue)
 {
-    PyObject *code = Py_CompileString (kmq_glue_py, "<kmq-glue>", Py_file_input);
-    PyObject *module = code? PyImport_ExecCodeModule ("_kmq", code): NULL;
-    if (!module) {
-        char reason [512];
-        executor_python_describe (reason, sizeof reason);
-        executor_die (EXECUTOR_EXIT_PYTHON, "glue module _kmq: %s", reason);
-    }
+    PyObject *code = Py_CompileString (kmq_embed_finder_py,
+                                       "<kmq-kernel>/embed_finder.py",
+                                       Py_file_input);
+    if (!code)
+        s_glue_die ("compiling embed_finder.py");
+    PyObject *finder = PyImport_ExecCodeModule ("_kmq_embed", code);
+    Py_DECREF (code);
+    if (!finder)
+        s_glue_die ("running embed_finder.py");
+    PyObject *zip = PyMemoryView_FromMemory (
+        (char *) kmq_python_zip, kmq_python_zip_end - kmq_python_zip, PyBUF_READ);
+    PyObject *installed = zip? PyObject_CallMethod (finder, "install", "O", zip): NULL;
+    Py_XDECREF (zip);
+    Py_DECREF (finder);
+    if (!installed)
+        s_glue_die ("reading the embedded zip");
+    Py_DECREF (installed);
+    PyObject *module = PyImport_ImportModule ("_kmq.entry");
+    if (!module)
+        s_glue_die ("import _kmq.entry");
     glue->execute = s_glue_function (module, "execute");
     glue->upload = s_glue_function (module, "upload");
     glue->download = s_glue_function (module, "download");
@@ -119,7 +148,6 @@ s_glue_load (executor_glue_t *glue)
     glue->inspect = s_glue_function (module, "inspect");
     glue->flush = s_glue_function (module, "flush");
     glue->module = module;
-    Py_DECREF (code);
 }
 
 
