@@ -321,6 +321,9 @@ s_timeout_reply (monitor_t *self, proto_msg_t *interrupted)
     if (proto_msg_has (interrupted, "execution_count"))
         proto_builder_uint (reply, "execution_count",
                             proto_msg_uint (interrupted, "execution_count", 0));
+    if (proto_msg_has (interrupted, "duration_ms"))
+        proto_builder_uint (reply, "duration_ms",
+                            proto_msg_uint (interrupted, "duration_ms", 0));
     if (proto_msg_has (interrupted, "state_lost"))
         proto_builder_bool (reply, "state_lost",
                             proto_msg_bool (interrupted, "state_lost", false));
