@@ -78,6 +78,7 @@ def _load_glue():
     spec.loader.exec_module(package)
 
 
+sys.dont_write_bytecode = True     # nothing written into kernel/glue
 _load_glue()
 from _kmq import entry, session, streams  # noqa: E402 -- after the stand-in
 

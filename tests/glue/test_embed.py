@@ -90,7 +90,9 @@ sys.addaudithook(lambda event, args: event == "open" and opened.append(str(args[
 namespace = {"__name__": "_kmq_embed"}
 exec(finder_code, namespace)
 finder = namespace["install"](memoryview(blob))
-import _kmq.entry, companion
+import importlib
+import _kmq.entry
+companion = importlib.import_module("companion")
 print("file", _kmq.entry.__file__)
 print("companion", companion.VALUE, companion.__file__)
 print("names", ",".join(finder.names()))
