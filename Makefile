@@ -105,7 +105,7 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h broker/*.h kernel/*.h)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) -c $< -o $@
 
 # The Makefile is a prerequisite: a line added to PY_EMBED rebuilds the zip.
-$(PY_ZIP): kernel/embed_zip.py $(PY_EMBED_SRC) Makefile
+$(PY_ZIP): kernel/embed_zip.py kernel/embed_finder.py $(PY_EMBED_SRC) Makefile
 	@mkdir -p $(dir $@)
 	$(PYTHON) kernel/embed_zip.py $@ $(PY_EMBED)
 

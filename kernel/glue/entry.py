@@ -25,6 +25,7 @@ heap frozen for the collector. The executor has one Session, SESSION.
 
 import builtins
 import gc
+import linecache
 
 from . import (cells, completion, display, mpl_hook, session, streams,
                transfer, variables, zygote)
@@ -79,7 +80,7 @@ def inspect(data, cursor):
 
 
 def _reset(session_):
-    failed = session_.renew(empty_workdir=True)
+    failed = session_.renew(used=True)
     if failed:
         raise RequestError("INTERNAL",
                            "reset: the namespace is fresh but the working directory "
@@ -98,19 +99,38 @@ def flush():
 
 #  --- the zygote (kernel/zygote.c) -------------------------------------
 
+#  Runs of each path in _warm_up: CPython 3.11 specialises a function's
+#  bytecode after 8 calls.
+_WARM_UP_RUNS = 10
+
+
+def _warm_up():
+    """What every session runs (the hand-over, a cell with and without a
+    result, vars, flush), run in the zygote before it forks, so the
+    children share code that is already specialised (~0.15 MiB less
+    private memory a session). Leaves nothing behind: the session is
+    renewed and the cells' source lines dropped."""
+    for _ in range(_WARM_UP_RUNS):
+        fresh_session()
+        execute("None")
+        execute("1")
+        vars()
+        flush()
+    fresh_session()
+    for name in [name for name in linecache.cache if name.startswith("<cell-")]:
+        del linecache.cache[name]
+
+
 def zygote_preload():
     """In the zygote, once, before it forks (zygote.preload)."""
-    zygote.preload()
+    zygote.preload(_warm_up)
 
 
 def fresh_session():
     """In a pool child the zygote just handed to a session: the same
-    renewal as reset, but the working directory is left alone. A pool
-    child's /work is the tmpfs its sandbox mounted after the fork and
-    nothing has written to it; without the filesystem layer (test builds)
-    its cwd is the zygote's, a directory of the host that other children
-    share, which must not be emptied."""
-    SESSION.renew(empty_workdir=False)
+    renewal as reset, for a session that never ran (Session.renew says
+    why its working directory is left alone and nothing is collected)."""
+    SESSION.renew(used=False)
 
 
 #  --- set-up, once per process -----------------------------------------

@@ -5,9 +5,15 @@ Contract: a Session owns the namespace the cells run in, the cell counter
 shown in the cell running now. renew() is the single path back to a fresh
 session, shared by the reset request and the zygote's hand-over of a pool
 child: a fresh namespace, the counter at 0, every figure closed, the
-executor's own streams back, numpy's global generator reseeded and, unless
-told not to, the working directory emptied. It returns the entries it
-could not remove.
+executor's own streams back, numpy's global generator reseeded. What only a
+used session has, its files and its garbage, goes too (renew(used=True),
+reset): the working directory is emptied and the old namespace collected.
+A pool child at its hand-over (used=False) has neither, and both would
+harm: its /work is the empty tmpfs its sandbox mounted after the fork, or,
+without the filesystem layer (test builds), the zygote's cwd, a directory
+of the host its siblings share; and a full collection there writes to
+pages it shares with the zygote (~0.1 MiB more per session). renew
+returns the entries of the working directory it could not remove.
 """
 
 import builtins
@@ -73,16 +79,19 @@ class Session:
         del self.shown_figures[:]
         return self.count
 
-    def renew(self, empty_workdir=True):
-        """Back to a fresh session (see the module's contract). The working
-        directory is the current one, as the executor's cwd is /work.
-        Returns the entries of it that could not be removed."""
+    def renew(self, used=True):
+        """Back to a fresh session (see the module's contract); used says
+        whether this one ran anything. The working directory is the current
+        one, as the executor's cwd is /work. Returns the entries of it that
+        could not be removed."""
         self.namespace = _fresh_namespace()
         self.count = 0
         del self.shown_figures[:]
         mpl_hook.close_figures()
         streams.restore()
         _reseed_numpy()
-        failed = empty_directory() if empty_workdir else []
+        if not used:
+            return []
+        failed = empty_directory()
         gc.collect()
         return failed

@@ -116,7 +116,7 @@ class GlueTest(unittest.TestCase):
     def setUp(self):
         os.chdir(WORKDIR)
         empty_workdir()
-        entry.SESSION.renew(empty_workdir=False)
+        entry.SESSION.renew(used=False)
         fake_io.events.clear()
         fake_io.in_flight = True
         fake_io.max_payload = None

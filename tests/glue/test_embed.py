@@ -1,6 +1,8 @@
 """kernel/embed_zip.py and kernel/embed_finder.py: the glue built into one
 deterministic zip and imported from memory, as kmq-kernel does."""
 
+import io
+import marshal
 import os
 import subprocess
 import sys
@@ -44,9 +46,10 @@ class Zip(unittest.TestCase):
         self.assertEqual(names, sorted(names))
         self.assertIn("_kmq/__init__.py", names)
         self.assertIn("_kmq/entry.py", names)
-        expected = sorted("_kmq/" + name for name in os.listdir(os.path.join(KERNEL, "glue"))
-                          if name.endswith(".py"))
-        self.assertEqual(names, expected)
+        sources = [name for name in os.listdir(os.path.join(KERNEL, "glue"))
+                   if name.endswith(".py")]
+        self.assertEqual(names, sorted("_kmq/" + name + end for name in sources
+                                       for end in ("", "c")))
         for info in infos:
             self.assertEqual(info.date_time, (1980, 1, 1, 0, 0, 0))
             self.assertEqual(info.compress_type, zipfile.ZIP_STORED)
@@ -85,8 +88,13 @@ with open(zip_path, "rb") as f:
 os.unlink(zip_path)
 with open(finder_source) as f:
     finder_code = compile(f.read(), "<kmq-kernel>/embed_finder.py", "exec")
-opened = []
-sys.addaudithook(lambda event, args: event == "open" and opened.append(str(args[0])))
+opened, compiled = [], []
+def audit(event, args):
+    if event == "open":
+        opened.append(str(args[0]))
+    elif event == "compile" and str(args[1]).startswith("<kmq-kernel>/_kmq"):
+        compiled.append(args[1])
+sys.addaudithook(audit)
 namespace = {"__name__": "_kmq_embed"}
 exec(finder_code, namespace)
 finder = namespace["install"](memoryview(blob))
@@ -106,6 +114,7 @@ except TypeError:
 import inspect
 print("getsource", inspect.getsource(_kmq.entry.execute).splitlines()[0])
 print("opened", [p for p in opened if "glue" in p or p.endswith(".zip")])
+print("compiled", compiled)
 '''
 
 
@@ -134,3 +143,55 @@ class Finder(unittest.TestCase):
         self.assertEqual(lines["source"], 'tree = ast.parse(code, filename, "exec")')
         self.assertEqual(lines["getsource"], "def execute(code):")
         self.assertEqual(lines["opened"], "[]")
+        self.assertEqual(lines["compiled"], "[]")      # the .pyc entries were used
+
+
+def _load_finder_module():
+    """kernel/embed_finder.py as a module of its own (no import statement:
+    it is not on sys.path)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "_kmq_embed_under_test", os.path.join(KERNEL, "embed_finder.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class CompiledEntries(unittest.TestCase):
+    """The finder takes a module's code from its .pyc only when that was
+    made by this Python from this very source."""
+
+    def _finder(self, pyc_of):
+        directory = tempfile.mkdtemp(dir=SCRATCH)
+        path = os.path.join(directory, "m.py")
+        with open(path, "w") as f:
+            f.write("WHERE = 'source'\n")
+        out = os.path.join(directory, "m.zip")
+        self.assertEqual(_build(out, "m=" + path).returncode, 0)
+        with zipfile.ZipFile(out) as archive:
+            entries = {name: archive.read(name) for name in archive.namelist()}
+        entries["m.pyc"] = pyc_of(entries["m.pyc"])
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, data in entries.items():
+                archive.writestr(name, data)
+        return _load_finder_module().EmbeddedFinder(buffer.getvalue())
+
+    def _where(self, finder):
+        namespace = {}
+        exec(finder.get_code("m"), namespace)
+        return namespace["WHERE"]
+
+    @staticmethod
+    def _with_code(pyc, text):
+        return pyc[:16] + marshal.dumps(compile(text, "<kmq-kernel>/m.py", "exec"))
+
+    def test_a_matching_pyc_is_used(self):
+        finder = self._finder(lambda pyc: self._with_code(pyc, "WHERE = 'pyc'"))
+        self.assertEqual(self._where(finder), "pyc")
+
+    def test_another_source_or_python_falls_back_to_the_source(self):
+        other_hash = lambda pyc: self._with_code(pyc[:8] + b"\0" * 8 + pyc[16:], "WHERE = 'pyc'")
+        other_magic = lambda pyc: self._with_code(b"\0\0\r\n" + pyc[4:], "WHERE = 'pyc'")
+        for change in (other_hash, other_magic):
+            self.assertEqual(self._where(self._finder(change)), "source")

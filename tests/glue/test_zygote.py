@@ -26,6 +26,14 @@ class Preload(GlueTest):
             self._preload_in(directory)
             self.assertNotIn("MPLCONFIGDIR", os.environ)
 
+    def test_the_warm_up_leaves_a_fresh_session(self):
+        import linecache
+        self._preload_in(SCRATCH)
+        self.assertEqual(entry.SESSION.count, 0)
+        self.assertEqual(sorted(entry.SESSION.namespace), ["__builtins__", "__name__"])
+        self.assertEqual([name for name in linecache.cache if name.startswith("<cell-")], [])
+        self.assertEqual(os.listdir(SCRATCH + "/work"), [])
+
     def test_the_heap_is_frozen(self):
         gc.unfreeze()
         with unittest.mock.patch.object(tempfile, "tempdir", SCRATCH):
