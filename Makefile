@@ -58,7 +58,8 @@ CLI_SRC    = $(wildcard client/kmq_cli*.c)
 # makes one deterministic zip of them (build/kmq_python.zip) that
 # kernel/glue_blob.S carries and kernel/embed_finder.py serves from memory,
 # so an executor needs no file from the host once its sandbox hides it.
-PY_EMBED = _kmq=kernel/glue
+PY_EMBED  = _kmq=kernel/glue
+# one more a line, e.g.:  PY_EMBED += kmq_frame=common/kmq_frame.py
 PY_EMBED_SRC = $(foreach e,$(PY_EMBED),$(call s_embed_src,$(lastword $(subst =, ,$(e)))))
 s_embed_src  = $(if $(filter %.py,$(1)),$(1),$(shell find $(1) -name '*.py'))
 PY_ZIP       = build/kmq_python.zip

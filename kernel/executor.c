@@ -1,9 +1,9 @@
 /*  executor — the forked child that runs user Python (embedded CPython):
     the interpreter's life. It starts CPython, makes _kmq_io, imports the
-    embedded glue package (kernel/glue/, as _kmq) and calls _kmq.entry,
-    preloads for the zygote, is handed over to a session, then serves one
-    request at a time
-    from its socketpair until the monitor goes. What a request means is
+    glue package embedded in the binary (kernel/glue/, as _kmq) and looks
+    up the functions of _kmq.entry, preloads for the zygote, is handed over
+    to a session, then serves one request at a time from its socketpair
+    until the monitor goes. What a request means is
     executor_request.c's business (decoding, the glue's entry points,
     replies, display events and their order with the output).
 
@@ -114,8 +114,8 @@ s_glue_die (const char *step)
 
 //  Makes the embedded modules importable (kernel/embed_finder.py over the
 //  zip in the binary: no file is read) and imports _kmq.entry, which also
-//  imports pandas and numpy. The finder copies the zip once; in the
-//  zygote that copy and the compiled modules are shared with every child.
+//  imports pandas and numpy. The finder copies the zip's entries once; in
+//  the zygote they and the modules are shared with every child.
 static void
 s_glue_load (executor_glue_t *glue)
 {
