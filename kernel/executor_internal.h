@@ -98,7 +98,7 @@ typedef struct {
     PyObject *complete;
     PyObject *inspect;
     PyObject *flush;
-    PyObject *module;           //  _kmq itself, for its cell counter
+    PyObject *module;           //  _kmq.entry, for its cell counter _count
 } executor_glue_t;
 
 struct _executor_python_t {
