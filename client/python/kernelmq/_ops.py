@@ -200,9 +200,9 @@ class UploadOp(_Checked):
     """upload: bytes into a DataFrame (csv, json) or a file."""
 
     def __init__(self, session: str, name: str, data: Any, format: Optional[str]) -> None:
-        name, format, payloads = _data.upload_payloads(name, data, format)
+        name, format, payloads, extra = _data.upload_payloads(name, data, format)
         super().__init__({"type": "upload", "session": session, "name": name,
-                          "format": format}, payloads)
+                          "format": format, **extra}, payloads)
 
     def result(self, message: Message) -> Upload:
         return Upload(message.get("name", ""), message.get("kind", ""),
@@ -220,10 +220,14 @@ class DownloadOp(_Checked):
         self.asked = format
 
     def result(self, message: Message) -> Any:
-        if len(message.payloads) != 1:
-            raise errors.ProtocolError("a download reply carries one payload, this one %d"
-                                       % len(message.payloads))
-        return _data.download_value(self.asked, message.payloads[0])
+        answered = message.get("format", self.header["format"])
+        if answered not in ("frame", "json") and self.header["format"] == "auto":
+            raise errors.ProtocolError("a download for format auto answered %r" % answered)
+        try:
+            return _data.download_value(self.asked, answered, message.header,
+                                        message.payloads)
+        except ValueError as exc:   # FrameError too: a kernel's lie is a protocol error
+            raise errors.ProtocolError("download %s: %s" % (self.header["name"], exc)) from None
 
 
 class AtCursorOp(_Checked):
