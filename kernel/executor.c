@@ -145,6 +145,8 @@ s_glue_load (executor_glue_t *glue)
     glue->reset = s_glue_function (module, "reset");
     glue->vars = s_glue_function (module, "vars");
     glue->files = s_glue_function (module, "files");
+    glue->is_complete = s_glue_function (module, "is_complete");
+    glue->history = s_glue_function (module, "history");
     glue->complete = s_glue_function (module, "complete");
     glue->inspect = s_glue_function (module, "inspect");
     glue->flush = s_glue_function (module, "flush");

@@ -95,6 +95,8 @@ typedef struct {
     PyObject *reset;
     PyObject *vars;
     PyObject *files;
+    PyObject *is_complete;
+    PyObject *history;
     PyObject *complete;
     PyObject *inspect;
     PyObject *flush;

@@ -21,6 +21,7 @@ import tokenize
 import traceback
 
 from . import display, mpl_hook
+from .session import cell_filename
 from .errors import RequestError, exc_summary
 
 #  Frames of the glue's own files are stripped from user tracebacks.
@@ -93,7 +94,8 @@ def run(session, code):
     """Runs code as the session's next cell; see the module's contract."""
     count = session.next_cell()
     fields = {"execution_count": count}
-    filename = "<cell-%d>" % count
+    display.send_input("execute", {"execution_count": count}, code.encode("utf-8"))
+    filename = cell_filename(count)
     #  Registered before parsing so SyntaxErrors and later calls into
     #  functions of this cell show source lines.
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)

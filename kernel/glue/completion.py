@@ -1,5 +1,13 @@
-"""complete and inspect (protocol.md section 5): what a name at the cursor
-could be, and what it is, from the live namespace without running code.
+"""complete, inspect and is_complete (protocol.md section 5): what a name
+at the cursor could be, what it is, and whether a cell being typed is
+finished, from the live namespace without running code.
+
+is_complete(session, data) follows Python's own interactive console
+(codeop): "complete" when the code compiles as it is and its last line is
+not inside a block (a block ends at a blank line), "incomplete" (with the
+indent the next line wants) when more lines could make it compile (an
+open block, bracket or string) or its last line is in a block, "invalid"
+for a syntax error more lines cannot fix.
 
 Contract: complete(session, data, cursor) and inspect(session, data,
 cursor) take the code's UTF-8 bytes and a byte cursor (at most their
@@ -11,6 +19,7 @@ before a dot is evaluated beyond a plain dotted name.
 """
 
 import builtins
+import codeop
 import functools
 import inspect as _pyinspect
 import keyword
@@ -251,3 +260,35 @@ def inspect(session, data, cursor):
         text = "%s\n\n(inspect failed: %s)\n" % (name, exc_summary(exc))
     return ({"found": True, "mime": ["text/plain"]},
             [text.encode("utf-8", "backslashreplace")])
+
+
+def _indent_after(code):
+    """The whitespace the next line of code should start with."""
+    lines = code.rstrip("\n").split("\n")
+    last = lines[-1] if lines else ""
+    indent = last[:len(last) - len(last.lstrip())]
+    if last.rstrip().endswith((":", "(", "[", "{", ",", "\\")):
+        return indent + "    " if last.rstrip().endswith(":") else indent
+    return indent
+
+
+def is_complete(session, data):
+    """completeness (and indent when incomplete) of the code's UTF-8 bytes."""
+    try:
+        code = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError("BAD_REQUEST", "the code is not valid UTF-8; send it "
+                           "as UTF-8 text") from None
+    try:
+        #  symbol "exec": a cell, not the console's single statement
+        compiled = codeop.compile_command(code, "<cell>", "exec")
+    except (SyntaxError, OverflowError, ValueError):
+        return {"completeness": "invalid"}, []
+    if compiled is None:
+        return {"completeness": "incomplete", "indent": _indent_after(code)}, []
+    #  It compiles, but a cell whose last line is inside a block stays open
+    #  until a blank line, as in Python's console and IPython's
+    last = code.rstrip("\n").split("\n")[-1]
+    if last[:1] in (" ", "\t") and not code.endswith("\n\n"):
+        return {"completeness": "incomplete", "indent": _indent_after(code)}, []
+    return {"completeness": "complete"}, []

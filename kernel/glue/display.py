@@ -9,6 +9,8 @@ module, the glue's only outside dependency) after flushing the output
 written so far, and returns whether a request was in flight. show(session,
 objs) is the builtin display(): one event per object, and the figures it
 showed recorded on the session so the cell end does not send them again.
+send_input(request_type, fields, payload) writes the request's `input`
+event (protocol.md 4.5).
 """
 
 import base64
@@ -181,6 +183,15 @@ def send(items):
         return False
     return _kmq_io.send_event([mime for mime, _ in items],
                               [data for _, data in items])
+
+
+def send_input(request_type, fields, payload=None):
+    """The `input` event of the request in flight (protocol.md 4.5): what
+    attached clients see when it starts. Output written so far goes first."""
+    streams.flush()
+    if _kmq_io is None or not hasattr(_kmq_io, "send_input"):
+        return False
+    return _kmq_io.send_input(request_type, fields, payload)
 
 
 def show(session, objs):

@@ -25,7 +25,6 @@ heap frozen for the collector. The executor has one Session, SESSION.
 
 import builtins
 import gc
-import linecache
 
 from . import (cells, completion, display, mpl_hook, session, streams,
                transfer, variables, zygote)
@@ -87,7 +86,24 @@ def inspect(data, cursor):
     return _reply(completion.inspect, data, cursor)
 
 
+def is_complete(data):
+    return _reply(completion.is_complete, data)
+
+
+def _history(session_, last):
+    kept, truncated = session_.history(last)
+    fields = {"cells": [{"execution_count": count, "code": code} for count, code in kept]}
+    if truncated:
+        fields["truncated"] = True
+    return fields, []
+
+
+def history(last):
+    return _reply(_history, last)
+
+
 def _reset(session_):
+    display.send_input("reset", {})
     failed = session_.renew(used=True)
     if failed:
         raise RequestError("INTERNAL",
@@ -125,8 +141,6 @@ def _warm_up():
         vars()
         flush()
     fresh_session()
-    for name in [name for name in linecache.cache if name.startswith("<cell-")]:
-        del linecache.cache[name]
 
 
 def zygote_preload():

@@ -20,6 +20,7 @@ import os
 import re
 import stat
 
+from . import display
 from .errors import RequestError, exc_summary
 from .libs import json_default, kmq_frame, pandas
 
@@ -113,6 +114,8 @@ def _write_file(name, data):
 
 def upload(session, name, format, data):
     """The bytes as file name, or parsed into DataFrame name."""
+    size = sum(len(b) for b in data[1]) if format == "frame" else len(data)
+    display.send_input("upload", {"name": name, "format": format, "bytes": size})
     if format == "file":
         return _write_file(name, data), []
     _check_frame_format(format)

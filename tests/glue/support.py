@@ -45,6 +45,7 @@ class FakeIO(types.ModuleType):
     def __init__(self):
         super().__init__("_kmq_io")
         self.events = []
+        self.inputs = []
         self.in_flight = True
         self.max_payload = None
 
@@ -63,6 +64,18 @@ class FakeIO(types.ModuleType):
         if not self.in_flight:
             return False
         self.events.append(list(zip(mime, payloads)))
+        return True
+
+    def send_input(self, request_type, fields, payload):
+        """Records ("input", request_type, fields, payload) as the C module
+        writes an input event (protocol.md 4.5)."""
+        if not isinstance(request_type, str) or not isinstance(fields, dict):
+            raise TypeError("send_input: a str and a dict expected")
+        if payload is not None and not isinstance(payload, bytes):
+            raise TypeError("send_input: payload must be bytes or None")
+        if not self.in_flight:
+            return False
+        self.inputs.append((request_type, fields, payload))
         return True
 
 
@@ -120,6 +133,7 @@ class GlueTest(unittest.TestCase):
         empty_workdir()
         entry.SESSION.renew(used=False)
         fake_io.events.clear()
+        fake_io.inputs.clear()
         fake_io.in_flight = True
         fake_io.max_payload = None
 
