@@ -63,7 +63,18 @@ KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
 JUPYTER_SRC = $(filter-out client/jupyter/jupyter_main.c,$(wildcard client/jupyter/*.c))
-GLUE_SRC   = $(wildcard kernel/*.py) common/kmq_frame.py
+
+# Python compiled into kmq-kernel, one NAME=PATH a line: PATH a package
+# directory or a .py file, NAME what it is imported as. kernel/embed_zip.py
+# makes one deterministic zip of them (build/kmq_python.zip) that
+# kernel/glue_blob.S carries and kernel/embed_finder.py serves from memory,
+# so an executor needs no file from the host once its sandbox hides it.
+PY_EMBED  = _kmq=kernel/glue
+PY_EMBED += kmq_frame=common/kmq_frame.py
+PY_EMBED_SRC = $(foreach e,$(PY_EMBED),$(call s_embed_src,$(lastword $(subst =, ,$(e)))))
+s_embed_src  = $(if $(filter %.py,$(1)),$(1),$(shell find $(1) -name '*.py'))
+PY_ZIP       = build/kmq_python.zip
+PYTHON       = /usr/bin/python3
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -107,12 +118,14 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/jupyter/*.h broker/*.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) \
 	    $(if $(findstring client/jupyter/,$<),-DKMQ_PYTHON_VERSION='"$(PY_VERSION)"') -c $< -o $@
 
-# The Python glue and the frame codec (common/kmq_frame.py) are compiled into
-# the kernel (.incbin), so an executor needs no file from the host once its
-# sandbox hides it.
-$(BUILD)/kernel/glue_blob.o: kernel/glue_blob.S $(GLUE_SRC)
+# The Makefile is a prerequisite: a line added to PY_EMBED rebuilds the zip.
+$(PY_ZIP): kernel/embed_zip.py kernel/embed_finder.py $(PY_EMBED_SRC) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) -c $< -o $@ -Ikernel -Icommon
+	$(PYTHON) kernel/embed_zip.py $@ $(PY_EMBED)
+
+$(BUILD)/kernel/glue_blob.o: kernel/glue_blob.S kernel/embed_finder.py $(PY_ZIP)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@ -Ikernel -I$(dir $(PY_ZIP))
 
 $(BIN)/kmq-broker: $(BUILD)/broker/main.o $(BROKER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(BIN)

@@ -175,6 +175,25 @@ else:
     rows.append(("5 upload / download CSV", FAILED if not up else "", FAILED if not ip else "",
                  "-", "<= 1.15x in-process", "?"))
 
+fr = load("kmq_frame")
+if fr:
+    pickle_s = fr["pickle_dumps_s"] + fr["pickle_loads_s"]
+    anchor = (f"pickle dumps+loads in-process: {pickle_s:.3f} s; df.copy(): {fr['copy_s']:.3f} s; "
+              f"through kmq as csv: down {fr['csv_down_s']:.2f} s, up {fr['csv_up_s']:.2f} s")
+    for way, key, csv_key in (("download", "frame_down_s", "csv_down_s"),
+                              ("upload", "frame_up_s", "csv_up_s")):
+        x, y = fr[key] / pickle_s, fr[csv_key] / fr[key]
+        ok = x <= 3 and y >= 10
+        rows.append((f"5 {way} a {fr['mb']:.0f} MB numeric DataFrame as frame (Python client, "
+                     f"{fr['rows']} rows x 8), median", f"{fr[key]:.3f} s", anchor,
+                     f"{x:.2f}x pickle, {y:.0f}x faster than csv",
+                     "<= 3x pickle, >= 10x faster than csv",
+                     met(ok) + ("" if x <= 3 else f" ({x / 3:.2f}x over 3x pickle)")))
+        anchor = "(same run)"
+else:
+    rows.append(("5 DataFrame up and down as frame", FAILED, "", "-",
+                 "<= 3x pickle, >= 10x faster than csv", "?"))
+
 hb, hbf, st, ex, exf = (load(n) for n in ("kmq_tput_hb", "floor_tput_hb", "kmq_tput_stats",
                                           "kmq_tput_exec", "floor_tput_exec"))
 

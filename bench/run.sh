@@ -215,6 +215,13 @@ if step csv_gen 90 $PY "$HERE/inproc.py" gen "$CSV" "$CSV_MB"; then
     rm -f "$CSV"
 fi
 
+# A numeric DataFrame of CSV_MB up and down as frame and as csv, beside
+# pickle and df.copy() in the same process.
+if start_broker frame; then
+    step kmq_frame 240 $PY "$HERE/frame_bench.py" "$ENDPOINT" "$CSV_MB" 3
+    stop_broker
+fi
+
 # ---------------------------------------------------------------- 6. throughput
 step floor_tput_exec 30 "$ZB" load "$FLOOR_FE" 4 "$SECONDS_TPUT" 16 exec
 kill_pid "$FLOOR_WORKER" "zbench worker"; kill_pid "$FLOOR_PROXY" "zbench proxy"

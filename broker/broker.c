@@ -124,14 +124,10 @@ s_hello (broker_t *self, zframe_t *client, proto_msg_t *req)
     broker_send_client (self, client, &msg);
 }
 
-//  A request as stats shows it: {request, client, request_type}, or nil.
+//  A request as stats shows it: {request, client, request_type}.
 static void
 s_pack_request (broker_t *self, proto_builder_t *builder, session_request_t *req)
 {
-    if (!req) {
-        proto_builder_val_nil (builder);
-        return;
-    }
     proto_builder_val_map (builder, 3);
     proto_builder_val_str (builder, "request");
     proto_builder_val_uint (builder, req->id);
@@ -169,7 +165,8 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
-        proto_builder_val_map (builder, 12);
+        session_request_t *running = session_inflight (s);
+        proto_builder_val_map (builder, running? 12: 11);
         proto_builder_val_str (builder, "session");
         proto_builder_val_str (builder, session_key (s));
         proto_builder_val_str (builder, "state");
@@ -188,8 +185,10 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
         proto_builder_val_str (builder, session_sandbox (s));
         proto_builder_val_str (builder, "sandbox_missing");
         proto_builder_val_str (builder, session_sandbox_missing (s));
-        proto_builder_val_str (builder, "running");
-        s_pack_request (self, builder, session_inflight (s));
+        if (running) {
+            proto_builder_val_str (builder, "running");
+            s_pack_request (self, builder, running);
+        }
         proto_builder_val_str (builder, "waiting");
         zlistx_t *waiting = session_waiting (s);
         proto_builder_val_array (builder, (uint32_t) zlistx_size (waiting));

@@ -225,6 +225,8 @@ const char *kmq_reply_event (kmq_reply_t *self);
 const char *kmq_reply_str (kmq_reply_t *self, const char *key);
 uint64_t kmq_reply_uint (kmq_reply_t *self, const char *key, uint64_t dflt);
 bool kmq_reply_bool (kmq_reply_t *self, const char *key, bool dflt);
+//  True when the reply's header has key (e.g. "duration_ms").
+bool kmq_reply_has (kmq_reply_t *self, const char *key);
 //  Arrays of strings ("mime", "traceback"): element count (0 when absent)
 //  and element index as a NUL-terminated string owned by the reply (NULL
 //  when out of range or not a string).

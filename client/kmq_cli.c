@@ -22,7 +22,7 @@ volatile sig_atomic_t cli_interrupted = 0;
 
 static const char *s_usage =
 "usage:\n"
-"  kmq [-e ENDPOINT] exec -s SESSION [--timeout SEC] [--save-display DIR]\n"
+"  kmq [-e ENDPOINT] exec -s SESSION [--timeout SEC] [--save-display DIR] [--time]\n"
 "                        [CODE | -f FILE | -]\n"
 "  kmq [-e ENDPOINT] upload -s SESSION NAME FILE [--format csv|json|frame|file]\n"
 "  kmq [-e ENDPOINT] download -s SESSION NAME [--format csv|json|frame|file]\n"
@@ -61,7 +61,7 @@ static const char *s_usage =
 enum {
     OPT_SESSION = 1 << 0, OPT_TIMEOUT = 1 << 1, OPT_FILE = 1 << 2,
     OPT_FORMAT = 1 << 3, OPT_OUTPUT = 1 << 4, OPT_JSON = 1 << 5,
-    OPT_SAVE = 1 << 6, OPT_CURSOR = 1 << 7, OPT_TO = 1 << 8
+    OPT_SAVE = 1 << 6, OPT_CURSOR = 1 << 7, OPT_TO = 1 << 8, OPT_TIME = 1 << 9
 };
 
 typedef struct {
@@ -75,6 +75,7 @@ typedef struct {
     const char *cursor;
     const char *to;                 //  convert: csv or json
     bool json;
+    bool time;                      //  exec --time: say how long the cell ran
     char *data;                     //  code or upload bytes, read before connecting
     size_t size;
     uint32_t timeout_ms;
@@ -104,7 +105,7 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         { "-f", "--file", OPT_FILE }, { NULL, "--format", OPT_FORMAT },
         { "-o", "--output", OPT_OUTPUT }, { NULL, "--json", OPT_JSON },
         { NULL, "--save-display", OPT_SAVE }, { NULL, "--cursor", OPT_CURSOR },
-        { NULL, "--to", OPT_TO },
+        { NULL, "--to", OPT_TO }, { NULL, "--time", OPT_TIME },
     };
     bool options_done = false;
     for (int i = first; i < argc; i++) {
@@ -145,10 +146,14 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         }
         if (!is_endpoint && !(flag & command->options))
             cli_usage_error ("%s: unknown option \"%.*s\"", command->name, (int) len, arg);
-        if (flag == OPT_JSON) {
+        if (flag == OPT_JSON || flag == OPT_TIME) {
             if (value)
-                cli_usage_error ("%s: --json takes no value", command->name);
-            args->json = true;
+                cli_usage_error ("%s: %s takes no value", command->name,
+                                 flag == OPT_JSON? "--json": "--time");
+            if (flag == OPT_JSON)
+                args->json = true;
+            else
+                args->time = true;
             continue;
         }
         if (!value) {
@@ -245,6 +250,9 @@ s_cmd_exec (kmq_t *kmq, args_t *args)
     kmq_reply_t *reply = kmq_execute (kmq, args->session, args->data, args->size,
                                       args->timeout_ms);
     int status = cli_print_result (reply, "", &output);
+    if (args->time && kmq_reply_has (reply, "duration_ms"))
+        fprintf (stderr, "kmq: cell %" PRIu64 " ran in %" PRIu64 " ms\n",
+                 kmq_reply_execution_count (reply), kmq_reply_uint (reply, "duration_ms", 0));
     kmq_reply_destroy (&reply);
     cli_output_destroy (&output);
     return status;
@@ -537,7 +545,7 @@ s_cmd_repl (kmq_t *kmq, args_t *args)
 //  --- main ---------------------------------------------------------------
 
 static const command_t s_commands [] = {
-    { "exec", OPT_SESSION | OPT_TIMEOUT | OPT_FILE | OPT_SAVE, 0, 1,
+    { "exec", OPT_SESSION | OPT_TIMEOUT | OPT_FILE | OPT_SAVE | OPT_TIME, 0, 1,
       s_prepare_exec, s_cmd_exec },
     { "upload", OPT_SESSION | OPT_FORMAT, 2, 2, s_prepare_upload, s_cmd_upload },
     { "download", OPT_SESSION | OPT_FORMAT | OPT_OUTPUT, 1, 1, s_prepare_download,

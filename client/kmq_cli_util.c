@@ -336,7 +336,9 @@ s_newline (cli_output_t *output)
 static void
 s_on_shared_event (cli_output_t *output, const kmq_event_t *event)
 {
-    const char *who = *event->client? event->client: "you";
+    if (event->id != 0)
+        return;                     //  our own request: exec prints it itself
+    const char *who = event->client;
     if (streq (event->kind, "input")) {
         s_newline (output);
         if (streq (event->request_type, "execute")) {

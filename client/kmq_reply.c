@@ -148,6 +148,13 @@ kmq_reply_uint (kmq_reply_t *self, const char *key, uint64_t dflt)
 }
 
 bool
+kmq_reply_has (kmq_reply_t *self, const char *key)
+{
+    assert (self);
+    return self->msg && proto_msg_has (self->msg, key);
+}
+
+bool
 kmq_reply_bool (kmq_reply_t *self, const char *key, bool dflt)
 {
     assert (self);

@@ -125,6 +125,7 @@ static const s_field_t s_fields [] = {
     { "heartbeat_liveness", K_UINT, K_NONE },
     { "max_payload", K_UINT, K_NONE },
     { "execution_count", K_UINT, K_NONE },
+    { "duration_ms", K_UINT, K_NONE },
     { "mime", K_ARRAY, K_STR },
     { "ename", K_STR, K_NONE },
     { "evalue", K_STR, K_NONE },

@@ -1,8 +1,9 @@
 /*  executor — the forked child that runs user Python (embedded CPython):
-    the interpreter's life. It starts CPython, makes _kmq_io and compiles
-    the embedded glue (kernel/glue.py) as module _kmq, preloads for the
-    zygote, is handed over to a session, then serves one request at a time
-    from its socketpair until the monitor goes. What a request means is
+    the interpreter's life. It starts CPython, makes _kmq_io, imports the
+    glue package embedded in the binary (kernel/glue/, as _kmq) and looks
+    up the functions of _kmq.entry, preloads for the zygote, is handed over
+    to a session, then serves one request at a time from its socketpair
+    until the monitor goes. What a request means is
     executor_request.c's business (decoding, the glue's entry points,
     replies, display events and their order with the output).
 
@@ -23,8 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-extern const char kmq_glue_py [];
-extern const char kmq_frame_py [];
+//  kernel/glue_blob.S: the finder's source, and the zip it serves.
+extern const char kmq_embed_finder_py [];
+extern const char kmq_python_zip [];
+extern const char kmq_python_zip_end [];
 
 //  A header map is at most 1 MiB; a frame may be that much over max_payload.
 #define S_FRAME_SLACK (1u << 20)
@@ -100,35 +103,50 @@ s_glue_function (PyObject *module, const char *name)
     return function;
 }
 
-//  Compiles embedded source as module name (in sys.modules); dies when it
-//  does not load. Returns a new reference.
-static PyObject *
-s_module_load (const char *name, const char *source, const char *filename)
+//  Dies with "glue: <step>: <the Python error>".
+static void __attribute__ ((noreturn))
+s_glue_die (const char *step)
 {
-    PyObject *code = Py_CompileString (source, filename, Py_file_input);
-    PyObject *module = code? PyImport_ExecCodeModule (name, code): NULL;
-    if (!module) {
-        char reason [512];
-        executor_python_describe (reason, sizeof reason);
-        executor_die (EXECUTOR_EXIT_PYTHON, "glue module %s: %s", name, reason);
-    }
-    Py_DECREF (code);
-    return module;
+    char reason [512];
+    executor_python_describe (reason, sizeof reason);
+    executor_die (EXECUTOR_EXIT_PYTHON, "glue: %s: %s", step, reason);
 }
 
-//  Loads the frame codec as kmq_frame, then compiles the embedded glue as
-//  _kmq (which imports kmq_frame, pandas and numpy).
+//  Makes the embedded modules importable (kernel/embed_finder.py over the
+//  zip in the binary: no file is read) and imports _kmq.entry, which also
+//  imports pandas and numpy. The finder copies the zip's entries once; in
+//  the zygote they and the modules are shared with every child.
 static void
 s_glue_load (executor_glue_t *glue)
 {
-    Py_DECREF (s_module_load ("kmq_frame", kmq_frame_py, "<kmq_frame>"));
-    PyObject *module = s_module_load ("_kmq", kmq_glue_py, "<kmq-glue>");
+    PyObject *code = Py_CompileString (kmq_embed_finder_py,
+                                       "<kmq-kernel>/embed_finder.py",
+                                       Py_file_input);
+    if (!code)
+        s_glue_die ("compiling embed_finder.py");
+    PyObject *finder = PyImport_ExecCodeModule ("_kmq_embed", code);
+    Py_DECREF (code);
+    if (!finder)
+        s_glue_die ("running embed_finder.py");
+    PyObject *zip = PyMemoryView_FromMemory (
+        (char *) kmq_python_zip, kmq_python_zip_end - kmq_python_zip, PyBUF_READ);
+    PyObject *installed = zip? PyObject_CallMethod (finder, "install", "O", zip): NULL;
+    Py_XDECREF (zip);
+    Py_DECREF (finder);
+    if (!installed)
+        s_glue_die ("reading the embedded zip");
+    Py_DECREF (installed);
+    PyObject *module = PyImport_ImportModule ("_kmq.entry");
+    if (!module)
+        s_glue_die ("import _kmq.entry");
     glue->execute = s_glue_function (module, "execute");
     glue->upload = s_glue_function (module, "upload");
     glue->download = s_glue_function (module, "download");
     glue->reset = s_glue_function (module, "reset");
     glue->vars = s_glue_function (module, "vars");
     glue->files = s_glue_function (module, "files");
+    glue->is_complete = s_glue_function (module, "is_complete");
+    glue->history = s_glue_function (module, "history");
     glue->complete = s_glue_function (module, "complete");
     glue->inspect = s_glue_function (module, "inspect");
     glue->flush = s_glue_function (module, "flush");

@@ -95,10 +95,12 @@ typedef struct {
     PyObject *reset;
     PyObject *vars;
     PyObject *files;
+    PyObject *is_complete;
+    PyObject *history;
     PyObject *complete;
     PyObject *inspect;
     PyObject *flush;
-    PyObject *module;           //  _kmq itself, for its cell counter
+    PyObject *module;           //  _kmq.entry, for its cell counter _count
 } executor_glue_t;
 
 struct _executor_python_t {

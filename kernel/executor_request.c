@@ -141,10 +141,68 @@ s_io_send_event (PyObject *module, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+static int s_pack_value (proto_builder_t *builder, PyObject *value, int depth);
+
+//  send_input(request_type, fields, payload): the `input` event that tells
+//  attached clients a request starts running (protocol.md 4.5): fields a
+//  dict of str keys (execution_count, name, format, bytes), payload bytes
+//  (the code) or None. Returns True, or False when nothing is in flight.
+static PyObject *
+s_io_send_input (PyObject *module, PyObject *args)
+{
+    const char *request_type;
+    PyObject *fields, *payload;
+    if (!PyArg_ParseTuple (args, "sO!O:send_input", &request_type, &PyDict_Type,
+                           &fields, &payload))
+        return NULL;
+    if (payload != Py_None && !PyBytes_Check (payload)) {
+        PyErr_SetString (PyExc_TypeError, "send_input: payload must be bytes or None");
+        return NULL;
+    }
+    s_io_state_t *state = (s_io_state_t *) PyModule_GetState (module);
+    executor_python_t *self = state? state->child: NULL;
+    if (!self || !self->in_flight)
+        Py_RETURN_FALSE;
+    proto_builder_t *builder = proto_builder_new (PROTO_EVENT, self->req_id,
+                                                  self->req_session);
+    proto_builder_str (builder, "event", "input");
+    proto_builder_str (builder, "request_type", request_type);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next (fields, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check (key)? PyUnicode_AsUTF8 (key): NULL;
+        if (!name) {
+            proto_builder_destroy (&builder);
+            PyErr_SetString (PyExc_TypeError, "send_input: field names must be str");
+            return NULL;
+        }
+        proto_builder_key (builder, name);
+        if (s_pack_value (builder, value, 0)) {
+            proto_builder_destroy (&builder);
+            if (!PyErr_Occurred ())
+                PyErr_Format (PyExc_TypeError, "send_input: field %s has a kind "
+                              "the protocol can't carry", name);
+            return NULL;
+        }
+    }
+    if (payload != Py_None)
+        proto_builder_payload_copy (builder, PyBytes_AS_STRING (payload),
+                                    (size_t) PyBytes_GET_SIZE (payload));
+    zmsg_t *event = proto_builder_finish (&builder);
+    fflush (stdout);
+    fflush (stderr);
+    executor_write_or_die (&event, "an input event");
+    s_await_ack (self);
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef s_io_methods [] = {
     { "send_event", s_io_send_event, METH_VARARGS,
       "send_event(mime, payloads) -> bool: one display event for the "
       "request in flight (False when none is)." },
+    { "send_input", s_io_send_input, METH_VARARGS,
+      "send_input(request_type, fields, payload) -> bool: the input event "
+      "of the request in flight (False when none is)." },
     { NULL, NULL, 0, NULL }
 };
 
@@ -651,6 +709,20 @@ executor_handle (executor_python_t *self, zmsg_t **request_p)
         case PROTO_COMPLETE:
             reply = s_handle_at_cursor (self, msg, id, reply_session,
                                         self->glue.complete);
+            break;
+        case PROTO_IS_COMPLETE: {
+            zframe_t *code = s_only_payload (msg);
+            reply = code? s_call (self, id, reply_session, self->glue.is_complete,
+                                  Py_BuildValue ("(y#)", zframe_data (code),
+                                                 (Py_ssize_t) zframe_size (code)))
+                        : s_bad_request (self, id, reply_session,
+                                         "is_complete needs exactly one payload: the code");
+            break;
+        }
+        case PROTO_HISTORY:
+            reply = s_call (self, id, reply_session, self->glue.history,
+                            Py_BuildValue ("(K)", (unsigned long long)
+                                           proto_msg_uint (msg, "last", 0)));
             break;
         case PROTO_INSPECT:
             reply = s_handle_at_cursor (self, msg, id, reply_session,

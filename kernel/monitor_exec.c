@@ -378,13 +378,22 @@ s_timeout_reply (monitor_t *self, proto_msg_t *interrupted)
     return proto_builder_finish (&reply);
 }
 
-//  A display event of the request in flight: the output written before it
-//  goes first, then the event (within the output limit), then the `ack`
-//  that lets the code go on.
+//  An event of the request in flight (display, or input): the output
+//  written before it goes first, then the event (a display within the
+//  output limit), then the `ack` that lets the code go on.
 static void
 s_on_event (monitor_t *self, proto_msg_t **event_p)
 {
     s_drain (self);
+    const char *kind = proto_msg_str (*event_p, "event");
+    if (kind && streq (kind, "input")) {
+        //  The request's own code going back: not output, never truncated
+        zmsg_t *msg = proto_msg_release (event_p);
+        monitor_send (self, &msg);
+        zmsg_t *ack = proto_encode_simple (PROTO_ACK, self->req.id, NULL);
+        monitor_exec_write (self, &ack);
+        return;
+    }
     uint64_t size = 0;
     for (size_t i = 0; i < proto_msg_payload_count (*event_p); i++)
         size += zframe_size (proto_msg_payload (*event_p, i));

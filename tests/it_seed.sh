@@ -72,3 +72,12 @@ run_kmq close -s alpha
 expect_eq "close exits 0" 0 "$RC"
 run_kmq exec -s alpha 'x'
 expect_eq "a closed session starts fresh" 1 "$RC"
+
+# Execution time, as the kernel measured it (the reply's duration_ms)
+run_kmq exec -s timed --time 'import time; time.sleep(0.2); 1'
+expect_eq "exec --time prints the result" "1" "$OUT"
+if [[ "$ERR" =~ "kmq: cell 1 ran in "([0-9]+)" ms" ]] && [ "${BASH_REMATCH[1]}" -ge 200 ]; then
+    ok "exec --time says how long the cell ran (at least its sleep)"
+else
+    fail "exec --time says how long the cell ran (at least its sleep)" "$ERR"
+fi

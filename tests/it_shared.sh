@@ -4,7 +4,7 @@
 # the other clients.
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-start_broker --client-hwm 200 || exit 1
+start_broker --client-hwm 2000 || exit 1
 
 # --- the transcript ------------------------------------------------------
 kmq exec -s nb 'y = 5' > /dev/null
@@ -16,15 +16,20 @@ print([e["attached"] for e in json.load(sys.stdin)["session_list"] if e["session
 KMQ_CLIENT=alice kmq exec -s nb 'print("hello"); y*2' > /dev/null
 kmq exec -s nb '1/0' > /dev/null 2>&1
 printf 'A,B\n1,4\n' > "$T/df.csv"
-kmq upload -s nb df "$T/df.csv" > /dev/null
+KMQ_CLIENT=bob kmq upload -s nb df "$T/df.csv" > /dev/null
+KMQ_CLIENT=bob kmq reset -s nb > /dev/null
 kmq exec -s nb 'import os; os._exit(1)' > /dev/null 2>&1
 kmq exec -s nb 'z = 1' > /dev/null 2>&1
 sleep 0.5
 kill "$attach"; wait "$attach" 2>/dev/null
 transcript=$(cat "$T/attach.out")
+expect_contains "an attached client sees who ran which cell, with its number and code" \
+    $'In [2] (alice):\nprint("hello"); y*2' "$transcript"
 expect_contains "an attached client sees another's stdout" "hello" "$transcript"
 expect_contains "... and its result as Out[n]" "Out[2]: 10" "$transcript"
 expect_contains "... and its error with the traceback" "ZeroDivisionError: division by zero" "$transcript"
+expect_contains "... and uploads, with their requester" "[bob uploaded df]" "$transcript"
+expect_contains "... and resets" "[bob: reset]" "$transcript"
 expect_contains "... and that its kernel died" "[kernel died:" "$transcript"
 expect_contains "... and that a fresh one started, state lost" "[kernel starting: a fresh kernel" "$transcript"
 
@@ -35,18 +40,18 @@ fast=$!
 $PY tests/shared_slow_client.py "$ENDPOINT" flood "$T/slow.ready" 25 > "$T/slow.out" 2>&1 &
 slow=$!
 wait_for 100 test -s "$T/slow.ready"
-run_kmq exec -s flood 'for i in range(3000): display("x" * 2000)
+run_kmq exec -s flood 'for i in range(6000): display("x" * 1000)
 print("flood done")'
 expect_eq "the requester's cell runs to its end while a client does not read" "0" "$RC"
 expect_contains "... with all its output" "flood done" "$OUT"
 check "the broker logs the slow client's detachment" \
-    wait_for 100 grep -q "client slow: 200 messages behind; detached from 1 session" "$T/broker.log"
+    wait_for 100 grep -q "client slow: 2000 messages behind; detached from 1 session" "$T/broker.log"
 run_kmq exec -s flood '21 * 2'
 expect_eq "the session goes on for everyone else" "42" "$OUT"
 sleep 0.5
 kill "$fast"; wait "$fast" 2>/dev/null
 displays=$(grep -c "^'x" "$T/fast.out")
-expect_eq "the client that reads sees every display" "3000" "$displays"
+expect_eq "the client that reads sees every display" "6000" "$displays"
 wait "$slow"
 expect_contains "the slow client gets its detached notice when it reads again" \
     "notice you were detached from session flood" "$(cat "$T/slow.out")"

@@ -65,7 +65,8 @@ async def async_many():
                 "print('seen')\ndisplay(7)"))
             thread.start()
             got = []
-            while not any(isinstance(e, kernelmq.DisplayEvent) for e in got):
+            while not any(isinstance(e, kernelmq.StatusEvent) and e.state == "idle"
+                          for e in got):
                 event = await events.next(30)
                 if event is None:
                     break
@@ -90,7 +91,8 @@ def asyncio_client():
 
 
 def attach_sync():
-    with kernelmq.Client(endpoint()) as watcher, kernelmq.Client(endpoint()) as worker:
+    with kernelmq.Client(endpoint(), client_name="watcher") as watcher, \
+            kernelmq.Client(endpoint(), client_name="alice") as worker:
         s = worker.session("watched")
         s.run("x = 1")
         with watcher.session("watched").attach() as events:
@@ -98,7 +100,8 @@ def attach_sync():
                 "import sys\nprint('out')\nprint('err', file=sys.stderr)\ndisplay(x)"))
             thread.start()
             got = []
-            while not any(isinstance(e, kernelmq.DisplayEvent) for e in got):
+            while not any(isinstance(e, kernelmq.StatusEvent) and e.state == "idle"
+                          for e in got):
                 event = events.next(30)
                 if event is None:
                     break
@@ -108,6 +111,23 @@ def attach_sync():
         check("attach: typed events of another client's request",
               {("StreamEvent", "stdout"), ("StreamEvent", "stderr"), ("DisplayEvent", "")}
               <= kinds, got)
+        inputs = [e for e in got if isinstance(e, kernelmq.InputEvent)]
+        check("attach: the cell's input, with its number, code and requester",
+              inputs and inputs[0].execution_count == 2 and "print('out')" in inputs[0].code
+              and inputs[0].client == "alice" and inputs[0].id == 0 and inputs[0].request > 0,
+              inputs)
+        states = [e.state for e in got if isinstance(e, kernelmq.StatusEvent)]
+        check("attach: busy, then idle", states == ["busy", "idle"], states)
+        outcome = [e for e in got if isinstance(e, kernelmq.OutcomeEvent)][0]
+        check("attach: the outcome, ok with its execution_count",
+              outcome.ok and outcome.execution_count == 2 and outcome.client == "alice",
+              outcome)
+        check("history: every client's cells", [n for n, _ in s.history()] == [1, 2])
+        check("history: the last one", s.history(1)[0][0] == 2)
+        check("is_complete: an open block wants more, indented",
+              s.is_complete("for i in range(3):") == ("incomplete", "    "))
+        check("is_complete: a finished statement", s.is_complete("x = 1")[0] == "complete")
+        check("is_complete: a syntax error", s.is_complete("import = 7q")[0] == "invalid")
         s.close()
         events = watcher.session("watched-gone")
         expect_raises("attach to a session with no kernel: NoSuchSession",

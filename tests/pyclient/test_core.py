@@ -133,6 +133,35 @@ def test_execute_op():
           ex.error.name == "ValueError" and ex.execution_count == 4 and ex.stdout == "é€")
 
 
-for test in (test_decode, test_requests, test_liveness, test_execute_op):
+def test_field_table():
+    """The client checks header fields with the same kinds as the C codec:
+    its table is compared with common/proto_names.c's, key by key."""
+    import os
+    import re
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "common", "proto_names.c")
+    with open(source) as f:
+        rows = re.findall(r'\{ "(\w+)", K_(\w+), K_(\w+) \}', f.read())
+    kinds = {"STR": p._STR, "UINT": p._UINT, "BOOL": p._BOOL, "ARRAY": p._ARRAY,
+             "MAP": p._MAP}
+    c_table = {name: (kinds[kind],) + ((kinds[elem],) if elem != "NONE" else ())
+               for name, kind, elem in rows}
+    check("the C codec's field table was read", len(c_table) > 40, len(c_table))
+    differ = sorted(k for k in set(c_table) | set(p._FIELDS)
+                    if c_table.get(k) != p._FIELDS.get(k))
+    check("the Python client's field kinds are the C codec's", not differ, differ)
+
+
+def test_frame_limit():
+    many = [b"x"] * 65
+    rejects("decode: 65 payloads without a frame", frames({"type": "reply", "id": 1,
+            "status": "ok"}, *many), "over 64")
+    message = p.decode(frames({"type": "reply", "id": 1, "status": "ok", "format": "frame",
+                               "frame": {"rows": 0}}, *many))
+    check("decode: a frame reply may carry more", len(message.payloads) == 65)
+
+
+for test in (test_decode, test_requests, test_liveness, test_execute_op, test_field_table,
+             test_frame_limit):
     case(test)
 finish()

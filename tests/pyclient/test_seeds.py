@@ -198,7 +198,55 @@ def tool_flood():
         check("tool helper: the flood's tail is kept", "199999" in observation)
 
 
+def frame_round_trip():
+    """DataFrames travel as frame by default: an index, datetimes with a
+    time zone and NaT, strings with None, a categorical, a nullable int
+    column and 1 million rows come back exactly; a plain value comes back
+    as itself; a kernel's lie raises ProtocolError, never anything else."""
+    import numpy as np
+    import pandas as pd
+    df = pd.DataFrame({
+        "when": pd.to_datetime(["2026-01-01 10:00", None, "2026-03-01"]).tz_localize("Europe/Paris"),
+        "s": ["a", None, "ç€"], "cat": pd.Categorical(["x", "y", None]),
+        "n": pd.array([1, None, 3], dtype="Int64"), "f": [1.5, np.nan, -0.0]},
+        index=pd.Index([10, 20, 30], name="k"))
+    with kernelmq.Client(endpoint()) as c:
+        s = c.session("frames")
+        up = s.upload("df", df)
+        check("frame: the upload went as frame", up.format == "frame", up)
+        back = s.download("df")
+        try:
+            pd.testing.assert_frame_equal(back, df)
+            same = True
+        except AssertionError as exc:
+            same = exc
+        check("frame: index, tz datetimes, strings, categorical and Int64 come back exactly",
+              same is True, same)
+        check("frame: the kernel sees the same frame",
+              s.run("str(df['when'].dt.tz), int(df['n'].isna().sum())").text
+              == "('Europe/Paris', 1)")
+        s.run("import numpy as np, pandas as pd\n"
+              "big = pd.DataFrame({'i': np.arange(1_000_000), 'x': np.random.rand(1_000_000)})\n"
+              "n = {'a': [1, 2]}")
+        big = s.download("big")
+        check("frame: a million rows come back", big.shape == (1_000_000, 2)
+              and int(big["i"].iloc[-1]) == 999_999, big.shape)
+        check("frame: a plain value comes back as itself", s.download("n") == {"a": [1, 2]})
+        check("frame: asking for csv still gives csv bytes",
+              s.download("df", format="csv").startswith(b"k,when,"))
+        s.run("import kmq_frame\n"
+              "kmq_frame.encode = lambda df, _real=kmq_frame.encode: "
+              "(dict(_real(df)[0], rows=7), _real(df)[1])")
+        try:
+            s.download("df")
+            check("frame: a lying kernel is refused", False)
+        except kernelmq.ProtocolError as exc:
+            check("frame: a lying kernel is refused with ProtocolError", "df" in str(exc), exc)
+        s.close()
+
+
 for test in (seed000_code_session, seed001_code_sandbox, seed002_mark_agent,
-             seed004_secure_sandbox, streaming, errors_and_death, tool_flood):
+             seed004_secure_sandbox, streaming, errors_and_death, tool_flood,
+             frame_round_trip):
     case(test)
 finish()

@@ -17,8 +17,9 @@ session as a `python` tool.
 from ._async import AsyncAttachment, AsyncClient, AsyncSession
 from ._common import default_endpoint, new_session_key
 from ._sync import Attachment, Client, Session
-from ._types import (Completion, DisplayEvent, Event, EvictedEvent, Execution, ExecutionError,
-                     File, Inspection, OtherEvent, Result, Stats, StreamEvent, TruncatedEvent,
+from ._types import (Completion, DetachedEvent, DisplayEvent, Event, EvictedEvent, Execution,
+                     ExecutionError, File, InputEvent, Inspection, KernelEvent, OtherEvent,
+                     OutcomeEvent, Result, Stats, StatusEvent, StreamEvent, TruncatedEvent,
                      Upload, Variable)
 from .errors import (BadRequest, BrokerUnreachable, ClientClosed, Closed, Error, Evicted,
                      Internal, Interrupted, KernelDied, NoSuchSession, NotFound, ProtocolError,
@@ -32,7 +33,8 @@ __all__ = [
     "default_endpoint", "new_session_key",
     "Execution", "ExecutionError", "Result", "Variable", "File", "Upload", "Completion",
     "Inspection", "Stats", "Event", "StreamEvent", "DisplayEvent", "TruncatedEvent",
-    "EvictedEvent", "OtherEvent",
+    "EvictedEvent", "DetachedEvent", "InputEvent", "StatusEvent", "OutcomeEvent",
+    "KernelEvent", "OtherEvent",
     "Error", "BadRequest", "UnsupportedVersion", "NoSuchSession", "SessionLimit", "QueueFull",
     "TooLarge", "Timeout", "Interrupted", "KernelDied", "Evicted", "Closed", "PythonError",
     "NotFound", "Unsupported", "Internal", "BrokerUnreachable", "ProtocolError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import zmq
 import zmq.asyncio
@@ -20,7 +20,7 @@ from . import _ops, errors
 from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
 from ._protocol import Op, Waiter, done
-from ._types import (Completion, Event, EvictedEvent, Execution, File, Inspection, Result,
+from ._types import (ENDS_ATTACHMENT, Completion, Event, EvictedEvent, Execution, File, Inspection, Result,
                      Stats, Upload, Variable)
 
 
@@ -201,6 +201,12 @@ class AsyncSession:
     async def inspect(self, code: str, cursor: Optional[int] = None) -> Inspection:
         return await self.client._call(_ops.InspectOp(self.key, code, cursor))
 
+    async def is_complete(self, code: str) -> Tuple[str, str]:
+        return await self.client._call(_ops.IsCompleteOp(self.key, code))
+
+    async def history(self, last: int = 0) -> List[Tuple[int, str]]:
+        return await self.client._call(_ops.HistoryOp(self.key, last))
+
     async def close(self) -> None:
         try:
             await self.client._call(_ops.SimpleOp("close", self.key))
@@ -254,7 +260,7 @@ class AsyncAttachment:
                 raise
             self._buffer.extend(outputs)
         event = self._buffer.pop(0)
-        if isinstance(event, EvictedEvent):
+        if isinstance(event, ENDS_ATTACHMENT):
             self._forget()
         return event
 

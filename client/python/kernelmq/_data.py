@@ -1,26 +1,28 @@
 """How values cross the wire for upload() and download().
 
-One function chooses how a DataFrame travels, so that switching to the
-`frame` format (common/kmq_frame.py, being specified) is a change of
-DATAFRAME_FORMAT here and nothing else. Until then DataFrames go up as JSON
-in pandas' "split" layout without the index (the kernel's read_json takes
-it, and integer columns stay int64) and come down as the JSON records that
-protocol.md gives for a DataFrame variable.
+DataFrames travel in `frame` (protocol.md section 11): a msgpack
+description in the header and one raw payload per column buffer, encoded
+and decoded by the project's one codec, common/kmq_frame.py (this
+package's _frame module), which validates every field and length of what
+a hostile kernel sends and never unpickles or evaluates anything. Column
+dtypes, the index, datetimes with their time zone, categoricals and
+pandas' nullable dtypes all come back as they were.
 
-pandas is imported only when a DataFrame is involved: importing it costs
-about half a second, and a client that only runs code never needs it.
+download(name) asks for format "auto": the kernel answers in `frame` for
+a DataFrame or Series and in `json` for any other value, and says which.
+
+pandas (and the codec, which needs it) is imported only when a DataFrame
+is involved: importing it costs about half a second, and a client that
+only runs code never needs it.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
-#  The one switch: "json" today, "frame" once common/kmq_frame.py lands.
-DATAFRAME_FORMAT = "json"
-
-FORMATS = ("csv", "json", "file")
+FORMATS = ("csv", "json", "file", "frame")
 
 
 def is_dataframe(value: Any) -> bool:
@@ -29,32 +31,39 @@ def is_dataframe(value: Any) -> bool:
     return pandas is not None and isinstance(value, pandas.DataFrame)
 
 
-def dataframe_payloads(frame: Any, format: str = DATAFRAME_FORMAT) -> Tuple[str, List[bytes]]:
-    """(format, payloads) that carry frame to the kernel."""
+def dataframe_payloads(frame: Any, format: str = "frame"
+                       ) -> Tuple[str, List[Any], Dict[str, Any]]:
+    """(format, payloads, extra header fields) that carry frame to the
+    kernel. The frame format's buffers are views of the DataFrame's own
+    memory where pandas holds them contiguous: nothing is copied here."""
+    if format == "frame":
+        from . import _frame
+        description, buffers = _frame.encode(frame)
+        return "frame", list(buffers), {"frame": description}
     if format == "json":
         text = frame.to_json(orient="split", index=False, date_format="iso",
                              date_unit="ns", double_precision=15)
-        return "json", [text.encode("utf-8")]
+        return "json", [text.encode("utf-8")], {}
     if format == "csv":
-        return "csv", [frame.to_csv(index=False).encode("utf-8")]
-    raise ValueError("no DataFrame encoding for format %r" % format)
+        return "csv", [frame.to_csv(index=False).encode("utf-8")], {}
+    raise ValueError("no DataFrame encoding for format %r: use frame, csv or json" % format)
 
 
-def upload_payloads(name: str, data: Any, format: str | None) -> Tuple[str, str, List[bytes]]:
-    """(name, format, payloads) for Session.upload. data is a DataFrame,
-    bytes, or a path (str or os.PathLike) whose file is read here. Bytes go
-    as a file unless format says otherwise; so does a path, except that a
-    .csv or .json path uploaded under a Python identifier ("df") becomes a
+def upload_payloads(name: str, data: Any, format: str | None
+                    ) -> Tuple[str, str, List[Any], Dict[str, Any]]:
+    """(name, format, payloads, extra header fields) for Session.upload.
+    data is a DataFrame (sent as frame unless format says otherwise), bytes,
+    or a path (str or os.PathLike) whose file is read here. Bytes go as a
+    file unless format says otherwise; so does a path, except that a .csv,
+    .json or .kmqf path uploaded under a Python identifier ("df") becomes a
     DataFrame."""
     if is_dataframe(data):
-        if format in (None, DATAFRAME_FORMAT):
-            return (name,) + dataframe_payloads(data)
-        return (name,) + dataframe_payloads(data, format)
+        return (name,) + dataframe_payloads(data, format or "frame")
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
         if format is None and name.isidentifier():
             suffix = os.path.splitext(path)[1].lower()
-            format = {".csv": "csv", ".json": "json"}.get(suffix)
+            format = {".csv": "csv", ".json": "json", ".kmqf": "frame"}.get(suffix)
         with open(path, "rb") as f:
             data = f.read()
     elif isinstance(data, (bytearray, memoryview)):
@@ -64,29 +73,35 @@ def upload_payloads(name: str, data: Any, format: str | None) -> Tuple[str, str,
                         % type(data).__name__)
     format = format or "file"
     if format not in FORMATS:
-        raise ValueError("format %r is not known: use csv, json or file" % format)
-    return name, format, [data]
+        raise ValueError("format %r is not known: use csv, json, frame or file" % format)
+    if format == "frame":
+        #  A .kmqf file's bytes: checked here before anything is sent
+        from . import _frame
+        description, buffers = _frame.from_kmqf(data)
+        return name, "frame", list(buffers), {"frame": description}
+    return name, format, [data], {}
 
 
 def download_format(format: str | None) -> str:
     """The wire format for Session.download(name, format)."""
     if format is None:
-        return DATAFRAME_FORMAT
+        return "auto"
     if format not in FORMATS:
-        raise ValueError("format %r is not known: use csv, json or file" % format)
+        raise ValueError("format %r is not known: use csv, json, frame or file" % format)
     return format
 
 
-def download_value(format: str | None, payload: bytes) -> Any:
-    """What download() returns: the raw bytes when a format was asked for;
-    otherwise a DataFrame for a DataFrame variable (JSON records), or the
-    variable's JSON value for anything else."""
-    if format is not None:
-        return payload
-    value = json.loads(payload.decode("utf-8"))
-    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
-        import pandas
-        # Not read_json: it turns integral floats into ints. JSON's own kinds
-        # give int64, float64, bool and object columns.
-        return pandas.DataFrame(value)
-    return value
+def download_value(asked: str | None, answered: str, header: Dict[str, Any],
+                   payloads: List[bytes]) -> Any:
+    """What download() returns: a DataFrame for a frame reply; the raw
+    bytes when the caller asked for csv, json or file; otherwise (auto gave
+    json) the variable's JSON value."""
+    if answered == "frame":
+        from . import _frame
+        return _frame.decode(header.get("frame"), payloads)
+    if len(payloads) != 1:
+        raise ValueError("a %s download reply carries one payload, this one %d"
+                         % (answered, len(payloads)))
+    if asked is not None:
+        return payloads[0]
+    return json.loads(payloads[0].decode("utf-8"))

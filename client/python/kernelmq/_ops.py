@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import codecs
 import logging
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _data, errors
 from ._protocol import Message, Op
-from ._types import (Completion, DisplayEvent, EvictedEvent, Execution, ExecutionError,
-                     File, Inspection, OtherEvent, Result, Stats, StreamEvent,
+from ._types import (Completion, DetachedEvent, DisplayEvent, EvictedEvent, Execution,
+                     ExecutionError, File, InputEvent, Inspection, KernelEvent,
+                     OtherEvent, OutcomeEvent, Result, Stats, StatusEvent, StreamEvent,
                      TruncatedEvent, Upload, Variable, mime_bundle)
 
 log = logging.getLogger("kernelmq")
@@ -38,18 +39,37 @@ class _Checked(Op):
 def event_of(message: Message) -> Any:
     """The typed event for an event message (Session.attach)."""
     kind = message.get("event")
-    session, id = message.session, message.id
+    get = message.get
+    base = (message.session, message.id, get("request", 0), get("client", ""))
     if kind == "stream":
-        return StreamEvent(session, id, message.get("name", ""),
+        return StreamEvent(*base, get("name", ""),
                            message.payloads[0].decode("utf-8", "replace"))
     if kind == "display":
-        return DisplayEvent(session, id, Result(mime_bundle(message.get("mime", []),
-                                                            message.payloads)))
+        return DisplayEvent(*base, Result(mime_bundle(get("mime", []), message.payloads)))
     if kind == "truncated":
-        return TruncatedEvent(session, id, message.get("name", ""), message.get("limit", 0))
+        return TruncatedEvent(*base, get("name", ""), get("limit", 0))
     if kind == "evicted":
-        return EvictedEvent(session, id, message.get("message", ""))
-    return OtherEvent(session, id, kind or "", dict(message.header), list(message.payloads))
+        return EvictedEvent(*base, get("message", ""))
+    if kind == "detached":
+        return DetachedEvent(*base, get("message", ""))
+    if kind == "input":
+        code = message.payloads[0].decode("utf-8", "replace") if message.payloads else ""
+        return InputEvent(*base, get("request_type", ""), get("execution_count"), code,
+                          get("name", ""), get("format", ""), get("bytes", 0))
+    if kind == "status":
+        return StatusEvent(*base, get("state", ""), get("request_type", ""))
+    if kind == "kernel":
+        return KernelEvent(*base, get("state", ""), get("message", ""))
+    if kind == "outcome":
+        ok = get("status") == "ok"
+        result = (Result(mime_bundle(get("mime"), message.payloads), is_main_result=True)
+                  if ok and get("mime") else None)
+        python_error = (ExecutionError(get("ename", ""), get("evalue", ""),
+                                       list(get("traceback", [])))
+                        if get("error") == "PYTHON_ERROR" else None)
+        return OutcomeEvent(*base, ok, None if ok else get("error"), get("message", ""),
+                            get("execution_count"), get("duration_ms"), result, python_error)
+    return OtherEvent(*base, kind or "", dict(message.header), list(message.payloads))
 
 
 class ExecuteOp(_Checked):
@@ -200,9 +220,9 @@ class UploadOp(_Checked):
     """upload: bytes into a DataFrame (csv, json) or a file."""
 
     def __init__(self, session: str, name: str, data: Any, format: Optional[str]) -> None:
-        name, format, payloads = _data.upload_payloads(name, data, format)
+        name, format, payloads, extra = _data.upload_payloads(name, data, format)
         super().__init__({"type": "upload", "session": session, "name": name,
-                          "format": format}, payloads)
+                          "format": format, **extra}, payloads)
 
     def result(self, message: Message) -> Upload:
         return Upload(message.get("name", ""), message.get("kind", ""),
@@ -220,10 +240,14 @@ class DownloadOp(_Checked):
         self.asked = format
 
     def result(self, message: Message) -> Any:
-        if len(message.payloads) != 1:
-            raise errors.ProtocolError("a download reply carries one payload, this one %d"
-                                       % len(message.payloads))
-        return _data.download_value(self.asked, message.payloads[0])
+        answered = message.get("format", self.header["format"])
+        if answered not in ("frame", "json") and self.header["format"] == "auto":
+            raise errors.ProtocolError("a download for format auto answered %r" % answered)
+        try:
+            return _data.download_value(self.asked, answered, message.header,
+                                        message.payloads)
+        except ValueError as exc:   # FrameError too: a kernel's lie is a protocol error
+            raise errors.ProtocolError("download %s: %s" % (self.header["name"], exc)) from None
 
 
 class AtCursorOp(_Checked):
@@ -261,6 +285,31 @@ class InspectOp(AtCursorOp):
     def result(self, message: Message) -> Inspection:
         return Inspection(bool(message.get("found")),
                           mime_bundle(message.get("mime", []), message.payloads))
+
+
+class IsCompleteOp(_Checked):
+    """is_complete: "complete", "incomplete" or "invalid", and the indent
+    the next line wants when incomplete."""
+
+    def __init__(self, session: str, code: str) -> None:
+        super().__init__({"type": "is_complete", "session": session}, [code.encode("utf-8")])
+
+    def result(self, message: Message) -> Tuple[str, str]:
+        return message.get("completeness", ""), message.get("indent", "")
+
+
+class HistoryOp(_Checked):
+    """history: (execution_count, code) of the cells the kernel ran."""
+
+    def __init__(self, session: str, last: int) -> None:
+        header: Dict[str, Any] = {"type": "history", "session": session}
+        if last:
+            header["last"] = last
+        super().__init__(header)
+
+    def result(self, message: Message) -> List[Tuple[int, str]]:
+        return [(cell.get("execution_count", 0), cell.get("code", ""))
+                for cell in message.get("cells", []) if isinstance(cell, dict)]
 
 
 class AttachOp(_Checked):

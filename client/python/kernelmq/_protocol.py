@@ -33,6 +33,7 @@ SIGNATURE = b"KMQ1"
 VERSION = 1
 MAX_HEADER = 1 << 20                 # protocol.md 2: header map at most 1 MiB
 MAX_PAYLOADS = 64                    # payload frames per message
+MAX_FRAME_PAYLOADS = 4096            # ... per frame-format message (protocol.md 11)
 MAX_PAYLOAD = 1 << 30                # hard cap per payload frame (1 GiB)
 SESSION_MAX = 128
 NAME_MAX = 255
@@ -56,6 +57,11 @@ _FIELDS: Dict[str, tuple] = {
     "max_sessions": (_UINT,), "session_list": (_ARRAY, _MAP), "pid": (_UINT,),
     "cursor_pos": (_UINT,), "matches": (_ARRAY, _STR), "cursor_start": (_UINT,),
     "cursor_end": (_UINT,), "found": (_BOOL,), "executor_pid": (_UINT,),
+    "wait_status": (_UINT,), "sandbox_config": (_STR,), "duration_ms": (_UINT,),
+    "request": (_UINT,), "request_type": (_STR,), "state": (_STR,),
+    "completeness": (_STR,), "indent": (_STR,), "last": (_UINT,),
+    "cells": (_ARRAY, _MAP), "truncated": (_BOOL,), "running": (_MAP,),
+    "waiting": (_ARRAY, _MAP), "attached": (_UINT,), "frame": (_MAP,),
 }
 
 
@@ -125,8 +131,8 @@ def decode(frames: Sequence[bytes], max_payload: int = MAX_PAYLOAD) -> Message:
     raw = frames[1]
     if len(raw) > MAX_HEADER:
         raise Malformed("header of %d bytes is over %d" % (len(raw), MAX_HEADER))
-    if len(frames) - 2 > MAX_PAYLOADS:
-        raise Malformed("%d payload frames, over %d" % (len(frames) - 2, MAX_PAYLOADS))
+    if len(frames) - 2 > MAX_FRAME_PAYLOADS:
+        raise Malformed("%d payload frames, over %d" % (len(frames) - 2, MAX_FRAME_PAYLOADS))
     try:
         header = msgpack.unpackb(bytes(raw), raw=False, strict_map_key=True,
                                  ext_hook=_refuse_ext)
@@ -148,6 +154,11 @@ def decode(frames: Sequence[bytes], max_payload: int = MAX_PAYLOAD) -> Message:
             raise Malformed("header field %r must be an array of %s" % (key, spec[1]), id)
     if "type" not in header:
         raise Malformed("header has no type", id)
+    #  Only a frame-format upload or reply may carry more than 64 (protocol.md 11)
+    limit = (MAX_FRAME_PAYLOADS if header.get("format") == "frame" and "frame" in header
+             else MAX_PAYLOADS)
+    if len(frames) - 2 > limit:
+        raise Malformed("%d payload frames, over %d" % (len(frames) - 2, limit), id)
     payloads = [bytes(frame) for frame in frames[2:]]
     for index, payload in enumerate(payloads):
         if len(payload) > max_payload:

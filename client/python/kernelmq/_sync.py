@@ -25,7 +25,7 @@ from . import _ops, errors
 from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
 from ._protocol import Op, Waiter, done
-from ._types import (Completion, Event, EvictedEvent, Execution, File, Inspection, Result,
+from ._types import (ENDS_ATTACHMENT, Completion, Event, EvictedEvent, Execution, File, Inspection, Result,
                      Stats, Upload, Variable)
 
 class Client(ClientBase):
@@ -290,6 +290,17 @@ class Session:
         """Signature/type and docstring of the object at cursor."""
         return self.client._call(_ops.InspectOp(self.key, code, cursor))
 
+    def is_complete(self, code: str) -> Tuple[str, str]:
+        """("complete" | "incomplete" | "invalid", indent): whether code
+        would run as it is (Python's codeop); indent is what the next line
+        should start with when incomplete. Raises NoSuchSession."""
+        return self.client._call(_ops.IsCompleteOp(self.key, code))
+
+    def history(self, last: int = 0) -> List[Tuple[int, str]]:
+        """(execution_count, code) of the cells the session's kernel ran,
+        from every client, oldest first (the last `last`, or all)."""
+        return self.client._call(_ops.HistoryOp(self.key, last))
+
     def close(self) -> None:
         """Stops the session's kernel; its state is gone. A session that is
         not live is already closed: NoSuchSession is not raised."""
@@ -345,7 +356,7 @@ class Attachment:
             if not outputs and deadline is not None and time.monotonic() >= deadline:
                 return None
         event = self._buffer.pop(0)
-        if isinstance(event, EvictedEvent):
+        if isinstance(event, ENDS_ATTACHMENT):
             self._forget()
         return event
 

@@ -184,10 +184,14 @@ class Stats:
 
 @dataclass
 class Event:
-    """An event of a session: session key and the id of the request it
-    belongs to (0 for session-wide events)."""
+    """An event of a session: session key and the id of your request it
+    belongs to. Events of another client's request in a session you
+    attached to have id 0, request its id and client its label
+    (protocol.md 4.5); session-wide events have all three empty."""
     session: str
     id: int
+    request: int = 0
+    client: str = ""
 
 
 @dataclass
@@ -215,6 +219,57 @@ class EvictedEvent(Event):
     """The session was evicted or its kernel died while idle; its state is
     gone. Attach iterators end after this event."""
     message: str = ""
+
+
+@dataclass
+class DetachedEvent(Event):
+    """The broker detached you from the session because you fell too far
+    behind reading; attach again to follow it. Attach iterators end here."""
+    message: str = ""
+
+
+@dataclass
+class InputEvent(Event):
+    """A request starts running: request_type "execute" (with its
+    execution_count and code), "upload" (name, format, bytes) or "reset"."""
+    request_type: str = ""
+    execution_count: Optional[int] = None
+    code: str = ""
+    name: str = ""
+    format: str = ""
+    bytes: int = 0
+
+
+@dataclass
+class StatusEvent(Event):
+    """Another client's request is sent to the kernel (state "busy") or
+    answered ("idle")."""
+    state: str = ""
+    request_type: str = ""
+
+
+@dataclass
+class OutcomeEvent(Event):
+    """How another client's request ended: ok, or error (a protocol error
+    name) with its message; for a cell, its result or its Python error."""
+    ok: bool = False
+    error: Optional[str] = None
+    message: str = ""
+    execution_count: Optional[int] = None
+    duration_ms: Optional[int] = None
+    result: Optional[Result] = None
+    python_error: Optional[ExecutionError] = None
+
+
+@dataclass
+class KernelEvent(Event):
+    """The session's kernel is "starting" (a fresh one) or "died"."""
+    state: str = ""
+    message: str = ""
+
+
+#  Events after which an attachment delivers nothing more.
+ENDS_ATTACHMENT = (EvictedEvent, DetachedEvent)
 
 
 @dataclass

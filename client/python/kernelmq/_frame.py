@@ -1,0 +1,1 @@
+../../../common/kmq_frame.py

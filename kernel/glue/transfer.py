@@ -1,0 +1,231 @@
+"""upload and download (protocol.md section 5): data into and out of a
+session, as DataFrames (csv, json, frame) in its namespace or as files in
+its working directory. The frame format (protocol.md section 11) is
+kmq_frame's, the one codec the client uses too; a frame upload arrives
+from the C side as (description as msgpack bytes, [buffers]).
+
+Contract: upload(session, name, format, data) and download(session, name,
+format) return (fields, payloads) as the protocol's ok replies; they raise
+RequestError BAD_REQUEST (bad name or format, a value that can't be
+written in that format), NOT_FOUND (no such variable or file),
+PYTHON_ERROR (bytes that do not parse, a file that can't be written) or
+UNSUPPORTED (no pandas). Files are only ever opened in the working
+directory, by a name without directories, never through a symlink.
+"""
+
+import io
+import json
+import keyword
+import os
+import re
+import stat
+
+from . import display
+from .errors import RequestError, exc_summary
+from .libs import json_default, kmq_frame, pandas
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}\Z")
+
+
+def _check_var_name(name):
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise RequestError("BAD_REQUEST",
+                           "name %r is not a Python identifier: use letters, digits "
+                           "and _, not starting with a digit, and not a keyword" % name)
+
+
+def _check_file_name(name):
+    if not _FILE_NAME.match(name) or name in (".", ".."):
+        raise RequestError("BAD_REQUEST",
+                           "file name %r is not allowed: use 1-255 of [A-Za-z0-9._-], "
+                           "not starting with a dot, no directories" % name)
+
+
+def _check_frame_format(format, allowed=("csv", "json", "frame")):
+    if format not in allowed:
+        raise RequestError("BAD_REQUEST",
+                           "format %r is not known: use %s or file"
+                           % (format, ", ".join(allowed)))
+
+
+def _read_frame(name, data):
+    """The DataFrame of a frame upload; BAD_REQUEST naming what is wrong."""
+    description, buffers = data
+    try:
+        return kmq_frame.decode(kmq_frame.unpack_description(description), buffers)
+    except kmq_frame.FrameError as exc:
+        raise RequestError("BAD_REQUEST", "upload %s: %s" % (name, exc)) from None
+
+
+def _frame_reply(name, value):
+    """(fields, payloads) of a DataFrame (or Series) in the frame format:
+    the description in the header field frame, one payload per buffer."""
+    if isinstance(value, pandas.Series):
+        value = value.to_frame(value.name if isinstance(value.name, str) else name)
+    try:
+        description, buffers = kmq_frame.encode(value)
+        header = len(kmq_frame.pack_description(description))
+    except kmq_frame.FrameError as exc:
+        raise RequestError("BAD_REQUEST", "download %s: %s" % (name, exc)) from None
+    if len(buffers) > kmq_frame.MAX_BUFFERS:
+        raise RequestError("TOO_LARGE",
+                           "%s needs %d buffers, more than the %d payload frames a "
+                           "frame message may carry: download it as csv, or fewer "
+                           "columns at a time" % (name, len(buffers), kmq_frame.MAX_BUFFERS))
+    if header > kmq_frame.MAX_DESCRIPTION - 4096:
+        raise RequestError("TOO_LARGE",
+                           "the description of %s is %d bytes (long column names?), "
+                           "more than a header may hold: download it as csv"
+                           % (name, header))
+    rows, columns = value.shape
+    return ({"name": name, "format": "frame", "bytes": sum(len(b) for b in buffers),
+             "rows": int(rows), "columns": int(columns), "frame": description},
+            list(buffers))
+
+
+def _read_json(data):
+    """DataFrame from JSON in records, columns or split layout."""
+    text = io.StringIO(data.decode("utf-8"))
+    head = data.lstrip()[:1]
+    if head == b"[":
+        return pandas.read_json(text, orient="records")
+    if head == b"{":
+        try:
+            return pandas.read_json(text, orient="split")
+        except ValueError:
+            text.seek(0)
+    return pandas.read_json(text, orient="columns")
+
+
+def _write_file(name, data):
+    _check_file_name(name)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                     | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(fd, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        fields = {"ename": type(exc).__name__, "evalue": str(exc)}
+        raise RequestError("PYTHON_ERROR",
+                           "upload %s: could not write the file: %s"
+                           % (name, exc_summary(exc)), fields) from None
+    return {"name": name, "kind": "file", "bytes": len(data)}
+
+
+def upload(session, name, format, data):
+    """The bytes as file name, or parsed into DataFrame name."""
+    size = sum(len(b) for b in data[1]) if format == "frame" else len(data)
+    display.send_input("upload", {"name": name, "format": format, "bytes": size})
+    if format == "file":
+        return _write_file(name, data), []
+    _check_frame_format(format)
+    _check_var_name(name)
+    if pandas is None:
+        raise RequestError("UNSUPPORTED",
+                           "pandas is not installed in this kernel; upload as a file")
+    if format == "frame":
+        if kmq_frame is None:
+            raise RequestError("UNSUPPORTED", "this kernel has no frame codec; "
+                               "upload as csv")
+        frame = _read_frame(name, data)
+        session.namespace[name] = frame
+        rows, columns = frame.shape
+        return {"name": name, "kind": "dataframe", "bytes": sum(len(b) for b in data[1]),
+                "rows": int(rows), "columns": int(columns)}, []
+    try:
+        if format == "csv":
+            frame = pandas.read_csv(io.BytesIO(data))
+        else:
+            frame = _read_json(data)
+    except Exception as exc:       # noqa: BLE001 -- any parse failure is the data's
+        fields = {"ename": type(exc).__name__, "evalue": str(exc)}
+        raise RequestError("PYTHON_ERROR",
+                           "upload %s: the bytes are not valid %s: %s"
+                           % (name, format, exc_summary(exc)), fields) from None
+    session.namespace[name] = frame
+    rows, columns = frame.shape
+    return {"name": name, "kind": "dataframe", "bytes": len(data),
+            "rows": int(rows), "columns": int(columns)}, []
+
+
+def _is_default_index(index):
+    return (isinstance(index, pandas.RangeIndex) and index.start == 0
+            and index.step == 1 and index.name is None)
+
+
+def _encode_var(name, format, value):
+    """bytes of value in format; raises BAD_REQUEST when it can't be."""
+    kind = type(value).__name__
+    is_frame = pandas is not None and isinstance(value, pandas.DataFrame)
+    is_series = pandas is not None and isinstance(value, pandas.Series)
+    if format == "csv":
+        if is_frame:
+            text = value.to_csv(index=not _is_default_index(value.index))
+        elif is_series:
+            text = value.to_csv()
+        else:
+            raise RequestError("BAD_REQUEST",
+                               "%s is a %s: csv needs a DataFrame or Series; "
+                               "try --format json" % (name, kind))
+    elif is_frame:
+        text = value.to_json(orient="records")
+    elif is_series:
+        text = value.to_json()
+    else:
+        try:
+            text = json.dumps(value, default=json_default)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise RequestError("BAD_REQUEST",
+                               "%s is a %s and can't be written as json (%s); "
+                               "convert it in a cell first" % (name, kind, exc)) from None
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _read_file(name):
+    _check_file_name(name)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise RequestError("NOT_FOUND",
+                           "no file %r in the working directory; "
+                           "list it with os.listdir()" % name) from None
+    except OSError as exc:
+        raise RequestError("BAD_REQUEST",
+                           "download %s: %s" % (name, exc_summary(exc))) from None
+    try:
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise RequestError("BAD_REQUEST", "%s is not a regular file" % name)
+            return f.read()
+    except OSError as exc:
+        raise RequestError("BAD_REQUEST",
+                           "download %s: %s" % (name, exc_summary(exc))) from None
+
+
+def _is_tabular(value):
+    return pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series))
+
+
+def download(session, name, format):
+    """The bytes of file name, or of variable name in format. Format auto
+    is frame for a DataFrame or Series and json for anything else; the
+    reply's format says which."""
+    if format == "file":
+        data = _read_file(name)
+        return {"name": name, "format": format, "bytes": len(data)}, [data]
+    _check_frame_format(format, ("csv", "json", "frame", "auto"))
+    _check_var_name(name)
+    if name not in session.namespace:
+        raise RequestError("NOT_FOUND",
+                           "no variable %r in the session; check vars" % name)
+    value = session.namespace[name]
+    if format == "auto":
+        format = "frame" if _is_tabular(value) and kmq_frame is not None else "json"
+    if format == "frame":
+        if not _is_tabular(value) or kmq_frame is None:
+            raise RequestError("BAD_REQUEST",
+                               "%s is a %s: frame needs a DataFrame or Series; "
+                               "try --format json" % (name, type(value).__name__))
+        return _frame_reply(name, value)
+    data = _encode_var(name, format, value)
+    return {"name": name, "format": format, "bytes": len(data)}, [data]
