@@ -410,7 +410,9 @@ static const char *s_json_keys [] = {
     "killed", "cause", "name", "kind", "format", "bytes", "rows", "columns",
     "interrupted", "vars", "uptime_ms", "sessions", "kernels", "queued",
     "max_sessions", "session_list", "matches", "cursor_start", "cursor_end",
-    "found", "zygote", NULL
+    "found", "zygote", "completeness", "indent", "cells", "truncated",
+    "duration_ms", "request", "client", "request_type", "running", "waiting",
+    "attached", NULL
 };
 
 static void

@@ -268,8 +268,13 @@ jupyter_kernel_run (jupyter_kernel_t *self, volatile sig_atomic_t *stop)
         jupyter_msg_t *request = jupyter_server_wait (self->server,
                                                       kmq_async_handle (self->kmq),
                                                       timeout, &channel, &kmq_ready);
-        if (request)
+        //  Every request already received goes first: an execute that
+        //  arrived before a failure's reply is processed is "waiting" and
+        //  is aborted by stop_on_error, as ipykernel does
+        while (request) {
             jupyter_handlers_dispatch (self, &request, channel);
+            request = jupyter_server_wait (self->server, NULL, 0, &channel, &kmq_ready);
+        }
         kmq_reply_t *msg;
         while ((msg = kmq_async_next (self->kmq))) {
             s_kmq_message (self, msg);
