@@ -48,7 +48,8 @@ jupyter_kernel_new (const jupyter_kernel_config_t *config, char *error,
                   " characters of A-Z a-z 0-9 . _ : -", self->session);
         goto fail;
     }
-    char *label = mem_sprintf ("kmq-jupyter %.30s", jupyter_server_session (self->server));
+    //  How the session's other clients see us (kmq attach: "In [3] (kmq-jupyter 4360c4fa)")
+    char *label = mem_sprintf ("kmq-jupyter %.8s", jupyter_server_session (self->server));
     kmq_options_t options = { .hello_timeout_ms = config->hello_timeout_ms,
                               .client_name = label };
     self->kmq = kmq_async_new (config->endpoint, &options, error, error_size);
