@@ -20,7 +20,7 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                procps tmux \
                libjansson-dev libsodium-dev \
                python3-jupyter-client python3-jupyter-kernel-test \
-               python3-nbclient python3-nbformat jupyter-console \
+               python3-nbclient python3-nbformat jupyter-console python3-jupyter-console \
                jupyter-notebook chromium chromium-driver python3-selenium
 # What only `make bench` needs besides (its anchors: ipykernel through
 # jupyter_client). `make bench` installs them (bench-deps).

@@ -355,8 +355,8 @@ s_shutdown_done (jupyter_kernel_t *self, jupyter_pending_t *pending, kmq_reply_t
 
 //  A private session is closed when the loop ends (a restarted kernel
 //  process draws a fresh key: a fresh kernel). A shared one stays for its
-//  other clients: a restart resets it (same key, fresh namespace), a plain
-//  shutdown only detaches.
+//  other clients: a restart resets it (same key, fresh namespace), and the
+//  loop's end only detaches.
 static void
 s_shutdown (jupyter_kernel_t *self, jupyter_msg_t **msg_p, jupyter_channel_t channel)
 {
@@ -368,8 +368,6 @@ s_shutdown (jupyter_kernel_t *self, jupyter_msg_t **msg_p, jupyter_channel_t cha
         jupyter_kernel_track (self, id, msg_p, channel, s_shutdown_done);
         return;
     }
-    if (self->shared)
-        kmq_async_detach (self->kmq, self->session);
     jupyter_pending_t now = { .request = *msg_p, .channel = channel };
     *msg_p = NULL;
     s_shutdown_done (self, &now, NULL);

@@ -218,13 +218,15 @@ s_kmq_message (jupyter_kernel_t *self, kmq_reply_t *msg)
 }
 
 //  At exit: a private session is closed (its kernel stopped), a shared one
-//  is left to its other clients. Waits a little for the answer.
+//  is left to its other clients (we only detach). Waits a little for the
+//  answer, so the request is not dropped with the socket.
 static void
 s_leave_session (jupyter_kernel_t *self)
 {
-    if (self->shared || kmq_async_state (self->kmq) != KMQ_ASYNC_READY)
+    if (kmq_async_state (self->kmq) != KMQ_ASYNC_READY)
         return;
-    uint64_t id = kmq_async_close (self->kmq, self->session);
+    uint64_t id = self->shared? kmq_async_detach (self->kmq, self->session)
+                              : kmq_async_close (self->kmq, self->session);
     int64_t deadline = zclock_mono () + S_CLOSE_WAIT_MS;
     while (zclock_mono () < deadline) {
         zmq_pollitem_t item = { kmq_async_handle (self->kmq), 0, ZMQ_POLLIN, 0 };
@@ -238,7 +240,8 @@ s_leave_session (jupyter_kernel_t *self)
         if (answered)
             break;
     }
-    zsys_info ("jupyter: session %s closed", self->session);
+    zsys_info ("jupyter: session %s %s", self->session,
+               self->shared? "left to its other clients": "closed");
 }
 
 //  The frontend that started us (JPY_PARENT_PID, as jupyter_client sets

@@ -24,7 +24,7 @@ class KernelmqTests(jupyter_kernel_test.KernelTests):
 
     completion_samples = [
         {"text": "zi", "matches": {"zip"}},
-        {"text": "import panda", "matches": {"pandas"}},
+        {"text": "from json import JSONDeco", "matches": {"JSONDecodeError", "JSONDecoder"}},
     ]
     complete_code_samples = ["1", "print('hello, world')", "def f(x):\n  return x*2\n\n\n"]
     incomplete_code_samples = ["print('''hello", "def f(x):\n  x*2", "for i in range(3):"]

@@ -104,6 +104,17 @@ try:
     results = [m["content"]["data"]["text/plain"] for m in outputs
                if m["msg_type"] == "execute_result"]
     check("queue: the aborted cells did not run", results == ["1"], repr(results))
+
+    # --- restart: a private session's kernel is replaced by a fresh one -----------------
+    kc.stop_channels()
+    km.restart_kernel(now=False)
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    content, outputs = run(kc, "queued")
+    check("restart: the kernel comes back fresh (the old variables are gone)",
+          content["status"] == "error" and content["ename"] == "NameError"
+          and content["execution_count"] == 1, repr(content))
 finally:
     kc.stop_channels()
     km.shutdown_kernel()

@@ -18,6 +18,12 @@ def check(name, cond, why=""):
     print(("ok   %s" if cond else "FAIL %s: " + why) % name, flush=True)
 
 
+def ex(kc, code):
+    """execute_interactive without printing the outputs (the lines this
+    script prints are the test's own)."""
+    return kc.execute_interactive(code, output_hook=lambda msg: None, timeout=60)
+
+
 def drain(kc, until, seconds=20):
     """IOPub messages until one satisfies until (or the time is out)."""
     seen = []
@@ -38,7 +44,7 @@ km2, kc2 = start_new_kernel(kernel_name=kernel_name, startup_timeout=60)
 try:
     for kc in (kc1, kc2):
         drain(kc, lambda m: False, seconds=1)
-    reply = kc1.execute_interactive("shared_x = 21\nprint('one says hi')", timeout=60)
+    reply = ex(kc1, "shared_x = 21\nprint('one says hi')")
     one = reply["parent_header"]["msg_id"]
     seen = drain(kc2, lambda m: m["msg_type"] == "stream"
                  and "one says hi" in m["content"]["text"])
@@ -55,7 +61,7 @@ try:
           streams and streams[0]["parent_header"]["msg_id"] not in ("", None)
           and streams[0]["parent_header"]["msg_id"].startswith("kmq-"),
           repr(streams[0]["parent_header"] if streams else None))
-    reply2 = kc2.execute_interactive("shared_x * 2", timeout=60)
+    reply2 = ex(kc2, "shared_x * 2")
     check("shared: one namespace (client 2 reads client 1's variable)",
           reply2["content"]["status"] == "ok")
     seen = drain(kc1, lambda m: m["msg_type"] == "execute_result", seconds=10)
@@ -63,11 +69,24 @@ try:
     check("shared: client 1 sees client 2's execute_result",
           results and results[0]["content"]["data"]["text/plain"] == "42",
           repr([(m["msg_type"], m["content"]) for m in seen])[:400])
-    kc2.execute_interactive("1/0", timeout=60)
+    ex(kc2, "1/0")
     seen = drain(kc1, lambda m: m["msg_type"] == "error", seconds=10)
     check("shared: client 1 sees client 2's error",
           any(m["msg_type"] == "error" and m["content"]["ename"] == "ZeroDivisionError"
               for m in seen))
+    # A restart from one client resets the shared session: same key, fresh
+    # namespace, and both clients carry on
+    kc1.stop_channels()
+    km1.restart_kernel(now=False)
+    kc1 = km1.client()
+    kc1.start_channels()
+    kc1.wait_for_ready(timeout=60)
+    reply = ex(kc2, "'shared_x' in globals()")
+    seen = drain(kc2, lambda m: False, seconds=0.5)
+    content = ex(kc1, "shared_y = 1")["content"]
+    check("shared: a restart resets the session for every client, both carry on",
+          reply["content"]["status"] == "ok" and content["status"] == "ok"
+          and reply["content"]["execution_count"] == 1, repr(reply["content"]))
 finally:
     for kc, km in ((kc1, km1), (kc2, km2)):
         kc.stop_channels()
