@@ -271,11 +271,10 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
 
     if (s_check_frame (map, type, count, fault))
         return -1;
-    if (type != PROTO_HEARTBEAT && type != PROTO_READY
-    &&  s_require (map, "id", type, fault))
+    if (proto_type_has_id (type) && s_require (map, "id", type, fault))
         return -1;
     if (proto_type_is_session_bound (type) || type == PROTO_READY
-    ||  type == PROTO_SPAWN) {
+    ||  type == PROTO_SPAWN || type == PROTO_START || type == PROTO_KERNEL_EXITED) {
         if (s_require (map, "session", type, fault))
             return -1;
         const msgpack_object *session = s_find (map, "session");
@@ -341,6 +340,19 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_HEARTBEAT: case PROTO_STATS: case PROTO_READY:
         case PROTO_SPAWN: case PROTO_ACK: case PROTO_HISTORY:
+        case PROTO_SHUTDOWN: case PROTO_REREGISTER:
+            return s_payloads (count, 0, type, fault);
+        case PROTO_HOST_READY: case PROTO_HOST_STATUS:
+            if (s_require (map, "host", type, fault))
+                return -1;
+            return s_payloads (count, 0, type, fault);
+        case PROTO_START: case PROTO_STOP: case PROTO_KERNEL_EXITED:
+            if (s_require (map, "kernel_id", type, fault))
+                return -1;
+            return s_payloads (count, 0, type, fault);
+        case PROTO_RESUME: case PROTO_RESEND:
+            if (s_require (map, "request", type, fault))
+                return -1;
             return s_payloads (count, 0, type, fault);
         case PROTO_EVENT:
             if (s_require (map, "event", type, fault))

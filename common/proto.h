@@ -72,6 +72,15 @@ typedef enum {
     PROTO_IS_COMPLETE,      //  would this code run as it is, or need more lines?
     PROTO_HISTORY,          //  the cells the session's kernel has run
     PROTO_FILES,            //  list the session's working directory
+    PROTO_RESUME,           //  client -> broker: what became of my request?
+    PROTO_SHUTDOWN,         //  client -> broker -> host: stop (and end sessions)
+    PROTO_HOST_READY,       //  host -> broker: here I am (protocol.md 12)
+    PROTO_HOST_STATUS,      //  host -> broker: its heartbeat, with its load
+    PROTO_START,            //  broker -> host: start a kernel for a session
+    PROTO_STOP,             //  broker -> host: end a kernel (SIGTERM, grace, SIGKILL)
+    PROTO_KERNEL_EXITED,    //  host -> broker: a kernel process ended
+    PROTO_REREGISTER,       //  broker -> host or kernel: I do not know you
+    PROTO_RESEND,           //  broker -> kernel: send a kept reply again
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -93,6 +102,7 @@ typedef enum {
     PROTO_E_NOT_FOUND,            //  no such variable or file
     PROTO_E_UNSUPPORTED,          //  a valid request this kernel can't do
     PROTO_E_INTERNAL,             //  a bug or resource failure on our side
+    PROTO_E_LOST,                 //  resume: the request's outcome is gone
     PROTO_E_COUNT
 } proto_error_t;
 
@@ -120,6 +130,9 @@ const char *proto_error_name (proto_error_t code);
 proto_error_t proto_error_parse (const char *name);
 //  True if the type is addressed to a session (carries a session key).
 bool proto_type_is_session_bound (proto_type_t type);
+//  True if messages of type carry an id (all but heartbeats, ready and the
+//  host/kernel lifecycle messages of protocol.md 12).
+bool proto_type_has_id (proto_type_t type);
 //  True if key is a valid session key: 1..PROTO_SESSION_MAX bytes of
 //  [A-Za-z0-9._:-].
 bool proto_session_valid (const char *key, size_t len);

@@ -46,7 +46,7 @@ proto_builder_new (proto_type_t type, uint64_t id, const char *session)
     msgpack_packer_init (&self->packer, &self->body, s_sbuffer_write);
     self->payloads = zmsg_new ();
     proto_builder_str (self, "type", proto_type_name (type));
-    if (type != PROTO_HEARTBEAT && type != PROTO_READY)
+    if (proto_type_has_id (type))
         proto_builder_uint (self, "id", id);
     if (session && *session)
         proto_builder_str (self, "session", session);

@@ -13,14 +13,16 @@
 static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "hello", "execute", "upload", "download", "reset", "interrupt", "vars",
     "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
-    "ready", "event", "reply", "spawn", "ack", "is_complete", "history", "files"
+    "ready", "event", "reply", "spawn", "ack", "is_complete", "history", "files",
+    "resume", "shutdown", "host_ready", "host_status", "start", "stop",
+    "kernel_exited", "reregister", "resend"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {
     "NONE", "BAD_REQUEST", "UNSUPPORTED_VERSION", "NO_SUCH_SESSION",
     "SESSION_LIMIT", "QUEUE_FULL", "TOO_LARGE", "TIMEOUT", "INTERRUPTED",
     "KERNEL_DIED", "EVICTED", "CLOSED", "PYTHON_ERROR", "NOT_FOUND",
-    "UNSUPPORTED", "INTERNAL"
+    "UNSUPPORTED", "INTERNAL", "LOST"
 };
 
 const char *
@@ -71,10 +73,23 @@ proto_type_is_session_bound (proto_type_t type)
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_COMPLETE: case PROTO_INSPECT: case PROTO_IS_COMPLETE:
-        case PROTO_HISTORY: case PROTO_FILES:
+        case PROTO_HISTORY: case PROTO_FILES: case PROTO_RESUME:
             return true;
         default:
             return false;
+    }
+}
+
+bool
+proto_type_has_id (proto_type_t type)
+{
+    switch (type) {
+        case PROTO_HEARTBEAT: case PROTO_READY: case PROTO_HOST_READY:
+        case PROTO_HOST_STATUS: case PROTO_STOP: case PROTO_KERNEL_EXITED:
+        case PROTO_REREGISTER:
+            return false;
+        default:
+            return true;
     }
 }
 
@@ -167,6 +182,18 @@ static const s_field_t s_fields [] = {
     { "waiting", K_ARRAY, K_MAP },
     { "attached", K_UINT, K_NONE },
     { "frame", K_MAP, K_NONE },
+    { "host", K_STR, K_NONE },
+    { "resumed", K_BOOL, K_NONE },
+    { "busy", K_BOOL, K_NONE },
+    { "replies", K_ARRAY, K_UINT },
+    { "zygote_pid", K_UINT, K_NONE },
+    { "zygote_restarts", K_UINT, K_NONE },
+    { "pool_size", K_UINT, K_NONE },
+    { "kernel_id", K_STR, K_NONE },
+    { "restore", K_BOOL, K_NONE },
+    { "exit_status", K_UINT, K_NONE },
+    { "grace_ms", K_UINT, K_NONE },
+    { "ran", K_BOOL, K_NONE },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mem.h"
 #include "monitor_internal.h"
 #include "proc_info.h"
 #include "test_faults.h"
@@ -38,6 +39,16 @@ s_patience (monitor_t *self)
     return (int64_t) (self->config->heartbeat_ivl_ms * self->config->heartbeat_liveness);
 }
 
+//  How long a silent broker is waited for before the kernel ends: the
+//  grace (protocol.md 12.2), never less than the patience.
+static int64_t
+s_grace (monitor_t *self)
+{
+    int64_t grace = (int64_t) self->config->broker_grace_ms;
+    int64_t patience = s_patience (self);
+    return grace > patience? grace: patience;
+}
+
 //  --------------------------------------------------------------------------
 //  Lifecycle
 
@@ -57,6 +68,7 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
     self->pipes [0] = (monitor_pipe_t) { executor->out_fd, "stdout" };
     self->pipes [1] = (monitor_pipe_t) { executor->err_fd, "stderr" };
     self->to_exec = proto_writer_new ();
+    self->replies = monitor_replies_new ();
 
     self->signals = signal_pipe_new (self->name);
     if (!self->signals)
@@ -99,6 +111,9 @@ monitor_destroy (monitor_t **self_p)
     proto_reader_destroy (&self->from_exec);
     signal_pipe_destroy (&self->signals);
     monitor_request_end (&self->req);
+    monitor_replies_destroy (&self->replies);
+    free (self->sandbox);
+    free (self->sandbox_missing);
     free (self->chunk);
     free (self);
     *self_p = NULL;
@@ -107,8 +122,9 @@ monitor_destroy (monitor_t **self_p)
 //  --------------------------------------------------------------------------
 //  Sending to the broker
 
-//  Sends and destroys *msg_p. A send that times out (broker gone and the
-//  DEALER full) drops the message: the liveness timer ends the kernel.
+//  Sends and destroys *msg_p. Sends never block (no send timeout): when the
+//  queue to the broker is full the message is dropped, logged once per
+//  outage; the liveness timer decides what that means.
 void
 monitor_send (monitor_t *self, zmsg_t **msg_p)
 {
@@ -116,11 +132,67 @@ monitor_send (monitor_t *self, zmsg_t **msg_p)
         zmsg_destroy (msg_p);       //  not connected yet: nobody to tell
         return;
     }
-    if (zmsg_send (msg_p, self->dealer)) {
-        zsys_warning ("%s: send to the broker failed: %s; message dropped",
-                      self->name, zmq_strerror (zmq_errno ()));
-        zmsg_destroy (msg_p);
+    if (zmsg_send (msg_p, self->dealer) == 0) {
+        self->send_failing = false;
+        return;
     }
+    if (!self->send_failing && !self->broker_lost)
+        zsys_warning ("%s: send to the broker failed: %s; dropping messages until "
+                      "it takes them again", self->name, zmq_strerror (zmq_errno ()));
+    self->send_failing = true;
+    zmsg_destroy (msg_p);
+}
+
+void
+monitor_reply (monitor_t *self, uint64_t id, zmsg_t **msg_p)
+{
+    monitor_replies_keep (self->replies, id, *msg_p);
+    monitor_send (self, msg_p);
+}
+
+//  `ready` to the broker: the first time, and again (resumed) when a
+//  restarted broker asks who we are (protocol.md 12.2).
+static void
+s_send_ready (monitor_t *self, bool resumed)
+{
+    const monitor_config_t *config = self->config;
+    proto_builder_t *ready = proto_builder_new (PROTO_READY, 0, config->session);
+    proto_builder_uint (ready, "pid", (uint64_t) getpid ());
+    proto_builder_uint (ready, "executor_pid", (uint64_t) self->exec.pid);
+    proto_builder_uint (ready, "version", PROTO_VERSION);
+    if (self->sandbox)
+        proto_builder_str (ready, "sandbox", self->sandbox);
+    if (self->sandbox_missing)
+        proto_builder_str (ready, "sandbox_missing", self->sandbox_missing);
+    if (config->host && *config->host)
+        proto_builder_str (ready, "host", config->host);
+    if (resumed) {
+        proto_builder_bool (ready, "resumed", true);
+        bool busy = self->req.busy && !self->dying;
+        proto_builder_bool (ready, "busy", busy);
+        if (busy)
+            proto_builder_uint (ready, "request", self->req.id);
+        uint64_t ids [MONITOR_REPLIES_KEPT];
+        size_t count = monitor_replies_ids (self->replies, ids);
+        proto_builder_key (ready, "replies");
+        proto_builder_val_array (ready, (uint32_t) count);
+        for (size_t i = 0; i < count; i++)
+            proto_builder_val_uint (ready, ids [i]);
+    }
+    zmsg_t *msg = proto_builder_finish (&ready);
+    monitor_send (self, &msg);
+}
+
+//  A restarted broker wants a kept reply again, for a client that resumed.
+static void
+s_on_resend (monitor_t *self, uint64_t request)
+{
+    zmsg_t *reply = monitor_replies_copy (self->replies, request);
+    if (reply)
+        monitor_send (self, &reply);
+    else
+        monitor_debug (self, "%s: resend %" PRIu64 ": no such reply held", self->name,
+                       request);
 }
 
 //  --------------------------------------------------------------------------
@@ -151,6 +223,7 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
                       self->name, proto_type_name (type), id, session);
     uint64_t cpu_now = self->exec_reaped? PROC_INFO_UNKNOWN
                                         : proc_info_cpu_ms (self->exec.pid);
+    monitor_replies_received (self->replies, id);
     monitor_request_begin (&self->req, id, session, type,
                            proto_msg_uint (request, "timeout_ms", 0), &self->limits,
                            zclock_mono (), cpu_now);
@@ -187,10 +260,22 @@ s_broker_input (monitor_t *self)
             continue;
         }
         //  Any valid message is a sign of life; garbage is not.
-        self->broker_expiry = zclock_mono () + s_patience (self);
+        self->broker_heard = zclock_mono ();
+        if (self->broker_lost) {
+            zsys_info ("%s: the broker answers again", self->name);
+            self->broker_lost = false;
+        }
         proto_type_t type = proto_msg_type (msg);
         switch (type) {
             case PROTO_HEARTBEAT:
+                break;
+            case PROTO_REREGISTER:
+                zsys_info ("%s: a new broker asks who we are; %s", self->name,
+                           self->req.busy? "busy": "idle");
+                s_send_ready (self, true);
+                break;
+            case PROTO_RESEND:
+                s_on_resend (self, proto_msg_uint (msg, "request", 0));
                 break;
             case PROTO_INTERRUPT:
                 s_on_interrupt (self, proto_msg_id (msg));
@@ -229,13 +314,20 @@ s_timers (monitor_t *self, int64_t now)
 {
     if (!self->dealer)
         return;                     //  not connected: the executor starts
-    if (now >= self->broker_expiry) {
+    int64_t silence = now - self->broker_heard;
+    if (silence >= s_grace (self)) {
         zsys_error ("%s: broker silent for %" PRId64 " ms; killing the executor "
-                    "and exiting", self->name, s_patience (self));
+                    "and exiting", self->name, silence);
         monitor_exec_abandon (self);
         self->stop = true;
         self->exit_code = 1;
         return;
+    }
+    if (silence >= s_patience (self) && !self->broker_lost) {
+        zsys_warning ("%s: broker silent for %" PRId64 " ms; keeping the session "
+                      "for %" PRId64 " s in case it comes back", self->name, silence,
+                      s_grace (self) / 1000);
+        self->broker_lost = true;
     }
     if (now >= self->next_heartbeat) {
         zmsg_t *msg = self->config->test_faults & TEST_FAULT_GARBAGE_BEATS?
@@ -278,8 +370,10 @@ s_poll_timeout (monitor_t *self, int64_t now)
     int64_t next = INT64_MAX;
     if (self->dealer) {
         next = self->next_heartbeat;
-        if (self->broker_expiry < next)
-            next = self->broker_expiry;
+        int64_t lost_at = self->broker_heard + (self->broker_lost? s_grace (self)
+                                                                 : s_patience (self));
+        if (lost_at < next)
+            next = lost_at;
     }
     if (!self->dying) {
         int64_t timer = monitor_request_next_timer (&self->req, &self->limits);
@@ -316,8 +410,10 @@ s_connect_dealer (monitor_t *self)
     }
     zsock_set_linger (self->dealer, 0);
     zsock_set_rcvtimeo (self->dealer, 0);
-    int64_t patience = s_patience (self);
-    zsock_set_sndtimeo (self->dealer, patience > INT_MAX? INT_MAX: (int) patience);
+    //  Sends never block. What is sent while the broker is gone waits in
+    //  the queue (bounded by the HWM) for the next one, which drops what
+    //  comes from a kernel it does not know and asks it to reregister.
+    zsock_set_sndtimeo (self->dealer, 0);
     if (zsock_connect (self->dealer, "%s", config->endpoint)) {
         zsys_error ("%s: connect to %s: %s (is the endpoint a valid ZeroMQ "
                     "address?)", self->name, config->endpoint,
@@ -326,7 +422,7 @@ s_connect_dealer (monitor_t *self)
     }
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + (int64_t) config->heartbeat_ivl_ms;
-    self->broker_expiry = now + patience;
+    self->broker_heard = now;
     return 0;
 }
 
@@ -343,18 +439,11 @@ monitor_connect (monitor_t *self, proto_msg_t *exec_ready)
         return;
     }
     const monitor_config_t *config = self->config;
-    proto_builder_t *ready = proto_builder_new (PROTO_READY, 0, config->session);
-    proto_builder_uint (ready, "pid", (uint64_t) getpid ());
-    proto_builder_uint (ready, "executor_pid", (uint64_t) self->exec.pid);
-    proto_builder_uint (ready, "version", PROTO_VERSION);
     const char *applied = proto_msg_str (exec_ready, "sandbox");
     const char *missing = proto_msg_str (exec_ready, "sandbox_missing");
-    if (applied)
-        proto_builder_str (ready, "sandbox", applied);
-    if (missing)
-        proto_builder_str (ready, "sandbox_missing", missing);
-    zmsg_t *msg = proto_builder_finish (&ready);
-    monitor_send (self, &msg);
+    self->sandbox = applied? mem_strdup (applied): NULL;
+    self->sandbox_missing = missing? mem_strdup (missing): NULL;
+    s_send_ready (self, false);
     zsys_info ("%s: executor %d ready (sandbox: %s%s%s); connected to %s",
                self->name, (int) self->exec.pid, applied? applied: "none",
                missing && *missing? "; missing: ": "", missing? missing: "",

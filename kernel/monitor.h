@@ -43,6 +43,9 @@ typedef struct {
     uint64_t max_output;            //  bytes of output per request; 0 = no cap
     uint64_t max_payload;           //  largest payload frame; 0 = protocol cap
     bool verbose;                   //  per-message debug logs
+    uint64_t broker_grace_ms;       //  how long a silent broker is waited for
+                                    //  (protocol.md 12.2); 0 = interval x liveness
+    const char *host;               //  the kernel host that started it ("" none)
     unsigned test_faults;           //  TEST_FAULT_* (test_faults.h); 0 in production
 } monitor_config_t;
 

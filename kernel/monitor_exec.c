@@ -208,7 +208,7 @@ s_dead (monitor_t *self)
         proto_builder_bool (reply, "killed", true);
         proto_builder_bool (reply, "state_lost", true);
         zmsg_t *msg = proto_builder_finish (&reply);
-        monitor_send (self, &msg);
+        monitor_reply (self, self->req.id, &msg);
         monitor_request_end (&self->req);
     }
     else
@@ -224,7 +224,7 @@ s_dead (monitor_t *self)
             self->req.id, self->req.session, PROTO_E_KERNEL_DIED, message);
         proto_builder_str (reply, "cause", cause);
         zmsg_t *msg = proto_builder_finish (&reply);
-        monitor_send (self, &msg);
+        monitor_reply (self, self->req.id, &msg);
         monitor_request_end (&self->req);
     }
     else
@@ -427,7 +427,7 @@ s_on_reply (monitor_t *self, proto_msg_t **reply_p)
                        self->req.id);
         msg = proto_msg_release (reply_p);
     }
-    monitor_send (self, &msg);
+    monitor_reply (self, self->req.id, &msg);
     monitor_request_end (&self->req);
 }
 

@@ -17,6 +17,7 @@
 
 #include <czmq.h>
 #include "monitor.h"
+#include "monitor_replies.h"
 #include "monitor_request.h"
 #include "proto.h"
 #include "proto_stream.h"
@@ -62,19 +63,31 @@ struct _monitor_t {
 
     monitor_request_t req;          //  the request in flight (monitor_request.c)
 
+    monitor_replies_t *replies;     //  kept for clients that resume (12.2)
+    char *sandbox;                  //  what the executor's ready said, for
+    char *sandbox_missing;          //  ... every ready to the broker
+
     zsock_t *dealer;                //  to the broker
     signal_pipe_t *signals;         //  wakes the poll on a signal
     int64_t next_heartbeat;
-    int64_t broker_expiry;
+    int64_t broker_heard;           //  its last valid message
+    bool broker_lost;               //  silent past the patience: waited for
+                                    //  until broker_grace
+    bool send_failing;              //  a send failed; said once per outage
     bool stop;
     int exit_code;
 };
 
 //  --- monitor.c -------------------------------------------------------------
 
-//  Sends and destroys *msg_p; drops it when not connected or when the send
-//  times out (the liveness timer then ends the kernel).
+//  Sends and destroys *msg_p; drops it when not connected or when the
+//  broker is unreachable (sends never block; the liveness timer and, for
+//  replies, monitor_reply deal with it).
 void monitor_send (monitor_t *self, zmsg_t **msg_p);
+
+//  Sends the reply to request id, keeping a copy for a client that
+//  resumes after a broker restart (protocol.md 12.2).
+void monitor_reply (monitor_t *self, uint64_t id, zmsg_t **msg_p);
 
 //  The executor said `ready`: connects to the broker and tells it, or
 //  stops the kernel on failure.

@@ -18,6 +18,7 @@
 #include "signal_pipe.h"
 #include "sandbox.h"
 #include "monitor_request.h"
+#include "monitor_replies.h"
 #include "proc_info.h"
 #include "fd_message.h"
 
@@ -42,6 +43,7 @@ static const selftest_t s_tests [] = {
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
     { "monitor_request", monitor_request_test },
+    { "monitor_replies", monitor_replies_test },
     { "proc_info", proc_info_test },
     { "fd_message", fd_message_test },
 };

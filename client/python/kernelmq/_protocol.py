@@ -62,6 +62,10 @@ _FIELDS: Dict[str, tuple] = {
     "completeness": (_STR,), "indent": (_STR,), "last": (_UINT,),
     "cells": (_ARRAY, _MAP), "truncated": (_BOOL,), "running": (_MAP,),
     "waiting": (_ARRAY, _MAP), "attached": (_UINT,), "frame": (_MAP,),
+    "host": (_STR,), "resumed": (_BOOL,), "busy": (_BOOL,), "replies": (_ARRAY, _UINT),
+    "zygote_pid": (_UINT,), "zygote_restarts": (_UINT,), "pool_size": (_UINT,),
+    "kernel_id": (_STR,), "restore": (_BOOL,), "exit_status": (_UINT,),
+    "grace_ms": (_UINT,), "ran": (_BOOL,),
 }
 
 
