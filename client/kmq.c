@@ -2,18 +2,21 @@
     heartbeats the broker, dispatches events and notices a silent broker.
     Replies are in kmq_reply.c, the selftest in kmq_test.c.                  */
 #include <czmq.h>
+#include <sys/random.h>
 #include "frame.h"
 #include "kmq_private.h"
 #include "mem.h"
 
 #define KMQ_HELLO_TIMEOUT_MS    5000
 #define KMQ_FLAG_POLL_MS        100     //  how often the interrupt flag is read
+#define KMQ_RESUME_MS           60000   //  how long a silent broker is waited for
 
 struct _kmq_t {
     zsock_t *dealer;
     char *endpoint;
     uint64_t next_id;               //  last id used; ids start at 1
     char *broker;                   //  broker's name from hello
+    char *client_name;              //  our label, said again after a restart
     uint64_t heartbeat_ivl;         //  ms, from hello
     uint64_t heartbeat_liveness;
     uint64_t max_payload;
@@ -208,9 +211,114 @@ s_dispatch_event (kmq_t *self, proto_msg_t *msg, uint64_t wanted_id)
     return 1;
 }
 
+//  Tells the event handler what happened to the connection ("resumed"):
+//  a local event, id the request it concerns.
+static void
+s_note (kmq_t *self, uint64_t id, const char *session, const char *format, ...)
+{
+    if (!self->event_fn)
+        return;
+    va_list args;
+    va_start (args, format);
+    char *text = mem_vsprintf (format, args);
+    va_end (args);
+    kmq_event_t event;
+    memset (&event, 0, sizeof event);
+    event.kind = "resumed";
+    event.id = id;
+    event.session = session;
+    event.name = event.client = event.state = event.request_type = "";
+    event.message = text;
+    self->event_fn (&event, self->event_arg);
+    free (text);
+}
+
+//  Waits until deadline for any message from a broker (ZeroMQ reconnects
+//  by itself), heartbeating. True when one came (it is dropped).
+static bool
+s_await_broker (kmq_t *self, int64_t deadline)
+{
+    void *handle = zsock_resolve (self->dealer);
+    while (zclock_mono () < deadline) {
+        zmsg_t *beat = proto_encode_heartbeat ();
+        s_send (self, &beat);
+        zmq_pollitem_t item = { handle, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) self->heartbeat_ivl) > 0) {
+            zmsg_t *msg = zmsg_recv (self->dealer);
+            if (msg) {
+                zmsg_destroy (&msg);
+                self->last_heard = zclock_mono ();
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+//  The broker went silent while request id (of session) waited: waits up
+//  to KMQ_RESUME_MS for it, or a restarted one, says hello again and asks
+//  what became of the request (protocol.md 12.2). Returns NULL when the
+//  request runs on (keep waiting for its reply), else the reply for the
+//  caller: the request's own kept reply, LOST, or BROKER_LOST.
+static kmq_reply_t *
+s_resume (kmq_t *self, uint64_t id, const char *session)
+{
+    s_note (self, id, session, "the broker at %s is silent; waiting up to %d s "
+            "for it to come back", self->endpoint, KMQ_RESUME_MS / 1000);
+    int64_t deadline = zclock_mono () + KMQ_RESUME_MS;
+    if (!s_await_broker (self, deadline))
+        return kmq_reply_local ("BROKER_LOST", "broker at %s stopped answering and "
+                                "did not come back within %d s: is kmq-broker still "
+                                "running?", self->endpoint, KMQ_RESUME_MS / 1000);
+    uint64_t hello_id = ++self->next_id;
+    uint64_t resume_id = ++self->next_id;
+    zmsg_t *hello = proto_encode_hello (hello_id, PROTO_VERSION, self->client_name);
+    s_send (self, &hello);
+    proto_builder_t *builder = proto_builder_new (PROTO_RESUME, resume_id, session);
+    proto_builder_uint (builder, "request", id);
+    zmsg_t *resume = proto_builder_finish (&builder);
+    s_send (self, &resume);
+    while (true) {
+        proto_msg_t *msg = NULL;
+        s_wait_t result = s_wait (self, deadline, &msg);
+        if (result == S_LOST || result == S_TIMEOUT)
+            return kmq_reply_local ("BROKER_LOST", "broker at %s came back but did "
+                                    "not answer resume: is it still running?",
+                                    self->endpoint);
+        if (result != S_MESSAGE)
+            continue;               //  Ctrl-C: the flag stays for the caller
+        proto_type_t type = proto_msg_type (msg);
+        uint64_t reply_id = proto_msg_id (msg);
+        if (type == PROTO_REPLY && reply_id == id) {
+            s_note (self, id, session, "the broker came back with the reply it kept");
+            return kmq_reply_from_msg (&msg);
+        }
+        if (type == PROTO_REPLY && reply_id == resume_id) {
+            if (!proto_msg_is_ok (msg)) {
+                s_note (self, id, session, "the broker came back: %s",
+                        proto_msg_str (msg, "message"));
+                return kmq_reply_from_msg (&msg);
+            }
+            const char *state = proto_msg_str (msg, "state");
+            proto_msg_destroy (&msg);
+            if (state && streq (state, "running")) {
+                s_note (self, id, session, "the broker came back; the request "
+                        "still runs");
+                self->last_heard = zclock_mono ();
+                return NULL;
+            }
+            continue;               //  "done": the kept reply comes first
+        }
+        if (type == PROTO_EVENT)
+            s_dispatch_event (self, msg, id);
+        proto_msg_destroy (&msg);
+    }
+}
+
 //  Sends *msg_p (taking it) as request id and waits for its reply. When
 //  interrupt_session is set, a raised interrupt flag sends one interrupt
-//  for it per raise.
+//  for it per raise; it is also the session whose request is resumed when
+//  the broker restarts meanwhile.
 static kmq_reply_t *
 s_request (kmq_t *self, zmsg_t **msg_p, uint64_t id, const char *interrupt_session)
 {
@@ -221,6 +329,12 @@ s_request (kmq_t *self, zmsg_t **msg_p, uint64_t id, const char *interrupt_sessi
     while (true) {
         proto_msg_t *msg = NULL;
         s_wait_t result = s_wait (self, -1, &msg);
+        if (result == S_LOST && interrupt_session) {
+            kmq_reply_t *reply = s_resume (self, id, interrupt_session);
+            if (reply)
+                return reply;
+            continue;
+        }
         if (result == S_LOST)
             return kmq_reply_local ("BROKER_LOST",
                 "broker at %s stopped answering (silent for %" PRIu64 " ms):"
@@ -279,6 +393,13 @@ kmq_new (const char *endpoint, const kmq_options_t *options,
     }
     const char *client = options && options->client_name?
                          options->client_name: "libkmq 0.1";
+    self->client_name = mem_strdup (client);
+    //  Ids unique across clients, so a resumed request is told apart from
+    //  another client's (protocol.md 12.2): a random 48-bit start
+    uint64_t start = 0;
+    if (getrandom (&start, sizeof start, 0) != (ssize_t) sizeof start)
+        start = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 20);
+    self->next_id = start & 0xffffffffffffull;
     uint64_t id = ++self->next_id;
     zmsg_t *hello = proto_encode_hello (id, PROTO_VERSION, client);
     if (s_send (self, &hello) != 0) {
@@ -356,6 +477,7 @@ kmq_destroy (kmq_t **self_p)
     if (!self)
         return;
     zsock_destroy (&self->dealer);
+    free (self->client_name);
     zhash_destroy (&self->attached);
     free (self->endpoint);
     free (self->broker);

@@ -400,6 +400,9 @@ cli_on_event (const kmq_event_t *event, void *arg)
             s_save_display (output, event);
     }
     else
+    if (streq (event->kind, "resumed"))
+        fprintf (stderr, "kmq: note: %s\n", event->message);
+    else
     if (streq (event->kind, "truncated"))
         fprintf (stderr, "kmq: note: %s passed %" PRIu64 " bytes; the rest of"
                  " the output was dropped\n", event->name, event->limit);
