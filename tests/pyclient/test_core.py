@@ -54,13 +54,15 @@ def test_requests():
     waiter = conn.start(_ops.VarsOp("nb1"), 0.0)
     header = msgpack.unpackb(waiter.frames[1])
     check("a request carries a fresh id, its type and session",
-          header == {"type": "vars", "session": "nb1", "id": 1}, header)
-    event = frames({"type": "event", "id": 1, "session": "nb1", "event": "stream",
+          header == {"type": "vars", "session": "nb1", "id": waiter.id}, header)
+    check("ids start at a random 48-bit number (unique across clients)",
+          0 < waiter.id < 2 ** 48 + 1 and p.Connection("x").next_id != conn.next_id - 1)
+    event = frames({"type": "event", "id": waiter.id, "session": "nb1", "event": "stream",
                     "name": "stdout"}, b"hi")
     check("an event goes to its request", conn.receive(event, 0.1) == [waiter])
     check("another request's reply is dropped",
           conn.receive(frames({"type": "reply", "id": 99, "status": "ok"}), 0.2) == [])
-    conn.receive(frames({"type": "reply", "id": 1, "session": "nb1", "status": "ok",
+    conn.receive(frames({"type": "reply", "id": waiter.id, "session": "nb1", "status": "ok",
                          "vars": [{"name": "x", "type": "int"}]}), 0.3)
     outputs, result = waiter.process(waiter.take(), 0.3)
     check("the reply becomes the op's result",
@@ -106,13 +108,48 @@ def test_liveness():
     conn.receive(frames({"type": "heartbeat"}), 102.5)
     beats, failed = conn.tick(105.0)
     check("any message is life", failed == [])
+    stats = conn.start(_ops.StatsOp(), 105.0)
     beats, failed = conn.tick(105.6)
-    check("silence for interval x liveness fails the waiter", failed == [waiter])
+    check("silence fails what cannot resume (stats) at once", failed == [stats])
     try:
-        waiter.process(waiter.take(), 105.6)
+        stats.process(stats.take(), 105.6)
     except errors.BrokerUnreachable as exc:
         check("... with BrokerUnreachable", "stopped answering" in str(exc))
-    conn.forget(waiter, 105.6)
+    conn.forget(stats, 105.6)
+    check("... while a session's request waits for the broker to come back",
+          not waiter.finished and conn.resuming_until == 105.6 + p.RESUME_S)
+    #  A broker answers: hello, then resume for the request
+    conn.receive(frames({"type": "heartbeat"}), 110.0)
+    sent, _ = conn.tick(110.0)
+    headers = [msgpack.unpackb(frame[1]) for frame in sent]
+    check("the broker back: hello, then resume with the request's id",
+          headers[0]["type"] == "hello"
+          and headers[1] == {"type": "resume", "id": headers[1]["id"], "session": "nb1",
+                             "request": waiter.id}, headers)
+    check("resume says running: the request goes on waiting",
+          conn.receive(frames({"type": "reply", "id": headers[1]["id"], "session": "nb1",
+                               "status": "ok", "state": "running"}), 110.1) == []
+          and not waiter.finished)
+    #  The broker goes again, and a new one answers LOST
+    beats, failed = conn.tick(114.0)
+    conn.receive(frames({"type": "heartbeat"}), 120.0)
+    sent, _ = conn.tick(120.0)
+    resume_id = msgpack.unpackb(sent[1][1])["id"]
+    conn.receive(frames({"type": "reply", "id": resume_id, "session": "nb1",
+                         "status": "error", "error": "LOST", "ran": False,
+                         "message": "it never reached the kernel"}), 120.1)
+    try:
+        waiter.process(waiter.take(), 120.1)
+        check("LOST fails the request", False)
+    except errors.Lost as exc:
+        check("LOST fails the request with Lost, saying whether it ran", exc.ran is False)
+    conn.forget(waiter, 120.1)
+    lone = p.Connection("test://")
+    lone.heartbeat_ivl, lone.liveness = 1.0, 3
+    w = lone.start(_ops.VarsOp("nb1"), 0.0)
+    lone.tick(3.1)
+    _, failed = lone.tick(3.1 + p.RESUME_S)
+    check("no broker within the resume bound: BrokerUnreachable", failed == [w])
     idle = p.Connection("test://")
     check("an idle connection does nothing", idle.tick(1e9) == ([], []))
 

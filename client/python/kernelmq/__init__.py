@@ -22,7 +22,7 @@ from ._types import (Completion, DetachedEvent, DisplayEvent, Event, EvictedEven
                      OutcomeEvent, Result, Stats, StatusEvent, StreamEvent, TruncatedEvent,
                      Upload, Variable)
 from .errors import (BadRequest, BrokerUnreachable, ClientClosed, Closed, Error, Evicted,
-                     Internal, Interrupted, KernelDied, NoSuchSession, NotFound, ProtocolError,
+                     Internal, Lost, Interrupted, KernelDied, NoSuchSession, NotFound, ProtocolError,
                      PythonError, QueueFull, SessionLimit, Timeout, TooLarge, Unsupported,
                      UnsupportedVersion)
 
@@ -37,6 +37,6 @@ __all__ = [
     "KernelEvent", "OtherEvent",
     "Error", "BadRequest", "UnsupportedVersion", "NoSuchSession", "SessionLimit", "QueueFull",
     "TooLarge", "Timeout", "Interrupted", "KernelDied", "Evicted", "Closed", "PythonError",
-    "NotFound", "Unsupported", "Internal", "BrokerUnreachable", "ProtocolError",
+    "NotFound", "Unsupported", "Internal", "Lost", "BrokerUnreachable", "ProtocolError",
     "ClientClosed",
 ]

@@ -34,6 +34,7 @@ class AsyncClient(ClientBase):
         super().__init__(endpoint, _local)
         self._hello_timeout = hello_timeout
         self._client_name = client_name
+        self._conn.client_name = client_name
         self._sock: Optional[zmq.asyncio.Socket] = None
         self._pump_task: Optional[asyncio.Task] = None
         self._connecting: Optional[asyncio.Future] = None

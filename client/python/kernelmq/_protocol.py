@@ -21,13 +21,18 @@ refused.
 from __future__ import annotations
 
 import collections
+import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, Generic, List, Optional, Sequence, TypeVar
 
 import msgpack
 
 from . import errors
+
+log = logging.getLogger("kernelmq")
+RESUME_S = 60                        # how long a silent broker is waited for
 
 SIGNATURE = b"KMQ1"
 VERSION = 1
@@ -270,15 +275,26 @@ class Connection:
     subscriptions, and liveness (protocol.md 7, Paranoid Pirate).
 
     While anything waits, a heartbeat goes to the broker every interval and
-    any message from it counts as life; when it is silent for interval x
-    liveness, every waiter fails with BrokerUnreachable. Between waits
+    any message from it counts as life. When it is silent for interval x
+    liveness, the connection resumes (protocol.md 12.2): requests to a
+    session keep waiting up to RESUME_S while it heartbeats a broker that
+    may be restarting; the first message from one makes it say hello again
+    and send `resume` for each of them; everything else (attachments,
+    stats) fails with BrokerUnreachable, as do the requests when no broker
+    answers in time. Between waits
     nobody heartbeats, so the silence clock starts afresh when a wait
     begins after a pause (as libkmq does). Not thread-safe: the sync front
     calls it under its lock."""
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self.next_id = 0
+        #  Ids unique across clients, so a resumed request is never taken for
+        #  another client's (protocol.md 12.2)
+        self.next_id = secrets.randbits(48)
+        self.client_name = "kernelmq-python"
+        self.resuming_until: Optional[float] = None   # a silent broker is waited for
+        self.resumes: Dict[int, int] = {}             # resume request id -> request id
+        self.outbox: List[List[bytes]] = []           # frames tick hands the front
         self.waiters: Dict[int, Waiter] = {}
         self.subscriptions: Dict[str, Waiter] = {}
         self.heartbeat_ivl = 1.0           # seconds; from hello
@@ -365,7 +381,11 @@ class Connection:
             return self._finish(waiter, errors.ProtocolError(
                 "the broker at %s sent a malformed answer to request %d: %s"
                 % (self.endpoint, waiter.id, exc)))
+        if self.resuming_until is not None:
+            self._broker_back()
         kind = message.type
+        if kind == "reply" and message.id in self.resumes:
+            return self._resumed(message)
         if kind == "reply":
             waiter = self.waiters.get(message.id)
             return self._finish(waiter, message) if waiter else []
@@ -380,6 +400,29 @@ class Connection:
                 waiter.inbox.append(message)
                 touched.append(waiter)
         return touched
+
+    def _broker_back(self) -> None:
+        """A broker answers again: hello, and resume every waiting request."""
+        self.resuming_until = None
+        log.warning("kernelmq: the broker at %s answers again; resuming %d request(s)",
+                    self.endpoint, len(self.waiters))
+        self.next_id += 1
+        self.outbox.append(encode({"type": "hello", "id": self.next_id, "version": VERSION,
+                                   "client": self.client_name}))
+        for waiter in self.waiters.values():
+            self.next_id += 1
+            self.resumes[self.next_id] = waiter.id
+            self.outbox.append(encode({"type": "resume", "id": self.next_id,
+                                       "session": waiter.op.header.get("session", ""),
+                                       "request": waiter.id}))
+
+    def _resumed(self, message: Message) -> List[Waiter]:
+        """The answer to a resume: the request runs on (state running, or
+        done: its kept reply came just before), or it is LOST."""
+        waiter = self.waiters.get(self.resumes.pop(message.id))
+        if waiter is None or message.get("status") == "ok":
+            return []
+        return self._finish(waiter, message)
 
     def _finish(self, waiter: Waiter, item: Any) -> List[Waiter]:
         if waiter.finished:
@@ -398,25 +441,49 @@ class Connection:
         """(frames to send, waiters failed). Call whenever the front wakes
         while busy; it sends a heartbeat when one is due and fails every
         waiter when the broker has been silent for interval x liveness."""
+        frames, self.outbox = self.outbox, []
         if not self.busy:
-            return [], []
-        if now - self.last_heard >= self.silence_limit:
+            return frames, []
+        if self.resuming_until is not None and now >= self.resuming_until:
+            lost = errors.BrokerUnreachable(
+                "broker at %s stopped answering and did not come back within %d s: "
+                "is kmq-broker still running?" % (self.endpoint, RESUME_S))
+            self.resuming_until = None
+            return frames, self._fail_waiting(lost, now)
+        if self.resuming_until is None and now - self.last_heard >= self.silence_limit:
             lost = errors.BrokerUnreachable(
                 "broker at %s stopped answering (silent for %d ms): is kmq-broker "
                 "still running?" % (self.endpoint, int(self.silence_limit * 1000)))
             failed = []
             for waiter in list(self.waiters.values()) + list(self.subscriptions.values()):
-                failed += self._finish(waiter, lost)
+                if waiter.subscription or not waiter.op.header.get("session"):
+                    failed += self._finish(waiter, lost)
+            if any(not w.finished for w in self.waiters.values()):
+                log.warning("kernelmq: the broker at %s is silent; waiting up to %d s "
+                            "for it to come back", self.endpoint, RESUME_S)
+                self.resuming_until = now + RESUME_S
             self.last_heard = now           # the next wait gets a full window
-            return [], failed
+            if failed:
+                return frames, failed
         if now >= self.next_heartbeat:
             self.next_heartbeat = now + self.heartbeat_ivl
-            return [encode({"type": "heartbeat"})], []
-        return [], []
+            frames.append(encode({"type": "heartbeat"}))
+        return frames, []
+
+    def _fail_waiting(self, exc: BaseException, now: float) -> List[Waiter]:
+        failed = []
+        for waiter in list(self.waiters.values()) + list(self.subscriptions.values()):
+            failed += self._finish(waiter, exc)
+        self.last_heard = now
+        return failed
 
     def timeout(self, now: float) -> float:
         """Seconds until tick has something to do (for the front's poll)."""
-        until = min(self.next_heartbeat, self.last_heard + self.silence_limit) - now
+        if self.outbox:
+            return 0.0
+        limit = (self.resuming_until if self.resuming_until is not None
+                 else self.last_heard + self.silence_limit)
+        until = min(self.next_heartbeat, limit) - now
         return max(0.0, until)
 
     def fail_all(self, exc: BaseException) -> List[Waiter]:

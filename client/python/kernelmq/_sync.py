@@ -60,6 +60,7 @@ class Client(ClientBase):
             raise
 
     def _hello(self, timeout: float, client_name: str) -> None:
+        self._conn.client_name = client_name
         #  No heartbeats during hello: one window of the whole timeout.
         self._conn.heartbeat_ivl, self._conn.liveness = timeout, 1
         try:

@@ -150,6 +150,17 @@ class Internal(Error):
     code = "INTERNAL"
 
 
+class Lost(Error):
+    """The broker restarted while the request waited and its outcome is gone
+    (protocol.md 12.2): .ran says whether the kernel had received it (False:
+    send it again; True: it ran, but its reply is no longer held)."""
+    code = "LOST"
+
+    @property
+    def ran(self) -> bool:
+        return bool(self.fields.get("ran"))
+
+
 #  --- the client's own ---
 
 class BrokerUnreachable(Error):
@@ -172,7 +183,7 @@ _BY_CODE: Dict[str, Type[Error]] = {
     cls.code: cls for cls in (
         BadRequest, UnsupportedVersion, NoSuchSession, SessionLimit, QueueFull,
         TooLarge, Timeout, Interrupted, KernelDied, Evicted, Closed, PythonError,
-        NotFound, Unsupported, Internal)
+        NotFound, Unsupported, Internal, Lost)
 }
 
 
