@@ -5,6 +5,8 @@ and blobs a hostile session could have written."""
 import io
 import json
 import os
+import subprocess
+import sys
 import warnings
 import zipfile
 
@@ -12,7 +14,7 @@ import numpy
 import pandas
 from pandas.testing import assert_frame_equal, assert_series_equal
 
-from .support import SCRATCH, WORKDIR, GlueTest, entry
+from .support import ROOT, SCRATCH, WORKDIR, GlueTest, entry
 
 #  One session with every kind of state, over three cells.
 STATE = [
@@ -200,6 +202,62 @@ class Dropped(_Snapshots):
                          {"fragile": "could not be restored: ValueError: cannot come back"})
         self.assertEqual(fields["restored"], ["Fragile", "a", "b"])
         self.assertIs(self.value("a"), self.value("b"))
+
+
+class Sharing(_Snapshots):
+    """One memo across the variables, across the C pickler and dill."""
+
+    def restore(self, *cells):
+        self.run_cells(*cells)
+        _, blob = self.take()
+        self.evict()
+        return self.ok(entry.restore, blob)[0]
+
+    def test_shared_objects_stay_shared(self):
+        self.restore("data = [1, 2]\n"
+                     "class Box:\n    pass\n"
+                     "boxes = [Box(), data]\n"
+                     "def uses(x=data):\n    return x\n"
+                     "alias = data\n"
+                     "box_class = Box\n"
+                     "g = globals()")
+        data = self.value("data")
+        self.assertIs(self.value("alias"), data)
+        self.assertIs(self.value("boxes")[1], data)
+        self.assertIs(self.value("uses")(), data)
+        self.assertIs(self.value("box_class"), self.value("Box"))
+        self.assertIsInstance(self.value("boxes")[0], self.value("Box"))
+        self.assertIs(self.value("g"), entry.SESSION.namespace)
+
+    def test_a_refused_value_leaves_no_hole_for_the_next(self):
+        #  first's dict is pickled, then its generator refused: second and
+        #  third must not refer to the dict's bytes that were thrown away
+        #  (past 256 memo entries, whose indices take 4 bytes)
+        fields = self.restore("many = [str(i) for i in range(300)]\n"
+                              "first = [{'k': [1]}, (i for i in range(2))]\n"
+                              "def fn():\n    return third\n"
+                              "second = [first[0], fn]\n"
+                              "third = first[0]\n"
+                              "again = [many, third]")
+        self.assertEqual(list(self.dropped(fields)), ["first"])
+        self.assertIs(self.value("again")[0], self.value("many"))
+        self.assertIs(self.value("again")[1], self.value("third"))
+        self.assertEqual(self.value("third"), {"k": [1]})
+        self.assertIs(self.value("second")[0], self.value("third"))
+        self.assertIs(self.value("second")[1](), self.value("third"))
+
+    def test_dill_is_imported_only_when_a_value_needs_it(self):
+        code = ("import sys\n"
+                "sys.path[:0] = [%r, %r]\n"
+                "from tests.glue.support import entry\n"
+                "entry.execute('x = [1, {2: 3}]')\n"
+                "blob = entry.snapshot(10 ** 6)[3][0]\n"
+                "entry.SESSION.renew(used=True)\n"
+                "print(entry.restore(blob)[2]['restored'], 'dill' in sys.modules)\n"
+                % (ROOT, os.path.join(ROOT, "tests")))
+        out = subprocess.run([sys.executable, "-c", code], cwd=WORKDIR, timeout=120,
+                             capture_output=True, text=True)
+        self.assertEqual(out.stdout, "['x'] False\n", out.stderr)
 
 
 class Quota(_Snapshots):
