@@ -73,7 +73,7 @@ import zipfile
 
 from . import pickling, workdir
 from .errors import RequestError, exc_summary
-from .libs import kmq_frame, pandas
+from .libs import kmq_frame, numpy, pandas
 from .session import cell_filename
 
 FORMAT = "kmq-snapshot"
@@ -88,6 +88,7 @@ CELL_BUDGET = 512 * 1024        # characters of cell code kept (as history's rep
 MAX_DROPPED = 200               # entries of a dropped list; the last sums up the rest
 MAX_EXECUTION_COUNT = 2 ** 53
 MAX_MODULE_NAME = 256
+MAX_NAME = 255                  # characters of a variable's name
 _MAX_LABEL = 120
 _STAMP = (1980, 1, 1, 0, 0, 0)
 #  Bytes a stored entry adds besides its data and twice its name: its
@@ -97,7 +98,6 @@ _STAMP = (1980, 1, 1, 0, 0, 0)
 _ENTRY_OVERHEAD = 96
 _END_OVERHEAD = 22
 _KINDS = ("frame", "series", "pickle")
-_WORKDIR_LABEL = "/work/"
 
 
 def _human(size):
@@ -119,6 +119,11 @@ def _label(name):
     return text if len(text) <= _MAX_LABEL else text[:_MAX_LABEL - 3] + "..."
 
 
+def _file_label(path):
+    """How a path of the working directory is named in replies."""
+    return "/work/" + _label(path)
+
+
 def _cap(dropped):
     """dropped as [{"name", "reason"}], at most MAX_DROPPED entries."""
     rows = [{"name": _label(name), "reason": _label_reason(reason)}
@@ -136,8 +141,8 @@ def _label_reason(reason):
 
 
 def _is_user_name(name):
-    return (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
-            and not name.startswith("_"))
+    return (isinstance(name, str) and len(name) <= MAX_NAME and name.isidentifier()
+            and not keyword.iskeyword(name) and not name.startswith("_"))
 
 
 def _is_module_name(name):
@@ -148,13 +153,14 @@ def _is_module_name(name):
 #  --- DataFrames and Series in the frame format ---------------------------
 
 def _missing_only_nan(values):
-    """True unless an object-dtype index or column holds a missing value
-    other than NaN (None, NA, NaT), which the frame format gives back as
-    NaN."""
-    if values.dtype != object:
+    """True unless values, an index or a column, has numpy's object dtype
+    and holds a missing value other than NaN (None, NA, NaT), which the
+    frame format gives back as NaN."""
+    dtype = values.dtype
+    if not isinstance(dtype, numpy.dtype) or dtype.kind != "O":
         return True
-    mask = pandas.isna(values)
-    return all(isinstance(value, float) for value in values[mask].tolist())
+    values = values.to_numpy()
+    return all(isinstance(value, float) for value in values[pandas.isna(values)].tolist())
 
 
 def _frame_faithful(df):
@@ -175,9 +181,8 @@ def _frame_faithful(df):
             and back.index.names == df.index.names
             and back.dtypes.tolist() == df.dtypes.tolist()):
         return False
-    return _missing_only_nan(df.index.to_numpy()) and all(
-        _missing_only_nan(df.iloc[:, position].to_numpy())
-        for position in range(df.shape[1]))
+    return _missing_only_nan(df.index) and all(
+        _missing_only_nan(df.iloc[:, position]) for position in range(df.shape[1]))
 
 
 def _as_frame(value):
@@ -301,7 +306,8 @@ class _Take:
             if not _is_user_name(name):
                 self.dropped.append((name, "names starting with _ are not kept"
                                      if isinstance(name, str) and name.startswith("_")
-                                     else "not a Python identifier"))
+                                     else "not a Python identifier of at most %d "
+                                          "characters" % MAX_NAME))
             elif count >= MAX_VARS:
                 self.dropped.append((name, "the snapshot keeps at most %d variables"
                                      % MAX_VARS))
@@ -311,10 +317,10 @@ class _Take:
 
     def workdir(self):
         dirs, files, dropped = workdir.walk(MAX_FILES, MAX_DEPTH)
-        self.dropped += [(_WORKDIR_LABEL + path, reason) for path, reason in dropped]
+        self.dropped += [(_file_label(path), reason) for path, reason in dropped]
         kept = []
         for path, _ in files:
-            label = _WORKDIR_LABEL + path
+            label = _file_label(path)
             try:
                 source = workdir.open_read(path)
             except OSError as exc:
@@ -331,7 +337,7 @@ class _Take:
         return dirs, kept
 
     def cells(self):
-        kept, _ = self.session.history(0, CELL_BUDGET)
+        kept = self.session.history(0, CELL_BUDGET)[0][-MAX_CELLS:]
         for count, code in kept:
             data = code.encode("utf-8", "surrogatepass")
             self.blob.add("cell history", "cells/%d.py" % count, len(data),
@@ -528,7 +534,8 @@ class _Restore:
 
     def _claim(self, name):
         if not _is_user_name(name):
-            raise _Failed("not a Python identifier that may be restored")
+            raise _Failed("not a Python identifier of at most %d characters, "
+                          "not starting with _" % MAX_NAME)
         if name in self.names:
             raise _Failed("named twice in the snapshot")
         self.names.add(name)
@@ -611,9 +618,9 @@ class _Restore:
         #  Files first: a value's __setstate__ may read them. Modules before
         #  variables, for the same reason.
         for path in self.manifest["dirs"]:
-            self._guard(_WORKDIR_LABEL + _label(path), self._dir, path)
+            self._guard(_file_label(path), self._dir, path)
         for item in self.manifest["files"]:
-            self._guard(_WORKDIR_LABEL + _label(item["path"]), self._file, item)
+            self._guard(_file_label(item["path"]), self._file, item)
         for alias, module in self.manifest["modules"].items():
             self._guard(alias, self._module, alias, module)
         for item in self.manifest["vars"]:

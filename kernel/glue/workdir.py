@@ -6,7 +6,8 @@ Contract: the working directory is the current one (the executor's /work).
 A path is relative, its components joined by "/" (check_path says what is
 allowed). walk() lists the directories and regular files below it, in
 sorted order, and names what it leaves out (symbolic links, devices,
-fifos, sockets, names that are not UTF-8, what lies past the limits).
+fifos, sockets, paths check_path refuses such as names that are not
+UTF-8, what lies past the limits).
 open_read, make_dir and open_write go down the path one directory
 descriptor at a time (O_NOFOLLOW at every step), so a symlink anywhere on
 it is an error (ELOOP or ENOTDIR), never a way out; open_write creates the
@@ -115,10 +116,9 @@ class _Walk:
         self.stopped = False
 
     def entry(self, dir_fd, entry, path, depth):
-        try:
-            entry.name.encode("utf-8")
-        except UnicodeEncodeError:
-            self.dropped.append((path, "the file name is not valid UTF-8"))
+        reason = check_path(path)
+        if reason:
+            self.dropped.append((path, reason))     # restore would refuse it
             return
         try:
             info = entry.stat(follow_symlinks=False)

@@ -27,6 +27,8 @@ STATE = [
     "                                          tz='Europe/Paris')},\n"
     "                  index=pd.Index(['r1', 'r2', 'r3'], name='row'))\n"
     "holes = pd.DataFrame({'s': ['a', None], 'n': pd.array([1, None], dtype='Int64')})\n"
+    "masked = pd.DataFrame({'n': pd.array([1, None], dtype='Int64'),\n"
+    "                       's': pd.array(['a', None], dtype='string')})\n"
     "ser = pd.Series([1.5, float('nan')], name='price')",
     "def helper(x):\n    return x * 2\n"
     "def f(x):\n    return helper(x) + 1\n"
@@ -83,12 +85,14 @@ class RoundTrip(_Snapshots):
         self.run_cells(*STATE)
         self.before = dict(entry.SESSION.namespace)
         self.taken, blob = self.take()
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            self.manifest = json.loads(archive.read("manifest.json"))
         self.evict()
         self.restored = self.ok(entry.restore, blob)[0]
 
     def test_the_replies_name_what_was_kept_and_what_was_not(self):
-        kept = ["Point", "add5", "df", "f", "helper", "holes", "make", "n", "nested",
-                "np", "os", "p", "pd", "ser", "sq"]
+        kept = ["Point", "add5", "df", "f", "helper", "holes", "make", "masked", "n",
+                "nested", "np", "os", "p", "pd", "ser", "sq"]
         self.assertEqual(self.taken["kept"], kept)
         self.assertEqual(self.taken["execution_count"], 3)
         self.assertEqual(self.taken["files"], 2)
@@ -103,7 +107,10 @@ class RoundTrip(_Snapshots):
         self.assertNotIn("gen", entry.SESSION.namespace)
 
     def test_frames_and_series_come_back_equal(self):
-        for name in ("df", "holes"):
+        kinds = {item["name"]: item["kind"] for item in self.manifest["vars"]}
+        self.assertEqual([kinds[name] for name in ("df", "masked", "ser", "holes", "n")],
+                         ["frame", "frame", "series", "pickle", "pickle"])
+        for name in ("df", "holes", "masked"):
             assert_frame_equal(self.value(name), self.before[name], check_freq=True)
         assert_series_equal(self.value("ser"), self.before["ser"])
         self.assertEqual(str(self.value("df")["aware"].dt.tz), "Europe/Paris")
@@ -170,6 +177,8 @@ class Dropped(_Snapshots):
             "with open('closed.txt', 'w') as closed:\n"
             "    pass\n"
             "kept = 'yes'\n"
+            "globals()['x' * 256] = 1\n"
+            "open(b'bad\\xff', 'w').close()\n"
             "os.symlink('/etc/passwd', 'link')")
         fields, blob = self.take()
         dropped = self.dropped(fields)
@@ -181,6 +190,9 @@ class Dropped(_Snapshots):
         self.assertEqual(dropped["_private"], "names starting with _ are not kept")
         self.assertEqual(dropped["closed"], "a closed file object: there is nothing to keep")
         self.assertEqual(dropped["/work/link"], "a symbolic link: links are not kept")
+        self.assertEqual(dropped["x" * 117 + "..."],
+                         "not a Python identifier of at most 255 characters")
+        self.assertEqual(dropped["/work/'bad\\udcff'"], "the path is not valid UTF-8")
         self.assertIn("kept", fields["kept"])
         self.evict()
         fields = self.ok(entry.restore, blob)[0]
