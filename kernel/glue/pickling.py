@@ -49,12 +49,11 @@ import pickle
 import sys
 import types
 
-from .errors import exc_summary
+from .errors import exc_summary, one_line
 
 #  Explicit memo indices: see the module's contract.
 PROTOCOL = 3
 _NAMESPACE_ID = "namespace"
-_MAX_REASON = 300
 
 
 class Refused(Exception):
@@ -99,11 +98,6 @@ def _refused_types():
         if isinstance(kind, type):
             pairs.append(((kind,), reason))
     return pairs
-
-
-def _one_line(text):
-    text = " ".join(str(text).split())
-    return text if len(text) <= _MAX_REASON else text[:_MAX_REASON - 3] + "..."
 
 
 class _Hooks:
@@ -245,10 +239,10 @@ class Dumper:
         if isinstance(exc, Refused):
             if any(isinstance(value, kinds) for kinds, _ in self._refused):
                 return str(exc)     # the value itself
-            return _one_line("it holds an object that cannot be kept (%s)" % exc)
+            return one_line("it holds an object that cannot be kept (%s)" % exc)
         if isinstance(exc, RecursionError):
             return "too deeply nested to pickle"
-        return _one_line("pickling failed: %s" % exc_summary(exc))
+        return one_line("pickling failed: %s" % exc_summary(exc))
 
 
 class _Unpickler(pickle.Unpickler):

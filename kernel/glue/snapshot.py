@@ -49,7 +49,7 @@ to come back.
 Restore treats the blob as hostile (a session can rewrite the glue that
 writes it): the zip's entries must be stored, unencrypted, unique,
 declare no more bytes than the blob holds and each be named by the
-manifest; the manifest is at most 4 MiB of JSON with no key twice and the
+manifest; the manifest is at most 16 MiB of JSON with no key twice and the
 types above; names must be identifiers, module names dotted identifiers,
 paths relative with no "..", "." or empty component (workdir.check_path),
 and files and directories are created through directory descriptors that
@@ -72,14 +72,14 @@ import types
 import zipfile
 
 from . import pickling, workdir
-from .errors import RequestError, exc_summary
+from .errors import RequestError, exc_summary, one_line
 from .libs import kmq_frame, numpy, pandas
 from .session import cell_filename
 
 FORMAT = "kmq-snapshot"
 VERSION = 1
 MANIFEST = "manifest.json"
-MAX_MANIFEST = 4 << 20          # bytes of manifest.json
+MAX_MANIFEST = 16 << 20         # bytes of manifest.json
 MAX_VARS = 10000                # variables and modules
 MAX_FILES = 10000               # files and directories of the working directory
 MAX_DEPTH = 32                  # directories below the working directory
@@ -98,6 +98,7 @@ _STAMP = (1980, 1, 1, 0, 0, 0)
 _ENTRY_OVERHEAD = 96
 _END_OVERHEAD = 22
 _KINDS = ("frame", "series", "pickle")
+_TYPE_NAMES = {int: "an integer", str: "a string", dict: "a map", list: "an array"}
 
 
 def _human(size):
@@ -126,7 +127,7 @@ def _file_label(path):
 
 def _cap(dropped):
     """dropped as [{"name", "reason"}], at most MAX_DROPPED entries."""
-    rows = [{"name": _label(name), "reason": _label_reason(reason)}
+    rows = [{"name": _label(name), "reason": one_line(reason)}
             for name, reason in dropped]
     if len(rows) > MAX_DROPPED:
         rest = len(rows) - (MAX_DROPPED - 1)
@@ -135,9 +136,15 @@ def _cap(dropped):
     return rows
 
 
-def _label_reason(reason):
-    reason = " ".join(str(reason).split())
-    return reason if len(reason) <= 300 else reason[:297] + "..."
+def _is_text(value, limit):
+    """True for a str of at most limit characters that UTF-8 can carry."""
+    if not isinstance(value, str) or len(value) > limit:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_user_name(name):
@@ -191,7 +198,7 @@ def _as_frame(value):
     if kmq_frame is None or pandas is None:
         return None
     if type(value) is pandas.Series:
-        if value.attrs or not (value.name is None or isinstance(value.name, str)):
+        if value.attrs or not (value.name is None or _is_text(value.name, MAX_NAME)):
             return None
         frame = value.to_frame(name="values")
         if _frame_faithful(frame):
@@ -353,6 +360,12 @@ class _Take:
             "execution_count": self.session.count, "modules": self.modules,
             "vars": self.vars, "dirs": dirs, "files": files, "cells": cells,
             "dropped": _cap(self.dropped)}, ensure_ascii=False).encode("utf-8")
+        if len(manifest) > MAX_MANIFEST:
+            raise RequestError("TOO_LARGE", "snapshot: its manifest would be %s, more "
+                               "than the %s a restore reads (so many files, with such "
+                               "long paths?)" % (_exact(len(manifest)), _exact(MAX_MANIFEST)),
+                               {"bytes": len(manifest), "largest": [
+                                   {"name": "the manifest", "bytes": len(manifest)}]})
         self.blob.add("the manifest", MANIFEST, len(manifest), lambda: [manifest])
         if self.blob.zip is None:
             self.blob.too_large(self.blob.total)
@@ -423,7 +436,7 @@ def _expect(value, kind, where, limit=None):
     """value when it is of kind (bool is not an int) and within limit
     items; BAD_REQUEST else."""
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        _refuse("manifest: %s is not a %s" % (where, getattr(kind, "__name__", kind)))
+        _refuse("manifest: %s is not %s" % (where, _TYPE_NAMES[kind]))
     if limit is not None and len(value) > limit:
         _refuse("manifest: %s has more than %d entries" % (where, limit))
     return value
