@@ -261,7 +261,7 @@ class Sharing(_Snapshots):
     def test_dill_is_imported_only_when_a_value_needs_it(self):
         code = ("import sys\n"
                 "sys.path[:0] = [%r, %r]\n"
-                "from tests.glue.support import entry\n"
+                "entry = __import__('tests.glue.support', fromlist=['entry']).entry\n"
                 "entry.execute('x = [1, {2: 3}]')\n"
                 "blob = entry.snapshot(10 ** 6)[3][0]\n"
                 "entry.SESSION.renew(used=True)\n"
@@ -425,7 +425,7 @@ class Hostile(_Snapshots):
         names = ["os.system", "__builtins__", "a b", "class", "_hidden", "1x"]
         manifest = _manifest(vars=[{"name": name, "kind": "pickle", "bytes": 4}
                                    for name in names],
-                             modules={"__name__": "os", "sys": "os; import x",
+                             modules={"__name__": "os", "sys": "os, sys",
                                       "ok": "json"})
         blob = _blob(manifest, *[("vars/%s.pickle" % name, b"\x80\x03K\x01.")
                                  for name in names])
