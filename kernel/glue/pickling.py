@@ -48,6 +48,7 @@ import io
 import pickle
 import sys
 import types
+import warnings
 
 from .errors import exc_summary, one_line
 
@@ -227,7 +228,11 @@ class Dumper:
         pickler = self._dill(out, self._namespace, self._refused)
         pickler.memo = self._fast.memo.copy()
         try:
-            pickler.dump(value)
+            with warnings.catch_warnings():
+                #  dill warns on stderr before some failures; the reason
+                #  goes to dropped instead
+                warnings.simplefilter("ignore")
+                pickler.dump(value)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:    # noqa: BLE001 -- as in dump

@@ -241,6 +241,29 @@ class Sharing(_Snapshots):
         self.assertIsInstance(self.value("boxes")[0], self.value("Box"))
         self.assertIs(self.value("g"), entry.SESSION.namespace)
 
+    def test_more_kinds_of_cell_code(self):
+        self.restore("import collections, dataclasses, functools\n"
+                     "@dataclasses.dataclass\n"
+                     "class DC:\n    x: int\n"
+                     "    y: list = dataclasses.field(default_factory=list)\n"
+                     "NT = collections.namedtuple('NT', 'a b')\n"
+                     "class Slotted:\n    __slots__ = ('a',)\n"
+                     "    def __init__(self):\n        self.a = 5\n"
+                     "class Kinds(dict):\n"
+                     "    @property\n    def p(self):\n        return 1\n"
+                     "    @staticmethod\n    def s():\n        return 2\n"
+                     "    @classmethod\n    def c(cls):\n        return cls\n"
+                     "def deco(f):\n    @functools.wraps(f)\n"
+                     "    def inner(*a):\n        return f(*a) * 10\n    return inner\n"
+                     "@deco\ndef wrapped(x):\n    return x\n"
+                     "counts = collections.defaultdict(lambda: 0, {'a': 1})\n"
+                     "values = (DC(1), NT(1, 2), Slotted(), Kinds(k=1))")
+        self.assertEqual(
+            self.result("dc, nt, sl, kinds = values\n"
+                        "(dc == DC(1), isinstance(nt, NT), sl.a, kinds.p, kinds.s(), "
+                        "kinds.c() is Kinds, kinds['k'], wrapped(2), counts['new'])"),
+            {"text/plain": b"(True, True, 5, 1, 2, True, 1, 20, 0)"})
+
     def test_a_refused_value_leaves_no_hole_for_the_next(self):
         #  first's dict is pickled, then its generator refused: second and
         #  third must not refer to the dict's bytes that were thrown away
