@@ -17,6 +17,7 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                libmsgpack-dev libseccomp-dev libedit-dev \
                python3 python3-dev python3-pandas python3-numpy \
                python3-matplotlib python3-plotly python3-zmq python3-msgpack \
+               python3-dill \
                procps tmux \
                libjansson-dev libsodium-dev \
                python3-jupyter-client python3-jupyter-kernel-test \

@@ -4,6 +4,7 @@ as a small description and raw column buffers, and back, with no pickle.
     description, buffers = encode(df)      # dict, list of memoryview
     df = decode(description, buffers)      # validates everything first
     data = to_kmqf(df); df = from_kmqf(data)        # .kmqf files (11.7)
+    parts = kmqf_parts(*encode(df))         # a .kmqf in pieces, not joined
 
 The same file runs in a kernel (upload: the bytes come from a client) and in
 the `kernelmq` client (download: the bytes come from a kernel), so decode()
@@ -24,8 +25,8 @@ import numpy
 import pandas
 
 __all__ = ["FrameError", "encode", "decode", "pack_description",
-           "unpack_description", "write_kmqf", "read_kmqf", "to_kmqf",
-           "from_kmqf", "MAX_ROWS", "MAX_BUFFERS", "KMQF_SIGNATURE"]
+           "unpack_description", "kmqf_parts", "write_kmqf", "read_kmqf",
+           "to_kmqf", "from_kmqf", "MAX_ROWS", "MAX_BUFFERS", "KMQF_SIGNATURE"]
 
 MAX_ROWS = 2 ** 31 - 1              # rows, and categories of a categorical
 MAX_BUFFERS = 4096                  # PROTO_MAX_FRAME_PAYLOADS
@@ -721,15 +722,22 @@ def unpack_description(data):
 # --- .kmqf files (protocol.md 11.7) ----------------------------------------------
 
 
-def write_kmqf(description, buffers):
-    """The bytes of a .kmqf file holding description and buffers."""
+def kmqf_parts(description, buffers):
+    """The pieces of a .kmqf file, in order, to be written one after the
+    other without joining them: small bytes for the framing and the
+    description, the buffers themselves as byte memoryviews (no copy)."""
     frames = [KMQF_SIGNATURE, pack_description(description)]
     frames += [memoryview(buffer).cast("B") for buffer in buffers]
     out = [struct.pack(">I", len(frames))]
     for frame in frames:
         out.append(struct.pack(">Q", len(frame)))
         out.append(frame)
-    return b"".join(out)
+    return out
+
+
+def write_kmqf(description, buffers):
+    """The bytes of a .kmqf file holding description and buffers."""
+    return b"".join(kmqf_parts(description, buffers))
 
 
 def read_kmqf(data):

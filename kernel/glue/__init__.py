@@ -18,6 +18,9 @@ Modules, from the bottom up (each one's docstring gives its contract):
     transfer     upload and download (csv, json, file)
     variables    vars: the user's variables
     completion   complete and inspect
+    pickling     variables as pickles (dill for cell code) and back
+    workdir      the working directory's tree, never through a symlink
+    snapshot     snapshot and restore: the session as one blob
     zygote       the zygote's preload before it forks
     entry        the C-facing functions; the only place replies are built
 

@@ -15,8 +15,10 @@ payloads  list of bytes, the reply's payload frames in order
 Handlers return (fields, payloads) or raise errors.RequestError, which
 becomes the error tuple here. A KeyboardInterrupt that escapes an entry
 point is answered INTERRUPTED by the C side, which then reads _count for
-the cell's number. Besides the replies, display events leave through
-_kmq_io.send_event (display.py).
+the cell's number; snapshot and restore, which the supervisor calls on
+eviction and on the next request (protocol.md 10.3), never raise: any
+failure is their INTERNAL reply. Besides the replies, display events
+leave through _kmq_io.send_event (display.py).
 
 Importing this module sets the executor up once: the stdio streams, the
 builtin display(), the pyplot hook, pandas and numpy imported, and the
@@ -28,7 +30,8 @@ import gc
 
 from . import (cells, completion, display, mpl_hook, session, streams,
                transfer, variables, zygote)
-from .errors import RequestError
+from .errors import RequestError, exc_summary
+from .snapshot import restore as _restore_snapshot, take as _take_snapshot
 
 SESSION = session.Session()
 
@@ -119,6 +122,36 @@ def reset():
 def flush():
     """Pushes buffered output into the pipes before a reply is written."""
     streams.flush()
+
+
+#  --- snapshots (protocol.md 10.3): supervisor and executor only ---------
+
+def _never_raising(what, handler, *args):
+    """_reply, and any exception, even KeyboardInterrupt, as INTERNAL: the
+    supervisor's eviction and restore flow takes a reply tuple, always."""
+    try:
+        return _reply(handler, *args)
+    except KeyboardInterrupt:
+        return ("INTERNAL", "%s: interrupted (KeyboardInterrupt) before it ended%s"
+                % (what, "; the namespace may hold part of the snapshot"
+                   if what == "restore" else ""), {}, [])
+    except BaseException as exc:    # noqa: BLE001 -- see the docstring
+        return ("INTERNAL", "%s: %s" % (what, exc_summary(exc)), {}, [])
+
+
+def snapshot(quota):
+    """The session's state as one blob of at most quota bytes: ok fields
+    bytes, kept, dropped, files, execution_count and the blob as the one
+    payload; TOO_LARGE, BAD_REQUEST (quota) or INTERNAL. The session is
+    left as it was."""
+    return _never_raising("snapshot", _take_snapshot, quota)
+
+
+def restore(blob):
+    """The snapshot blob (bytes) restored into this fresh session: ok
+    fields restored, dropped, files, execution_count; BAD_REQUEST for a
+    blob that is not a snapshot; INTERNAL."""
+    return _never_raising("restore", _restore_snapshot, blob)
 
 
 #  --- the zygote (kernel/zygote.c) -------------------------------------

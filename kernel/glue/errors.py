@@ -1,5 +1,6 @@
 """The one exception the glue's handlers raise to end a request with an
-error reply, and the one-line summary of an exception.
+error reply, the one-line summary of an exception, and any text made one
+line (one_line) for a reply.
 
 Contract: a handler either returns (fields, payloads) or raises
 RequestError(code, message, fields); entry.py turns the latter into the
@@ -19,6 +20,13 @@ class RequestError(Exception):
         self.code = code
         self.message = message
         self.fields = dict(fields or {})
+
+
+def one_line(text, limit=300):
+    """text on one line (runs of whitespace as one space), cut to limit
+    characters with "..." when longer."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def exc_summary(exc):
