@@ -15,7 +15,6 @@
 #include "executor_internal.h"
 #include "fd_message.h"
 #include "proto.h"
-#include "zygote.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -142,6 +141,7 @@ executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
     assert (config);
     assert (socket_path);
     assert (handle);
+    assert (config->sandbox_fingerprint);
     int pair [2] = { -1, -1 };
     int out [2] = { -1, -1 };
     int err [2] = { -1, -1 };
@@ -157,12 +157,10 @@ executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
     if (fd == -1)
         goto fail;
 
-    char fingerprint [256];
-    zygote_sandbox_fingerprint (config, fingerprint, sizeof fingerprint);
     proto_builder_t *builder = proto_builder_new (PROTO_SPAWN, 1, config->session);
     if (config->state_lost)
         proto_builder_str (builder, "notice", config->state_lost);
-    proto_builder_str (builder, "sandbox_config", fingerprint);
+    proto_builder_str (builder, "sandbox_config", config->sandbox_fingerprint);
     zmsg_t *spawn = proto_builder_finish (&builder);
     int fds [3] = { pair [1], out [1], err [1] };
     if (fd_message_send (fd, &spawn, fds, 3)) {

@@ -67,7 +67,7 @@ typedef struct {
     const zygote_config_t *config;
     executor_python_t *python;
     struct sigaction python_signals [NSIG];
-    char fingerprint [256];
+    const char *fingerprint;    //  the sandbox settings monitors must match
     int listener;
     int signals;
     s_pool_child_t pool [S_MAX_POOL];
@@ -106,23 +106,6 @@ s_now_ms (void)
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-void
-zygote_sandbox_fingerprint (const executor_config_t *config, char *buf, size_t size)
-{
-    const sandbox_config_t *box = &config->sandbox;
-    snprintf (buf, size, "memory=%llu,cpu=%llu,work=%llu,tmp=%llu,threads=%llu,"
-              "files=%llu,fsize=%llu,skip=%u,payload=%llu",
-              (unsigned long long) box->memory_bytes,
-              (unsigned long long) box->cpu_seconds,
-              (unsigned long long) box->work_quota,
-              (unsigned long long) box->tmp_quota,
-              (unsigned long long) box->max_threads,
-              (unsigned long long) box->max_files,
-              (unsigned long long) box->max_file_size, box->skip,
-              (unsigned long long) config->max_payload);
-}
-
 
 //  --------------------------------------------------------------------
 //  Forking
@@ -599,7 +582,8 @@ zygote_run (const zygote_config_t *config)
         s_log ('E', "out of memory");
         return 1;
     }
-    zygote_sandbox_fingerprint (&config->executor, self->fingerprint, sizeof self->fingerprint);
+    self->fingerprint = config->executor.sandbox_fingerprint;
+    assert (self->fingerprint);
     if (s_start (self)) {
         s_stop (self);
         return 1;
