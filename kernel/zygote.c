@@ -449,22 +449,6 @@ s_signals (s_zygote_t *self)
 //  --------------------------------------------------------------------
 //  Start and loop
 
-//  The environment every executor gets (as executor_process.c builds it),
-//  set before Python starts so os.environ holds it in every child.
-static int
-s_environment (void)
-{
-    if (clearenv () != 0
-    ||  setenv ("PATH", "/usr/bin:/bin", 1) == -1
-    ||  setenv ("HOME", "/work", 1) == -1
-    ||  setenv ("LANG", "C.UTF-8", 1) == -1
-    ||  setenv ("MPLBACKEND", "Agg", 1) == -1
-    ||  setenv ("MPLCONFIGDIR", "/tmp/matplotlib", 1) == -1
-    ||  setenv ("PYTHONDONTWRITEBYTECODE", "1", 1) == -1)
-        return -1;
-    return 0;
-}
-
 static int
 s_listen (s_zygote_t *self)
 {
@@ -497,13 +481,14 @@ s_listen (s_zygote_t *self)
 static int
 s_start (s_zygote_t *self)
 {
-    //  As a fresh executor starts: default signals, its environment; the
-    //  dispositions Python sets next are what every child gets back.
-    struct sigaction action = { .sa_handler = SIG_DFL };
-    sigemptyset (&action.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction (sig, &action, NULL);
-    if (s_environment ()) {
+    //  As a fresh executor starts (executor_child.c): default signals, its
+    //  environment; the dispositions Python sets next are what every child
+    //  gets back, and os.environ is what every child sees.
+    if (executor_reset_signals ()) {
+        s_log ('E', "sigprocmask: %s", strerror (errno));
+        return -1;
+    }
+    if (executor_environment ("/work")) {
         s_log ('E', "environment: %s", strerror (errno));
         return -1;
     }
