@@ -13,9 +13,9 @@
 #include <string.h>
 
 #define S_OFF(field)    offsetof (kernel_settings_t, field)
-#define S_SESSION       KERNEL_ROLE_SESSION
-#define S_ZYGOTE        KERNEL_ROLE_ZYGOTE
-#define S_BOTH          (KERNEL_ROLE_SESSION | KERNEL_ROLE_ZYGOTE)
+#define S_SESSION       KERNEL_CONTRACT_SESSION
+#define S_ZYGOTE        KERNEL_CONTRACT_ZYGOTE
+#define S_BOTH          (KERNEL_CONTRACT_SESSION | KERNEL_CONTRACT_ZYGOTE)
 #define S_ANY           0, UINT64_MAX
 #define S_MS_CAP        (1ull << 40)    //  timeouts above make no sense
 
@@ -249,19 +249,19 @@ kernel_contract_defaults (kernel_settings_t *settings)
     }
 }
 
-kernel_role_t
+kernel_contract_role_t
 kernel_contract_role (const kernel_settings_t *settings)
 {
     assert (settings);
-    return settings->zygote && !settings->session? KERNEL_ROLE_ZYGOTE
-                                                 : KERNEL_ROLE_SESSION;
+    return settings->zygote && !settings->session? KERNEL_CONTRACT_ZYGOTE
+                                                 : KERNEL_CONTRACT_SESSION;
 }
 
 char **
 kernel_contract_argv (const char *path, const kernel_settings_t *settings, int *argc_p)
 {
     assert (path && settings);
-    kernel_role_t role = kernel_contract_role (settings);
+    kernel_contract_role_t role = kernel_contract_role (settings);
     char **argv = (char **) mem_alloc ((2 * kernel_contract_row_count + 2) * sizeof (char *));
     size_t argc = 0;
     argv [argc++] = mem_strdup (path);
@@ -305,11 +305,11 @@ static int
 s_check_role (const kernel_settings_t *settings, const bool *given,
               char *err, size_t err_size)
 {
-    kernel_role_t role = kernel_contract_role (settings);
+    kernel_contract_role_t role = kernel_contract_role (settings);
     for (size_t i = 0; i < kernel_contract_row_count; i++) {
         const kernel_contract_row_t *row = &kernel_contract_rows [i];
         if (given [i] && !(row->roles & role)) {
-            if (role == KERNEL_ROLE_ZYGOTE)
+            if (role == KERNEL_CONTRACT_ZYGOTE)
                 snprintf (err, err_size, "--%s is a session kernel's flag; the "
                           "zygote (--zygote without --session) does not take it",
                           row->name);
@@ -391,7 +391,7 @@ kernel_contract_parse (kernel_settings_t *settings, int argc, char *const argv [
 //  One role's synopsis: required flags, then the others in brackets,
 //  wrapped under the program name.
 static void
-s_usage_role (FILE *out, const char *lead, kernel_role_t role)
+s_usage_role (FILE *out, const char *lead, kernel_contract_role_t role)
 {
     const char *indent = "                 ";   //  under the first flag
     int column = fprintf (out, "%s", lead);
@@ -418,8 +418,8 @@ void
 kernel_contract_usage (FILE *out)
 {
     assert (out);
-    s_usage_role (out, "usage: kmq-kernel", KERNEL_ROLE_SESSION);
-    s_usage_role (out, "       kmq-kernel", KERNEL_ROLE_ZYGOTE);
+    s_usage_role (out, "usage: kmq-kernel", KERNEL_CONTRACT_SESSION);
+    s_usage_role (out, "       kmq-kernel", KERNEL_CONTRACT_ZYGOTE);
     fprintf (out,
         "Started by kmq-broker: one kernel per session (its executor from the\n"
         "zygote at SOCKET when given, else forked here), and one zygote (the\n"

@@ -7,9 +7,19 @@
     fills, its default and range, the roles that take it, whether the
     executor's sandbox depends on it, and its help. From that table come
     the argv, the parser and its errors, --help, and the sandbox
-    fingerprint a zygote compares (protocol.md 10.2). A setting is added
-    by adding a field here and a row there; kernel_contract_test then
-    fails until its non-default settings give the row a value.
+    fingerprint a zygote compares (protocol.md 10.2).
+
+    Adding a setting:
+      1. a field in kernel_settings_t (with its kind: pointers, numbers,
+         flags);
+      2. its row in kernel_contract.c: flag, kind, default, range, roles,
+         sandbox or not, help;
+      3. a non-default value in kernel_contract_test.c's settings of each
+         role that takes it (the selftest names the row until it has one);
+      4. the starter fills it (the broker: kernel_proc_settings), the
+         kernel reads it (kernel/main.c, or sandbox_config_from_settings
+         for a sandbox setting).
+    The argv, the parser, --help and the fingerprint follow from the row.
 
     kmq-kernel has two roles, told apart as it always was: with --zygote
     and without --session it is the zygote (`kmq-kernel --zygote SOCKET
@@ -62,9 +72,9 @@ typedef struct {
 } kernel_settings_t;
 
 typedef enum {
-    KERNEL_ROLE_SESSION = 1,        //  one session's kernel (monitor + executor)
-    KERNEL_ROLE_ZYGOTE = 2          //  the zygote
-} kernel_role_t;
+    KERNEL_CONTRACT_SESSION = 1,        //  one session's kernel (monitor + executor)
+    KERNEL_CONTRACT_ZYGOTE = 2          //  the zygote
+} kernel_contract_role_t;
 
 //  The sandbox layers, in the order they are applied; layer i is the
 //  kernel's sandbox bit 1 << i.
@@ -76,9 +86,9 @@ const char *kernel_contract_layer_name (size_t index);
 //  Fills *settings with every row's default (strings NULL).
 void kernel_contract_defaults (kernel_settings_t *settings);
 
-//  KERNEL_ROLE_ZYGOTE when zygote is set and session is not, else
-//  KERNEL_ROLE_SESSION.
-kernel_role_t kernel_contract_role (const kernel_settings_t *settings);
+//  KERNEL_CONTRACT_ZYGOTE when zygote is set and session is not, else
+//  KERNEL_CONTRACT_SESSION.
+kernel_contract_role_t kernel_contract_role (const kernel_settings_t *settings);
 
 //  The argv that starts a kernel with settings: path, then each row of the
 //  settings' role in table order (--zygote first for the zygote role),
@@ -113,6 +123,10 @@ void kernel_contract_usage (FILE *out);
 //  and returns the length the full text needs, like snprintf.
 size_t kernel_contract_fingerprint (const kernel_settings_t *settings,
                                     char *buf, size_t size);
+
+//  A buffer of this size holds any fingerprint, with room to spare for a
+//  test build's suffix (the selftest checks it at the largest values).
+#define KERNEL_CONTRACT_FINGERPRINT_MAX 512
 
 //  Selftest: round trips for both roles, defaults and every row changed,
 //  malformed command lines, the fingerprint, the usage.

@@ -22,8 +22,8 @@ typedef struct {
     size_t offset;                  //  of the field in kernel_settings_t
     const char *dflt;               //  numbers: the default as text; else NULL
     uint64_t min, max;              //  numbers only
-    unsigned roles;                 //  KERNEL_ROLE_* that take it
-    unsigned required;              //  KERNEL_ROLE_* that must be given it
+    unsigned roles;                 //  the roles (bits) that take it
+    unsigned required;              //  the roles that must be given it
     bool sandbox;                   //  part of the sandbox fingerprint
     //  Strings: checks a value; returns 0, or -1 with why filled.
     int (*check) (const char *value, char *why, size_t why_size);

@@ -58,8 +58,8 @@ s_test_table (void)
         SELFTEST_CHECK (is_number == (row->dflt != NULL));
         SELFTEST_CHECK (row->kind == KERNEL_CONTRACT_FLAG || row->value_name);
         //  The zygote compares every sandbox value, so it must be given each
-        SELFTEST_CHECK (!row->sandbox || row->roles == (KERNEL_ROLE_SESSION
-                                                        | KERNEL_ROLE_ZYGOTE));
+        SELFTEST_CHECK (!row->sandbox || row->roles == (KERNEL_CONTRACT_SESSION
+                                                        | KERNEL_CONTRACT_ZYGOTE));
         for (size_t j = 0; j < i; j++)
             SELFTEST_CHECK (S_ROW (j)->offset != row->offset
                          && strcmp (S_ROW (j)->name, row->name) != 0);
@@ -74,7 +74,7 @@ s_test_table (void)
     for (size_t i = 0; i < kernel_contract_row_count; i++) {
         if (S_ROW (i)->offset == offsetof (kernel_settings_t, zygote))
             break;
-        SELFTEST_CHECK (!(S_ROW (i)->roles & KERNEL_ROLE_ZYGOTE));
+        SELFTEST_CHECK (!(S_ROW (i)->roles & KERNEL_CONTRACT_ZYGOTE));
     }
 }
 
@@ -125,7 +125,7 @@ s_zygote_settings (kernel_settings_t *settings)
 
 //  Every row of role differs from its default in settings.
 static void
-s_check_all_changed (const kernel_settings_t *settings, kernel_role_t role)
+s_check_all_changed (const kernel_settings_t *settings, kernel_contract_role_t role)
 {
     kernel_settings_t defaults;
     kernel_contract_defaults (&defaults);
@@ -133,7 +133,7 @@ s_check_all_changed (const kernel_settings_t *settings, kernel_role_t role)
         if ((S_ROW (i)->roles & role) && s_row_equal (S_ROW (i), settings, &defaults)) {
             fprintf (stderr, "\nkernel_contract_test: give --%s a value other than "
                      "its default in s_%s_settings\n", S_ROW (i)->name,
-                     role == KERNEL_ROLE_ZYGOTE? "zygote": "session");
+                     role == KERNEL_CONTRACT_ZYGOTE? "zygote": "session");
             SELFTEST_CHECK (false);
         }
 }
@@ -194,14 +194,14 @@ s_test_round_trips (bool verbose)
 
     //  Every row off its default
     s_session_settings (&settings);
-    s_check_all_changed (&settings, KERNEL_ROLE_SESSION);
-    SELFTEST_CHECK (kernel_contract_role (&settings) == KERNEL_ROLE_SESSION);
+    s_check_all_changed (&settings, KERNEL_CONTRACT_SESSION);
+    SELFTEST_CHECK (kernel_contract_role (&settings) == KERNEL_CONTRACT_SESSION);
     argv = s_round_trip (&settings, verbose);
     SELFTEST_CHECK (strcmp (argv [1], "--zygote") != 0);
     kernel_contract_argv_destroy (&argv);
     s_zygote_settings (&settings);
-    s_check_all_changed (&settings, KERNEL_ROLE_ZYGOTE);
-    SELFTEST_CHECK (kernel_contract_role (&settings) == KERNEL_ROLE_ZYGOTE);
+    s_check_all_changed (&settings, KERNEL_CONTRACT_ZYGOTE);
+    SELFTEST_CHECK (kernel_contract_role (&settings) == KERNEL_CONTRACT_ZYGOTE);
     argv = s_round_trip (&settings, verbose);
     SELFTEST_CHECK (strcmp (argv [1], "--zygote") == 0);
     kernel_contract_argv_destroy (&argv);
@@ -243,6 +243,13 @@ s_test_fingerprint (void)
         snprintf (name, sizeof name, "%s=", row->name);
         SELFTEST_CHECK (row->sandbox == (strstr (one, name) != NULL));
     }
+    //  The largest values leave room in KERNEL_CONTRACT_FINGERPRINT_MAX
+    changed = session;
+    for (size_t i = 0; i < kernel_contract_row_count; i++)
+        if (S_ROW (i)->sandbox)
+            *(uint64_t *) ((char *) &changed + S_ROW (i)->offset) = UINT64_MAX;
+    SELFTEST_CHECK (kernel_contract_fingerprint (&changed, NULL, 0) + 32
+                    < KERNEL_CONTRACT_FINGERPRINT_MAX);
     //  Cut short, still terminated, and the full length is told
     SELFTEST_CHECK (kernel_contract_fingerprint (&session, two, 10) == len);
     SELFTEST_CHECK (strlen (two) == 9);
@@ -345,7 +352,7 @@ kernel_contract_test (bool verbose)
     SELFTEST_CHECK (settings.heartbeat_ivl_ms == 1000 && settings.heartbeat_liveness == 3);
     SELFTEST_CHECK (settings.max_threads == 256 && settings.max_files == 1024);
     SELFTEST_CHECK (!settings.session && !settings.zygote && !settings.verbose);
-    SELFTEST_CHECK (kernel_contract_role (&settings) == KERNEL_ROLE_SESSION);
+    SELFTEST_CHECK (kernel_contract_role (&settings) == KERNEL_CONTRACT_SESSION);
 
     SELFTEST_CHECK (strcmp (kernel_contract_layer_name (0), "namespaces") == 0);
     SELFTEST_CHECK (strcmp (kernel_contract_layer_name (KERNEL_CONTRACT_LAYERS - 1),

@@ -33,7 +33,7 @@ typedef struct {
     monitor_config_t monitor;
     executor_config_t executor;
     char name [PROTO_SESSION_MAX + 300];
-    char fingerprint [512];         //  the executor's sandbox_fingerprint
+    char fingerprint [KERNEL_CONTRACT_FINGERPRINT_MAX];   //  sandbox_fingerprint
 } s_args_t;
 
 //  Before zsys_init (which must wait until after the fork) zsys would log
@@ -94,7 +94,7 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     monitor_config_t *monitor = &args->monitor;
     monitor->verbose = settings->verbose;
     monitor->test_faults = test_faults_parse ();
-    if (kernel_contract_role (settings) == KERNEL_ROLE_ZYGOTE) {
+    if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE) {
         snprintf (args->name, sizeof args->name, "zygote");
         args->executor.work_dir = "/tmp";   //  unused: executors live in /work
         return 0;
@@ -157,7 +157,7 @@ main (int argc, char *argv [])
         return 2;
     const char *name = args.name;
     const kernel_settings_t *settings = &args.settings;
-    if (kernel_contract_role (settings) == KERNEL_ROLE_ZYGOTE) {
+    if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE) {
         //  Dies with the broker, like a kernel; the broker restarts it.
         if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1) {
             s_early_error (name, "prctl(PR_SET_PDEATHSIG): %s", strerror (errno));
