@@ -186,46 +186,21 @@ s_kernel_start (broker_t *self, session_t *session)
 {
     config_t *cfg = self->cfg;
     const char *key = session_key (session);
-    char kid [64], work [PATH_MAX], ivl [24], liveness [24], timeout [24], grace [24],
-         output [24], request_cpu [24];
-    kernel_proc_limits_t limits;
+    char kid [64], work [PATH_MAX];
     snprintf (kid, sizeof kid, "k%" PRIu64 "-%08lx", ++self->kernel_seq,
               (unsigned long) random () & 0xffffffffUL);
     snprintf (work, sizeof work, "%s/%s", self->work_root, kid);
-    snprintf (ivl, sizeof ivl, "%" PRIu64, cfg->heartbeat_ivl_ms);
-    snprintf (liveness, sizeof liveness, "%" PRIu64, cfg->heartbeat_liveness);
-    snprintf (timeout, sizeof timeout, "%" PRIu64, cfg->request_timeout_s * 1000);
-    snprintf (grace, sizeof grace, "%" PRIu64, cfg->kill_grace_ms);
-    snprintf (output, sizeof output, "%" PRIu64, cfg->max_output);
-    snprintf (request_cpu, sizeof request_cpu, "%" PRIu64, cfg->request_cpu_s);
     const char *notice = session_state_lost (session);
-    char *argv [48];
-    int argc = 0;
-    argv [argc++] = cfg->kernel_path;
-    argv [argc++] = "--endpoint";           argv [argc++] = cfg->backend;
-    argv [argc++] = "--session";            argv [argc++] = (char *) key;
-    argv [argc++] = "--kernel-id";          argv [argc++] = kid;
-    argv [argc++] = "--heartbeat-ivl-ms";   argv [argc++] = ivl;
-    argv [argc++] = "--heartbeat-liveness"; argv [argc++] = liveness;
-    argv [argc++] = "--request-timeout-ms"; argv [argc++] = timeout;
-    argv [argc++] = "--kill-grace-ms";      argv [argc++] = grace;
-    argv [argc++] = "--max-output";         argv [argc++] = output;
-    argv [argc++] = "--request-cpu-s";      argv [argc++] = request_cpu;
-    argc = kernel_proc_limit_args (cfg, &limits, argv, argc);
-    argv [argc++] = "--work-dir";           argv [argc++] = work;
-    if (notice) {
-        argv [argc++] = "--state-lost";     argv [argc++] = (char *) notice;
-    }
-    if (self->zygote) {
-        //  Even while the zygote is down: the kernel then forks the
-        //  executor itself (and says so in its log)
-        argv [argc++] = "--zygote";
-        argv [argc++] = (char *) zygote_proc_socket (self->zygote);
-    }
-    if (cfg->verbose)
-        argv [argc++] = "-v";
-    argv [argc] = NULL;
-    pid_t pid = kernel_proc_spawn (cfg->kernel_path, argv);
+    kernel_settings_t settings;
+    kernel_proc_settings (cfg, &settings);
+    settings.session = key;
+    settings.kernel_id = kid;
+    settings.work_dir = work;
+    settings.state_lost = notice;
+    //  Even while the zygote is down: the kernel then forks the executor
+    //  itself (and says so in its log)
+    settings.zygote = self->zygote? zygote_proc_socket (self->zygote): NULL;
+    pid_t pid = kernel_proc_start (cfg->kernel_path, &settings);
     if (pid < 0) {
         char cause [256], text [512];
         snprintf (cause, sizeof cause, "could not start %s: %s", cfg->kernel_path,

@@ -1,5 +1,6 @@
 /*  config — the broker's settings, from one table (see config.h).          */
 #include "config.h"
+#include "kernel_contract.h"
 #include "mem.h"
 #include "selftest.h"
 
@@ -76,7 +77,7 @@ static const s_setting_t s_settings [] = {
     { "sandbox_require", S_STR, S_OFF (sandbox_require),
       "namespaces,filesystem,caps,rlimits,no_new_privs,seccomp", NULL, 0, 0,
       "sandbox layers a kernel must have in force, or it is refused (comma list of "
-      "namespaces, filesystem, caps, rlimits, no_new_privs, landlock, seccomp, cgroup; or none)" },
+      "{layers}; or none)" },
     { "zygote", S_BOOL, S_OFF (zygote), "true", NULL, 0, 0,
       "start executors from a zygote (a process with Python and pandas loaded) that "
       "kernels ask for one; off, each kernel forks its executor itself (slower)" },
@@ -267,10 +268,19 @@ s_load_env (config_t *self, char *err, size_t errsize)
     return 0;
 }
 
-const char *const config_sandbox_layers [] = {
-    "namespaces", "filesystem", "caps", "rlimits", "no_new_privs", "landlock",
-    "seccomp", "cgroup", NULL
-};
+//  The layers a kernel may report (kernel_contract.h): "namespaces,
+//  filesystem, ..., cgroup".
+static void
+s_layer_list (char *buf, size_t size)
+{
+    size_t used = 0;
+    buf [0] = 0;
+    for (size_t i = 0; kernel_contract_layer_name (i) && used < size; i++) {
+        int n = snprintf (buf + used, size - used, "%s%s", i? ", ": "",
+                          kernel_contract_layer_name (i));
+        used += n > 0? (size_t) n: 0;
+    }
+}
 
 //  sandbox_require must name known layers, or be "none".
 static int
@@ -283,12 +293,13 @@ s_check_sandbox_require (const char *list, char *err, size_t errsize)
     char *save = NULL;
     for (char *name = strtok_r (copy, ", ", &save); name; name = strtok_r (NULL, ", ", &save)) {
         bool known = false;
-        for (size_t i = 0; config_sandbox_layers [i]; i++)
-            known = known || streq (name, config_sandbox_layers [i]);
+        for (size_t i = 0; kernel_contract_layer_name (i); i++)
+            known = known || streq (name, kernel_contract_layer_name (i));
         if (!known) {
-            snprintf (err, errsize, "sandbox_require: unknown layer '%s' (known: namespaces, "
-                      "filesystem, caps, rlimits, no_new_privs, landlock, seccomp, cgroup; "
-                      "or none)", name);
+            char layers [160];
+            s_layer_list (layers, sizeof layers);
+            snprintf (err, errsize, "sandbox_require: unknown layer '%s' (known: %s; "
+                      "or none)", name, layers);
             rc = -1;
             break;
         }
@@ -460,6 +471,20 @@ done:
     return rc;
 }
 
+//  A setting's help, "{layers}" replaced by the layer list.
+static const char *
+s_help_text (const s_setting_t *s, char *buf, size_t size)
+{
+    const char *mark = strstr (s->help, "{layers}");
+    if (!mark)
+        return s->help;
+    char layers [160];
+    s_layer_list (layers, sizeof layers);
+    snprintf (buf, size, "%.*s%s%s", (int) (mark - s->help), s->help, layers,
+              mark + strlen ("{layers}"));
+    return buf;
+}
+
 static void
 s_default_text (const s_setting_t *s, char *buf, size_t size)
 {
@@ -479,13 +504,13 @@ config_print_help (FILE *out)
         "environment, which wins over the file; sizes take K, M, G):\n");
     for (size_t i = 0; i < S_COUNT; i++) {
         const s_setting_t *s = &s_settings [i];
-        char flag [64], env [64], dflt [64], left [96];
+        char flag [64], env [64], dflt [64], left [96], help [512];
         s_flag_name (s, flag, sizeof flag);
         s_env_name (s, env, sizeof env);
         s_default_text (s, dflt, sizeof dflt);
         snprintf (left, sizeof left, "%s%s", flag, s->kind == S_BOOL ? "" : " VALUE");
-        fprintf (out, "  %-32s %s\n  %-32s default %s, env %s\n", left, s->help, "",
-                 dflt, env);
+        fprintf (out, "  %-32s %s\n  %-32s default %s, env %s\n", left,
+                 s_help_text (s, help, sizeof help), "", dflt, env);
     }
 }
 
@@ -496,12 +521,12 @@ config_print_markdown (FILE *out)
     fprintf (out, "| --- | --- | --- | --- | --- |\n");
     for (size_t i = 0; i < S_COUNT; i++) {
         const s_setting_t *s = &s_settings [i];
-        char flag [64], env [64], dflt [64];
+        char flag [64], env [64], dflt [64], help [512];
         s_flag_name (s, flag, sizeof flag);
         s_env_name (s, env, sizeof env);
         s_default_text (s, dflt, sizeof dflt);
         fprintf (out, "| `%s` | `%s` | `%s` | `%s` | %s |\n", s->name, flag, env, dflt,
-                 s->help);
+                 s_help_text (s, help, sizeof help));
     }
 }
 
@@ -642,6 +667,21 @@ config_test (bool verbose)
     char *bad7 [] = { "kmq-broker", "--max-payload", "12X" };
     rc = s_try (&cfg, err, sizeof err, 3, bad7);
     SELFTEST_CHECK (rc == -1 && strstr (err, "not a size"));
+    char *bad8 [] = { "kmq-broker", "--sandbox-require", "seccomp,bogus" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad8);
+    SELFTEST_CHECK (rc == -1 && strstr (err, "unknown layer 'bogus' (known: namespaces, "
+                                        "filesystem, caps,") && strstr (err, "cgroup; or none"));
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    SELFTEST_CHECK (out);
+    config_print_markdown (out);
+    config_print_help (out);
+    fclose (out);
+    SELFTEST_CHECK (!strstr (text, "{layers}"));
+    SELFTEST_CHECK (strstr (text, "(comma list of namespaces, filesystem, caps, rlimits, "
+                                  "no_new_privs, landlock, seccomp, cgroup; or none)"));
+    free (text);
     setenv ("KMQ_MAX_SESSIONS", "many", 1);
     rc = s_try (&cfg, err, sizeof err, 1, plain);
     SELFTEST_CHECK (rc == -1 && strstr (err, "environment KMQ_MAX_SESSIONS"));

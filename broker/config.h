@@ -65,9 +65,6 @@ void config_destroy (config_t **self_p);
 //  self->config_table.
 int config_load (config_t *self, int argc, char **argv, char *err, size_t errsize);
 
-//  The sandbox layers a kernel may report (sandbox_require names these).
-extern const char *const config_sandbox_layers [];
-
 //  Prints the usage text and the table of settings.
 void config_print_help (FILE *out);
 

@@ -44,30 +44,39 @@ kernel_proc_spawn (const char *path, char *const argv [])
     return pid;
 }
 
-int
-kernel_proc_limit_args (const config_t *cfg, kernel_proc_limits_t *limits,
-                        char **argv, int argc)
+void
+kernel_proc_settings (const config_t *cfg, kernel_settings_t *settings)
 {
-    assert (cfg && limits && argv);
-    const struct {
-        const char *flag;
-        uint64_t value;
-    } flags [KERNEL_PROC_LIMITS] = {
-        { "--memory-limit", cfg->memory_limit },
-        { "--cpu-limit-s",  cfg->cpu_limit_s },
-        { "--max-payload",  cfg->max_payload },
-        { "--work-quota",   cfg->work_quota },
-        { "--tmp-quota",    cfg->tmp_quota },
-        { "--max-threads",  cfg->max_threads },
-        { "--max-files",    cfg->max_files },
-    };
-    for (int i = 0; i < KERNEL_PROC_LIMITS; i++) {
-        snprintf (limits->value [i], sizeof limits->value [i], "%" PRIu64,
-                  flags [i].value);
-        argv [argc++] = (char *) flags [i].flag;
-        argv [argc++] = limits->value [i];
-    }
-    return argc;
+    assert (cfg && settings);
+    kernel_contract_defaults (settings);
+    settings->endpoint = cfg->backend;
+    settings->heartbeat_ivl_ms = cfg->heartbeat_ivl_ms;
+    settings->heartbeat_liveness = cfg->heartbeat_liveness;
+    settings->request_timeout_ms = cfg->request_timeout_s * 1000;
+    settings->request_cpu_s = cfg->request_cpu_s;
+    settings->kill_grace_ms = cfg->kill_grace_ms;
+    settings->max_output = cfg->max_output;
+    settings->pool_size = cfg->pool_size;
+    settings->memory_limit = cfg->memory_limit;
+    settings->cpu_limit_s = cfg->cpu_limit_s;
+    settings->max_payload = cfg->max_payload;
+    settings->work_quota = cfg->work_quota;
+    settings->tmp_quota = cfg->tmp_quota;
+    settings->max_threads = cfg->max_threads;
+    settings->max_files = cfg->max_files;
+    settings->verbose = cfg->verbose;
+}
+
+pid_t
+kernel_proc_start (const char *path, const kernel_settings_t *settings)
+{
+    assert (path && settings);
+    char **argv = kernel_contract_argv (path, settings, NULL);
+    pid_t pid = kernel_proc_spawn (path, argv);
+    int saved = errno;
+    kernel_contract_argv_destroy (&argv);
+    errno = saved;
+    return pid;
 }
 
 int
@@ -110,10 +119,53 @@ kernel_proc_describe (int status, char *buf, size_t size)
         snprintf (buf, size, "wait status 0x%x", (unsigned) status);
 }
 
+//  The broker's settings, at their defaults and at the ends of their
+//  ranges, make argvs the kernel's parser takes back unchanged.
+static void
+s_test_settings (void)
+{
+    char *extremes [] = { "kmq-broker", "--heartbeat-ivl-ms", "600000",
+        "--heartbeat-liveness", "100", "--request-timeout-s", "604800",
+        "--request-cpu-s", "31536000", "--kill-grace-ms", "600000",
+        "--max-output", "1024G", "--memory-limit", "0", "--max-payload", "1G",
+        "--pool-size", "64", "-v" };
+    for (int pass = 0; pass < 2; pass++) {
+        config_t *cfg = config_new ();
+        char err [256];
+        int count = pass? (int) (sizeof extremes / sizeof extremes [0]): 1;
+        SELFTEST_CHECK (config_load (cfg, count, extremes, err, sizeof err) == 0);
+        kernel_settings_t settings, parsed;
+        kernel_proc_settings (cfg, &settings);
+        SELFTEST_CHECK (settings.request_timeout_ms == cfg->request_timeout_s * 1000);
+        settings.session = "s1";
+        settings.kernel_id = "k1-00000001";
+        settings.work_dir = "/tmp/kmq-kernel-proc-test/k1";
+        int argc;
+        char **argv = kernel_contract_argv (cfg->kernel_path, &settings, &argc);
+        SELFTEST_CHECK (kernel_contract_parse (&parsed, argc, argv, err, sizeof err) == 0);
+        SELFTEST_CHECK (strcmp (parsed.endpoint, cfg->backend) == 0);
+        SELFTEST_CHECK (parsed.heartbeat_ivl_ms == cfg->heartbeat_ivl_ms);
+        SELFTEST_CHECK (parsed.max_output == cfg->max_output);
+        SELFTEST_CHECK (parsed.memory_limit == cfg->memory_limit);
+        SELFTEST_CHECK (parsed.verbose == cfg->verbose);
+        kernel_contract_argv_destroy (&argv);
+
+        settings.session = NULL;            //  the zygote's
+        settings.zygote = "/tmp/kmq-kernel-proc-test/zygote.sock";
+        argv = kernel_contract_argv (cfg->kernel_path, &settings, &argc);
+        SELFTEST_CHECK (kernel_contract_parse (&parsed, argc, argv, err, sizeof err) == 0);
+        SELFTEST_CHECK (parsed.pool_size == cfg->pool_size);
+        SELFTEST_CHECK (parsed.max_payload == cfg->max_payload);
+        kernel_contract_argv_destroy (&argv);
+        config_destroy (&cfg);
+    }
+}
+
 void
 kernel_proc_test (bool verbose)
 {
     (void) verbose;
+    s_test_settings ();
     char buf [64];
     char *argv_exit [] = { "/bin/sh", "-c", "exit 3", NULL };
     pid_t pid = kernel_proc_spawn ("/bin/sh", argv_exit);

@@ -12,27 +12,24 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "config.h"
+#include "kernel_contract.h"
 
 //  Starts path with argv (NULL-terminated, argv [0] included) in a new
 //  process group. Returns the pid, or -1 with errno set (e.g. ENOENT when
 //  path does not exist).
 pid_t kernel_proc_spawn (const char *path, char *const argv []);
 
-//  How many limit flags kernel_proc_limit_args appends (each with a value).
-#define KERNEL_PROC_LIMITS 7
+//  Fills *settings (common/kernel_contract.h) with what cfg decides for
+//  every kernel and for the zygote: the endpoint, heartbeats, timeouts,
+//  limits, pool size and verbosity; the rest at the contract's defaults.
+//  The caller adds the session's identity (or the zygote's socket) and
+//  starts it with kernel_proc_start. Strings are borrowed from cfg.
+void kernel_proc_settings (const config_t *cfg, kernel_settings_t *settings);
 
-//  The text of the limit values, which the argv points into.
-typedef struct {
-    char value [KERNEL_PROC_LIMITS][24];
-} kernel_proc_limits_t;
-
-//  Appends the limit flags a kernel and the zygote both take, from cfg:
-//  --memory-limit, --cpu-limit-s, --max-payload, --work-quota, --tmp-quota,
-//  --max-threads and --max-files, each with its value (2 * KERNEL_PROC_LIMITS
-//  entries) at argv [argc]. The values are written in *limits, which must
-//  outlive argv. Returns the new argc.
-int kernel_proc_limit_args (const config_t *cfg, kernel_proc_limits_t *limits,
-                            char **argv, int argc);
+//  Starts path as a kernel (or the zygote) with settings: kernel_proc_spawn
+//  of the argv kernel_contract_argv builds. Returns the pid, or -1 with
+//  errno set.
+pid_t kernel_proc_start (const char *path, const kernel_settings_t *settings);
 
 //  Sends sig to the kernel: with group, to its whole process group (the
 //  executor too), else to the process alone. Returns 0 or -1 with errno

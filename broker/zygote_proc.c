@@ -62,18 +62,9 @@ zygote_proc_start (zygote_proc_t *self, int64_t now)
     if (self->pid > 0 || self->released)
         return 0;
     config_t *cfg = self->cfg;
-    char pool [24];
-    kernel_proc_limits_t limits;
-    snprintf (pool, sizeof pool, "%" PRIu64, cfg->pool_size);
-    char *argv [24];
-    int argc = 0;
-    argv [argc++] = cfg->kernel_path;
-    argv [argc++] = "--zygote";         argv [argc++] = self->socket;
-    argv [argc++] = "--pool";           argv [argc++] = pool;
-    argc = kernel_proc_limit_args (cfg, &limits, argv, argc);
-    if (cfg->verbose)
-        argv [argc++] = "-v";
-    argv [argc] = NULL;
+    kernel_settings_t settings;
+    kernel_proc_settings (cfg, &settings);
+    settings.zygote = self->socket;         //  and no session: the zygote
 
     bool restart = self->started_once;
     self->started_once = true;
@@ -81,7 +72,7 @@ zygote_proc_start (zygote_proc_t *self, int64_t now)
     self->restart_at = 0;
     if (restart)
         self->restarts++;
-    pid_t pid = kernel_proc_spawn (cfg->kernel_path, argv);
+    pid_t pid = kernel_proc_start (cfg->kernel_path, &settings);
     if (pid < 0) {
         zsys_error ("zygote: could not start %s: %s (check --kernel-path); kernels fork "
                     "their executors themselves meanwhile, retrying in %d ms",

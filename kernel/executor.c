@@ -1,23 +1,20 @@
-/*  executor — the forked child that runs user Python (embedded CPython):
-    the interpreter's life. It starts CPython, makes _kmq_io, imports the
+/*  executor — the interpreter of an executor (embedded CPython), from its
+    start to its last request. It starts CPython, makes _kmq_io, imports the
     glue package embedded in the binary (kernel/glue/, as _kmq) and looks
     up the functions of _kmq.entry, preloads for the zygote, is handed over
     to a session, then serves one request at a time from its socketpair
     until the monitor goes. What a request means is
     executor_request.c's business (decoding, the glue's entry points,
-    replies, display events and their order with the output).
+    replies, display events and their order with the output); what
+    happens before the interpreter starts is executor_child.c's.
 
     The child never runs Py_Finalize: with pandas loaded it costs ~95 ms and
     nothing needs it. It ends with _exit.
 */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include "executor.h"
-#include "executor_internal.h"
+#include "executor_python.h"       //  first: it includes Python.h
 #include "proto.h"
-#include "proto_stream.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +163,7 @@ s_serve (executor_python_t *self)
         Py_BEGIN_ALLOW_THREADS
         request = executor_read_or_die (self->reader, "the request stream");
         Py_END_ALLOW_THREADS
-        zmsg_t *reply = executor_handle (self, &request);
+        zmsg_t *reply = executor_request_handle (self, &request);
         zmsg_destroy (&request);
         if (!reply)
             continue;
@@ -253,6 +250,25 @@ executor_python_handover (executor_python_t *python, const executor_config_t *co
     executor_drop_stray_interrupt ();
 }
 
+//  The layers in force as "namespaces,filesystem,..." and why any other is
+//  missing ("" when none is), for `ready`.
+static void
+s_sandbox_lists (const sandbox_report_t *report,
+                 char *applied, size_t applied_size,
+                 char *missing, size_t missing_size)
+{
+    assert (applied_size > 0 && missing_size > 0);
+    size_t used = 0;
+    applied [0] = 0;
+    for (unsigned layer = 1; layer < SANDBOX_L_ALL; layer <<= 1)
+        if ((report->applied & layer) && used < applied_size) {
+            int n = snprintf (applied + used, applied_size - used, "%s%s",
+                              used? ",": "", sandbox_layer_name (layer));
+            used += n > 0? (size_t) n: 0;
+        }
+    snprintf (missing, missing_size, "%s", report->missing? report->why: "");
+}
+
 void
 executor_python_serve (executor_python_t *python, sandbox_report_t *report)
 {
@@ -263,7 +279,7 @@ executor_python_serve (executor_python_t *python, sandbox_report_t *report)
     //  `ready` carries what the sandbox put in force, for the broker's
     //  stats, logs and sandbox_require.
     char applied [256], missing [sizeof report->why];
-    executor_sandbox_lists (report, applied, sizeof applied, missing, sizeof missing);
+    s_sandbox_lists (report, applied, sizeof applied, missing, sizeof missing);
     proto_builder_t *ready = proto_builder_new (PROTO_READY, 0, config->session);
     proto_builder_uint (ready, "pid", (uint64_t) getpid ());
     proto_builder_uint (ready, "version", PROTO_VERSION);
@@ -272,15 +288,4 @@ executor_python_serve (executor_python_t *python, sandbox_report_t *report)
     zmsg_t *msg = proto_builder_finish (&ready);
     executor_write_or_die (&msg, "ready");
     s_serve (self);
-}
-
-//  The child after its set-up: Python, the glue, the seal, then requests
-//  until the monitor goes.
-void
-executor_child_run (const executor_config_t *config, sandbox_report_t *report)
-{
-    executor_python_t *python = executor_python_start ();
-    executor_python_prepare (python, config);
-    executor_child_seal (config, report);
-    executor_python_serve (python, report);
 }

@@ -32,6 +32,10 @@ typedef struct {
     sandbox_config_t sandbox;   //  the layers and limits (sandbox.h); every
                                 //  executor runs inside them
     uint64_t max_payload;       //  largest frame accepted from the monitor
+    //  kernel_contract_fingerprint of the settings the two above come
+    //  from: the zygote gives an executor only to a monitor whose
+    //  fingerprint is its own (executor_spawn_zygote sends it)
+    const char *sandbox_fingerprint;
     const char *state_lost;     //  when non-NULL, the first reply carries
                                 //  state_lost=true and notice=this text
 } executor_config_t;

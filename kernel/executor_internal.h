@@ -1,21 +1,26 @@
-/*  executor_internal — what the executor's files share.
+/*  executor_internal — what the executor's files share, grouped by the
+    process each part runs in.
 
-    executor_process.c is the process: the fork into the sandbox
-    (executor_spawn), the child's fds, signals and environment, and the
-    sandbox's layers around Python, and the zygote's pool children.
-    executor.c is the interpreter's life: CPython, the glue, preload,
-    hand-over and the request loop. executor_request.c handles each
-    request: decoding, the glue's entry points, replies and _kmq_io's
-    display events. executor_zygote.c is the monitor's side of an executor
-    the zygote makes.
-    Used by kernel/executor* and the zygote (kernel/zygote*.c) only.
+    executor_handle.c   the supervisor's handle on an executor (the
+                        monitor's): forked here or got from the zygote,
+                        signalled, reaped. Its API is executor.h.
+    executor_child.c    the child's one set-up sequence, from the fork to
+                        the interpreter, for a fresh executor and for a
+                        zygote's pool child alike.
+    executor.c          the interpreter: CPython, the glue, preload,
+                        hand-over, the request loop.
+    executor_request.c  each request: decoding, the glue's entry points,
+                        replies, _kmq_io's events.
+
+    This header holds no Python type: executor_python.h, which only the
+    files that embed Python include, declares what they share besides.
+    Used by kernel/executor* and the zygote (kernel/zygote.c) only.
 */
 #ifndef KMQ_EXECUTOR_INTERNAL_H
 #define KMQ_EXECUTOR_INTERNAL_H
 
 #include <signal.h>
 #include "executor.h"
-#include "proto_stream.h"
 #include "sandbox.h"
 
 //  Where the child's request socket lands after the fork (0-2 are stdio).
@@ -26,33 +31,54 @@
 #define EXECUTOR_EXIT_PYTHON    121     //  CPython or the glue would not start
 #define EXECUTOR_EXIT_STREAM    122     //  the request stream from the monitor broke
 
-//  Closes *fd when open and sets it to -1.
-void executor_close_fd (int *fd);
-
-//  Sets O_NONBLOCK on fd. Returns 0, or -1 with errno set.
-int executor_set_nonblock (int fd);
+//  --- the child (executor_child.c) ---------------------------------------
 
 //  Writes "kmq executor: <message>" on stderr (the monitor logs it) and
 //  _exits with status. For the child only.
 void executor_die (int status, const char *format, ...)
     __attribute__ ((noreturn, format (printf, 2, 3)));
 
-//  Seals the sandbox (seccomp) once Python and its imports are loaded;
-//  dies when a layer that should work fails.
-void executor_child_seal (const executor_config_t *config, sandbox_report_t *report);
+//  Every signal at its default disposition, none blocked: an inherited
+//  SIG_IGN on SIGINT would keep KeyboardInterrupt from ever happening.
+//  Returns 0, or -1 with errno set. The zygote calls it before Python
+//  starts, so the handlers Python installs are a fresh executor's.
+int executor_reset_signals (void);
 
-//  The layers in force as "namespaces,filesystem,..." and why any other is
-//  missing ("" when none is), for the executor's `ready`.
-void executor_sandbox_lists (const sandbox_report_t *report,
-                             char *applied, size_t applied_size,
-                             char *missing, size_t missing_size);
+//  The executor's environment, nothing of the host's (the operator's
+//  HOME, the broker's settings and secrets stay outside): a fixed PATH,
+//  HOME=home, UTF-8, matplotlib's Agg. Returns 0, or -1 with errno set.
+//  The zygote sets it before Python starts, so os.environ holds it in
+//  every child.
+int executor_environment (const char *home);
 
-//  --- the interpreter (executor.c), in the order a child uses it --------
-//  A fresh executor: start, prepare, seal, serve (executor_child_run).
-//  The zygote: start and preload once; each child it forks: after_fork,
-//  its set-up, prepare, seal, then at its hand-over: handover, serve.
+//  In a child executor_spawn just made with sandbox_fork (which returned
+//  0): the set-up (parent death, signals, fds with sock on 3 and out_w,
+//  err_w on 1 and 2, sandbox_enter, environment), then CPython and the
+//  glue, the seal, and requests until the monitor goes. Never returns.
+void executor_child_fresh (const executor_config_t *config, pid_t parent,
+                           int sock, int out_w, int err_w, sandbox_report_t *report)
+    __attribute__ ((noreturn));
 
 typedef struct _executor_python_t executor_python_t;
+
+//  In a child the zygote just made with sandbox_fork (which returned 0),
+//  with executor_python_before_fork called before it: Python's fork
+//  bookkeeping, then the same set-up as a fresh executor (with sock on 3
+//  and the zygote's stderr on 1 and 2) plus Python's signal handlers from
+//  python_signals (the zygote's table, NSIG entries, taken right after
+//  Python started), prepare and seal. Then it blocks on sock until the
+//  zygote hands it a session (protocol.md 10), and serves it. Never
+//  returns.
+void executor_pool_child (const executor_config_t *zygote_config,
+                          executor_python_t *python, pid_t parent, int sock,
+                          const struct sigaction *python_signals,
+                          sandbox_report_t *report)
+    __attribute__ ((noreturn));
+
+//  --- the interpreter (executor.c), in the order a child uses it --------
+//  A fresh executor: start, prepare, seal, serve. The zygote: start and
+//  preload once; each child it forks: after_fork, its set-up, prepare,
+//  seal, then at its hand-over: handover, serve.
 
 //  Starts CPython, makes _kmq_io and loads the glue (which imports pandas
 //  and numpy). Dies on failure. Once per process.
@@ -77,83 +103,6 @@ void executor_python_handover (executor_python_t *python, const executor_config_
 //  Writes `ready` with the report, then serves requests until the monitor
 //  goes. Never returns.
 void executor_python_serve (executor_python_t *python, sandbox_report_t *report)
-    __attribute__ ((noreturn));
-
-//  Runs the interpreter in the set-up child: never returns.
-void executor_child_run (const executor_config_t *config, sandbox_report_t *report)
-    __attribute__ ((noreturn));
-
-//  --- inside the interpreter (executor.c and executor_request.c) --------
-//  Only for files that include Python.h first.
-#ifdef Py_PYTHON_H
-
-//  The glue's entry points, looked up once.
-typedef struct {
-    PyObject *execute;
-    PyObject *upload;
-    PyObject *download;
-    PyObject *reset;
-    PyObject *vars;
-    PyObject *files;
-    PyObject *is_complete;
-    PyObject *history;
-    PyObject *complete;
-    PyObject *inspect;
-    PyObject *flush;
-    PyObject *module;           //  _kmq.entry, for its cell counter _count
-} executor_glue_t;
-
-struct _executor_python_t {
-    const executor_config_t *config;
-    executor_glue_t glue;
-    proto_reader_t *reader;
-    bool replied;               //  false until the first reply is written
-    //  The request in flight, for display events. Read and written with
-    //  the GIL held, so a thread's event can't straddle the reply.
-    bool in_flight;
-    uint64_t req_id;
-    const char *req_session;    //  owned by executor_handle while in flight
-};
-
-//  One line for the current Python exception; clears it (executor.c).
-void executor_python_describe (char *buffer, size_t size);
-
-//  Writes *msg_p to the monitor; exits as the request loop does (status 0)
-//  when the monitor's end of the socket is gone, dies on another error.
-void executor_write_or_die (zmsg_t **msg_p, const char *what);
-
-//  Reads the next whole message from the monitor (blocking; no Python
-//  API, so callable without the GIL). Exits 0 when the monitor's end is
-//  gone; dies (EXECUTOR_EXIT_STREAM) naming what on a broken stream.
-zmsg_t *executor_read_or_die (proto_reader_t *reader, const char *what);
-
-//  Creates _kmq_io bound to self and registers it in sys.modules. Dies on
-//  failure.
-void executor_io_install (executor_python_t *self);
-
-//  A SIGINT that arrived while idle (or after the last request's code
-//  finished) must not hit the next request.
-void executor_drop_stray_interrupt (void);
-
-//  The reply to one request, or NULL for messages that get none.
-zmsg_t *executor_handle (executor_python_t *self, zmsg_t **request_p);
-
-#endif
-
-//  --- pool children (executor_process.c), for the zygote ----------------
-
-//  In a child the zygote just made with sandbox_fork (which returned 0),
-//  with executor_python_before_fork called before it: Python's fork
-//  bookkeeping, then the set-up of a fresh executor (parent death,
-//  signals, fds with sock on 3 and the zygote's stderr on 1 and 2,
-//  sandbox_enter, environment), Python's signal handlers from
-//  python_signals (the zygote's table, NSIG entries, taken right after
-//  Python started), prepare and seal. Then it blocks on sock until the
-//  zygote hands it a session (protocol.md 10), and serves it. Never returns.
-void executor_pool_child (const executor_config_t *zygote_config,
-                          executor_python_t *python, pid_t parent, int sock,
-                          const struct sigaction *python_signals,
-                          sandbox_report_t *report)
     __attribute__ ((noreturn));
 
 #endif

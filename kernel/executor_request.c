@@ -12,14 +12,9 @@
     pipes before forwarding it). After an event the code waits for the
     monitor's `ack`, so nothing it writes next can overtake the event.
 */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include "executor.h"
+#include "executor_python.h"       //  first: it includes Python.h
 #include "mem.h"
-#include "executor_internal.h"
 #include "proto.h"
-#include "proto_stream.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -665,7 +660,7 @@ executor_drop_stray_interrupt (void)
 }
 
 zmsg_t *
-executor_handle (executor_python_t *self, zmsg_t **request_p)
+executor_request_handle (executor_python_t *self, zmsg_t **request_p)
 {
     proto_fault_t fault;
     proto_msg_t *msg = proto_decode (request_p, &fault);

@@ -25,30 +25,39 @@
 
 #define S_MIB (1024ULL * 1024ULL)
 
-static const char *s_layer_names [] = {
-    "namespaces", "filesystem", "caps", "rlimits",
-    "no_new_privs", "landlock", "seccomp", "cgroup"
-};
+//  Layer i is bit 1 << i, named by the kernel contract.
+_Static_assert (SANDBOX_L_ALL == (1u << KERNEL_CONTRACT_LAYERS) - 1,
+                "one SANDBOX_L_* bit per layer of kernel_contract_layer_name");
+
+void
+sandbox_config_from_settings (sandbox_config_t *config, const kernel_settings_t *settings)
+{
+    assert (config && settings);
+    memset (config, 0, sizeof *config);
+    config->memory_bytes = settings->memory_limit;
+    config->cpu_seconds = settings->cpu_limit_s;
+    config->work_quota = settings->work_quota;
+    config->tmp_quota = settings->tmp_quota;
+    config->max_threads = settings->max_threads;
+    config->max_files = settings->max_files;
+    config->max_file_size = settings->work_quota;
+}
 
 void
 sandbox_config_defaults (sandbox_config_t *config)
 {
     assert (config);
-    memset (config, 0, sizeof *config);
-    config->memory_bytes = 2048 * S_MIB;
-    config->work_quota = 256 * S_MIB;
-    config->tmp_quota = 256 * S_MIB;
-    config->max_threads = 256;
-    config->max_files = 1024;
-    config->max_file_size = config->work_quota;
+    kernel_settings_t defaults;
+    kernel_contract_defaults (&defaults);
+    sandbox_config_from_settings (config, &defaults);
 }
 
 const char *
 sandbox_layer_name (unsigned layer)
 {
-    for (unsigned i = 0; i < sizeof s_layer_names / sizeof s_layer_names [0]; i++)
+    for (unsigned i = 0; i < KERNEL_CONTRACT_LAYERS; i++)
         if (layer == 1u << i)
-            return s_layer_names [i];
+            return kernel_contract_layer_name (i);
     return "?";
 }
 
@@ -558,6 +567,15 @@ sandbox_test (bool verbose)
     SELFTEST_CHECK (strcmp (sandbox_layer_name (SANDBOX_L_NAMESPACES), "namespaces") == 0);
     SELFTEST_CHECK (strcmp (sandbox_layer_name (SANDBOX_L_CGROUP), "cgroup") == 0);
     SELFTEST_CHECK (strcmp (sandbox_layer_name (3), "?") == 0);
+    SELFTEST_CHECK (strcmp (sandbox_layer_name (SANDBOX_L_NO_NEW_PRIVS), "no_new_privs") == 0
+                 && strcmp (sandbox_layer_name (SANDBOX_L_LANDLOCK), "landlock") == 0
+                 && strcmp (sandbox_layer_name (SANDBOX_L_SECCOMP), "seccomp") == 0);
+    //  The largest file follows the /work quota it is given
+    kernel_settings_t settings;
+    kernel_contract_defaults (&settings);
+    settings.work_quota = 1024 * S_MIB;
+    sandbox_config_from_settings (&config, &settings);
+    SELFTEST_CHECK (config.max_file_size == 1024 * S_MIB && config.skip == 0);
 
     sandbox_report_t report;
     memset (&report, 0, sizeof report);

@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "kernel_contract.h"
 
 typedef struct {
     uint64_t memory_bytes;      //  RLIMIT_AS (0 = none); not set under ASan
@@ -82,8 +83,15 @@ typedef struct {
                                 //  missing or failed layer (truncated to fit)
 } sandbox_report_t;
 
-//  Fills *config with the defaults: memory 2 GiB, cpu none, /work and /tmp
-//  256 MiB, 256 threads, 1024 files, file size = /work quota, skip none.
+//  Fills *config from a kernel's settings (kernel_contract.h): memory,
+//  cpu, the /work and /tmp quotas, threads, files; the largest file is the
+//  /work quota; skip none.
+void sandbox_config_from_settings (sandbox_config_t *config,
+                                   const kernel_settings_t *settings);
+
+//  Fills *config from the kernel contract's defaults: memory 2 GiB, cpu
+//  none, /work and /tmp 256 MiB, 256 threads, 1024 files, file size =
+//  /work quota, skip none.
 void sandbox_config_defaults (sandbox_config_t *config);
 
 //  Like fork(): a raw clone(2) (SIGCHLD, NULL stack: the child keeps a copy
@@ -132,7 +140,8 @@ int sandbox_enter (const sandbox_config_t *config, sandbox_report_t *report);
 //  EPERM. Returns 0, or -1 with report->why saying why.
 int sandbox_seal (const sandbox_config_t *config, sandbox_report_t *report);
 
-//  "namespaces", "filesystem", ... for one SANDBOX_L_* bit; "?" otherwise.
+//  "namespaces", "filesystem", ... for one SANDBOX_L_* bit (the names are
+//  the kernel contract's, kernel_contract_layer_name); "?" otherwise.
 const char *sandbox_layer_name (unsigned layer);
 
 //  Writes "applied: namespaces,filesystem,...; missing: cgroup (no

@@ -67,7 +67,7 @@ typedef struct {
     const zygote_config_t *config;
     executor_python_t *python;
     struct sigaction python_signals [NSIG];
-    char fingerprint [256];
+    const char *fingerprint;    //  the sandbox settings monitors must match
     int listener;
     int signals;
     s_pool_child_t pool [S_MAX_POOL];
@@ -106,23 +106,6 @@ s_now_ms (void)
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-void
-zygote_sandbox_fingerprint (const executor_config_t *config, char *buf, size_t size)
-{
-    const sandbox_config_t *box = &config->sandbox;
-    snprintf (buf, size, "memory=%llu,cpu=%llu,work=%llu,tmp=%llu,threads=%llu,"
-              "files=%llu,fsize=%llu,skip=%u,payload=%llu",
-              (unsigned long long) box->memory_bytes,
-              (unsigned long long) box->cpu_seconds,
-              (unsigned long long) box->work_quota,
-              (unsigned long long) box->tmp_quota,
-              (unsigned long long) box->max_threads,
-              (unsigned long long) box->max_files,
-              (unsigned long long) box->max_file_size, box->skip,
-              (unsigned long long) config->max_payload);
-}
-
 
 //  --------------------------------------------------------------------
 //  Forking
@@ -466,22 +449,6 @@ s_signals (s_zygote_t *self)
 //  --------------------------------------------------------------------
 //  Start and loop
 
-//  The environment every executor gets (as executor_process.c builds it),
-//  set before Python starts so os.environ holds it in every child.
-static int
-s_environment (void)
-{
-    if (clearenv () != 0
-    ||  setenv ("PATH", "/usr/bin:/bin", 1) == -1
-    ||  setenv ("HOME", "/work", 1) == -1
-    ||  setenv ("LANG", "C.UTF-8", 1) == -1
-    ||  setenv ("MPLBACKEND", "Agg", 1) == -1
-    ||  setenv ("MPLCONFIGDIR", "/tmp/matplotlib", 1) == -1
-    ||  setenv ("PYTHONDONTWRITEBYTECODE", "1", 1) == -1)
-        return -1;
-    return 0;
-}
-
 static int
 s_listen (s_zygote_t *self)
 {
@@ -514,13 +481,14 @@ s_listen (s_zygote_t *self)
 static int
 s_start (s_zygote_t *self)
 {
-    //  As a fresh executor starts: default signals, its environment; the
-    //  dispositions Python sets next are what every child gets back.
-    struct sigaction action = { .sa_handler = SIG_DFL };
-    sigemptyset (&action.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction (sig, &action, NULL);
-    if (s_environment ()) {
+    //  As a fresh executor starts (executor_child.c): default signals, its
+    //  environment; the dispositions Python sets next are what every child
+    //  gets back, and os.environ is what every child sees.
+    if (executor_reset_signals ()) {
+        s_log ('E', "sigprocmask: %s", strerror (errno));
+        return -1;
+    }
+    if (executor_environment ("/work")) {
         s_log ('E', "environment: %s", strerror (errno));
         return -1;
     }
@@ -599,7 +567,8 @@ zygote_run (const zygote_config_t *config)
         s_log ('E', "out of memory");
         return 1;
     }
-    zygote_sandbox_fingerprint (&config->executor, self->fingerprint, sizeof self->fingerprint);
+    self->fingerprint = config->executor.sandbox_fingerprint;
+    assert (self->fingerprint);
     if (s_start (self)) {
         s_stop (self);
         return 1;

@@ -26,9 +26,9 @@
 typedef struct {
     const char *socket_path;    //  where monitors connect
     uint64_t pool_size;         //  executors kept ready; 0 = fork on demand
-    executor_config_t executor; //  sandbox and max_payload of every
-                                //  executor; session and state_lost come
-                                //  with each spawn
+    executor_config_t executor; //  sandbox, max_payload and fingerprint of
+                                //  every executor; session and state_lost
+                                //  come with each spawn
     bool verbose;
     unsigned test_faults;       //  TEST_FAULT_* (test_faults.h); 0 in production
 } zygote_config_t;
@@ -37,12 +37,5 @@ typedef struct {
 //  exit status: 0 on a signal, 1 when it could not start. Call before any
 //  ZeroMQ or zsys use, single-threaded.
 int zygote_run (const zygote_config_t *config);
-
-//  "memory=...,cpu=...": the settings an executor's sandbox depends on.
-//  A monitor sends its own in `spawn`; the zygote refuses one that differs
-//  from its own (the monitor then forks locally), so no session ever runs
-//  under another's limits.
-void zygote_sandbox_fingerprint (const executor_config_t *config,
-                                 char *buf, size_t size);
 
 #endif

@@ -21,6 +21,7 @@
 #include "monitor_replies.h"
 #include "proc_info.h"
 #include "fd_message.h"
+#include "kernel_contract.h"
 
 typedef struct {
     const char *name;
@@ -31,6 +32,7 @@ static const selftest_t s_tests [] = {
     { "proto", proto_test },
     { "proto_stream", proto_stream_test },
     { "frame", frame_test },
+    { "kernel_contract", kernel_contract_test },
     { "config", config_test },
     { "session", session_test },
     { "clients", clients_test },

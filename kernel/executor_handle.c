@@ -1,8 +1,11 @@
-/*  executor_zygote — the monitor's side of an executor: getting one from
-    the zygote (protocol.md section 10), and signalling and reaping an
-    executor whichever way it was made (executor.h).
+/*  executor_handle — the supervisor's handle on an executor (executor.h):
+    an executor forked here (executor_spawn) or got from the zygote
+    (executor_spawn_zygote, protocol.md section 10), signalled through its
+    pidfd or as its parent, reaped without blocking.
 
-    The exchange, on one SOCK_SEQPACKET connection per executor:
+    Forked here, the child goes through executor_child.c's set-up; the
+    parent keeps its ends of the socketpair and the pipes.
+    From the zygote, on one SOCK_SEQPACKET connection per executor:
         monitor -> zygote   spawn {session, notice?, sandbox_config}
                             + SCM_RIGHTS [socket, stdout w, stderr w]
         zygote -> monitor   reply ok {pid} + SCM_RIGHTS [pidfd]
@@ -11,11 +14,9 @@
     The connection stays open while the executor lives: closing it (the
     monitor exits or dies) makes the zygote SIGKILL the executor.
 */
-#include "executor.h"
 #include "executor_internal.h"
 #include "fd_message.h"
 #include "proto.h"
-#include "zygote.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -40,6 +41,125 @@ s_now_ms (void)
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+//  Closes *fd when open and sets it to -1.
+static void
+s_close_fd (int *fd)
+{
+    if (*fd >= 0) {
+        close (*fd);
+        *fd = -1;
+    }
+}
+
+//  Sets O_NONBLOCK on fd. Returns 0, or -1 with errno set.
+static int
+s_set_nonblock (int fd)
+{
+    int flags = fcntl (fd, F_GETFL);
+    if (flags == -1 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) == -1)
+        return -1;
+    return 0;
+}
+
+//  The executor's three channels: its request socketpair and its stdout
+//  and stderr pipes; [0] are the supervisor's ends, [1] the executor's.
+typedef struct {
+    int sock [2];
+    int out [2];
+    int err [2];
+} s_channels_t;
+
+//  Closes one side's ends (0 ours, 1 the executor's); errno is kept.
+static void
+s_channels_close (s_channels_t *channels, int side)
+{
+    int saved = errno;
+    s_close_fd (&channels->sock [side]);
+    s_close_fd (&channels->out [side]);
+    s_close_fd (&channels->err [side]);
+    errno = saved;
+}
+
+//  Opens the three, close-on-exec. Returns 0, or -1 with errno set and
+//  nothing left open.
+static int
+s_channels_open (s_channels_t *channels)
+{
+    *channels = (s_channels_t) { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channels->sock) == 0
+    &&  pipe2 (channels->out, O_CLOEXEC) == 0
+    &&  pipe2 (channels->err, O_CLOEXEC) == 0)
+        return 0;
+    s_channels_close (channels, 0);
+    s_channels_close (channels, 1);
+    return -1;
+}
+
+//  Makes our ends non-blocking and gives them to *handle. Returns 0, or
+//  -1 with errno set (handle untouched).
+static int
+s_channels_keep (s_channels_t *channels, executor_handle_t *handle)
+{
+    if (s_set_nonblock (channels->sock [0]) == -1
+    ||  s_set_nonblock (channels->out [0]) == -1
+    ||  s_set_nonblock (channels->err [0]) == -1)
+        return -1;
+    handle->sock = channels->sock [0];
+    handle->out_fd = channels->out [0];
+    handle->err_fd = channels->err [0];
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------
+//  Forked here
+
+int
+executor_spawn (const executor_config_t *config, executor_handle_t *handle)
+{
+    assert (config);
+    assert (handle);
+    assert (config->work_dir);
+    s_channels_t channels;
+    if (s_channels_open (&channels))
+        return -1;
+    pid_t parent = getpid ();
+    sandbox_report_t report;
+    pid_t pid = sandbox_fork (&config->sandbox, &report);
+    if (pid == -1) {
+        int saved = errno;
+        fprintf (stderr, "E: kmq-kernel: sandbox_fork: %s (%s)\n", strerror (saved),
+                 report.why);
+        errno = saved;
+        goto fail;
+    }
+    if (pid == 0)
+        executor_child_fresh (config, parent, channels.sock [1], channels.out [1],
+                              channels.err [1], &report);
+    s_channels_close (&channels, 1);
+    //  A failure to make our ends non-blocking leaves a child we can't
+    //  talk to: kill it.
+    if (s_channels_keep (&channels, handle)) {
+        int saved = errno;
+        kill (pid, SIGKILL);
+        errno = saved;
+        goto fail;
+    }
+    handle->pid = pid;
+    handle->pidfd = -1;
+    handle->super_fd = -1;
+    return 0;
+
+fail:
+    s_channels_close (&channels, 0);
+    s_channels_close (&channels, 1);
+    return -1;
+}
+
+
+//  --------------------------------------------------------------------
+//  From the zygote
 
 //  Connects to the zygote. Returns the connection or -1 with why filled.
 static int
@@ -142,64 +262,51 @@ executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
     assert (config);
     assert (socket_path);
     assert (handle);
-    int pair [2] = { -1, -1 };
-    int out [2] = { -1, -1 };
-    int err [2] = { -1, -1 };
+    assert (config->sandbox_fingerprint);
     int fd = -1, pidfd = -1;
-
-    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1
-    ||  pipe2 (out, O_CLOEXEC) == -1
-    ||  pipe2 (err, O_CLOEXEC) == -1) {
+    s_channels_t channels;
+    if (s_channels_open (&channels)) {
         snprintf (why, why_size, "socketpair/pipe2: %s", strerror (errno));
-        goto fail;
+        return -1;
     }
     fd = s_connect (socket_path, why, why_size);
     if (fd == -1)
         goto fail;
 
-    char fingerprint [256];
-    zygote_sandbox_fingerprint (config, fingerprint, sizeof fingerprint);
     proto_builder_t *builder = proto_builder_new (PROTO_SPAWN, 1, config->session);
     if (config->state_lost)
         proto_builder_str (builder, "notice", config->state_lost);
-    proto_builder_str (builder, "sandbox_config", fingerprint);
+    proto_builder_str (builder, "sandbox_config", config->sandbox_fingerprint);
     zmsg_t *spawn = proto_builder_finish (&builder);
-    int fds [3] = { pair [1], out [1], err [1] };
+    int fds [3] = { channels.sock [1], channels.out [1], channels.err [1] };
     if (fd_message_send (fd, &spawn, fds, 3)) {
         snprintf (why, why_size, "sending spawn: %s", strerror (errno));
         goto fail;
     }
-    //  The executor's ends are the zygote's now.
-    executor_close_fd (&pair [1]);
-    executor_close_fd (&out [1]);
-    executor_close_fd (&err [1]);
+    s_channels_close (&channels, 1);    //  the executor's ends are the zygote's now
     pid_t pid = s_await_reply (fd, &pidfd, why, why_size);
     if (pid == -1)
         goto fail;
-    if (executor_set_nonblock (pair [0]) == -1
-    ||  executor_set_nonblock (out [0]) == -1
-    ||  executor_set_nonblock (err [0]) == -1) {
+    if (s_channels_keep (&channels, handle)) {
         snprintf (why, why_size, "fcntl: %s", strerror (errno));
         goto fail;              //  closing fd makes the zygote kill it
     }
     handle->pid = pid;
-    handle->sock = pair [0];
-    handle->out_fd = out [0];
-    handle->err_fd = err [0];
     handle->pidfd = pidfd;
     handle->super_fd = fd;
     return 0;
 
 fail:
-    for (int i = 0; i < 2; i++) {
-        executor_close_fd (&pair [i]);
-        executor_close_fd (&out [i]);
-        executor_close_fd (&err [i]);
-    }
-    executor_close_fd (&fd);
-    executor_close_fd (&pidfd);
+    s_channels_close (&channels, 0);
+    s_channels_close (&channels, 1);
+    s_close_fd (&fd);
+    s_close_fd (&pidfd);
     return -1;
 }
+
+
+//  --------------------------------------------------------------------
+//  Signal and reap, whichever way it was made
 
 int
 executor_signal (executor_handle_t *handle, int sig)
