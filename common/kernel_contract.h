@@ -54,11 +54,13 @@ typedef struct {
     const char *work_dir;           //  --work-dir: the kernel's work dir
     const char *state_lost;         //  --state-lost: first reply's notice
     const char *zygote;             //  --zygote: the zygote's socket
+    const char *host;               //  --host: the kernel host that started it
     uint64_t heartbeat_ivl_ms;
     uint64_t heartbeat_liveness;
     uint64_t request_timeout_ms;    //  0 = none
     uint64_t request_cpu_s;         //  0 = none
     uint64_t kill_grace_ms;
+    uint64_t broker_grace_ms;       //  how long a silent broker is waited for
     uint64_t max_output;            //  bytes per request, 0 = no cap
     uint64_t pool_size;             //  --pool (the zygote)
     uint64_t memory_limit;          //  bytes, 0 = none

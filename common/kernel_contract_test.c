@@ -89,6 +89,8 @@ s_session_settings (kernel_settings_t *settings)
     settings->work_dir = "/tmp/kmq-test/k7";
     settings->state_lost = "the previous kernel died (signal 9); --its state was lost";
     settings->zygote = "/tmp/kmq-test/zygote.sock";
+    settings->host = "h1";
+    settings->broker_grace_ms = 120000;
     settings->heartbeat_ivl_ms = 250;
     settings->heartbeat_liveness = 5;
     settings->request_timeout_ms = 300000;

@@ -110,6 +110,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     monitor->request_timeout_ms = settings->request_timeout_ms;
     monitor->request_cpu_ms = settings->request_cpu_s * 1000;
     monitor->kill_grace_ms = settings->kill_grace_ms;
+    monitor->broker_grace_ms = settings->broker_grace_ms;
+    monitor->host = settings->host;
     monitor->max_output = settings->max_output;
     monitor->max_payload = settings->max_payload;
     args->executor.session = settings->session;
