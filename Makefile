@@ -46,7 +46,7 @@ else
 endif
 
 CC       ?= cc
-CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Iclient/jupyter -Ibroker -Ikernel
+CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Iclient/jupyter -Ibroker -Ihost -Ikernel
 CFLAGS    = -std=c11 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PY_CFLAGS = $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes 2>/dev/null))
@@ -60,6 +60,7 @@ PY_VERSION   = $(shell /usr/bin/python3 -c 'import platform; print(platform.pyth
 
 COMMON_SRC = $(wildcard common/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
+HOST_SRC   = $(filter-out host/main.c,$(wildcard host/*.c))
 KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
@@ -81,11 +82,12 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 COMMON_OBJ = $(call obj,$(COMMON_SRC))
 BROKER_OBJ = $(call obj,$(BROKER_SRC))
+HOST_OBJ   = $(call obj,$(HOST_SRC))
 KERNEL_OBJ = $(call obj,$(KERNEL_SRC))
 CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
 JUPYTER_OBJ = $(call obj,$(JUPYTER_SRC))
 
-BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
+BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-host $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
 .PHONY: all deps bench-deps print-packages run test check bench install clean
@@ -114,7 +116,7 @@ print-packages:
 	@echo "deps: $(DEB_PACKAGES)"
 	@echo "bench: $(BENCH_PACKAGES)"
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/jupyter/*.h broker/*.h kernel/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/jupyter/*.h broker/*.h host/*.h kernel/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) \
 	    $(if $(findstring client/jupyter/,$<),-DKMQ_PYTHON_VERSION='"$(PY_VERSION)"') -c $< -o $@
@@ -129,6 +131,11 @@ $(BUILD)/kernel/glue_blob.o: kernel/glue_blob.S kernel/embed_finder.py $(PY_ZIP)
 	$(CC) -c $< -o $@ -Ikernel -I$(dir $(PY_ZIP))
 
 $(BIN)/kmq-broker: $(BUILD)/broker/main.o $(BROKER_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+# The kernel host: the zygote, one kmq-kernel per session, supervision.
+$(BIN)/kmq-host: $(BUILD)/host/main.o $(HOST_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
 
@@ -155,7 +162,7 @@ $(BUILD)/kernel.a: $(KERNEL_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # Every module's selftest in one binary (tests/selftest.c lists them).
-$(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) \
+$(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(HOST_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) \
                      $(JUPYTER_OBJ) $(BUILD)/kernel.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
@@ -199,7 +206,7 @@ bench: bench-deps all
 # (and /usr); kernelmq.Client.local() finds kmq-broker in PREFIX/bin from there.
 PREFIX     ?= /usr/local
 PY_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
-INSTALL_BIN = kmq-broker kmq-kernel kmq
+INSTALL_BIN = kmq-broker kmq-host kmq-kernel kmq
 PY_PACKAGE  = $(wildcard client/python/kernelmq/*.py)
 
 install: all

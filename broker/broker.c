@@ -1,16 +1,21 @@
 /*  broker — the loop, the sockets and the frontend (see broker.h).
-    Kernel lifecycle, the backend and the timers live in broker_kernel.c. */
+    Kernels, the backend and the timers live in broker_kernel.c, kernel
+    hosts in broker_hosts.c, a restarted broker's work in broker_resume.c. */
 #include "broker_internal.h"
+#include "mem.h"
 #include "signal_pipe.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define BROKER_NAME     "kmq-broker 0.1.0"
 #define S_DRAIN_BATCH   256         //  messages per socket per poll, for fairness
 #define S_MAX_CLIENTS   100000      //  client labels remembered at most
+#define S_LINGER_MS     1000        //  at exit, for the last replies to leave
 
 //  --- sending ------------------------------------------------------------
 
@@ -120,6 +125,7 @@ s_hello (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_uint (builder, "heartbeat_ivl_ms", self->cfg->heartbeat_ivl_ms);
     proto_builder_uint (builder, "heartbeat_liveness", self->cfg->heartbeat_liveness);
     proto_builder_uint (builder, "max_payload", self->cfg->max_payload);
+    proto_builder_uint (builder, "epoch", self->epoch);
     zmsg_t *msg = proto_builder_finish (&builder);
     broker_send_client (self, client, &msg);
 }
@@ -147,26 +153,16 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_str (builder, "broker", BROKER_NAME);
     proto_builder_uint (builder, "uptime_ms", (uint64_t) (now - self->started_at));
     proto_builder_uint (builder, "sessions", session_table_size (self->sessions));
-    proto_builder_uint (builder, "kernels",
-                        session_table_kernels (self->sessions) + zlistx_size (self->doomed));
+    proto_builder_uint (builder, "kernels", session_table_kernels (self->sessions));
     proto_builder_uint (builder, "queued", session_table_queued (self->sessions));
     proto_builder_uint (builder, "max_sessions", self->cfg->max_sessions);
-    if (self->zygote) {
-        proto_builder_key (builder, "zygote");
-        proto_builder_val_map (builder, 3);
-        proto_builder_val_str (builder, "pid");
-        proto_builder_val_uint (builder, (uint64_t) zygote_proc_pid (self->zygote));
-        proto_builder_val_str (builder, "restarts");
-        proto_builder_val_uint (builder, zygote_proc_restarts (self->zygote));
-        proto_builder_val_str (builder, "pool_size");
-        proto_builder_val_uint (builder, self->cfg->pool_size);
-    }
+    broker_hosts_stats (self, builder);
     proto_builder_key (builder, "session_list");
     proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
         session_request_t *running = session_inflight (s);
-        proto_builder_val_map (builder, running? 12: 11);
+        proto_builder_val_map (builder, running? 13: 12);
         proto_builder_val_str (builder, "session");
         proto_builder_val_str (builder, session_key (s));
         proto_builder_val_str (builder, "state");
@@ -175,6 +171,8 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
         proto_builder_val_uint (builder, (uint64_t) session_pid (s));
         proto_builder_val_str (builder, "executor_pid");
         proto_builder_val_uint (builder, (uint64_t) session_executor_pid (s));
+        proto_builder_val_str (builder, "host");
+        proto_builder_val_str (builder, session_host (s));
         proto_builder_val_str (builder, "queued");
         proto_builder_val_uint (builder, session_queued (s));
         proto_builder_val_str (builder, "idle_ms");
@@ -315,7 +313,7 @@ s_close (broker_t *self, zframe_t *client, proto_msg_t *req)
     session_request_t *inflight = session_take_inflight (session);
     broker_fail_request (self, session, &inflight, PROTO_E_CLOSED, NULL, text);
     broker_fail_queue (self, session, PROTO_E_CLOSED, NULL, text);
-    if (session_pid (session))
+    if (*session_kernel_id (session))
         broker_kernel_retire (self, session, true);
     zsys_info ("session %s: closed by a client", key);
     session_table_remove (self->sessions, &session, NULL);
@@ -338,6 +336,38 @@ s_attach (broker_t *self, zframe_t *client, proto_msg_t *req, bool attach)
         session_detach (session, client);
     broker_debug (self, "session %s: client %s", key, attach ? "attached" : "detached");
     s_send_ok (self, client, id, key);
+}
+
+//  `shutdown` (protocol.md 12.2): the broker stops after this reply; with
+//  end_sessions it first ends every session and asks its hosts to exit.
+static void
+s_shutdown (broker_t *self, zframe_t *client, proto_msg_t *req)
+{
+    bool end_sessions = proto_msg_bool (req, "end_sessions", false);
+    size_t count = session_table_size (self->sessions);
+    zsys_info ("kmq-broker: %s asked it to shut down%s", clients_label (self->clients, client),
+               end_sessions? ", ending every session": "; sessions stay with their hosts");
+    if (end_sessions) {
+        const char *text = "the broker was shut down with its sessions (kmq shutdown "
+                           "--sessions); start it again and resend";
+        zlistx_t *list = session_table_list (self->sessions);
+        for (session_t *s = (session_t *) zlistx_first (list); s;
+             s = (session_t *) zlistx_next (list)) {
+            session_request_t *inflight = session_take_inflight (s);
+            broker_fail_request (self, s, &inflight, PROTO_E_CLOSED, NULL, text);
+            broker_fail_queue (self, s, PROTO_E_CLOSED, NULL, text);
+            if (*session_kernel_id (s))
+                broker_kernel_retire (self, s, true);
+            session_table_remove (self->sessions, &s, NULL);
+        }
+        zlistx_destroy (&list);
+        broker_hosts_shutdown (self);
+    }
+    proto_builder_t *ok = proto_reply_ok_begin (proto_msg_id (req), NULL);
+    proto_builder_uint (ok, "sessions", end_sessions? count: 0);
+    zmsg_t *msg = proto_builder_finish (&ok);
+    broker_send_client (self, client, &msg);
+    self->stopping = true;
 }
 
 //  Payload frames over max_payload are refused here: ZMQ_MAXMSGSIZE has
@@ -401,8 +431,10 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_HELLO:     s_hello (self, client, req); break;
         case PROTO_STATS:     s_stats (self, client, req); break;
         case PROTO_HEARTBEAT: {
-            zmsg_t *beat = proto_encode_heartbeat ();
-            broker_send_client (self, client, &beat);
+            proto_builder_t *beat = proto_builder_new (PROTO_HEARTBEAT, 0, NULL);
+            proto_builder_uint (beat, "epoch", self->epoch);
+            zmsg_t *msg = proto_builder_finish (&beat);
+            broker_send_client (self, client, &msg);
             break;
         }
         case PROTO_EXECUTE:
@@ -418,6 +450,8 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_INTERRUPT: s_interrupt (self, client, &req); break;
         case PROTO_CLOSE:     s_close (self, client, req); break;
         case PROTO_ATTACH:    s_attach (self, client, req, true); break;
+        case PROTO_RESUME:    broker_resume (self, client, req); break;
+        case PROTO_SHUTDOWN:  s_shutdown (self, client, req); break;
         case PROTO_DETACH:    s_attach (self, client, req, false); break;
         default: {
             char text [128];
@@ -433,11 +467,30 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
 
 //  --- lifecycle ----------------------------------------------------------
 
-static void
-s_doomed_destructor (void **item)
+//  The runtime dir holds the backend socket and the hosts' lock: made
+//  0700 when missing; one that exists must be a directory of ours that
+//  nobody else can enter (it is stable, and /tmp is everyone's).
+static int
+s_runtime_dir_check (const char *dir)
 {
-    free (*item);
-    *item = NULL;
+    if (mkdir (dir, 0700) == -1 && errno != EEXIST) {
+        zsys_error ("kmq-broker: mkdir %s: %s (create its parent or choose another "
+                    "--runtime-dir)", dir, strerror (errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat (dir, &st) || !S_ISDIR (st.st_mode) || st.st_uid != getuid ()) {
+        zsys_error ("kmq-broker: runtime dir %s exists but is not a directory of ours; "
+                    "choose another --runtime-dir", dir);
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        zsys_error ("kmq-broker: runtime dir %s is open to others (mode %03o); "
+                    "chmod 700 it or choose another --runtime-dir", dir,
+                    (unsigned) (st.st_mode & 0777));
+        return -1;
+    }
+    return 0;
 }
 
 //  A ROUTER bound to endpoint whose sends never block: with sndhwm >= 0 a
@@ -475,18 +528,21 @@ broker_new (config_t *config)
     broker_t *self = (broker_t *) zmalloc (sizeof (broker_t));
     self->cfg = config;
     self->sessions = session_table_new (config->max_sessions, config->max_queue);
-    self->doomed = zlistx_new ();
+    self->hosts = hosts_new ();
     self->clients = clients_new (S_MAX_CLIENTS);
-    zlistx_set_destructor (self->doomed, s_doomed_destructor);
     self->started_at = zclock_mono ();
+    self->no_host_since = self->started_at;
+    self->next_local_host = self->started_at;
     self->next_heartbeat = self->started_at + (int64_t) config->heartbeat_ivl_ms;
     self->next_idle_check = self->started_at + 1000;
     self->next_housekeeping = self->started_at + 100;
     srandom ((unsigned) (time (NULL) ^ getpid ()));
-    //  For the whole life of the broker, shutdown included: a second
-    //  SIGTERM while kernels stop must not kill it half-way.
+    if (getrandom (&self->epoch, sizeof self->epoch, 0) != (ssize_t) sizeof self->epoch)
+        self->epoch = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 20);
+    self->epoch = (self->epoch & 0xffffffffffffull) | 1;    //  never 0: "unknown"
+    //  For the whole life of the broker, shutdown included
     self->signals = signal_pipe_new ("kmq-broker");
-    if (!self->signals || broker_runtime_dir_create (self))
+    if (!self->signals || s_runtime_dir_check (config->runtime_dir))
         goto fail;
     //  Room for the header frame on top of the largest payload
     int64_t maxmsg = (int64_t) config->max_payload;
@@ -500,9 +556,9 @@ broker_new (config_t *config)
     self->backend = s_bind ("backend", config->backend, 0, -1);
     if (!self->backend)
         goto fail;
-    zsys_info ("kmq-broker: clients on %s, kernels on %s, runtime dir %s",
-               config->frontend, config->backend, self->runtime_dir);
-    broker_zygote_start (self);
+    zsys_info ("kmq-broker: clients on %s, kernel hosts and kernels on %s",
+               config->frontend, config->backend);
+    broker_hosts_check (self, self->started_at);    //  the local host, at once
     return self;
 fail:
     broker_destroy (&self);
@@ -516,26 +572,28 @@ broker_destroy (broker_t **self_p)
     broker_t *self = *self_p;
     if (!self)
         return;
-    //  Nothing is dropped silently, not even at shutdown
+    //  The sessions stay with their hosts for the next broker (unless a
+    //  shutdown ended them). What it never passed on is answered now; a
+    //  request running is resumed by its client (protocol.md 12.2).
     zlistx_t *list = session_table_list (self->sessions);
     for (session_t *s = (session_t *) zlistx_first (list); s;
-         s = (session_t *) zlistx_next (list)) {
-        const char *text = "the broker is shutting down; retry when it is back";
-        session_request_t *inflight = session_take_inflight (s);
-        broker_fail_request (self, s, &inflight, PROTO_E_INTERNAL, NULL, text);
-        broker_fail_queue (self, s, PROTO_E_INTERNAL, NULL, text);
-    }
+         s = (session_t *) zlistx_next (list))
+        broker_fail_queue (self, s, PROTO_E_LOST, NULL, "the broker stopped before the "
+                           "kernel received this request; send it again when the broker "
+                           "is back");
     zlistx_destroy (&list);
-    broker_stop_kernels (self);
-    zygote_proc_destroy (&self->zygote);
+    //  A moment for what is queued (replies, a host's shutdown) to leave
+    if (self->frontend)
+        zsock_set_linger (self->frontend, S_LINGER_MS);
+    if (self->backend)
+        zsock_set_linger (self->backend, S_LINGER_MS);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->backend);
     session_table_destroy (&self->sessions);
-    zlistx_destroy (&self->doomed);
+    hosts_destroy (&self->hosts);
+    zlistx_destroy (&self->resumes);
+    zhashx_destroy (&self->retired);
     clients_destroy (&self->clients);
-    broker_runtime_dir_remove (self);
-    free (self->runtime_dir);
-    free (self->work_root);
     signal_pipe_destroy (&self->signals);
     free (self);
     *self_p = NULL;
@@ -569,7 +627,7 @@ broker_run (broker_t *self)
     };
     int64_t wait_ms = 0;
     int rc = 0;
-    while (!signal_pipe_stop_signal (signals)) {
+    while (!signal_pipe_stop_signal (signals) && !self->stopping) {
         int ready = zmq_poll (items, 3, (long) wait_ms);
         if (ready == -1 && zmq_errno () != EINTR) {
             zsys_error ("kmq-broker: zmq_poll: %s", zmq_strerror (zmq_errno ()));
@@ -585,7 +643,6 @@ broker_run (broker_t *self)
             if (items [1].revents & ZMQ_POLLIN)
                 s_drain (self, self->frontend, false);
         }
-        broker_reap (self);
         wait_ms = broker_timers (self);
     }
     int stop = signal_pipe_stop_signal (signals);

@@ -1,5 +1,8 @@
-/*  broker_internal — what broker.c (sockets, frontend) and broker_kernel.c
-    (kernel lifecycle, backend, timers) share. Not for other modules.      */
+/*  broker_internal — what the broker's files share: broker.c (the loop,
+    sockets, frontend), broker_attached.c (clients sharing a session),
+    broker_kernel.c (kernels: starting, routing, deaths, timers),
+    broker_hosts.c (kernel hosts) and broker_resume.c (a restarted broker).
+    Not for other modules.                                                */
 #ifndef KMQ_BROKER_INTERNAL_H
 #define KMQ_BROKER_INTERNAL_H
 
@@ -12,34 +15,40 @@
 #include "session.h"
 #include "clients.h"
 #include "signal_pipe.h"
-#include "zygote_proc.h"
-
-//  A kernel on its way out (closed, evicted, killed): no longer any
-//  session's, but still a child to SIGKILL if it lingers and to reap.
-typedef struct {
-    pid_t pid;
-    char kernel_id [64];
-    int64_t kill_at;                //  when to SIGKILL; 0 = already sent
-} broker_doomed_t;
+#include "hosts.h"
 
 struct _broker_t {
     config_t *cfg;                  //  borrowed
     zsock_t *frontend;              //  ROUTER, clients
-    zsock_t *backend;               //  ROUTER, kernels
+    zsock_t *backend;               //  ROUTER, kernel hosts and kernels
     session_table_t *sessions;
-    zlistx_t *doomed;               //  broker_doomed_t *
-    zygote_proc_t *zygote;          //  NULL when the setting zygote is off
+    hosts_t *hosts;                 //  the kernel hosts connected
     clients_t *clients;             //  labels, owed `detached` notices
-    signal_pipe_t *signals;         //  SIGTERM, SIGINT, SIGCHLD wake the loop
-    char *runtime_dir;              //  absolute
-    char *work_root;                //  <runtime_dir>/work
-    bool runtime_dir_ours;          //  we created it, so we remove it all
+    zlistx_t *resumes;              //  broker_resume_t *: parked until settled
+    zhashx_t *retired;              //  kernel id -> (intptr_t) until: ignore it
+    signal_pipe_t *signals;         //  SIGTERM, SIGINT wake the loop
+    bool stopping;                  //  `shutdown` asked: the loop ends
+    uint64_t epoch;                 //  random, this broker process's: in hello
+                                    //  and heartbeats, so clients see a restart
     uint64_t kernel_seq;
+    uint64_t host_seq;              //  ids of our requests to hosts
     int64_t started_at;
+    int64_t no_host_since;          //  when the last host went (or started_at)
     int64_t next_heartbeat;
     int64_t next_idle_check;
     int64_t next_housekeeping;
+    int64_t next_local_host;        //  when to look for (or start) the local host
+    uint64_t local_host_starts;     //  how often we started it
 };
+
+//  A `resume` that waits for the hosts to settle (protocol.md 12.2).
+typedef struct {
+    zframe_t *client;
+    uint64_t id;                    //  the resume's id
+    uint64_t request;               //  the request resumed
+    char session [PROTO_SESSION_MAX + 1];
+    int64_t deadline;               //  answered LOST past it, settled or not
+} broker_resume_t;
 
 #define broker_debug(self, ...) \
     do { if ((self)->cfg->verbose) zsys_debug (__VA_ARGS__); } while (0)
@@ -88,28 +97,83 @@ void broker_client_gone (broker_t *self, zframe_t *client);
 //  their time.
 void broker_send_notices (broker_t *self, int64_t now);
 
-//  --- broker_kernel.c: kernels ------------------------------------------
+//  --- broker_kernel.c: kernels (the kernel contract, broker side) -------
 
 //  Moves the session forward: starts a kernel when requests wait and there
 //  is none, or sends the next request to an idle kernel.
 void broker_dispatch (broker_t *self, session_t *session);
-//  Handles one message from the backend (routing id first).
+//  Handles one message from the backend (routing id first): a kernel's,
+//  or a host's (passed to broker_host_message).
 void broker_backend_message (broker_t *self, zmsg_t **msg_p);
-//  Sends a kernel on its way out: after close (send_close) or SIGTERM, it
-//  gets kill_grace_ms before SIGKILL. Unbinds it from the session.
+//  Sends a kernel on its way out: `close` to it when send_close (it ends
+//  its executor and exits), `stop` to its host, which SIGKILLs it if it
+//  lingers past kill_grace_ms (at once when not send_close). Unbinds it.
 void broker_kernel_retire (broker_t *self, session_t *session, bool send_close);
-//  Reaps exited children and handles each death.
-void broker_reap (broker_t *self);
+//  The session's kernel is gone or going (the caller dealt with the
+//  process): unbinds it, answers what it held, tells the attached clients
+//  and starts a fresh kernel for what is queued.
+void broker_kernel_lost (broker_t *self, session_t *session, const char *cause);
+//  Dispatches every session that waits for a kernel (after a host came, or
+//  the hosts settled).
+void broker_dispatch_waiting (broker_t *self);
+//  A session whose kernel never came up, with nothing to keep (no state,
+//  no clients, nothing queued), is forgotten so failures don't fill the
+//  table. Callers must not use session afterwards.
+void broker_forget_if_empty (broker_t *self, session_t *session);
+//  A start that would give a session a second kernel waits: true while
+//  requests for sessions without a kernel must not start one.
+bool broker_kernel_starts_wait (broker_t *self, int64_t now);
+//  The sandbox report of a ready kernel (fresh or resumed): recorded, and
+//  a kernel lacking a layer of sandbox_require refused (retired, lost).
+//  Returns true when it may serve.
+bool broker_sandbox_accepted (broker_t *self, session_t *session, proto_msg_t *ready);
 //  Runs the timers that are due; returns ms until the next one.
 int64_t broker_timers (broker_t *self);
-//  Stops every kernel and waits for them (shutdown).
-void broker_stop_kernels (broker_t *self);
-//  Creates runtime_dir (0700) and its work dir. Returns 0 or -1 (logged).
-int broker_runtime_dir_create (broker_t *self);
-//  Removes the runtime dir (all of it when we created it).
-void broker_runtime_dir_remove (broker_t *self);
-//  Starts the zygote when the setting zygote is on. Returns 0, or -1 when it
-//  could not be spawned (logged; it is retried, sessions still start).
-int broker_zygote_start (broker_t *self);
+
+//  --- broker_hosts.c: kernel hosts (protocol.md 12.1) --------------------
+
+//  Asks a host to start session's kernel (bound at once, STARTING). With no
+//  host to take it, the session waits (none connected yet) or its queue
+//  is answered KERNEL_DIED; returns -1 then (the session may be gone).
+int broker_host_start_kernel (broker_t *self, session_t *session);
+//  Asks session's host to end kernel_id, SIGKILL after grace_ms.
+void broker_host_stop_kernel (broker_t *self, const char *host, const char *session,
+                              const char *kernel_id, uint64_t grace_ms);
+//  A message from routing id route "host:<id>" (decoded; borrowed).
+void broker_host_message (broker_t *self, zframe_t *route, proto_msg_t *msg);
+//  Heartbeats every host.
+void broker_hosts_heartbeat (broker_t *self);
+//  Loses hosts silent too long (their sessions' kernels with them), starts
+//  the local host when it should run and does not, and answers requests
+//  that waited too long for any host.
+void broker_hosts_check (broker_t *self, int64_t now);
+//  True while a restarted broker waits for kernels to come back.
+bool broker_hosts_settling (broker_t *self, int64_t now);
+//  Sends every host `shutdown` (end your sessions and exit).
+void broker_hosts_shutdown (broker_t *self);
+//  Adds the hosts and the local host's zygote to a stats reply.
+void broker_hosts_stats (broker_t *self, proto_builder_t *builder);
+
+//  --- broker_resume.c: a broker that restarted (protocol.md 12.2) -------
+
+//  A kernel this broker does not know sent ready (resumed): binds it, or
+//  closes it when its session has another kernel.
+void broker_kernel_resumed (broker_t *self, const char *kernel_id, proto_msg_t *ready);
+//  A reply from session's kernel that no request in flight waits for: the
+//  answer to a client's resume (resent reply). Returns true when it was.
+bool broker_resend_reply (broker_t *self, session_t *session, proto_msg_t *reply);
+//  The kernel of session is gone: answers the clients waiting for a
+//  reply it held.
+void broker_resend_fail (broker_t *self, session_t *session);
+//  The client request `resume`.
+void broker_resume (broker_t *self, zframe_t *client, proto_msg_t *req);
+//  Answers the parked resumes once the hosts settled or past their time.
+void broker_resumes_check (broker_t *self, int64_t now);
+//  kid was unbound from its session (retired, lost): for a while, its last
+//  messages are ignored, never taken for a kernel that comes back.
+void broker_kernel_retired (broker_t *self, const char *kid);
+bool broker_kernel_was_retired (broker_t *self, const char *kid);
+//  Forgets the retired kernels past their while.
+void broker_retired_purge (broker_t *self, int64_t now);
 
 #endif

@@ -1,176 +1,23 @@
 /*  broker_kernel — the broker's side of the kernel contract: starting
-    kernels, routing to and from them, their deaths, the timers, and the
-    runtime directory they live in. Shares broker_t with broker.c.        */
+    kernels (on a host, broker_hosts.c), routing to and from them, their
+    deaths, and the timers. Shares broker_t (broker_internal.h).
+
+    The broker starts, signals and reaps no process: a kernel's host does
+    (protocol.md 12). What the broker knows of a kernel is what the kernel
+    and its host said.                                                     */
 #include "broker_internal.h"
 #include "mem.h"
-#include "kernel_proc.h"
 
 #include <errno.h>
-#include <ftw.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define S_HOUSEKEEPING_MS   100     //  liveness, start timeouts, kill deadlines
+#define S_HOUSEKEEPING_MS   100     //  liveness, start timeouts, hosts, resumes
 #define S_IDLE_CHECK_MS     1000    //  idle eviction
-#define S_FINAL_REPLY_MS    200     //  wait for a dying kernel's last reply
-
-//  --- files --------------------------------------------------------------
-
-static int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    if (remove (path) && errno != ENOENT)
-        zsys_warning ("kmq-broker: cannot remove %s: %s", path, strerror (errno));
-    return 0;                   //  carry on with the rest
-}
-
-static void
-s_remove_tree (const char *path)
-{
-    struct stat st;
-    if (lstat (path, &st))
-        return;
-    nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-s_remove_work_dir (broker_t *self, const char *kernel_id)
-{
-    if (!*kernel_id)
-        return;
-    //  The kernel removes its own; this catches kernels that were killed
-    char *path = mem_sprintf ("%s/%s", self->work_root, kernel_id);
-    s_remove_tree (path);
-    zstr_free (&path);
-}
-
-int
-broker_runtime_dir_create (broker_t *self)
-{
-    const char *dir = self->cfg->runtime_dir;
-    if (mkdir (dir, 0700) == 0)
-        self->runtime_dir_ours = true;
-    else
-    if (errno == EEXIST) {
-        struct stat st;
-        if (lstat (dir, &st) || !S_ISDIR (st.st_mode) || st.st_uid != getuid ()) {
-            zsys_error ("kmq-broker: runtime dir %s exists but is not a directory of "
-                        "ours; choose another --runtime-dir", dir);
-            return -1;
-        }
-    }
-    else {
-        zsys_error ("kmq-broker: mkdir %s: %s (create its parent or choose another "
-                    "--runtime-dir)", dir, strerror (errno));
-        return -1;
-    }
-    self->runtime_dir = mem_strdup (dir);
-    self->work_root = mem_sprintf ("%s/work", dir);
-    if (mkdir (self->work_root, 0700) && errno != EEXIST) {
-        zsys_error ("kmq-broker: mkdir %s: %s", self->work_root, strerror (errno));
-        return -1;
-    }
-    return 0;
-}
-
-void
-broker_runtime_dir_remove (broker_t *self)
-{
-    if (!self->runtime_dir)
-        return;
-    if (self->runtime_dir_ours) {
-        s_remove_tree (self->runtime_dir);
-        return;
-    }
-    //  Someone else's directory: remove only what we put there
-    if (self->work_root)
-        s_remove_tree (self->work_root);
-    char *zsock = mem_sprintf ("%s/zygote.sock", self->runtime_dir);
-    unlink (zsock);
-    zstr_free (&zsock);
-    const char *backend = self->cfg->backend;
-    size_t len = strlen (self->runtime_dir);
-    if (strncmp (backend, "ipc://", 6) == 0
-    &&  strncmp (backend + 6, self->runtime_dir, len) == 0)
-        unlink (backend + 6);
-    rmdir (self->runtime_dir);
-}
-
-//  --- the zygote ---------------------------------------------------------
-
-int
-broker_zygote_start (broker_t *self)
-{
-    if (!self->cfg->zygote)
-        return 0;
-    if (!self->zygote)
-        self->zygote = zygote_proc_new (self->cfg, self->runtime_dir);
-    return zygote_proc_start (self->zygote, zclock_mono ());
-}
-
-//  --- doomed kernels --------------------------------------------------
-
-//  A kernel to SIGKILL at kill_at (0 = signalled already) and reap. pid 0
-//  (a kernel already reaped) needs neither: only its work dir goes.
-static void
-s_doomed_add (broker_t *self, pid_t pid, const char *kernel_id, int64_t kill_at)
-{
-    if (pid <= 0) {
-        s_remove_work_dir (self, kernel_id);
-        return;
-    }
-    broker_doomed_t *doomed = (broker_doomed_t *) zmalloc (sizeof *doomed);
-    doomed->pid = pid;
-    snprintf (doomed->kernel_id, sizeof doomed->kernel_id, "%s", kernel_id);
-    doomed->kill_at = kill_at;
-    zlistx_add_end (self->doomed, doomed);
-}
-
-static void
-s_kill (pid_t pid)
-{
-    if (pid <= 0)
-        return;                 //  reaped already; 0 would be our own group
-    if (kernel_proc_signal (pid, SIGKILL, true) && errno != ESRCH)
-        zsys_warning ("kmq-broker: kill %d: %s", (int) pid, strerror (errno));
-}
-
-void
-broker_kernel_retire (broker_t *self, session_t *session, bool send_close)
-{
-    pid_t pid = session_pid (session);
-    char kid [64];
-    snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
-    session_state_t state = session_state (session);
-    if (send_close && (state == SESSION_IDLE || state == SESSION_BUSY)) {
-        //  The kernel stops its executor, removes its work dir, exits 0
-        zmsg_t *msg = proto_encode_simple (PROTO_CLOSE, 0, session_key (session));
-        broker_send_kernel (self, session, &msg);
-    }
-    else
-    if (pid > 0 && kernel_proc_signal (pid, SIGTERM, false) && errno != ESRCH)
-        zsys_warning ("session %s: kill -TERM %d: %s", session_key (session), (int) pid,
-                      strerror (errno));
-    if (pid > 0) {
-        int64_t kill_at = zclock_mono () + (int64_t) self->cfg->kill_grace_ms;
-        s_doomed_add (self, pid, kid, kill_at);
-    }
-    session_table_unbind_kernel (self->sessions, session);
-}
 
 //  --- starting and feeding kernels ---------------------------------------
 
-//  A session whose kernel never came up, with nothing to keep (no state,
-//  no clients, nothing queued), is forgotten so failures don't fill the
-//  table. Callers must not use session afterwards.
-static void
-s_forget_if_empty (broker_t *self, session_t *session)
+void
+broker_forget_if_empty (broker_t *self, session_t *session)
 {
     if (session_state (session) == SESSION_DEAD && session_queued (session) == 0
     &&  !session_inflight (session) && !session_state_lost (session)
@@ -178,48 +25,10 @@ s_forget_if_empty (broker_t *self, session_t *session)
         session_table_remove (self->sessions, &session, NULL);
 }
 
-//  Starts a kernel for session. Returns 0, or -1 after answering the
-//  session's queued requests with KERNEL_DIED (the session may then be
-//  gone).
-static int
-s_kernel_start (broker_t *self, session_t *session)
+bool
+broker_kernel_starts_wait (broker_t *self, int64_t now)
 {
-    config_t *cfg = self->cfg;
-    const char *key = session_key (session);
-    char kid [64], work [PATH_MAX];
-    snprintf (kid, sizeof kid, "k%" PRIu64 "-%08lx", ++self->kernel_seq,
-              (unsigned long) random () & 0xffffffffUL);
-    snprintf (work, sizeof work, "%s/%s", self->work_root, kid);
-    const char *notice = session_state_lost (session);
-    kernel_settings_t settings;
-    kernel_proc_settings (cfg, &settings);
-    settings.session = key;
-    settings.kernel_id = kid;
-    settings.work_dir = work;
-    settings.state_lost = notice;
-    //  Even while the zygote is down: the kernel then forks the executor
-    //  itself (and says so in its log)
-    settings.zygote = self->zygote? zygote_proc_socket (self->zygote): NULL;
-    pid_t pid = kernel_proc_start (cfg->kernel_path, &settings);
-    if (pid < 0) {
-        char cause [256], text [512];
-        snprintf (cause, sizeof cause, "could not start %s: %s", cfg->kernel_path,
-                  strerror (errno));
-        zsys_error ("session %s: %s (check --kernel-path)", key, cause);
-        snprintf (text, sizeof text, "session %s: the kernel did not start (%s); see "
-                  "the broker log", key, cause);
-        broker_fail_queue (self, session, PROTO_E_KERNEL_DIED, cause, text);
-        s_forget_if_empty (self, session);
-        return -1;
-    }
-    session_table_bind_kernel (self->sessions, session, kid, pid, zclock_mono ());
-    zsys_info ("session %s: kernel %d started (%s)%s", key, (int) pid, kid,
-               notice ? ", state lost" : "");
-    char text [512];
-    snprintf (text, sizeof text, "a fresh kernel is starting for session %s%s%s", key,
-              notice? "; ": "", notice? notice: "");
-    broker_tell_attached (self, session, "kernel", "starting", text);
-    return 0;
+    return broker_hosts_settling (self, now);
 }
 
 void
@@ -235,8 +44,12 @@ void
 broker_dispatch (broker_t *self, session_t *session)
 {
     session_state_t state = session_state (session);
-    if (state == SESSION_DEAD && session_queued (session) > 0)
-        s_kernel_start (self, session);
+    if (state == SESSION_DEAD && session_queued (session) > 0) {
+        //  After a broker restart the session's kernel may still come
+        //  back: no second one meanwhile
+        if (!broker_kernel_starts_wait (self, zclock_mono ()))
+            broker_host_start_kernel (self, session);
+    }
     else
     if (state == SESSION_IDLE && !session_inflight (session)) {
         session_request_t *req = session_dequeue (session);
@@ -250,29 +63,66 @@ broker_dispatch (broker_t *self, session_t *session)
     }
 }
 
+void
+broker_dispatch_waiting (broker_t *self)
+{
+    if (broker_kernel_starts_wait (self, zclock_mono ()))
+        return;
+    zlistx_t *list = session_table_list (self->sessions);
+    for (session_t *s = (session_t *) zlistx_first (list); s;
+         s = (session_t *) zlistx_next (list))
+        if (session_state (s) == SESSION_DEAD && session_queued (s) > 0)
+            broker_dispatch (self, s);
+    zlistx_destroy (&list);
+}
+
+void
+broker_kernel_retire (broker_t *self, session_t *session, bool send_close)
+{
+    session_state_t state = session_state (session);
+    bool closed = send_close && (state == SESSION_IDLE || state == SESSION_BUSY);
+    if (closed) {
+        //  The kernel stops its executor, removes its work dir, exits 0
+        zmsg_t *msg = proto_encode_simple (PROTO_CLOSE, 0, session_key (session));
+        broker_send_kernel (self, session, &msg);
+    }
+    //  Its host makes sure: at once when it was not asked
+    broker_host_stop_kernel (self, session_host (session), session_key (session),
+                             session_kernel_id (session),
+                             closed? self->cfg->kill_grace_ms: 0);
+    broker_resend_fail (self, session);
+    broker_kernel_retired (self, session_kernel_id (session));
+    session_table_unbind_kernel (self->sessions, session);
+}
+
 //  --- kernel deaths ------------------------------------------------------
 
-//  The session's kernel is gone (exited, killed, or about to exit): the
-//  caller has dealt with the process. Unbinds it, answers what it held and
-//  starts a fresh kernel for what is queued.
-static void
-s_kernel_lost (broker_t *self, session_t *session, const char *cause)
+void
+broker_kernel_lost (broker_t *self, session_t *session, const char *cause)
 {
     const char *key = session_key (session);
     session_state_t state = session_state (session);
+    char kid [64];
+    snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
     pid_t pid = session_pid (session);
+    //  If its process still runs (silent, refused, timed out), its host ends
+    //  it; one that exited is no longer the host's and this is a no-op
+    broker_host_stop_kernel (self, session_host (session), key, kid, 0);
+    broker_resend_fail (self, session);
+    broker_kernel_retired (self, kid);
     session_table_unbind_kernel (self->sessions, session);
     char text [512];
     if (state == SESSION_STARTING) {
         //  Never ready: no state was lost, and restarting could loop
-        zsys_warning ("session %s: kernel %d did not start: %s", key, (int) pid, cause);
+        zsys_warning ("session %s: kernel %s (pid %d) did not start: %s", key, kid,
+                      (int) pid, cause);
         snprintf (text, sizeof text, "session %s: the kernel failed before it was ready "
                   "(%s); see the broker log", key, cause);
         broker_fail_queue (self, session, PROTO_E_KERNEL_DIED, cause, text);
-        s_forget_if_empty (self, session);
+        broker_forget_if_empty (self, session);
         return;
     }
-    zsys_warning ("session %s: kernel %d died: %s", key, (int) pid, cause);
+    zsys_warning ("session %s: kernel %s (pid %d) died: %s", key, kid, (int) pid, cause);
     char notice [384];
     snprintf (notice, sizeof notice, "the session's previous kernel died (%s); its "
               "variables and files were lost", cause);
@@ -290,70 +140,6 @@ s_kernel_lost (broker_t *self, session_t *session, const char *cause)
     broker_dispatch (self, session);
 }
 
-static void
-s_child_exited (broker_t *self, pid_t pid, int status)
-{
-    if (self->zygote && zygote_proc_exited (self->zygote, pid, status, zclock_mono ()))
-        return;
-    char how [96];
-    kernel_proc_describe (status, how, sizeof how);
-    session_t *session = session_table_by_pid (self->sessions, pid);
-    if (session) {
-        char cause [160];
-        bool exited_zero = WIFEXITED (status) && WEXITSTATUS (status) == 0;
-        if (exited_zero)
-            //  Per the contract a kernel exits 0 by itself only when its
-            //  executor died
-            snprintf (cause, sizeof cause, "the executor died (kernel process: %s)", how);
-        else
-            snprintf (cause, sizeof cause, "kernel process: %s", how);
-        if (session_state (session) == SESSION_BUSY && exited_zero) {
-            //  It sent (or was sending) its final reply, which may still be
-            //  on its way through the backend: the timers give it
-            //  S_FINAL_REPLY_MS, so the client gets the monitor's cause.
-            session_table_kernel_exited (self->sessions, session, cause,
-                                         zclock_mono () + S_FINAL_REPLY_MS);
-            return;
-        }
-        char kid [64];
-        snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
-        s_kernel_lost (self, session, cause);
-        s_remove_work_dir (self, kid);
-        return;
-    }
-    for (broker_doomed_t *doomed = (broker_doomed_t *) zlistx_first (self->doomed);
-         doomed; doomed = (broker_doomed_t *) zlistx_next (self->doomed)) {
-        if (doomed->pid == pid) {
-            zsys_info ("kernel %d (%s): exited, %s", (int) pid, doomed->kernel_id, how);
-            s_remove_work_dir (self, doomed->kernel_id);
-            zlistx_delete (self->doomed, zlistx_cursor (self->doomed));
-            return;
-        }
-    }
-    broker_debug (self, "kmq-broker: reaped unknown child %d (%s)", (int) pid, how);
-}
-
-void
-broker_reap (broker_t *self)
-{
-    int status;
-    pid_t pid;
-    while ((pid = kernel_proc_reap (&status)) > 0)
-        s_child_exited (self, pid, status);
-}
-
-//  The kernel told us it is exiting (KERNEL_DIED, or TIMEOUT that killed
-//  its executor): stop routing to it now, before the process is reaped.
-static void
-s_kernel_ending (broker_t *self, session_t *session, const char *cause)
-{
-    pid_t pid = session_pid (session);
-    char kid [64];
-    snprintf (kid, sizeof kid, "%s", session_kernel_id (session));
-    s_doomed_add (self, pid, kid, zclock_mono () + (int64_t) self->cfg->kill_grace_ms);
-    s_kernel_lost (self, session, cause);
-}
-
 //  --- the backend -------------------------------------------------------
 
 //  True if layer is one of the names in the comma list applied.
@@ -367,12 +153,10 @@ s_sandbox_has (const char *applied, const char *layer)
     return false;
 }
 
-//  A ready kernel's sandbox report: recorded for stats, a missing layer
-//  logged, and a kernel without a layer of sandbox_require refused (killed,
-//  its queued requests answered KERNEL_DIED naming the layer). Returns
-//  true when the kernel may serve.
-static bool
-s_sandbox_accepted (broker_t *self, session_t *session, proto_msg_t *ready)
+//  A missing layer is logged; a kernel refused has its queued requests
+//  answered KERNEL_DIED naming the layer.
+bool
+broker_sandbox_accepted (broker_t *self, session_t *session, proto_msg_t *ready)
 {
     const char *key = session_key (session);
     const char *applied = proto_msg_str (ready, "sandbox");
@@ -401,11 +185,7 @@ s_sandbox_accepted (broker_t *self, session_t *session, proto_msg_t *ready)
     snprintf (cause, sizeof cause, "sandbox_require: the kernel lacks %s (%s); refused",
               lacking, *missing? missing: "not reported");
     zsys_error ("session %s: kernel %d %s", key, (int) session_pid (session), cause);
-    zmsg_t *close = proto_encode_simple (PROTO_CLOSE, 0, key);
-    broker_send_kernel (self, session, &close);
-    s_doomed_add (self, session_pid (session), session_kernel_id (session),
-                  zclock_mono () + (int64_t) self->cfg->kill_grace_ms);
-    s_kernel_lost (self, session, cause);
+    broker_kernel_lost (self, session, cause);
     return false;
 }
 
@@ -426,6 +206,10 @@ s_kernel_event (broker_t *self, session_t *session, proto_msg_t **msg_p)
     broker_send_client (self, req->client, &frames);
 }
 
+//  A reply from session's kernel: to the request in flight, whose client
+//  it goes to (a request resumed after a broker restart may have no client
+//  yet: the kernel holds the reply for when one resumes it), or one the
+//  kernel resends for a client that resumed.
 static void
 s_kernel_reply (broker_t *self, session_t *session, proto_msg_t **msg_p)
 {
@@ -433,8 +217,9 @@ s_kernel_reply (broker_t *self, session_t *session, proto_msg_t **msg_p)
     session_request_t *req = session_inflight (session);
     uint64_t id = proto_msg_id (msg);
     if (!req || req->id != id) {
-        broker_debug (self, "session %s: reply for id %" PRIu64 ", not in flight: dropped",
-                      session_key (session), id);
+        if (!broker_resend_reply (self, session, msg))
+            broker_debug (self, "session %s: reply for id %" PRIu64 ", not in flight: "
+                          "dropped", session_key (session), id);
         return;
     }
     //  Replies after which the monitor exits on its own
@@ -453,13 +238,56 @@ s_kernel_reply (broker_t *self, session_t *session, proto_msg_t **msg_p)
     session_touch (session, zclock_mono ());
     broker_fanout_copy (self, session, req, msg, "outcome");
     broker_tell_status (self, session, req, "idle");
+    if (!req->client)
+        session_note_held (session, id);
     zmsg_t *frames = proto_msg_release (msg_p);
     broker_send_client (self, req->client, &frames);
     session_request_destroy (&req);
     if (*cause)
-        s_kernel_ending (self, session, cause);
+        broker_kernel_lost (self, session, cause);
     else
         broker_dispatch (self, session);
+}
+
+//  A kernel's `ready` after its start.
+static void
+s_kernel_ready (broker_t *self, session_t *session, proto_msg_t *ready, int64_t now)
+{
+    if (session_state (session) != SESSION_STARTING
+    ||  !broker_sandbox_accepted (self, session, ready))
+        return;
+    uint64_t pid = proto_msg_uint (ready, "pid", 0);
+    uint64_t executor = proto_msg_uint (ready, "executor_pid", 0);
+    if (!session_pid (session))
+        session_set_pid (session, pid <= INT32_MAX? (pid_t) pid: 0);
+    session_set_executor_pid (session, executor <= INT32_MAX ? (pid_t) executor : 0);
+    zsys_info ("session %s: kernel %d ready in %" PRId64 " ms (executor %d, host %s)",
+               session_key (session), (int) session_pid (session),
+               session_kernel_age_ms (session, now), (int) session_executor_pid (session),
+               session_host (session));
+    session_clear_state_lost (session);     //  the kernel carries it
+    session_set_state (session, SESSION_IDLE);
+    broker_dispatch (self, session);
+}
+
+//  A message from a kernel routing id this broker does not know: one of
+//  a broker before us (it says ready again when asked), or one retired
+//  that has not exited yet.
+static void
+s_unknown_kernel (broker_t *self, const char *kid, zmsg_t **msg_p)
+{
+    proto_msg_t *msg = proto_decode (msg_p, NULL);
+    if (!msg)
+        return;
+    if (proto_msg_type (msg) == PROTO_READY)
+        broker_kernel_resumed (self, kid, msg);
+    else {
+        zmsg_t *ask = proto_encode_simple (PROTO_REREGISTER, 0, NULL);
+        zmsg_pushmem (ask, kid, strlen (kid));
+        if (zmsg_send (&ask, self->backend))
+            zmsg_destroy (&ask);
+    }
+    proto_msg_destroy (&msg);
 }
 
 void
@@ -468,13 +296,29 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
     zframe_t *rid = zmsg_pop (msg);
+    if (rid && zframe_size (rid) > 5 && memcmp (zframe_data (rid), "host:", 5) == 0) {
+        proto_fault_t fault;
+        proto_msg_t *hmsg = proto_decode (&msg, &fault);
+        if (hmsg)
+            broker_host_message (self, rid, hmsg);
+        else
+            zsys_warning ("kernel host %.*s sent a malformed message: %s",
+                          (int) zframe_size (rid), (char *) zframe_data (rid), fault.text);
+        proto_msg_destroy (&hmsg);
+        zframe_destroy (&rid);
+        return;
+    }
     char kid [64] = "";
     if (rid && zframe_size (rid) < sizeof kid)
         memcpy (kid, zframe_data (rid), zframe_size (rid));
     zframe_destroy (&rid);
     session_t *session = *kid ? session_table_by_kernel (self->sessions, kid) : NULL;
     if (!session) {
-        broker_debug (self, "backend: message from unknown kernel '%s': ignored", kid);
+        if (*kid && strlen (kid) == strspn (kid, "abcdefghijklmnopqrstuvwxyz"
+                                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"))
+            s_unknown_kernel (self, kid, &msg);
+        else
+            broker_debug (self, "backend: message from unknown peer '%s': ignored", kid);
         zmsg_destroy (&msg);
         return;
     }
@@ -494,19 +338,7 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
                   (int) session_pid (session), proto_type_name (type), proto_msg_id (kmsg));
     switch (type) {
         case PROTO_READY:
-            if (session_state (session) == SESSION_STARTING
-            &&  s_sandbox_accepted (self, session, kmsg)) {
-                uint64_t executor = proto_msg_uint (kmsg, "executor_pid", 0);
-                session_set_executor_pid (session,
-                                          executor <= INT32_MAX ? (pid_t) executor : 0);
-                zsys_info ("session %s: kernel %d ready in %" PRId64 " ms (executor %d)",
-                           session_key (session), (int) session_pid (session),
-                           session_kernel_age_ms (session, now),
-                           (int) session_executor_pid (session));
-                session_clear_state_lost (session);     //  the kernel carries it
-                session_set_state (session, SESSION_IDLE);
-                broker_dispatch (self, session);
-            }
+            s_kernel_ready (self, session, kmsg, now);
             break;
         case PROTO_HEARTBEAT:
             break;
@@ -537,11 +369,12 @@ s_heartbeat (broker_t *self)
         zmsg_t *beat = proto_encode_heartbeat ();
         broker_send_kernel (self, s, &beat);
     }
+    broker_hosts_heartbeat (self);
 }
 
-//  Liveness, start timeouts, and kernels past their kill deadline.
+//  Kernel liveness and start timeouts.
 static void
-s_housekeeping (broker_t *self, int64_t now)
+s_kernels_check (broker_t *self, int64_t now)
 {
     int64_t silent_max = (int64_t) (self->cfg->heartbeat_ivl_ms * self->cfg->heartbeat_liveness);
     int64_t start_max = (int64_t) self->cfg->kernel_start_timeout_ms;
@@ -549,49 +382,27 @@ s_housekeeping (broker_t *self, int64_t now)
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
         session_state_t state = session_state (s);
-        const char *cause = NULL;
-        char late [96];
+        char cause [192];
         const char *exited = session_kernel_exit_due (s, now);
         if (exited) {
-            //  Its process is gone and no final reply came (copies: the
-            //  unbinding in s_kernel_lost clears both)
-            char kid [64], why [192];
-            snprintf (kid, sizeof kid, "%s", session_kernel_id (s));
-            snprintf (why, sizeof why, "%s", exited);
-            s_kernel_lost (self, s, why);
-            s_remove_work_dir (self, kid);
+            //  Its process is gone and no final reply came
+            snprintf (cause, sizeof cause, "%s", exited);
+            broker_kernel_lost (self, s, cause);
             continue;
         }
         if (session_kernel_exited (s))
             continue;           //  reaped: waiting for its final reply
         if ((state == SESSION_IDLE || state == SESSION_BUSY)
         &&  session_kernel_silent_ms (s, now) > silent_max)
-            cause = "stopped answering heartbeats";
+            broker_kernel_lost (self, s, "stopped answering heartbeats");
         else
         if (state == SESSION_STARTING && session_kernel_age_ms (s, now) > start_max) {
-            snprintf (late, sizeof late, "kernel did not start within %" PRId64 " ms",
+            snprintf (cause, sizeof cause, "kernel did not start within %" PRId64 " ms",
                       start_max);
-            cause = late;
+            broker_kernel_lost (self, s, cause);
         }
-        if (!cause)
-            continue;
-        pid_t pid = session_pid (s);
-        s_kill (pid);
-        s_doomed_add (self, pid, session_kernel_id (s), 0);
-        s_kernel_lost (self, s, cause);
     }
     zlistx_destroy (&list);
-
-    for (broker_doomed_t *doomed = (broker_doomed_t *) zlistx_first (self->doomed);
-         doomed; doomed = (broker_doomed_t *) zlistx_next (self->doomed)) {
-        if (doomed->kill_at && now >= doomed->kill_at) {
-            zsys_warning ("kernel %d (%s): still running %" PRIu64 " ms after it was asked "
-                          "to stop: killed", (int) doomed->pid, doomed->kernel_id,
-                          self->cfg->kill_grace_ms);
-            s_kill (doomed->pid);
-            doomed->kill_at = 0;
-        }
-    }
 }
 
 static void
@@ -616,8 +427,9 @@ s_evict_idle (broker_t *self, int64_t now)
                    self->cfg->idle_timeout_s);
         broker_tell_attached (self, s, "evicted", NULL, text);
         //  A session that never had a kernel has no state to lose
-        bool had_state = session_pid (s) || session_state_lost (s) || session_answered (s);
-        if (session_pid (s))
+        bool had_state = *session_kernel_id (s) || session_state_lost (s)
+                      || session_answered (s);
+        if (*session_kernel_id (s))
             broker_kernel_retire (self, s, true);
         session_table_remove (self->sessions, &s, had_state ? notice : NULL);
     }
@@ -633,69 +445,25 @@ broker_timers (broker_t *self)
         self->next_heartbeat = now + (int64_t) self->cfg->heartbeat_ivl_ms;
     }
     if (now >= self->next_housekeeping) {
-        s_housekeeping (self, now);
+        //  Hosts first: a lost host's kernels are lost with it, not one
+        //  by one as silent
+        broker_hosts_check (self, now);
+        s_kernels_check (self, now);
+        broker_dispatch_waiting (self);
+        broker_resumes_check (self, now);
         broker_send_notices (self, now);
         self->next_housekeeping = now + S_HOUSEKEEPING_MS;
     }
     if (now >= self->next_idle_check) {
         s_evict_idle (self, now);
+        broker_retired_purge (self, now);
         self->next_idle_check = now + S_IDLE_CHECK_MS;
     }
     int64_t next = self->next_heartbeat;
-    if (self->zygote) {
-        int64_t due = zygote_proc_tick (self->zygote, now);
-        if (due >= 0 && now + due < next)
-            next = now + due;
-    }
     if (self->next_housekeeping < next)
         next = self->next_housekeeping;
     if (self->next_idle_check < next)
         next = self->next_idle_check;
     int64_t wait_ms = next - zclock_mono ();
     return wait_ms < 0 ? 0 : wait_ms;
-}
-
-//  --- shutdown ---------------------------------------------------------
-
-void
-broker_stop_kernels (broker_t *self)
-{
-    int64_t deadline = zclock_mono () + (int64_t) self->cfg->kill_grace_ms;
-    zlistx_t *list = session_table_list (self->sessions);
-    for (session_t *s = (session_t *) zlistx_first (list); s;
-         s = (session_t *) zlistx_next (list))
-        if (session_pid (s))
-            broker_kernel_retire (self, s, false);      //  SIGTERM
-    zlistx_destroy (&list);
-    //  The zygote with them (its pool executors die with it)
-    pid_t zygote = self->zygote ? zygote_proc_release (self->zygote) : 0;
-    if (zygote > 0) {
-        if (kernel_proc_signal (zygote, SIGTERM, false) && errno != ESRCH)
-            zsys_warning ("zygote: kill -TERM %d: %s", (int) zygote, strerror (errno));
-        s_doomed_add (self, zygote, "zygote", deadline);
-    }
-    size_t count = zlistx_size (self->doomed);
-    if (count == 0)
-        return;
-    zsys_info ("kmq-broker: stopping %zu kernel%s%s", count, count == 1 ? "" : "s",
-               zygote > 0 ? " (the zygote included)" : "");
-    for (broker_doomed_t *doomed = (broker_doomed_t *) zlistx_first (self->doomed);
-         doomed; doomed = (broker_doomed_t *) zlistx_next (self->doomed))
-        if (doomed->kill_at == 0 || doomed->kill_at > deadline)
-            doomed->kill_at = deadline;
-    //  Grace, then SIGKILL what is left; never wait forever for a child
-    int64_t give_up = deadline + 5000;
-    while (zlistx_size (self->doomed) > 0) {
-        broker_reap (self);
-        int64_t now = zclock_mono ();
-        if (now >= deadline)
-            s_housekeeping (self, now);
-        if (now >= give_up) {
-            zsys_error ("kmq-broker: %zu kernel(s) did not exit even after SIGKILL",
-                        zlistx_size (self->doomed));
-            break;
-        }
-        if (zlistx_size (self->doomed) > 0)
-            zclock_sleep (10);
-    }
 }

@@ -12,14 +12,15 @@ main (int argc, char **argv)
 {
     config_t *cfg = config_new ();
     char err [512];
-    if (config_load (cfg, argc, argv, err, sizeof err)) {
+    //  The host's settings too: the broker hands them to its local host
+    if (config_load (cfg, CONFIG_BOTH, argc, argv, err, sizeof err)) {
         fprintf (stderr, "kmq-broker: %s\n", err);
         config_destroy (&cfg);
         return 2;
     }
     if (cfg->help || cfg->config_table) {
         if (cfg->help)
-            config_print_help (stdout);
+            config_print_help (CONFIG_BOTH, stdout);
         else
             config_print_markdown (stdout);
         config_destroy (&cfg);

@@ -3,6 +3,7 @@
 #include "mem.h"
 #include "selftest.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 //  Attached clients per session at most; past it the oldest is forgotten
@@ -28,12 +29,26 @@ struct _session_t {
     char *sandbox_missing;          //  and why others are not ("" = none)
     char exit_cause [192];          //  its kernel exited busy: what to report
     int64_t exit_deadline;          //  ... if no final reply by then; 0 = not
+    char host [65];                 //  the kernel host its kernel runs on
+    //  After a broker restart (protocol.md 12.2): what its kernel said it
+    //  holds and saw, and the clients waiting for a reply it resends
+    zhashx_t *held;                 //  "id" -> (void *) 1: replies the kernel holds
+    zhashx_t *seen;                 //  "id" -> (void *) 1: requests it received
+    zlistx_t *resends;              //  s_resend_t *: clients waiting for a held reply
 };
+
+//  A client that resumed a request whose reply the kernel holds: it gets
+//  the reply when the kernel resends it, then the answer to its resume.
+typedef struct {
+    uint64_t request;
+    uint64_t resume_id;
+    zframe_t *client;
+} s_resend_t;
 
 struct _session_table_t {
     zhashx_t *sessions;             //  key -> session_t * (owned)
     zhashx_t *by_kernel;            //  kernel id -> session_t *
-    zhashx_t *by_pid;               //  "pid" -> session_t *
+    zhashx_t *on_host;              //  host id -> (uintptr_t) kernels bound there
     zhashx_t *tombstones;           //  key -> notice (owned char *)
     zlistx_t *tomb_order;           //  keys, oldest first, to bound tombstones
     size_t max_sessions;
@@ -132,6 +147,9 @@ s_session_destroy (session_t **self_p)
         return;
     zlistx_destroy (&self->queue);
     zlistx_destroy (&self->attached);
+    zhashx_destroy (&self->held);
+    zhashx_destroy (&self->seen);
+    zlistx_destroy (&self->resends);
     session_request_destroy (&self->inflight);
     free (self->lost_notice);
     free (self->sandbox);
@@ -192,6 +210,13 @@ session_pid (session_t *self)
 {
     assert (self);
     return self->pid;
+}
+
+void
+session_set_pid (session_t *self, pid_t pid)
+{
+    assert (self);
+    self->pid = pid > 0? pid: 0;
 }
 
 void
@@ -414,7 +439,7 @@ session_table_new (size_t max_sessions, size_t max_queue)
     self->sessions = zhashx_new ();
     zhashx_set_destructor (self->sessions, s_session_destructor);
     self->by_kernel = zhashx_new ();
-    self->by_pid = zhashx_new ();
+    self->on_host = zhashx_new ();
     self->tombstones = zhashx_new ();
     zhashx_set_destructor (self->tombstones, s_str_destructor);
     self->tomb_order = zlistx_new ();
@@ -434,7 +459,7 @@ session_table_destroy (session_table_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->by_kernel);
-    zhashx_destroy (&self->by_pid);
+    zhashx_destroy (&self->on_host);
     zhashx_destroy (&self->sessions);
     zhashx_destroy (&self->tombstones);
     zlistx_destroy (&self->tomb_order);
@@ -477,7 +502,7 @@ session_table_remove (session_table_t *self, session_t **session_p,
     session_t *session = *session_p;
     if (!session)
         return;
-    if (session->pid || *session->kernel_id)
+    if (*session->kernel_id)
         session_table_unbind_kernel (self, session);
     if (notice) {
         s_tombstone_forget (self, session->key);
@@ -513,15 +538,6 @@ session_table_by_kernel (session_table_t *self, const char *kernel_id)
     return (session_t *) zhashx_lookup (self->by_kernel, kernel_id);
 }
 
-session_t *
-session_table_by_pid (session_table_t *self, pid_t pid)
-{
-    assert (self);
-    char key [24];
-    snprintf (key, sizeof key, "%d", (int) pid);
-    return (session_t *) zhashx_lookup (self->by_pid, key);
-}
-
 const char *
 session_table_tombstone (session_table_t *self, const char *key)
 {
@@ -551,7 +567,28 @@ size_t
 session_table_kernels (session_table_t *self)
 {
     assert (self);
-    return zhashx_size (self->by_pid);
+    return zhashx_size (self->by_kernel);
+}
+
+size_t
+session_table_on_host (session_table_t *self, const char *host)
+{
+    assert (self && host);
+    return (size_t) (uintptr_t) zhashx_lookup (self->on_host, host);
+}
+
+//  Counts a kernel bound on host (delta +1) or unbound (-1).
+static void
+s_host_count (session_table_t *self, const char *host, int delta)
+{
+    if (!*host)
+        return;
+    size_t count = session_table_on_host (self, host);
+    count = delta > 0? count + 1: count > 0? count - 1: 0;
+    if (count)
+        zhashx_update (self->on_host, host, (void *) (uintptr_t) count);
+    else
+        zhashx_delete (self->on_host, host);
 }
 
 session_t *
@@ -589,33 +626,32 @@ session_table_list (session_table_t *self)
 
 void
 session_table_bind_kernel (session_table_t *self, session_t *session,
-                           const char *kernel_id, pid_t pid, int64_t now)
+                           const char *kernel_id, const char *host, int64_t now)
 {
-    assert (self && session && kernel_id && pid > 0);
-    if (session->pid || *session->kernel_id)
+    assert (self && session && kernel_id && *kernel_id && host);
+    if (*session->kernel_id)
         session_table_unbind_kernel (self, session);
     snprintf (session->kernel_id, sizeof session->kernel_id, "%s", kernel_id);
-    session->pid = pid;
+    snprintf (session->host, sizeof session->host, "%s", host);
+    session->pid = 0;
     session->state = SESSION_STARTING;
     session->kernel_heard = now;
     session->kernel_started = now;
     zhashx_insert (self->by_kernel, session->kernel_id, session);
-    char key [24];
-    snprintf (key, sizeof key, "%d", (int) pid);
-    zhashx_insert (self->by_pid, key, session);
+    s_host_count (self, session->host, +1);
 }
 
 void
 session_table_unbind_kernel (session_table_t *self, session_t *session)
 {
     assert (self && session);
-    if (*session->kernel_id)
+    if (*session->kernel_id) {
         zhashx_delete (self->by_kernel, session->kernel_id);
-    if (session->pid) {
-        char key [24];
-        snprintf (key, sizeof key, "%d", (int) session->pid);
-        zhashx_delete (self->by_pid, key);
+        s_host_count (self, session->host, -1);
     }
+    //  The replies it held died with it; what it saw stays known
+    zhashx_destroy (&session->held);
+    session->host [0] = 0;
     session->kernel_id [0] = 0;
     session->pid = 0;
     session->executor_pid = 0;
@@ -629,12 +665,7 @@ session_table_kernel_exited (session_table_t *self, session_t *session,
                              const char *cause, int64_t deadline)
 {
     assert (self && session && cause);
-    if (session->pid) {
-        char key [24];
-        snprintf (key, sizeof key, "%d", (int) session->pid);
-        zhashx_delete (self->by_pid, key);
-    }
-    session->pid = 0;               //  reaped: never to be signalled again
+    session->pid = 0;               //  reaped
     snprintf (session->exit_cause, sizeof session->exit_cause, "%s", cause);
     session->exit_deadline = deadline;
 }
@@ -651,6 +682,116 @@ session_kernel_exited (session_t *self)
 {
     assert (self);
     return self->exit_deadline != 0;
+}
+
+//  --- after a broker restart ---------------------------------------------
+
+static void
+s_resend_destroy (void **item)
+{
+    s_resend_t *resend = (s_resend_t *) *item;
+    if (!resend)
+        return;
+    zframe_destroy (&resend->client);
+    free (resend);
+    *item = NULL;
+}
+
+static void
+s_id_key (uint64_t id, char *key, size_t size)
+{
+    snprintf (key, size, "%" PRIu64, id);
+}
+
+//  A set of ids (keys only), made on first use.
+static void
+s_ids_add (zhashx_t **set, uint64_t id)
+{
+    if (!*set)
+        *set = zhashx_new ();
+    char key [24];
+    s_id_key (id, key, sizeof key);
+    zhashx_update (*set, key, (void *) 1);
+}
+
+static bool
+s_ids_has (zhashx_t *set, uint64_t id)
+{
+    char key [24];
+    s_id_key (id, key, sizeof key);
+    return set && zhashx_lookup (set, key);
+}
+
+void
+session_note_held (session_t *self, uint64_t id)
+{
+    assert (self);
+    s_ids_add (&self->held, id);
+}
+
+void
+session_note_seen (session_t *self, uint64_t id)
+{
+    assert (self);
+    s_ids_add (&self->seen, id);
+}
+
+bool
+session_holds (session_t *self, uint64_t id)
+{
+    assert (self);
+    return s_ids_has (self->held, id);
+}
+
+bool
+session_saw (session_t *self, uint64_t id)
+{
+    assert (self);
+    return s_ids_has (self->seen, id) || s_ids_has (self->held, id);
+}
+
+void
+session_resend_wait (session_t *self, uint64_t request, uint64_t resume_id,
+                     zframe_t *client)
+{
+    assert (self && client);
+    if (!self->resends) {
+        self->resends = zlistx_new ();
+        zlistx_set_destructor (self->resends, s_resend_destroy);
+    }
+    s_resend_t *resend = (s_resend_t *) zmalloc (sizeof *resend);
+    resend->request = request;
+    resend->resume_id = resume_id;
+    resend->client = zframe_dup (client);
+    zlistx_add_end (self->resends, resend);
+}
+
+bool
+session_resend_next (session_t *self, uint64_t *request, uint64_t *resume_id,
+                     zframe_t **client)
+{
+    assert (self && request && resume_id && client);
+    if (!self->resends)
+        return false;
+    for (s_resend_t *resend = (s_resend_t *) zlistx_first (self->resends); resend;
+         resend = (s_resend_t *) zlistx_next (self->resends)) {
+        if (*request && resend->request != *request)
+            continue;
+        *request = resend->request;
+        *resume_id = resend->resume_id;
+        *client = resend->client;
+        resend->client = NULL;
+        zlistx_delete (self->resends, zlistx_cursor (self->resends));
+        return true;
+    }
+    return false;
+}
+
+const char *
+session_host (session_t *self)
+{
+    assert (self);
+    return self->host;
 }
 
 //  --- selftest -------------------------------------------------------
@@ -702,12 +843,15 @@ session_test (bool verbose)
     SELFTEST_CHECK (session_table_queued (table) == 3);
 
     //  Kernel binding and indexes
-    session_table_bind_kernel (table, a, "k1-abc", 4121, 2000);
+    session_table_bind_kernel (table, a, "k1-abc", "h1", 2000);
     SELFTEST_CHECK (session_state (a) == SESSION_STARTING);
     SELFTEST_CHECK (session_table_by_kernel (table, "k1-abc") == a);
-    SELFTEST_CHECK (session_table_by_pid (table, 4121) == a);
-    SELFTEST_CHECK (session_table_by_pid (table, 4122) == NULL);
+    SELFTEST_CHECK (session_pid (a) == 0 && streq (session_host (a), "h1"));
+    session_set_pid (a, 4121);
+    SELFTEST_CHECK (session_pid (a) == 4121);
     SELFTEST_CHECK (session_table_kernels (table) == 1);
+    SELFTEST_CHECK (session_table_on_host (table, "h1") == 1);
+    SELFTEST_CHECK (session_table_on_host (table, "h2") == 0);
     SELFTEST_CHECK (session_kernel_age_ms (a, 2500) == 500);
     session_kernel_heard (a, 2600);
     SELFTEST_CHECK (session_kernel_silent_ms (a, 3000) == 400);
@@ -779,21 +923,22 @@ session_test (bool verbose)
     SELFTEST_CHECK (session_executor_pid (a) == 0);
     SELFTEST_CHECK (session_state (a) == SESSION_DEAD);
     SELFTEST_CHECK (session_table_by_kernel (table, "k1-abc") == NULL);
-    SELFTEST_CHECK (session_table_by_pid (table, 4121) == NULL);
+    SELFTEST_CHECK (session_pid (a) == 0 && streq (session_host (a), ""));
     SELFTEST_CHECK (session_table_kernels (table) == 0);
+    SELFTEST_CHECK (session_table_on_host (table, "h1") == 0);
     session_set_state_lost (a, "kernel died");
     SELFTEST_CHECK (streq (session_state_lost (a), "kernel died"));
     session_clear_state_lost (a);
     SELFTEST_CHECK (session_state_lost (a) == NULL);
 
     //  Eviction leaves a tombstone; the next session under the key gets it
-    session_table_bind_kernel (table, a, "k2-def", 4200, 7000);
+    session_table_bind_kernel (table, a, "k2-def", "h1", 7000);
     req = s_test_request ("c3", 9);
     SELFTEST_CHECK (session_enqueue (a, &req) == 0);
     session_table_remove (table, &a, "session was evicted after 2 s idle");
     SELFTEST_CHECK (a == NULL);
     SELFTEST_CHECK (session_table_by_kernel (table, "k2-def") == NULL);
-    SELFTEST_CHECK (session_table_by_pid (table, 4200) == NULL);
+    SELFTEST_CHECK (session_table_on_host (table, "h1") == 0);
     SELFTEST_CHECK (session_table_lookup (table, "nb1") == NULL);
     SELFTEST_CHECK (streq (session_table_tombstone (table, "nb1"),
                    "session was evicted after 2 s idle"));
@@ -802,6 +947,34 @@ session_test (bool verbose)
     SELFTEST_CHECK (streq (session_state_lost (a), "session was evicted after 2 s idle"));
     SELFTEST_CHECK (session_table_tombstone (table, "nb1") == NULL);
     SELFTEST_CHECK (session_answered (a) == 0);
+
+    //  After a broker restart: held and seen ids, resend waiters
+    session_table_bind_kernel (table, a, "k3-ghi", "h2", 8000);
+    session_note_seen (a, 70);
+    session_note_held (a, 71);
+    SELFTEST_CHECK (session_saw (a, 70) && session_saw (a, 71) && !session_saw (a, 72));
+    SELFTEST_CHECK (session_holds (a, 71) && !session_holds (a, 70));
+    zframe_t *waiter = zframe_new ("c9", 2);
+    session_resend_wait (a, 71, 500, waiter);
+    session_resend_wait (a, 71, 501, waiter);
+    zframe_destroy (&waiter);
+    uint64_t request = 70, resume_id = 0;
+    zframe_t *client = NULL;
+    SELFTEST_CHECK (!session_resend_next (a, &request, &resume_id, &client));
+    request = 71;
+    SELFTEST_CHECK (session_resend_next (a, &request, &resume_id, &client));
+    SELFTEST_CHECK (resume_id == 500 && client && zframe_streq (client, "c9"));
+    zframe_destroy (&client);
+    request = 0;
+    SELFTEST_CHECK (session_resend_next (a, &request, &resume_id, &client));
+    SELFTEST_CHECK (request == 71 && resume_id == 501);
+    zframe_destroy (&client);
+    SELFTEST_CHECK (!session_resend_next (a, &request, &resume_id, &client));
+    waiter = zframe_new ("c10", 3);
+    session_resend_wait (a, 72, 502, waiter);   //  left for destroy to free
+    zframe_destroy (&waiter);
+    session_table_unbind_kernel (table, a);
+    SELFTEST_CHECK (!session_holds (a, 71) && session_saw (a, 70));
 
     //  Close leaves none
     session_table_remove (table, &a, NULL);

@@ -5,8 +5,9 @@
     request in flight, the clients attached to it, and whether the next
     kernel must announce that state was lost.
 
-    The table indexes sessions by key, by kernel routing id and by kernel
-    pid, counts them against max_sessions, and keeps tombstones: the notice
+    The table indexes sessions by key and by kernel routing id, counts them
+    against max_sessions and their kernels per kernel host, and keeps
+    tombstones: the notice
     left behind by a session that was evicted, handed to the next session
     created under the same key so its first reply says state was lost.
     Sessions ended by close leave no tombstone.
@@ -66,15 +67,16 @@ void session_table_remove (session_table_t *self, session_t **session_p,
 
 session_t *session_table_lookup (session_table_t *self, const char *key);
 session_t *session_table_by_kernel (session_table_t *self, const char *kernel_id);
-session_t *session_table_by_pid (session_table_t *self, pid_t pid);
 //  The notice a tombstone holds for key, or NULL.
 const char *session_table_tombstone (session_table_t *self, const char *key);
 
 size_t session_table_size (session_table_t *self);
 //  Requests waiting in all sessions (not counting those in flight).
 size_t session_table_queued (session_table_t *self);
-//  Sessions with a kernel process (pid set).
+//  Sessions with a kernel bound.
 size_t session_table_kernels (session_table_t *self);
+//  Sessions whose kernel is bound on host (a host id).
+size_t session_table_on_host (session_table_t *self, const char *host);
 
 //  Iteration. Do not create or remove sessions while iterating; collect
 //  them first (session_table_list).
@@ -84,18 +86,19 @@ session_t *session_table_next (session_table_t *self);
 //  (not the sessions).
 zlistx_t *session_table_list (session_table_t *self);
 
-//  Binds a kernel to the session (indexed by routing id and pid) and sets
-//  state STARTING, heard and started times to now.
+//  Binds a kernel (its routing id) on a kernel host (its id) to the
+//  session, with pid 0 until known (session_set_pid), and sets state
+//  STARTING, heard and started times to now.
 void session_table_bind_kernel (session_table_t *self, session_t *session,
-                                const char *kernel_id, pid_t pid, int64_t now);
-//  Forgets the session's kernel (indexes too) and sets state DEAD.
+                                const char *kernel_id, const char *host, int64_t now);
+//  Forgets the session's kernel (index, host, pids, the replies it held)
+//  and sets state DEAD. What it saw stays known (session_saw).
 void session_table_unbind_kernel (session_table_t *self, session_t *session);
 
-//  The kernel process exited (and was reaped) while a request was in
-//  flight: forgets its pid, so nothing can ever signal a pid that may be
-//  reused, but keeps its routing id, so a final reply it sent before
-//  exiting is still routed. If none comes by deadline, the caller reports
-//  cause (copied; see session_kernel_exit_due).
+//  The kernel process exited while a request was in flight: forgets its
+//  pid but keeps its routing id, so a final reply it sent before exiting
+//  is still routed. If none comes by deadline, the caller reports cause
+//  (copied; see session_kernel_exit_due).
 void session_table_kernel_exited (session_table_t *self, session_t *session,
                                   const char *cause, int64_t deadline);
 //  The cause recorded by session_table_kernel_exited once now is past its
@@ -112,9 +115,11 @@ void session_set_state (session_t *self, session_state_t state);
 //  "dead", "starting", "idle", "busy".
 const char *session_state_name (session_state_t state);
 
-//  Kernel routing id ("" when none) and pid (0 when none).
+//  Kernel routing id ("" when none) and pid (0 when none or not yet
+//  known: the host reports it).
 const char *session_kernel_id (session_t *self);
 pid_t session_pid (session_t *self);
+void session_set_pid (session_t *self, pid_t pid);
 //  The host pid of the kernel's executor, as its `ready` reported it (0
 //  until then, and once the kernel is unbound).
 void session_set_executor_pid (session_t *self, pid_t pid);
@@ -172,6 +177,25 @@ const char *session_sandbox_missing (session_t *self);
 void session_set_state_lost (session_t *self, const char *notice);
 const char *session_state_lost (session_t *self);
 void session_clear_state_lost (session_t *self);
+
+//  The kernel host the session's kernel runs on ("" when none bound).
+const char *session_host (session_t *self);
+
+//  After a broker restart (protocol.md 12.2): the requests its kernel said
+//  it received (seen) and those whose replies it holds (held).
+void session_note_seen (session_t *self, uint64_t id);
+void session_note_held (session_t *self, uint64_t id);
+bool session_saw (session_t *self, uint64_t id);
+bool session_holds (session_t *self, uint64_t id);
+//  A client (copied) that resumed request (with its resume request
+//  resume_id) and waits for the kernel to resend the reply it holds.
+void session_resend_wait (session_t *self, uint64_t request, uint64_t resume_id,
+                          zframe_t *client);
+//  Takes the oldest waiter for *request (any request when *request is 0,
+//  which is then set): fills *resume_id and *client (the caller owns it)
+//  and returns true; false when none waits.
+bool session_resend_next (session_t *self, uint64_t *request, uint64_t *resume_id,
+                          zframe_t **client);
 
 //  Selftest.
 void session_test (bool verbose);

@@ -10,6 +10,7 @@
 #define KMQ_HELLO_TIMEOUT_MS    5000
 #define KMQ_FLAG_POLL_MS        100     //  how often the interrupt flag is read
 #define KMQ_RESUME_MS           60000   //  how long a silent broker is waited for
+#define KMQ_REATTACH_MS         15000   //  for a session to come back to a new broker
 
 struct _kmq_t {
     zsock_t *dealer;
@@ -24,6 +25,7 @@ struct _kmq_t {
     kmq_event_fn *event_fn;
     void *event_arg;
     zhash_t *attached;              //  sessions we attached to (values unused)
+    uint64_t epoch;                 //  the broker's (hello, heartbeats); 0 unknown
     int64_t last_heard;             //  mono ms of the last message from the broker
     int64_t next_heartbeat;         //  mono ms when we send the next heartbeat
     int64_t last_wait_end;          //  mono ms when the last wait returned
@@ -35,7 +37,8 @@ typedef enum {
     S_MESSAGE,                      //  a decoded message in *msg_p
     S_TIMEOUT,                      //  the deadline passed
     S_FLAG,                         //  the interrupt flag is set
-    S_LOST                          //  the broker is silent past liveness
+    S_LOST,                         //  the broker is silent past liveness
+    S_RESTARTED                     //  a heartbeat from another broker process
 } s_wait_t;
 
 bool
@@ -115,6 +118,17 @@ s_wait (kmq_t *self, int64_t deadline, proto_msg_t **msg_p)
         proto_msg_t *decoded = proto_decode (&msg, &fault);
         if (!decoded)
             continue;               //  not ours to answer; ignore it
+        uint64_t epoch = proto_msg_type (decoded) == PROTO_HEARTBEAT?
+                         proto_msg_uint (decoded, "epoch", 0): 0;
+        if (epoch && self->epoch && epoch != self->epoch) {
+            //  A restarted broker answers: it knows nothing of our
+            //  requests until we resume them (protocol.md 12.2)
+            proto_msg_destroy (&decoded);
+            result = S_RESTARTED;
+            break;
+        }
+        if (epoch)
+            self->epoch = epoch;
         *msg_p = decoded;
         result = S_MESSAGE;
         break;
@@ -261,17 +275,22 @@ s_await_broker (kmq_t *self, int64_t deadline)
 //  request runs on (keep waiting for its reply), else the reply for the
 //  caller: the request's own kept reply, LOST, or BROKER_LOST.
 static kmq_reply_t *
-s_resume (kmq_t *self, uint64_t id, const char *session)
+s_resume (kmq_t *self, uint64_t id, const char *session, bool restarted)
 {
-    s_note (self, id, session, "the broker at %s is silent; waiting up to %d s "
-            "for it to come back", self->endpoint, KMQ_RESUME_MS / 1000);
+    if (restarted)
+        s_note (self, id, session, "the broker at %s restarted; asking it about this "
+                "request", self->endpoint);
+    else
+        s_note (self, id, session, "the broker at %s is silent; waiting up to %d s "
+                "for it to come back", self->endpoint, KMQ_RESUME_MS / 1000);
     int64_t deadline = zclock_mono () + KMQ_RESUME_MS;
-    if (!s_await_broker (self, deadline))
+    if (!restarted && !s_await_broker (self, deadline))
         return kmq_reply_local ("BROKER_LOST", "broker at %s stopped answering and "
                                 "did not come back within %d s: is kmq-broker still "
                                 "running?", self->endpoint, KMQ_RESUME_MS / 1000);
     uint64_t hello_id = ++self->next_id;
     uint64_t resume_id = ++self->next_id;
+    self->epoch = 0;                //  the new broker's comes with its hello reply
     zmsg_t *hello = proto_encode_hello (hello_id, PROTO_VERSION, self->client_name);
     s_send (self, &hello);
     proto_builder_t *builder = proto_builder_new (PROTO_RESUME, resume_id, session);
@@ -289,6 +308,8 @@ s_resume (kmq_t *self, uint64_t id, const char *session)
             continue;               //  Ctrl-C: the flag stays for the caller
         proto_type_t type = proto_msg_type (msg);
         uint64_t reply_id = proto_msg_id (msg);
+        if (type == PROTO_REPLY && reply_id == hello_id && !self->epoch)
+            self->epoch = proto_msg_uint (msg, "epoch", 0);
         if (type == PROTO_REPLY && reply_id == id) {
             s_note (self, id, session, "the broker came back with the reply it kept");
             return kmq_reply_from_msg (&msg);
@@ -329,12 +350,16 @@ s_request (kmq_t *self, zmsg_t **msg_p, uint64_t id, const char *interrupt_sessi
     while (true) {
         proto_msg_t *msg = NULL;
         s_wait_t result = s_wait (self, -1, &msg);
-        if (result == S_LOST && interrupt_session) {
-            kmq_reply_t *reply = s_resume (self, id, interrupt_session);
+        if ((result == S_LOST || result == S_RESTARTED) && interrupt_session) {
+            kmq_reply_t *reply = s_resume (self, id, interrupt_session,
+                                           result == S_RESTARTED);
             if (reply)
                 return reply;
             continue;
         }
+        if (result == S_RESTARTED)
+            return kmq_reply_local ("BROKER_LOST", "the broker at %s restarted while "
+                                    "this request waited; send it again", self->endpoint);
         if (result == S_LOST)
             return kmq_reply_local ("BROKER_LOST",
                 "broker at %s stopped answering (silent for %" PRIu64 " ms):"
@@ -448,6 +473,7 @@ kmq_new (const char *endpoint, const kmq_options_t *options,
     self->heartbeat_ivl = proto_msg_uint (reply, "heartbeat_ivl_ms", 1000);
     self->heartbeat_liveness = proto_msg_uint (reply, "heartbeat_liveness", 3);
     self->max_payload = proto_msg_uint (reply, "max_payload", 256ull << 20);
+    self->epoch = proto_msg_uint (reply, "epoch", 0);
     proto_msg_destroy (&reply);
     //  Checked here, at the boundary: their product is a time we add to
     //  the clock, and an overflow would make a live broker look dead.
@@ -688,6 +714,65 @@ kmq_stats (kmq_t *self)
     return s_request (self, &msg, id, NULL);
 }
 
+kmq_reply_t *
+kmq_shutdown (kmq_t *self, bool end_sessions)
+{
+    assert (self);
+    uint64_t id = ++self->next_id;
+    proto_builder_t *builder = proto_builder_new (PROTO_SHUTDOWN, id, NULL);
+    proto_builder_bool (builder, "end_sessions", end_sessions);
+    zmsg_t *msg = proto_builder_finish (&builder);
+    return s_request (self, &msg, id, NULL);
+}
+
+//  A restarted broker knows none of our attachments: hello, then attach
+//  again to each session (its kernel may take a few heartbeats to come
+//  back to the new broker: NO_SUCH_SESSION is retried meanwhile).
+//  Returns 0, or -1 with self->error set.
+static int
+s_reattach (kmq_t *self)
+{
+    self->epoch = 0;
+    uint64_t id = ++self->next_id;
+    zmsg_t *hello = proto_encode_hello (id, PROTO_VERSION, self->client_name);
+    kmq_reply_t *reply = s_request (self, &hello, id, NULL);
+    bool ok = kmq_reply_ok (reply);
+    kmq_reply_destroy (&reply);
+    if (!ok) {
+        snprintf (self->error, sizeof self->error, "the broker at %s restarted and "
+                  "refused hello", self->endpoint);
+        return -1;
+    }
+    zlist_t *sessions = self->attached? zhash_keys (self->attached): zlist_new ();
+    int rc = 0;
+    for (char *session = (char *) zlist_first (sessions); session && rc == 0;
+         session = (char *) zlist_next (sessions)) {
+        int64_t give_up = zclock_mono () + KMQ_REATTACH_MS;
+        while (true) {
+            reply = s_simple (self, PROTO_ATTACH, session, false);
+            const char *code = kmq_reply_error (reply);
+            bool retry = code && streq (code, "NO_SUCH_SESSION")
+                      && zclock_mono () < give_up;
+            if (kmq_reply_ok (reply))
+                s_note (self, 0, session, "the broker at %s restarted; attached again",
+                        self->endpoint);
+            else
+            if (!retry) {
+                snprintf (self->error, sizeof self->error, "the broker at %s restarted; "
+                          "attach %s again: %s", self->endpoint, session,
+                          kmq_reply_message (reply));
+                rc = -1;
+            }
+            kmq_reply_destroy (&reply);
+            if (!retry)
+                break;
+            zclock_sleep (200);
+        }
+    }
+    zlist_destroy (&sessions);
+    return rc;
+}
+
 int
 kmq_listen (kmq_t *self, int timeout_ms)
 {
@@ -703,6 +788,11 @@ kmq_listen (kmq_t *self, int timeout_ms)
                       " still running?", self->endpoint,
                       self->heartbeat_ivl * self->heartbeat_liveness);
             return -1;
+        }
+        if (result == S_RESTARTED) {
+            if (s_reattach (self))
+                return -1;
+            continue;
         }
         if (result != S_MESSAGE)
             return 0;

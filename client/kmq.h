@@ -185,6 +185,10 @@ kmq_reply_t *kmq_detach (kmq_t *self, const char *session);
 //  Broker-wide figures: version, broker, uptime_ms, sessions, kernels,
 //  queued, max_sessions (uints but broker) and session_list (kmq_reply_session).
 kmq_reply_t *kmq_stats (kmq_t *self);
+//  Asks the broker to stop (protocol.md 12.2). With end_sessions it ends
+//  every session first and its kernel hosts exit; without, the sessions
+//  stay with their hosts for the next broker. Reply ok: sessions (ended).
+kmq_reply_t *kmq_shutdown (kmq_t *self, bool end_sessions);
 
 //  Waits up to timeout_ms (-1: no limit) for events, passing each to the
 //  event handler, and heartbeating the broker meanwhile. Returns the number

@@ -30,6 +30,7 @@ static const char *s_usage =
 "  kmq convert FILE.kmqf [--to csv|json] [-o OUT]\n"
 "  kmq [-e ENDPOINT] reset|vars|close|interrupt|attach -s SESSION\n"
 "  kmq [-e ENDPOINT] stats [--json]\n"
+"  kmq [-e ENDPOINT] shutdown [--sessions]\n"
 "  kmq [-e ENDPOINT] complete|inspect -s SESSION CODE [--cursor N]\n"
 "  kmq [-e ENDPOINT] repl -s SESSION [--save-display DIR]\n"
 "  kmq --help\n"
@@ -54,6 +55,8 @@ static const char *s_usage =
 "download --format frame -o x.kmqf saves one, upload sends one, and\n"
 "convert writes it as CSV or JSON records (--to; default from OUT's\n"
 "extension, else csv) to OUT or stdout, checking it as a kernel would.\n"
+"shutdown stops the broker; its sessions stay with their kernel hosts for\n"
+"the next broker, unless --sessions, which ends them and the hosts too.\n"
 "Exit status: 0 ok, 1 Python raised, 2 usage error, 3 service error.\n";
 
 //  --- arguments ----------------------------------------------------------
@@ -61,7 +64,8 @@ static const char *s_usage =
 enum {
     OPT_SESSION = 1 << 0, OPT_TIMEOUT = 1 << 1, OPT_FILE = 1 << 2,
     OPT_FORMAT = 1 << 3, OPT_OUTPUT = 1 << 4, OPT_JSON = 1 << 5,
-    OPT_SAVE = 1 << 6, OPT_CURSOR = 1 << 7, OPT_TO = 1 << 8, OPT_TIME = 1 << 9
+    OPT_SAVE = 1 << 6, OPT_CURSOR = 1 << 7, OPT_TO = 1 << 8, OPT_TIME = 1 << 9,
+    OPT_SESSIONS = 1 << 10
 };
 
 typedef struct {
@@ -76,6 +80,7 @@ typedef struct {
     const char *to;                 //  convert: csv or json
     bool json;
     bool time;                      //  exec --time: say how long the cell ran
+    bool sessions;                  //  shutdown --sessions: end them too
     char *data;                     //  code or upload bytes, read before connecting
     size_t size;
     uint32_t timeout_ms;
@@ -106,6 +111,7 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         { "-o", "--output", OPT_OUTPUT }, { NULL, "--json", OPT_JSON },
         { NULL, "--save-display", OPT_SAVE }, { NULL, "--cursor", OPT_CURSOR },
         { NULL, "--to", OPT_TO }, { NULL, "--time", OPT_TIME },
+        { NULL, "--sessions", OPT_SESSIONS },
     };
     bool options_done = false;
     for (int i = first; i < argc; i++) {
@@ -146,14 +152,12 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         }
         if (!is_endpoint && !(flag & command->options))
             cli_usage_error ("%s: unknown option \"%.*s\"", command->name, (int) len, arg);
-        if (flag == OPT_JSON || flag == OPT_TIME) {
+        if (flag == OPT_JSON || flag == OPT_TIME || flag == OPT_SESSIONS) {
             if (value)
-                cli_usage_error ("%s: %s takes no value", command->name,
-                                 flag == OPT_JSON? "--json": "--time");
-            if (flag == OPT_JSON)
-                args->json = true;
-            else
-                args->time = true;
+                cli_usage_error ("%s: %.*s takes no value", command->name, (int) len, arg);
+            args->json |= flag == OPT_JSON;
+            args->time |= flag == OPT_TIME;
+            args->sessions |= flag == OPT_SESSIONS;
             continue;
         }
         if (!value) {
@@ -506,6 +510,22 @@ s_cmd_stats (kmq_t *kmq, args_t *args)
 }
 
 static int
+s_cmd_shutdown (kmq_t *kmq, args_t *args)
+{
+    kmq_reply_t *reply = kmq_shutdown (kmq, args->sessions);
+    int status = cli_report (reply);
+    if (status == 0 && args->sessions)
+        printf ("the broker is stopping; %" PRIu64 " session(s) ended, the kernel hosts "
+                "exit\n", kmq_reply_uint (reply, "sessions", 0));
+    else
+    if (status == 0)
+        printf ("the broker is stopping; its sessions stay with their kernel hosts for "
+                "the next broker\n");
+    kmq_reply_destroy (&reply);
+    return status;
+}
+
+static int
 s_cmd_attach (kmq_t *kmq, args_t *args)
 {
     cli_output_t output;
@@ -557,6 +577,7 @@ static const command_t s_commands [] = {
     { "interrupt", OPT_SESSION, 0, 0, NULL, s_cmd_interrupt },
     { "attach", OPT_SESSION, 0, 0, NULL, s_cmd_attach },
     { "stats", OPT_JSON, 0, 0, NULL, s_cmd_stats },
+    { "shutdown", OPT_SESSIONS, 0, 0, NULL, s_cmd_shutdown },
     { "complete", OPT_SESSION | OPT_CURSOR, 1, 1, s_prepare_at_cursor, s_cmd_complete },
     { "inspect", OPT_SESSION | OPT_CURSOR, 1, 1, s_prepare_at_cursor, s_cmd_inspect },
     { "repl", OPT_SESSION | OPT_SAVE, 0, 0, s_prepare_repl, s_cmd_repl },

@@ -573,6 +573,13 @@ proto_msg_header (const proto_msg_t *self)
 }
 
 zmsg_t *
+proto_msg_dup_frames (const proto_msg_t *self)
+{
+    assert (self);
+    return zmsg_dup (self->msg);
+}
+
+zmsg_t *
 proto_msg_release (proto_msg_t **self_p)
 {
     assert (self_p);
@@ -652,6 +659,20 @@ proto_msg_uint (const proto_msg_t *self, const char *key, uint64_t dflt)
     if (!obj || obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return dflt;
     return obj->via.u64;
+}
+
+size_t
+proto_msg_uints (const proto_msg_t *self, const char *key, uint64_t *values, size_t max)
+{
+    assert (self && (values || max == 0));
+    const msgpack_object *obj = s_find (self->header, key);
+    if (!obj || obj->type != MSGPACK_OBJECT_ARRAY)
+        return 0;
+    size_t count = 0;
+    for (uint32_t i = 0; i < obj->via.array.size && count < max; i++)
+        if (obj->via.array.ptr [i].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            values [count++] = obj->via.array.ptr [i].via.u64;
+    return count;
 }
 
 int64_t

@@ -157,6 +157,9 @@ void proto_msg_destroy (proto_msg_t **self_p);
 //  Gives back the original frames untouched, for forwarding, and destroys
 //  the decoded view. Caller owns the zmsg.
 zmsg_t *proto_msg_release (proto_msg_t **self_p);
+//  A copy of the original frames, for forwarding one message to several
+//  peers. Caller owns the zmsg.
+zmsg_t *proto_msg_dup_frames (const proto_msg_t *self);
 
 proto_type_t proto_msg_type (const proto_msg_t *self);
 //  Request id; 0 when the message has none (heartbeat, ready).
@@ -172,6 +175,10 @@ const char *proto_msg_str (proto_msg_t *self, const char *key);
 bool proto_msg_strn (const proto_msg_t *self, const char *key,
                      const char **ptr, size_t *len);
 uint64_t proto_msg_uint (const proto_msg_t *self, const char *key, uint64_t dflt);
+//  An array of unsigned integers: copies at most max of them into values,
+//  returns how many (0 when absent).
+size_t proto_msg_uints (const proto_msg_t *self, const char *key, uint64_t *values,
+                        size_t max);
 int64_t proto_msg_int (const proto_msg_t *self, const char *key, int64_t dflt);
 double proto_msg_float (const proto_msg_t *self, const char *key, double dflt);
 bool proto_msg_bool (const proto_msg_t *self, const char *key, bool dflt);

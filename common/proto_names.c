@@ -194,6 +194,10 @@ static const s_field_t s_fields [] = {
     { "exit_status", K_UINT, K_NONE },
     { "grace_ms", K_UINT, K_NONE },
     { "ran", K_BOOL, K_NONE },
+    { "seen", K_ARRAY, K_UINT },
+    { "end_sessions", K_BOOL, K_NONE },
+    { "hosts", K_ARRAY, K_MAP },
+    { "epoch", K_UINT, K_NONE },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 

@@ -178,6 +178,14 @@ s_send_ready (monitor_t *self, bool resumed)
         proto_builder_val_array (ready, (uint32_t) count);
         for (size_t i = 0; i < count; i++)
             proto_builder_val_uint (ready, ids [i]);
+        //  On the heap: MONITOR_REPLIES_SEEN ids are 8 KiB
+        uint64_t *seen = (uint64_t *) mem_alloc (MONITOR_REPLIES_SEEN * sizeof (uint64_t));
+        count = monitor_replies_seen_ids (self->replies, seen);
+        proto_builder_key (ready, "seen");
+        proto_builder_val_array (ready, (uint32_t) count);
+        for (size_t i = 0; i < count; i++)
+            proto_builder_val_uint (ready, seen [i]);
+        free (seen);
     }
     zmsg_t *msg = proto_builder_finish (&ready);
     monitor_send (self, &msg);

@@ -113,6 +113,17 @@ monitor_replies_ids (monitor_replies_t *self, uint64_t *ids)
     return count;
 }
 
+size_t
+monitor_replies_seen_ids (monitor_replies_t *self, uint64_t *ids)
+{
+    assert (self && ids);
+    size_t first = (self->seen_next + MONITOR_REPLIES_SEEN - self->seen_count)
+                   % MONITOR_REPLIES_SEEN;
+    for (size_t i = 0; i < self->seen_count; i++)
+        ids [i] = self->seen [(first + i) % MONITOR_REPLIES_SEEN];
+    return self->seen_count;
+}
+
 //  --- selftest ------------------------------------------------------------
 
 void
@@ -135,6 +146,9 @@ monitor_replies_test (bool verbose)
     SELFTEST_CHECK (monitor_replies_ids (replies, ids) == MONITOR_REPLIES_KEPT);
     SELFTEST_CHECK (ids [0] == 5 && ids [MONITOR_REPLIES_KEPT - 1] == 20);
     SELFTEST_CHECK (monitor_replies_seen (replies, 1) && monitor_replies_seen (replies, 20));
+    uint64_t seen [MONITOR_REPLIES_SEEN];
+    SELFTEST_CHECK (monitor_replies_seen_ids (replies, seen) == 20);
+    SELFTEST_CHECK (seen [0] == 1 && seen [19] == 20);
     SELFTEST_CHECK (!monitor_replies_copy (replies, 4));
     zmsg_t *copy = monitor_replies_copy (replies, 9);
     SELFTEST_CHECK (copy);
@@ -158,6 +172,8 @@ monitor_replies_test (bool verbose)
         monitor_replies_received (replies, id);
     SELFTEST_CHECK (!monitor_replies_seen (replies, 20));
     SELFTEST_CHECK (monitor_replies_seen (replies, 1000));
+    SELFTEST_CHECK (monitor_replies_seen_ids (replies, seen) == MONITOR_REPLIES_SEEN);
+    SELFTEST_CHECK (seen [0] == 1000 && seen [MONITOR_REPLIES_SEEN - 1] == 999 + MONITOR_REPLIES_SEEN);
     monitor_replies_destroy (&replies);
     monitor_replies_destroy (&replies);
 }

@@ -39,6 +39,10 @@ bool monitor_replies_seen (monitor_replies_t *self, uint64_t id);
 //  MONITOR_REPLIES_KEPT); returns how many.
 size_t monitor_replies_ids (monitor_replies_t *self, uint64_t *ids);
 
+//  The ids of the requests received, oldest first, into ids (at most
+//  MONITOR_REPLIES_SEEN); returns how many.
+size_t monitor_replies_seen_ids (monitor_replies_t *self, uint64_t *ids);
+
 //  Selftest.
 void monitor_replies_test (bool verbose);
 

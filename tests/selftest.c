@@ -9,6 +9,9 @@
 #include "config.h"
 #include "session.h"
 #include "clients.h"
+#include "hosts.h"
+#include "host_lock.h"
+#include "host_kernels.h"
 #include "kernel_proc.h"
 #include "zygote_proc.h"
 #include "kmq.h"
@@ -36,6 +39,9 @@ static const selftest_t s_tests [] = {
     { "config", config_test },
     { "session", session_test },
     { "clients", clients_test },
+    { "hosts", hosts_test },
+    { "host_lock", host_lock_test },
+    { "host_kernels", host_kernels_test },
     { "kernel_proc", kernel_proc_test },
     { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },

@@ -70,7 +70,9 @@ _FIELDS: Dict[str, tuple] = {
     "host": (_STR,), "resumed": (_BOOL,), "busy": (_BOOL,), "replies": (_ARRAY, _UINT),
     "zygote_pid": (_UINT,), "zygote_restarts": (_UINT,), "pool_size": (_UINT,),
     "kernel_id": (_STR,), "restore": (_BOOL,), "exit_status": (_UINT,),
-    "grace_ms": (_UINT,), "ran": (_BOOL,),
+    "grace_ms": (_UINT,), "ran": (_BOOL,), "seen": (_ARRAY, _UINT),
+    "end_sessions": (_BOOL,), "hosts": (_ARRAY, _MAP),
+    "epoch": (_UINT,),
 }
 
 

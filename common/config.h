@@ -1,6 +1,12 @@
-/*  config — the broker's settings, from one table.
+/*  config — the settings of kmq-broker and kmq-host, from one table.
 
-    Every setting is one row of a table (name, kind, default, range, help).
+    Every setting is one row of a table (name, scope, kind, default, range,
+    help). Its scope says which program takes it: the broker (routing,
+    sessions, clients), the kernel host (kernels, their limits, the zygote)
+    or both (endpoints, heartbeats). kmq-broker takes every setting and
+    hands the host's to the local kernel host it starts (config_host_argv);
+    kmq-host refuses a broker flag, and leaves the broker's settings in the
+    file and the environment alone.
     The same row is read from four sources, later ones winning:
 
         built-in default
@@ -18,6 +24,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+//  Which program a setting is for.
+typedef enum {
+    CONFIG_BROKER = 1,
+    CONFIG_HOST = 2,
+    CONFIG_BOTH = 3                 //  kmq-broker's: it hands the host's on
+} config_scope_t;
 
 typedef struct {
     char *frontend;                 //  client endpoint (ROUTER binds)
@@ -46,6 +59,11 @@ typedef struct {
     uint64_t pool_size;             //  executors the zygote keeps forked ahead
     uint64_t client_hwm;            //  unread messages per client (ZMQ_SNDHWM)
     bool verbose;
+    bool host;                      //  the broker starts a local kernel host
+    char *host_path;                //  the kmq-host executable
+    char *host_id;                  //  the host's name at the broker
+    uint64_t host_max_sessions;     //  a host's capacity
+    uint64_t broker_grace_s;        //  how long a host waits for a silent broker
     //  Not settings: what the command line asked for besides running.
     bool help;                      //  --help / -h
     bool config_table;              //  --config-table
@@ -63,14 +81,23 @@ void config_destroy (config_t **self_p);
 //  kernel_path). Returns 0, or -1 with a sentence naming the source and the
 //  value in err. --help and --config-table only set self->help /
 //  self->config_table.
-int config_load (config_t *self, int argc, char **argv, char *err, size_t errsize);
+//  scope is the settings the program takes (kmq-broker: both); a flag
+//  outside it is an error.
+int config_load (config_t *self, config_scope_t scope, int argc, char **argv,
+                 char *err, size_t errsize);
 
-//  Prints the usage text and the table of settings.
-void config_print_help (FILE *out);
+//  Prints the program's usage text and its settings.
+void config_print_help (config_scope_t scope, FILE *out);
 
-//  Prints the settings as a Markdown table (name | flag | env | default |
-//  meaning), for the README.
+//  Prints every setting as a Markdown table (name | for | flag | env |
+//  default | meaning), for the README.
 void config_print_markdown (FILE *out);
+
+//  The argv that starts path as the broker's local kernel host: every
+//  host setting with its value in self, NULL-terminated; the caller frees
+//  it with config_argv_destroy. Never NULL.
+char **config_host_argv (const config_t *self, const char *path);
+void config_argv_destroy (char ***argv_p);
 
 //  Selftest.
 void config_test (bool verbose);

@@ -1,4 +1,4 @@
-/*  zygote_proc — the broker's zygote process (see zygote_proc.h).         */
+/*  zygote_proc — the kernel host's zygote process (see zygote_proc.h).  */
 #include "zygote_proc.h"
 #include "mem.h"
 #include "kernel_proc.h"

@@ -1,4 +1,5 @@
-/*  config — the broker's settings, from one table (see config.h).          */
+/*  config — the settings of kmq-broker and kmq-host, from one table
+    (see config.h).                                                         */
 #include "config.h"
 #include "kernel_contract.h"
 #include "mem.h"
@@ -18,6 +19,7 @@ typedef enum { S_STR, S_UINT, S_SIZE, S_BOOL } s_kind_t;
 
 typedef struct {
     const char *name;           //  file key; flag and env are derived from it
+    unsigned scope;             //  CONFIG_BROKER, CONFIG_HOST or both
     s_kind_t kind;
     size_t offset;              //  into config_t
     const char *dflt;           //  "" = derived at load time, see dflt_doc
@@ -32,62 +34,75 @@ typedef struct {
 //  The one table. Flags, environment names, file keys, --help and the
 //  README table are all generated from it.
 static const s_setting_t s_settings [] = {
-    { "frontend", S_STR, S_OFF (frontend), "tcp://127.0.0.1:5555", NULL, 0, 0,
+    { "frontend", CONFIG_BROKER, S_STR, S_OFF (frontend), "tcp://127.0.0.1:5555", NULL, 0, 0,
       "endpoint clients connect to (the broker binds it)" },
-    { "backend", S_STR, S_OFF (backend), "", "ipc://<runtime_dir>/backend", 0, 0,
-      "endpoint kernels connect to (the broker binds it)" },
-    { "runtime_dir", S_STR, S_OFF (runtime_dir), "", "/tmp/kmq-<uid>-<pid>", 0, 0,
-      "private directory for the backend socket and kernel work dirs; created 0700, removed at exit" },
-    { "kernel_path", S_STR, S_OFF (kernel_path), "", "kmq-kernel beside kmq-broker", 0, 0,
+    { "backend", CONFIG_BROKER | CONFIG_HOST, S_STR, S_OFF (backend), "", "ipc://<runtime_dir>/backend", 0, 0,
+      "endpoint kernel hosts and kernels connect to (the broker binds it)" },
+    { "runtime_dir", CONFIG_BROKER | CONFIG_HOST, S_STR, S_OFF (runtime_dir), "", "/tmp/kmq-<uid>", 0, 0,
+      "private directory (0700) of the backend socket, the kernel host's lock, zygote "
+      "socket and kernel work dirs; stable, so a restarted broker finds its hosts" },
+    { "kernel_path", CONFIG_HOST, S_STR, S_OFF (kernel_path), "", "kmq-kernel beside kmq-broker", 0, 0,
       "the kmq-kernel executable started for each session" },
-    { "heartbeat_ivl_ms", S_UINT, S_OFF (heartbeat_ivl_ms), "1000", NULL, 10, 600000,
+    { "heartbeat_ivl_ms", CONFIG_BROKER | CONFIG_HOST, S_UINT, S_OFF (heartbeat_ivl_ms), "1000", NULL, 10, 600000,
       "milliseconds between heartbeats to and from kernels" },
-    { "heartbeat_liveness", S_UINT, S_OFF (heartbeat_liveness), "3", NULL, 1, 100,
+    { "heartbeat_liveness", CONFIG_BROKER | CONFIG_HOST, S_UINT, S_OFF (heartbeat_liveness), "3", NULL, 1, 100,
       "heartbeats a kernel may miss before it is declared dead and killed" },
-    { "idle_timeout_s", S_UINT, S_OFF (idle_timeout_s), "1800", NULL, 0, 31536000,
+    { "idle_timeout_s", CONFIG_BROKER, S_UINT, S_OFF (idle_timeout_s), "1800", NULL, 0, 31536000,
       "seconds a session may sit idle before it is evicted (0 = never)" },
-    { "max_sessions", S_UINT, S_OFF (max_sessions), "1000", NULL, 1, 1000000,
+    { "max_sessions", CONFIG_BROKER, S_UINT, S_OFF (max_sessions), "1000", NULL, 1, 1000000,
       "live sessions at most; more get SESSION_LIMIT" },
-    { "max_queue", S_UINT, S_OFF (max_queue), "64", NULL, 1, 1000000,
+    { "max_queue", CONFIG_BROKER, S_UINT, S_OFF (max_queue), "64", NULL, 1, 1000000,
       "requests waiting per session at most; more get QUEUE_FULL" },
-    { "max_payload", S_SIZE, S_OFF (max_payload), "256M", NULL, 1, S_GIB,
+    { "max_payload", CONFIG_BROKER | CONFIG_HOST, S_SIZE, S_OFF (max_payload), "256M", NULL, 1, S_GIB,
       "bytes per payload frame at most (K/M/G suffixes; hard cap 1G)" },
-    { "request_timeout_s", S_UINT, S_OFF (request_timeout_s), "300", NULL, 1, 604800,
+    { "request_timeout_s", CONFIG_HOST, S_UINT, S_OFF (request_timeout_s), "300", NULL, 1, 604800,
       "wall-clock seconds a request may run; requests may ask for less" },
-    { "kill_grace_ms", S_UINT, S_OFF (kill_grace_ms), "2000", NULL, 0, 600000,
+    { "kill_grace_ms", CONFIG_BROKER | CONFIG_HOST, S_UINT, S_OFF (kill_grace_ms), "2000", NULL, 0, 600000,
       "milliseconds between asking a kernel to stop and SIGKILL" },
-    { "max_output", S_SIZE, S_OFF (max_output), "8M", NULL, 0, 1024 * S_GIB,
+    { "max_output", CONFIG_HOST, S_SIZE, S_OFF (max_output), "8M", NULL, 0, 1024 * S_GIB,
       "bytes of stdout+stderr per request before truncation (0 = unlimited)" },
-    { "memory_limit", S_SIZE, S_OFF (memory_limit), "2G", NULL, 0, 1024 * 1024 * S_GIB,
+    { "memory_limit", CONFIG_HOST, S_SIZE, S_OFF (memory_limit), "2G", NULL, 0, 1024 * 1024 * S_GIB,
       "address-space bytes per kernel (0 = unlimited)" },
-    { "cpu_limit_s", S_UINT, S_OFF (cpu_limit_s), "3600", NULL, 0, 31536000,
+    { "cpu_limit_s", CONFIG_HOST, S_UINT, S_OFF (cpu_limit_s), "3600", NULL, 0, 31536000,
       "CPU seconds per kernel process (0 = unlimited)" },
-    { "kernel_start_timeout_ms", S_UINT, S_OFF (kernel_start_timeout_ms), "30000", NULL,
+    { "kernel_start_timeout_ms", CONFIG_BROKER, S_UINT, S_OFF (kernel_start_timeout_ms), "30000", NULL,
       100, 3600000, "milliseconds a new kernel has to report ready" },
-    { "request_cpu_s", S_UINT, S_OFF (request_cpu_s), "300", NULL, 0, 31536000,
+    { "request_cpu_s", CONFIG_HOST, S_UINT, S_OFF (request_cpu_s), "300", NULL, 0, 31536000,
       "CPU seconds a request may use (0 = unlimited); past it, as at the wall-time limit" },
-    { "work_quota", S_SIZE, S_OFF (work_quota), "256M", NULL, 1024 * 1024, 1024 * S_GIB,
+    { "work_quota", CONFIG_HOST, S_SIZE, S_OFF (work_quota), "256M", NULL, 1024 * 1024, 1024 * S_GIB,
       "bytes the executor's /work (its cwd, a private tmpfs) may hold" },
-    { "tmp_quota", S_SIZE, S_OFF (tmp_quota), "256M", NULL, 1024 * 1024, 1024 * S_GIB,
+    { "tmp_quota", CONFIG_HOST, S_SIZE, S_OFF (tmp_quota), "256M", NULL, 1024 * 1024, 1024 * S_GIB,
       "bytes the executor's /tmp (a private tmpfs) may hold" },
-    { "max_threads", S_UINT, S_OFF (max_threads), "256", NULL, 16, 100000,
+    { "max_threads", CONFIG_HOST, S_UINT, S_OFF (max_threads), "256", NULL, 16, 100000,
       "threads an executor may run (RLIMIT_NPROC of its own user id)" },
-    { "max_files", S_UINT, S_OFF (max_files), "1024", NULL, 64, 1048576,
+    { "max_files", CONFIG_HOST, S_UINT, S_OFF (max_files), "1024", NULL, 64, 1048576,
       "files an executor may hold open (RLIMIT_NOFILE)" },
-    { "sandbox_require", S_STR, S_OFF (sandbox_require),
+    { "sandbox_require", CONFIG_BROKER, S_STR, S_OFF (sandbox_require),
       "namespaces,filesystem,caps,rlimits,no_new_privs,seccomp", NULL, 0, 0,
       "sandbox layers a kernel must have in force, or it is refused (comma list of "
       "{layers}; or none)" },
-    { "zygote", S_BOOL, S_OFF (zygote), "true", NULL, 0, 0,
+    { "zygote", CONFIG_HOST, S_BOOL, S_OFF (zygote), "true", NULL, 0, 0,
       "start executors from a zygote (a process with Python and pandas loaded) that "
       "kernels ask for one; off, each kernel forks its executor itself (slower)" },
-    { "pool_size", S_UINT, S_OFF (pool_size), "2", NULL, 0, 64,
+    { "pool_size", CONFIG_HOST, S_UINT, S_OFF (pool_size), "2", NULL, 0, 64,
       "executors the zygote keeps forked ahead of demand (0 = fork on demand)" },
-    { "client_hwm", S_UINT, S_OFF (client_hwm), "10000", NULL, 10, 10000000,
+    { "client_hwm", CONFIG_BROKER, S_UINT, S_OFF (client_hwm), "10000", NULL, 10, 10000000,
       "messages a client may leave unread; an attached client past it is detached "
       "with a notice (protocol.md 4.5)" },
-    { "verbose", S_BOOL, S_OFF (verbose), "false", NULL, 0, 0,
+    { "verbose", CONFIG_BROKER | CONFIG_HOST, S_BOOL, S_OFF (verbose), "false", NULL, 0, 0,
       "log every message at debug level (-v)" },
+    { "host", CONFIG_BROKER, S_BOOL, S_OFF (host), "true", NULL, 0, 0,
+      "start a kernel host (kmq-host) on this machine when none serves runtime_dir; "
+      "it outlives the broker, and a restarted broker finds it" },
+    { "host_path", CONFIG_BROKER, S_STR, S_OFF (host_path), "", "kmq-host beside kmq-broker", 0, 0,
+      "the kmq-host executable the broker starts" },
+    { "host_id", CONFIG_HOST, S_STR, S_OFF (host_id), "local", NULL, 0, 0,
+      "the kernel host's name at the broker (1-64 of [A-Za-z0-9._-])" },
+    { "host_max_sessions", CONFIG_HOST, S_UINT, S_OFF (host_max_sessions), "1000", NULL,
+      1, 1000000, "sessions the kernel host takes at most (its capacity for placement)" },
+    { "broker_grace_s", CONFIG_HOST, S_UINT, S_OFF (broker_grace_s), "120", NULL, 0, 86400,
+      "seconds a kernel host and its kernels wait for a silent broker before they end "
+      "their sessions (a restarted broker in that time finds them all)" },
 };
 
 #define S_COUNT (sizeof (s_settings) / sizeof (s_settings [0]))
@@ -308,15 +323,37 @@ s_check_sandbox_require (const char *list, char *err, size_t errsize)
     return rc;
 }
 
+//  The path of a program installed beside this one (kmq-kernel, kmq-host),
+//  or NULL with err filled.
+static char *
+s_beside_me (const char *program, const char *setting, char *err, size_t errsize)
+{
+    char exe [PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0) {
+        snprintf (err, errsize, "readlink /proc/self/exe: %s (set --%s)",
+                  strerror (errno), setting);
+        return NULL;
+    }
+    exe [n] = 0;
+    return mem_sprintf ("%s/%s", dirname (exe), program);
+}
+
 static int
-s_derive (config_t *self, char *err, size_t errsize)
+s_derive (config_t *self, config_scope_t scope, char *err, size_t errsize)
 {
     if (s_check_sandbox_require (self->sandbox_require, err, errsize))
         return -1;
+    if (!*self->host_id || strlen (self->host_id) > 64
+    ||  strspn (self->host_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789._-") != strlen (self->host_id)) {
+        snprintf (err, errsize, "host_id '%.64s' must be 1-64 of [A-Za-z0-9._-]",
+                  self->host_id);
+        return -1;
+    }
     if (!*self->runtime_dir) {
         free (self->runtime_dir);
-        self->runtime_dir = mem_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (),
-                                          (int) getpid ());
+        self->runtime_dir = mem_sprintf ("/tmp/kmq-%u", (unsigned) getuid ());
     }
     if (*self->runtime_dir != '/') {
         //  Kernels need absolute work dirs, and may not share our cwd
@@ -334,18 +371,20 @@ s_derive (config_t *self, char *err, size_t errsize)
         free (self->backend);
         self->backend = mem_sprintf ("ipc://%s/backend", self->runtime_dir);
     }
-    if (!*self->kernel_path) {
-        char exe [PATH_MAX];
-        ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-        if (n < 0) {
-            snprintf (err, errsize, "readlink /proc/self/exe: %s (set --kernel-path)",
-                      strerror (errno));
+    const char *programs [2][3] = {
+        { "kmq-kernel", "kernel-path", NULL }, { "kmq-host", "host-path", NULL }
+    };
+    char **fields [2] = { &self->kernel_path, &self->host_path };
+    for (size_t i = 0; i < 2; i++) {
+        if (**fields [i])
+            continue;
+        char *path = s_beside_me (programs [i][0], programs [i][1], err, errsize);
+        if (!path)
             return -1;
-        }
-        exe [n] = 0;
-        free (self->kernel_path);
-        self->kernel_path = mem_sprintf ("%s/kmq-kernel", dirname (exe));
+        free (*fields [i]);
+        *fields [i] = path;
     }
+    (void) scope;
     return 0;
 }
 
@@ -383,7 +422,8 @@ config_destroy (config_t **self_p)
 }
 
 int
-config_load (config_t *self, int argc, char **argv, char *err, size_t errsize)
+config_load (config_t *self, config_scope_t scope, int argc, char **argv,
+             char *err, size_t errsize)
 {
     assert (self);
     //  Pass 1 over argv: find the config file and check every flag, but
@@ -425,6 +465,13 @@ config_load (config_t *self, int argc, char **argv, char *err, size_t errsize)
             snprintf (err, errsize, "unknown flag %.*s (try --help)", (int) len + 2, arg);
             goto done;
         }
+        if (s && !(s->scope & scope)) {
+            snprintf (err, errsize, "flag %.*s is a setting of %s, not of this "
+                      "program (try --help)", (int) len + 2, arg,
+                      s->scope == CONFIG_HOST? "the kernel host (kmq-host)"
+                                             : "the broker (kmq-broker)");
+            goto done;
+        }
         if (!value && s && s->kind == S_BOOL) {
             //  --flag alone is true; --flag false (any boolean word) also works
             char why [160];
@@ -462,7 +509,7 @@ config_load (config_t *self, int argc, char **argv, char *err, size_t errsize)
             goto done;
         }
     }
-    if (s_derive (self, err, errsize))
+    if (s_derive (self, scope, err, errsize))
         goto done;
     rc = 0;
 done:
@@ -492,42 +539,93 @@ s_default_text (const s_setting_t *s, char *buf, size_t size)
 }
 
 void
-config_print_help (FILE *out)
+config_print_help (config_scope_t scope, FILE *out)
 {
+    if (scope & CONFIG_BROKER)
+        fprintf (out,
+            "Usage: kmq-broker [-c FILE] [--NAME VALUE]... [-v]\n"
+            "Routes kernelmq clients to the sessions' kernels, which kernel hosts\n"
+            "(kmq-host) run; starts one on this machine unless --host false.\n\n");
+    else
+        fprintf (out,
+            "Usage: kmq-host [-c FILE] [--NAME VALUE]... [-v]\n"
+            "Runs the kernels of a kmq-broker's sessions on this machine: the\n"
+            "zygote, one kmq-kernel per session, their supervision.\n\n");
     fprintf (out,
-        "Usage: kmq-broker [-c FILE] [--NAME VALUE]... [-v]\n"
-        "Routes kernelmq clients to one kmq-kernel per session.\n\n"
         "  -c, --config FILE   ZPL file with settings under 'broker' (or KMQ_CONFIG)\n"
-        "  --config-table      print the settings as a Markdown table\n"
+        "  --config-table      print every setting as a Markdown table\n"
         "  -h, --help          this text\n\n"
         "Settings (flag / environment / file key broker/NAME; flags win over the\n"
         "environment, which wins over the file; sizes take K, M, G):\n");
     for (size_t i = 0; i < S_COUNT; i++) {
         const s_setting_t *s = &s_settings [i];
+        if (!(s->scope & scope))
+            continue;
         char flag [64], env [64], dflt [64], left [96], help [512];
         s_flag_name (s, flag, sizeof flag);
         s_env_name (s, env, sizeof env);
         s_default_text (s, dflt, sizeof dflt);
         snprintf (left, sizeof left, "%s%s", flag, s->kind == S_BOOL ? "" : " VALUE");
-        fprintf (out, "  %-32s %s\n  %-32s default %s, env %s\n", left,
-                 s_help_text (s, help, sizeof help), "", dflt, env);
+        bool handed_on = scope != CONFIG_HOST && s->scope == CONFIG_HOST;
+        fprintf (out, "  %-32s %s%s\n  %-32s default %s, env %s\n", left,
+                 s_help_text (s, help, sizeof help),
+                 handed_on? " (for the local kernel host)": "", "", dflt, env);
     }
 }
 
 void
 config_print_markdown (FILE *out)
 {
-    fprintf (out, "| name | flag | env | default | meaning |\n");
-    fprintf (out, "| --- | --- | --- | --- | --- |\n");
+    fprintf (out, "| name | for | flag | env | default | meaning |\n");
+    fprintf (out, "| --- | --- | --- | --- | --- | --- |\n");
     for (size_t i = 0; i < S_COUNT; i++) {
         const s_setting_t *s = &s_settings [i];
         char flag [64], env [64], dflt [64], help [512];
         s_flag_name (s, flag, sizeof flag);
         s_env_name (s, env, sizeof env);
         s_default_text (s, dflt, sizeof dflt);
-        fprintf (out, "| `%s` | `%s` | `%s` | `%s` | %s |\n", s->name, flag, env, dflt,
-                 s_help_text (s, help, sizeof help));
+        const char *who = s->scope == CONFIG_BROKER? "broker"
+                        : s->scope == CONFIG_HOST? "host": "both";
+        fprintf (out, "| `%s` | %s | `%s` | `%s` | `%s` | %s |\n", s->name, who, flag,
+                 env, dflt, s_help_text (s, help, sizeof help));
     }
+}
+
+char **
+config_host_argv (const config_t *self, const char *path)
+{
+    assert (self && path);
+    char **argv = (char **) mem_alloc ((2 * S_COUNT + 2) * sizeof (char *));
+    size_t argc = 0;
+    argv [argc++] = mem_strdup (path);
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_settings [i];
+        if (!(s->scope & CONFIG_HOST))
+            continue;
+        char flag [64];
+        s_flag_name (s, flag, sizeof flag);
+        const void *field = (const char *) self + s->offset;
+        char *value = s->kind == S_STR? mem_strdup (*(char *const *) field)
+                    : s->kind == S_BOOL? mem_strdup (*(const bool *) field? "true": "false")
+                    : mem_sprintf ("%" PRIu64, *(const uint64_t *) field);
+        argv [argc++] = mem_strdup (flag);
+        argv [argc++] = value;
+    }
+    argv [argc] = NULL;
+    return argv;
+}
+
+void
+config_argv_destroy (char ***argv_p)
+{
+    assert (argv_p);
+    char **argv = *argv_p;
+    if (!argv)
+        return;
+    for (char **arg = argv; *arg; arg++)
+        free (*arg);
+    free (argv);
+    *argv_p = NULL;
 }
 
 //  --- selftest -----------------------------------------------------------
@@ -537,7 +635,7 @@ s_try (config_t **cfg_p, char *err, size_t errsize, int argc, char **argv)
 {
     config_destroy (cfg_p);
     *cfg_p = config_new ();
-    return config_load (*cfg_p, argc, argv, err, errsize);
+    return config_load (*cfg_p, CONFIG_BOTH, argc, argv, err, errsize);
 }
 
 void
@@ -574,13 +672,49 @@ config_test (bool verbose)
     char *plain [] = { "kmq-broker" };
     int rc = s_try (&cfg, err, sizeof err, 1, plain);
     SELFTEST_CHECK (rc == 0);
-    char *expect = mem_sprintf ("/tmp/kmq-%u-%d", (unsigned) getuid (), (int) getpid ());
+    char *expect = mem_sprintf ("/tmp/kmq-%u", (unsigned) getuid ());
     SELFTEST_CHECK (streq (cfg->runtime_dir, expect));
     zstr_free (&expect);
     expect = mem_sprintf ("ipc://%s/backend", cfg->runtime_dir);
     SELFTEST_CHECK (streq (cfg->backend, expect));
     zstr_free (&expect);
     SELFTEST_CHECK (strstr (cfg->kernel_path, "/kmq-kernel"));
+    SELFTEST_CHECK (strstr (cfg->host_path, "/kmq-host"));
+    SELFTEST_CHECK (cfg->host && streq (cfg->host_id, "local") && cfg->broker_grace_s == 120);
+
+    //  Scopes: a program refuses flags outside its own
+    char *hostflag [] = { "kmq-x", "--pool-size", "3" };
+    config_destroy (&cfg);
+    cfg = config_new ();
+    rc = config_load (cfg, CONFIG_BROKER, 3, hostflag, err, sizeof err);
+    SELFTEST_CHECK (rc == -1 && strstr (err, "setting of the kernel host"));
+    char *brokerflag [] = { "kmq-host", "--idle-timeout-s", "3" };
+    config_destroy (&cfg);
+    cfg = config_new ();
+    rc = config_load (cfg, CONFIG_HOST, 3, brokerflag, err, sizeof err);
+    SELFTEST_CHECK (rc == -1 && strstr (err, "setting of the broker"));
+    char *bad_id [] = { "kmq-host", "--host-id", "a/b" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad_id);
+    SELFTEST_CHECK (rc == -1 && strstr (err, "host_id"));
+
+    //  The local host's argv carries the host settings, and parses back
+    char *shaped [] = { "kmq-broker", "--memory-limit", "1G", "--pool-size", "5",
+                        "--zygote", "false", "--runtime-dir", "/tmp/kmq-arg" };
+    rc = s_try (&cfg, err, sizeof err, 9, shaped);
+    SELFTEST_CHECK (rc == 0);
+    char **host_argv = config_host_argv (cfg, "/bin/kmq-host");
+    int host_argc = 0;
+    while (host_argv [host_argc])
+        host_argc++;
+    config_t *host = config_new ();
+    rc = config_load (host, CONFIG_HOST, host_argc, host_argv, err, sizeof err);
+    SELFTEST_CHECK (rc == 0);
+    SELFTEST_CHECK (host->memory_limit == 1ull << 30 && host->pool_size == 5 && !host->zygote);
+    SELFTEST_CHECK (streq (host->runtime_dir, "/tmp/kmq-arg"));
+    SELFTEST_CHECK (streq (host->backend, "ipc:///tmp/kmq-arg/backend"));
+    config_destroy (&host);
+    config_argv_destroy (&host_argv);
+    config_argv_destroy (&host_argv);
 
     //  Precedence: file < env < flag
     char path [] = "/tmp/kmq-config-test-XXXXXX";
@@ -676,8 +810,10 @@ config_test (bool verbose)
     FILE *out = open_memstream (&text, &size);
     SELFTEST_CHECK (out);
     config_print_markdown (out);
-    config_print_help (out);
+    config_print_help (CONFIG_BOTH, out);
+    config_print_help (CONFIG_HOST, out);
     fclose (out);
+    SELFTEST_CHECK (strstr (text, "(for the local kernel host)"));
     SELFTEST_CHECK (!strstr (text, "{layers}"));
     SELFTEST_CHECK (strstr (text, "(comma list of namespaces, filesystem, caps, rlimits, "
                                   "no_new_privs, landlock, seccomp, cgroup; or none)"));
@@ -703,7 +839,7 @@ config_test (bool verbose)
     rc = s_try (&cfg, err, sizeof err, 3, help);
     SELFTEST_CHECK (rc == 0 && cfg->help && cfg->config_table);
     if (verbose) {
-        config_print_help (stdout);
+        config_print_help (CONFIG_BROKER, stdout);
         config_print_markdown (stdout);
     }
     config_destroy (&cfg);

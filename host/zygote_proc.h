@@ -1,11 +1,12 @@
-/*  zygote_proc — the broker's zygote: one `kmq-kernel --zygote SOCKET`
-    process that forks executors (from a warm pool) for the kernels.
+/*  zygote_proc — the kernel host's zygote: one `kmq-kernel --zygote SOCKET`
+    process that forks executors (from a warm pool) for the host's kernels.
 
-    The broker starts it after binding its sockets, and restarts it when it
-    exits, at most once per restart interval (1 s), logging each death and
-    each restart; meanwhile kernels fork their executors themselves. It runs
-    in its own process group, like a kernel. At shutdown the broker takes
-    its pid (zygote_proc_release) and stops it with the kernels.
+    The host starts it, and restarts it when it exits, at most once per
+    restart interval (1 s), logging each death and each restart; meanwhile
+    kernels fork their executors themselves. It runs in its own process
+    group, like a kernel, and dies with the host (PR_SET_PDEATHSIG). At
+    shutdown the host takes its pid (zygote_proc_release) and stops it
+    with the kernels.
 
     This module only spawns and tracks the process; the caller reaps
     children and hands this module the zygote's exit (zygote_proc_exited).

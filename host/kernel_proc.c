@@ -55,6 +55,8 @@ kernel_proc_settings (const config_t *cfg, kernel_settings_t *settings)
     settings->request_timeout_ms = cfg->request_timeout_s * 1000;
     settings->request_cpu_s = cfg->request_cpu_s;
     settings->kill_grace_ms = cfg->kill_grace_ms;
+    settings->broker_grace_ms = cfg->broker_grace_s * 1000;
+    settings->host = cfg->host_id;
     settings->max_output = cfg->max_output;
     settings->pool_size = cfg->pool_size;
     settings->memory_limit = cfg->memory_limit;
@@ -119,12 +121,12 @@ kernel_proc_describe (int status, char *buf, size_t size)
         snprintf (buf, size, "wait status 0x%x", (unsigned) status);
 }
 
-//  The broker's settings, at their defaults and at the ends of their
+//  The host's settings, at their defaults and at the ends of their
 //  ranges, make argvs the kernel's parser takes back unchanged.
 static void
 s_test_settings (void)
 {
-    char *extremes [] = { "kmq-broker", "--heartbeat-ivl-ms", "600000",
+    char *extremes [] = { "kmq-host", "--heartbeat-ivl-ms", "600000",
         "--heartbeat-liveness", "100", "--request-timeout-s", "604800",
         "--request-cpu-s", "31536000", "--kill-grace-ms", "600000",
         "--max-output", "1024G", "--memory-limit", "0", "--max-payload", "1G",
@@ -133,7 +135,7 @@ s_test_settings (void)
         config_t *cfg = config_new ();
         char err [256];
         int count = pass? (int) (sizeof extremes / sizeof extremes [0]): 1;
-        SELFTEST_CHECK (config_load (cfg, count, extremes, err, sizeof err) == 0);
+        SELFTEST_CHECK (config_load (cfg, CONFIG_HOST, count, extremes, err, sizeof err) == 0);
         kernel_settings_t settings, parsed;
         kernel_proc_settings (cfg, &settings);
         SELFTEST_CHECK (settings.request_timeout_ms == cfg->request_timeout_s * 1000);

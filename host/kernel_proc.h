@@ -1,7 +1,7 @@
 /*  kernel_proc — kmq-kernel processes: spawn, signal, reap, describe.
 
     Kernels run in their own process group, so a terminal's Ctrl-C reaches
-    the broker only; the broker decides how kernels end. A kernel starts
+    the kernel host only; the host decides how kernels end. A kernel starts
     with an empty signal mask and default dispositions, whatever the broker
     has blocked or ignored.
 */

@@ -1,0 +1,388 @@
+/*  host — kmq-host's loop (see host.h).
+
+    One thread. The loop polls the DEALER to the broker and a signal pipe
+    (SIGCHLD reaps, SIGTERM/SIGINT stop); its timeout is the next timer:
+    the host's heartbeat (host_status), the broker's silence, the zygote's
+    restart, a lingering kernel's SIGKILL.
+*/
+#include "host.h"
+#include "host_kernels.h"
+#include "host_lock.h"
+#include "kernel_proc.h"
+#include "mem.h"
+#include "proto.h"
+#include "signal_pipe.h"
+#include "zygote_proc.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define S_BURST  256                //  broker messages per wakeup
+
+struct _host_t {
+    config_t *cfg;                  //  borrowed
+    int lock_fd;
+    char *work_root;                //  <runtime_dir>/work
+    host_kernels_t *kernels;
+    zygote_proc_t *zygote;          //  NULL when the setting zygote is off
+    zsock_t *dealer;                //  to the broker's backend
+    signal_pipe_t *signals;
+    int64_t next_status;            //  when our next heartbeat goes
+    int64_t broker_heard;           //  the broker's last valid message
+    bool broker_lost;               //  silent past the patience
+    bool ending;                    //  shutdown or grace over: kernels end, then we exit
+    int64_t give_up;                //  while ending: exit even if kernels linger
+};
+
+static int64_t
+s_patience (host_t *self)
+{
+    return (int64_t) (self->cfg->heartbeat_ivl_ms * self->cfg->heartbeat_liveness);
+}
+
+static int64_t
+s_grace (host_t *self)
+{
+    int64_t grace = (int64_t) self->cfg->broker_grace_s * 1000;
+    return grace > s_patience (self)? grace: s_patience (self);
+}
+
+//  --- talking to the broker ---------------------------------------------
+
+static void
+s_send (host_t *self, zmsg_t **msg_p)
+{
+    if (zmsg_send (msg_p, self->dealer))
+        zmsg_destroy (msg_p);       //  queue full or no broker: its timers cope
+}
+
+static void
+s_send_status (host_t *self)
+{
+    proto_builder_t *status = proto_builder_new (PROTO_HOST_STATUS, 0, NULL);
+    proto_builder_str (status, "host", self->cfg->host_id);
+    proto_builder_uint (status, "sessions", host_kernels_count (self->kernels));
+    if (self->zygote) {
+        proto_builder_uint (status, "zygote_pid", (uint64_t) zygote_proc_pid (self->zygote));
+        proto_builder_uint (status, "zygote_restarts", zygote_proc_restarts (self->zygote));
+        proto_builder_uint (status, "pool_size", self->cfg->pool_size);
+    }
+    zmsg_t *msg = proto_builder_finish (&status);
+    s_send (self, &msg);
+}
+
+static void
+s_send_ready (host_t *self)
+{
+    proto_builder_t *ready = proto_builder_new (PROTO_HOST_READY, 0, NULL);
+    proto_builder_str (ready, "host", self->cfg->host_id);
+    proto_builder_uint (ready, "pid", (uint64_t) getpid ());
+    proto_builder_uint (ready, "version", PROTO_VERSION);
+    proto_builder_uint (ready, "max_sessions", self->cfg->host_max_sessions);
+    proto_builder_uint (ready, "sessions", host_kernels_count (self->kernels));
+    zmsg_t *msg = proto_builder_finish (&ready);
+    s_send (self, &msg);
+    s_send_status (self);           //  the zygote's pid, without waiting a beat
+}
+
+//  The broker's `start`: spawn the session's kernel, answer with its pid.
+static void
+s_on_start (host_t *self, proto_msg_t *msg)
+{
+    const char *session = proto_msg_session (msg);
+    const char *kernel_id = proto_msg_str (msg, "kernel_id");
+    const char *notice = proto_msg_str (msg, "notice");
+    uint64_t id = proto_msg_id (msg);
+    char why [384];
+    pid_t pid = -1;
+    //  The kernel id names its work dir: nothing but a plain name
+    if (!kernel_id || !*kernel_id || strlen (kernel_id) > 63
+    ||  strspn (kernel_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                           "0123456789-") != strlen (kernel_id)) {
+        snprintf (why, sizeof why, "start: kernel_id must be 1-63 of [A-Za-z0-9-]");
+        kernel_id = "";
+    }
+    else
+    if (host_kernels_count (self->kernels) >= self->cfg->host_max_sessions)
+        snprintf (why, sizeof why, "kernel host %s is full (%" PRIu64 " kernels, its "
+                  "host_max_sessions)", self->cfg->host_id, self->cfg->host_max_sessions);
+    else
+        pid = host_kernels_start (self->kernels, session, kernel_id, notice,
+                                  self->zygote? zygote_proc_socket (self->zygote): NULL,
+                                  why, sizeof why);
+    zmsg_t *reply;
+    if (pid > 0) {
+        zsys_info ("session %s: kernel %d started (%s)%s", session, (int) pid, kernel_id,
+                   notice? ", state lost": "");
+        proto_builder_t *ok = proto_reply_ok_begin (id, session);
+        proto_builder_uint (ok, "pid", (uint64_t) pid);
+        proto_builder_str (ok, "kernel_id", kernel_id);
+        reply = proto_builder_finish (&ok);
+    }
+    else {
+        zsys_error ("session %s: %s", session, why);
+        proto_builder_t *error = proto_reply_error_begin (id, session, PROTO_E_INTERNAL, why);
+        proto_builder_str (error, "kernel_id", kernel_id);
+        reply = proto_builder_finish (&error);
+    }
+    s_send (self, &reply);
+}
+
+static void
+s_end_all (host_t *self, const char *why)
+{
+    if (self->ending)
+        return;
+    zsys_info ("kmq-host %s: %s; ending %zu kernel%s", self->cfg->host_id, why,
+               host_kernels_count (self->kernels),
+               host_kernels_count (self->kernels) == 1? "": "s");
+    self->ending = true;
+    int64_t now = zclock_mono ();
+    host_kernels_stop_all (self->kernels, self->cfg->kill_grace_ms, now);
+    self->give_up = now + (int64_t) self->cfg->kill_grace_ms + 5000;
+    pid_t zygote = self->zygote? zygote_proc_release (self->zygote): 0;
+    if (zygote > 0 && kernel_proc_signal (zygote, SIGTERM, false) && errno != ESRCH)
+        zsys_warning ("zygote: kill -TERM %d: %s", (int) zygote, strerror (errno));
+}
+
+static void
+s_broker_input (host_t *self)
+{
+    for (int count = 0; count < S_BURST; count++) {
+        zmsg_t *raw = zmsg_recv (self->dealer);
+        if (!raw)
+            break;
+        proto_fault_t fault;
+        proto_msg_t *msg = proto_decode (&raw, &fault);
+        if (!msg) {
+            zsys_warning ("kmq-host %s: dropped a malformed message from the broker: %s",
+                          self->cfg->host_id, fault.text);
+            continue;
+        }
+        self->broker_heard = zclock_mono ();
+        if (self->broker_lost) {
+            zsys_info ("kmq-host %s: the broker answers again", self->cfg->host_id);
+            self->broker_lost = false;
+        }
+        switch (proto_msg_type (msg)) {
+            case PROTO_HEARTBEAT:
+                break;
+            case PROTO_REREGISTER:
+                zsys_info ("kmq-host %s: a new broker asks who we are",
+                           self->cfg->host_id);
+                s_send_ready (self);
+                break;
+            case PROTO_START:
+                if (!self->ending)
+                    s_on_start (self, msg);
+                break;
+            case PROTO_STOP: {
+                const char *kernel_id = proto_msg_str (msg, "kernel_id");
+                if (kernel_id)
+                    host_kernels_stop (self->kernels, kernel_id,
+                                       proto_msg_uint (msg, "grace_ms", 0), zclock_mono ());
+                break;
+            }
+            case PROTO_SHUTDOWN:
+                s_end_all (self, "the broker asked it to shut down");
+                break;
+            default:
+                zsys_warning ("kmq-host %s: dropped an unexpected %s from the broker",
+                              self->cfg->host_id, proto_type_name (proto_msg_type (msg)));
+        }
+        proto_msg_destroy (&msg);
+    }
+}
+
+//  --- children -------------------------------------------------------------
+
+static void
+s_reap (host_t *self)
+{
+    int status;
+    pid_t pid;
+    while ((pid = kernel_proc_reap (&status)) > 0) {
+        if (self->zygote && zygote_proc_exited (self->zygote, pid, status, zclock_mono ()))
+            continue;
+        host_kernel_exit_t exit;
+        if (!host_kernels_reaped (self->kernels, pid, status, &exit))
+            continue;
+        zsys_info ("kernel %d (%s, session %s): exited, %s", (int) pid, exit.kernel_id,
+                   exit.session, exit.cause);
+        proto_builder_t *builder = proto_builder_new (PROTO_KERNEL_EXITED, 0, exit.session);
+        proto_builder_str (builder, "kernel_id", exit.kernel_id);
+        proto_builder_uint (builder, "pid", (uint64_t) pid);
+        proto_builder_str (builder, "cause", exit.cause);
+        proto_builder_uint (builder, "exit_status", (uint64_t) (unsigned) status);
+        zmsg_t *msg = proto_builder_finish (&builder);
+        s_send (self, &msg);
+    }
+}
+
+//  --- timers ---------------------------------------------------------------
+
+//  Runs what is due; returns ms until the next timer.
+static int64_t
+s_timers (host_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now >= self->next_status) {
+        s_send_status (self);
+        self->next_status = now + (int64_t) self->cfg->heartbeat_ivl_ms;
+    }
+    int64_t silence = now - self->broker_heard;
+    if (!self->ending && silence >= s_grace (self))
+        s_end_all (self, "the broker has been silent past broker_grace_s");
+    else
+    if (!self->broker_lost && silence >= s_patience (self)) {
+        zsys_warning ("kmq-host %s: the broker is silent; keeping its sessions for "
+                      "%" PRIu64 " s in case it comes back", self->cfg->host_id,
+                      self->cfg->broker_grace_s);
+        self->broker_lost = true;
+    }
+    int64_t next = self->next_status - now;
+    if (!self->ending) {
+        int64_t lost_at = self->broker_heard + (self->broker_lost? s_grace (self)
+                                                                 : s_patience (self));
+        if (lost_at - now < next)
+            next = lost_at - now;
+    }
+    int64_t due = host_kernels_tick (self->kernels, now);
+    if (due >= 0 && due < next)
+        next = due;
+    if (self->zygote && !self->ending) {
+        due = zygote_proc_tick (self->zygote, now);
+        if (due >= 0 && due < next)
+            next = due;
+    }
+    return next < 0? 0: next;
+}
+
+//  --- lifecycle ------------------------------------------------------------
+
+host_t *
+host_new (config_t *cfg, bool *already)
+{
+    assert (cfg && already);
+    *already = false;
+    host_t *self = (host_t *) zmalloc (sizeof (host_t));
+    self->cfg = cfg;
+    self->lock_fd = -1;
+    if (mkdir (cfg->runtime_dir, 0700) == -1 && errno != EEXIST) {
+        zsys_error ("kmq-host: mkdir %s: %s (create its parent or choose another "
+                    "--runtime-dir)", cfg->runtime_dir, strerror (errno));
+        goto fail;
+    }
+    self->lock_fd = host_lock_acquire (cfg->runtime_dir);
+    if (self->lock_fd == -1) {
+        *already = errno == EWOULDBLOCK;
+        if (*already)
+            zsys_info ("kmq-host: a kernel host already serves %s", cfg->runtime_dir);
+        else
+            zsys_error ("kmq-host: %s/host.lock: %s", cfg->runtime_dir, strerror (errno));
+        goto fail;
+    }
+    self->work_root = mem_sprintf ("%s/work", cfg->runtime_dir);
+    if (mkdir (self->work_root, 0700) == -1 && errno != EEXIST) {
+        zsys_error ("kmq-host: mkdir %s: %s", self->work_root, strerror (errno));
+        goto fail;
+    }
+    self->kernels = host_kernels_new (cfg, self->work_root);
+    self->signals = signal_pipe_new ("kmq-host");
+    if (!self->signals)
+        goto fail;
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer)
+        goto fail;
+    char identity [128];
+    snprintf (identity, sizeof identity, "host:%s", cfg->host_id);
+    zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_ROUTING_ID, identity, strlen (identity));
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_rcvtimeo (self->dealer, 0);
+    zsock_set_sndtimeo (self->dealer, 0);
+    if (zsock_connect (self->dealer, "%s", cfg->backend)) {
+        zsys_error ("kmq-host: connect to %s: %s", cfg->backend, zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    if (cfg->zygote) {
+        self->zygote = zygote_proc_new (cfg, cfg->runtime_dir);
+        zygote_proc_start (self->zygote, zclock_mono ());
+    }
+    int64_t now = zclock_mono ();
+    self->broker_heard = now;
+    self->next_status = now + (int64_t) cfg->heartbeat_ivl_ms;
+    s_send_ready (self);
+    zsys_info ("kmq-host %s: serving %s (runtime dir %s, up to %" PRIu64 " sessions)",
+               cfg->host_id, cfg->backend, cfg->runtime_dir, cfg->host_max_sessions);
+    return self;
+fail:
+    host_destroy (&self);
+    return NULL;
+}
+
+int
+host_run (host_t *self)
+{
+    assert (self);
+    int rc = 0;
+    while (true) {
+        int stop = signal_pipe_stop_signal (self->signals);
+        if (stop && !self->ending)
+            s_end_all (self, strsignal (stop));
+        if (self->ending && (host_kernels_count (self->kernels) == 0
+                             || zclock_mono () >= self->give_up))
+            break;
+        long wait = (long) s_timers (self);
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
+            { NULL, signal_pipe_fd (self->signals), ZMQ_POLLIN, 0 },
+        };
+        if (zmq_poll (items, 2, wait) == -1 && zmq_errno () != EINTR) {
+            zsys_error ("kmq-host: zmq_poll: %s", zmq_strerror (zmq_errno ()));
+            rc = -1;
+            break;
+        }
+        if (items [1].revents)
+            signal_pipe_drain (self->signals);
+        if (items [0].revents)
+            s_broker_input (self);
+        s_reap (self);
+    }
+    return rc;
+}
+
+void
+host_destroy (host_t **self_p)
+{
+    assert (self_p);
+    host_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->kernels && host_kernels_count (self->kernels) > 0) {
+        //  Whatever is left: SIGKILL, and reap what goes
+        host_kernels_stop_all (self->kernels, 0, zclock_mono ());
+        int64_t give_up = zclock_mono () + 2000;
+        while (host_kernels_count (self->kernels) > 0 && zclock_mono () < give_up) {
+            s_reap (self);
+            zclock_sleep (10);
+        }
+    }
+    pid_t zygote = self->zygote? zygote_proc_release (self->zygote): 0;
+    if (zygote > 0)
+        kernel_proc_signal (zygote, SIGKILL, false);
+    zygote_proc_destroy (&self->zygote);
+    host_kernels_destroy (&self->kernels);
+    zsock_destroy (&self->dealer);
+    signal_pipe_destroy (&self->signals);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);
+    free (self->work_root);
+    free (self);
+    *self_p = NULL;
+}
