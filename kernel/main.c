@@ -160,7 +160,7 @@ main (int argc, char *argv [])
     const char *name = args.name;
     const kernel_settings_t *settings = &args.settings;
     if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE) {
-        //  Dies with the broker, like a kernel; the broker restarts it.
+        //  Dies with the kernel host, like a kernel; the host restarts it.
         if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1) {
             s_early_error (name, "prctl(PR_SET_PDEATHSIG): %s", strerror (errno));
             return 1;
@@ -173,7 +173,7 @@ main (int argc, char *argv [])
         return zygote_run (&zygote);
     }
 
-    //  Die with the broker. The parent may already have gone before the
+    //  Die with the kernel host. The parent may already have gone before the
     //  prctl took effect, hence the check after it.
     pid_t parent = getppid ();
     if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1) {

@@ -48,11 +48,17 @@ free_port() {
 # start_broker [FLAGS...]: starts kmq-broker on a free loopback port with a
 # private runtime directory and waits (bounded) until it answers stats.
 start_broker() {
-    local port; port=$(free_port)
-    ENDPOINT="tcp://127.0.0.1:$port"
+    ENDPOINT="tcp://127.0.0.1:$(free_port)"
+    mkdir -p "$T"; : > "$T/broker.log"
+    restart_broker "$@"
+}
+
+# restart_broker [FLAGS...]: starts kmq-broker again on this test's endpoint
+# and runtime dir (after stop_broker_only or a kill), bounded wait as above.
+restart_broker() {
     mkdir -p "$T"
     "$KMQ_BIN/kmq-broker" --frontend "$ENDPOINT" --runtime-dir "$RT" "$@" \
-        > "$T/broker.log" 2>&1 &
+        >> "$T/broker.log" 2>&1 &
     BROKER_PID=$!
     for _ in $(seq 1 100); do
         if kmq stats > /dev/null 2>&1; then return 0; fi
@@ -63,24 +69,48 @@ start_broker() {
     return 1
 }
 
-# Kernel processes (monitors and their executors) of this test's broker:
-# their command lines name the backend endpoint inside $RT.
-kernel_pids() { pgrep -f "kmq-kernel.*$RT" || true; }
+# Kernel processes of this test's runtime dir: its kernel host, the host's
+# monitors, executors and zygote. Their command lines name a path in $RT.
+kernel_pids() { pgrep -f "kmq-(kernel|host).*$RT" || true; }
 
-# stop_broker: SIGTERM, bounded wait, then the broker must be gone and must
-# have left no kernel process behind.
-stop_broker() {
-    [ -z "$BROKER_PID" ] && return 0
-    kill -TERM "$BROKER_PID" 2>/dev/null
-    for _ in $(seq 1 100); do
-        kill -0 "$BROKER_PID" 2>/dev/null || break
+# The kernel host serving $RT (its pid), empty when none runs.
+host_pid() { pgrep -f "kmq-host.*$RT" | head -1; }
+
+# wait_gone PID TRIES: waits (0.1 s steps) until PID has exited.
+wait_gone() {
+    for _ in $(seq 1 "$2"); do
+        kill -0 "$1" 2>/dev/null || return 0
         sleep 0.1
     done
-    if kill -0 "$BROKER_PID" 2>/dev/null; then
-        fail "broker exits on SIGTERM"; kill -KILL "$BROKER_PID"
+    ! kill -0 "$1" 2>/dev/null
+}
+
+# stop_broker_only: SIGTERM the broker only (its kernel host and
+# sessions stay with it, for a next broker on the same runtime dir).
+stop_broker_only() {
+    [ -z "$BROKER_PID" ] && return 0
+    kill -TERM "$BROKER_PID" 2>/dev/null
+    wait_gone "$BROKER_PID" 100 || { fail "broker exits on SIGTERM"; kill -KILL "$BROKER_PID"; }
+    wait "$BROKER_PID" 2>/dev/null
+    BROKER_PID=""
+}
+
+# stop_broker: ends the broker and its sessions the way an operator does
+# (`kmq shutdown --sessions`), bounded; the broker and the kernel host must
+# exit. Falls back to signals so a failing test still cleans up.
+stop_broker() {
+    [ -z "$BROKER_PID" ] && return 0
+    local host; host=$(host_pid)
+    timeout 10 "$KMQ_BIN/kmq" -e "$ENDPOINT" shutdown --sessions > /dev/null 2>&1 \
+        || kill -TERM "$BROKER_PID" 2>/dev/null
+    if ! wait_gone "$BROKER_PID" 100; then
+        fail "broker exits on shutdown"; kill -KILL "$BROKER_PID"
     fi
     wait "$BROKER_PID" 2>/dev/null
     BROKER_PID=""
+    if [ -n "$host" ] && ! wait_gone "$host" 100; then
+        fail "kernel host exits on shutdown --sessions"; kill -KILL "$host"
+    fi
 }
 
 # The pid of SESSION's kernel monitor, from `kmq stats --json`.
@@ -119,7 +149,7 @@ for e in s.get("session_list", []):
 }
 
 # The pid of this broker's zygote: stats' `zygote.pid` when the reply has it,
-# else the broker's child started as `kmq-kernel --zygote $RT/...`. Empty
+# else the host's child started as `kmq-kernel --zygote $RT/...`. Empty
 # when none runs.
 zygote_pid() {
     local zpid
@@ -128,8 +158,8 @@ import json, sys
 try: z = json.load(sys.stdin).get("zygote") or {}
 except ValueError: z = {}
 if z.get("pid"): print(z["pid"])')
-    if [ -z "$zpid" ] && [ -n "$BROKER_PID" ]; then
-        zpid=$(pgrep -P "$BROKER_PID" -f "kmq-kernel --zygote $RT/" | head -1)
+    if [ -z "$zpid" ]; then
+        zpid=$(pgrep -f "kmq-kernel --zygote $RT/" | head -1)
     fi
     echo "$zpid"
 }
@@ -150,9 +180,12 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 cleanup() {
     stop_broker
-    local left; left=$(kernel_pids)
+    local left
+    for _ in $(seq 1 30); do
+        left=$(kernel_pids); [ -z "$left" ] && break; sleep 0.1
+    done
     if [ -n "$left" ]; then
-        fail "no kernel process left behind" "pids: $left"
+        fail "no kernel process left behind" "$(ps -o pid=,ppid=,args= -p "$(echo $left | tr ' ' ,)")"
         kill -KILL $left 2>/dev/null
     fi
     if [ "$CASES_FAILED" -gt 0 ] && [ -f "$T/broker.log" ]; then

@@ -7,9 +7,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from typing import Any, Dict, List, Optional
 
 from . import errors
+from ._protocol import decode, encode
 
 STOP_TIMEOUT = 10.0
 
@@ -78,14 +80,60 @@ class LocalBroker:
         return text + ("; its log ends: " + tail if tail else "")
 
     def stop(self) -> None:
-        """SIGTERM (the broker then stops its kernels), a bounded wait, SIGKILL
-        as a last resort; removes the directory. Idempotent."""
+        """Ends the broker and its sessions as `kmq shutdown --sessions`
+        does (its kernel host outlives a plain SIGTERM by design), a bounded
+        wait, then signals as a last resort, to the broker and to whatever
+        still runs from its runtime dir; removes the directory. Idempotent."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self._shutdown_request()
             try:
                 self.process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._reap_leftovers()
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    def _shutdown_request(self) -> None:
+        import zmq
+        ctx = zmq.Context.instance()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(self.endpoint)
+            sock.send_multipart(encode({"type": "shutdown", "id": 1, "end_sessions": True}))
+            if sock.poll(int(STOP_TIMEOUT * 1000)):
+                decode(sock.recv_multipart())
+                return
+        except (zmq.ZMQError, ValueError):
+            pass
+        finally:
+            sock.close()
+        self.process.send_signal(signal.SIGTERM)
+
+    def _reap_leftovers(self) -> None:
+        """The kernel host and its kernels name the runtime dir on their
+        command lines: they get STOP_TIMEOUT to exit, then SIGKILL."""
+        runtime = os.path.join(self.directory, "rt").encode()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while True:
+            pids = []
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % entry, "rb") as f:
+                        if runtime in f.read():
+                            pids.append(int(entry))
+                except OSError:
+                    continue
+            if not pids:
+                return
+            if time.monotonic() >= deadline:
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                return
+            time.sleep(0.05)

@@ -33,6 +33,7 @@ from . import errors
 
 log = logging.getLogger("kernelmq")
 RESUME_S = 60                        # how long a silent broker is waited for
+REATTACH_S = 15                      # how long a restarted broker may take to adopt a session
 
 SIGNATURE = b"KMQ1"
 VERSION = 1
@@ -296,6 +297,10 @@ class Connection:
         self.client_name = "kernelmq-python"
         self.resuming_until: Optional[float] = None   # a silent broker is waited for
         self.resumes: Dict[int, int] = {}             # resume request id -> request id
+        self.epoch: Optional[int] = None              # the broker's, from hello (12.1)
+        self.reattaches: Dict[int, str] = {}          # attach request id -> session
+        self.reattach_due: List[tuple] = []           # (when, session) to attach again
+        self.reattach_until = 0.0
         self.outbox: List[List[bytes]] = []           # frames tick hands the front
         self.waiters: Dict[int, Waiter] = {}
         self.subscriptions: Dict[str, Waiter] = {}
@@ -364,6 +369,8 @@ class Connection:
         self.heartbeat_ivl = (message.get("heartbeat_ivl_ms") or 1000) / 1000.0
         self.liveness = message.get("heartbeat_liveness") or 3
         self.max_payload = min(message.get("max_payload") or (256 << 20), MAX_PAYLOAD)
+        if message.get("epoch"):
+            self.epoch = message.get("epoch")
         #  The hello window had no heartbeats; the real rhythm starts now.
         self.next_heartbeat = self.last_heard + self.heartbeat_ivl
 
@@ -383,11 +390,21 @@ class Connection:
             return self._finish(waiter, errors.ProtocolError(
                 "the broker at %s sent a malformed answer to request %d: %s"
                 % (self.endpoint, waiter.id, exc)))
-        if self.resuming_until is not None:
-            self._broker_back()
         kind = message.type
+        epoch = message.get("epoch") if kind in ("heartbeat", "reply") else None
+        if epoch and self.epoch and epoch != self.epoch:
+            #  A new broker answers where the old one was (it restarted
+            #  faster than our silence limit): it knows nothing of us.
+            log.warning("kernelmq: the broker at %s restarted", self.endpoint)
+            self.epoch = epoch
+            self._broker_back(now, restarted=True)
+        elif self.resuming_until is not None:
+            self._broker_back(now)
         if kind == "reply" and message.id in self.resumes:
             return self._resumed(message)
+        if kind == "reply" and message.id in self.reattaches:
+            self._reattached(message, now)
+            return []
         if kind == "reply":
             waiter = self.waiters.get(message.id)
             return self._finish(waiter, message) if waiter else []
@@ -403,8 +420,11 @@ class Connection:
                 touched.append(waiter)
         return touched
 
-    def _broker_back(self) -> None:
-        """A broker answers again: hello, and resume every waiting request."""
+    def _broker_back(self, now: float, restarted: bool = False) -> None:
+        """A broker answers again: hello, and resume every waiting request.
+        After a restart (a new epoch) attachments are made again too: the
+        new broker adopts the sessions as their hosts re-register, so an
+        attach refused with NO_SUCH_SESSION is retried for REATTACH_S."""
         self.resuming_until = None
         log.warning("kernelmq: the broker at %s answers again; resuming %d request(s)",
                     self.endpoint, len(self.waiters))
@@ -412,11 +432,35 @@ class Connection:
         self.outbox.append(encode({"type": "hello", "id": self.next_id, "version": VERSION,
                                    "client": self.client_name}))
         for waiter in self.waiters.values():
+            if waiter.subscription or waiter.finished:
+                continue
             self.next_id += 1
             self.resumes[self.next_id] = waiter.id
             self.outbox.append(encode({"type": "resume", "id": self.next_id,
                                        "session": waiter.op.header.get("session", ""),
                                        "request": waiter.id}))
+        if restarted and self.subscriptions:
+            self.reattach_until = now + REATTACH_S
+            for session in self.subscriptions:
+                self._reattach(session)
+
+    def _reattach(self, session: str) -> None:
+        self.next_id += 1
+        self.reattaches[self.next_id] = session
+        self.outbox.append(encode({"type": "attach", "id": self.next_id, "session": session}))
+
+    def _reattached(self, message: Message, now: float) -> None:
+        """The answer to an attach made again after a restart: a session the
+        new broker does not know yet is asked again until REATTACH_S; then
+        the attachment ends with the broker's error."""
+        session = self.reattaches.pop(message.id)
+        waiter = self.subscriptions.get(session)
+        if waiter is None or message.get("status") == "ok":
+            return
+        if message.get("error") == "NO_SUCH_SESSION" and now < self.reattach_until:
+            self.reattach_due.append((now + 0.2, session))
+            return
+        self._finish(waiter, errors.from_reply(message.header))
 
     def _resumed(self, message: Message) -> List[Waiter]:
         """The answer to a resume: the request runs on (state running, or
@@ -443,6 +487,10 @@ class Connection:
         """(frames to send, waiters failed). Call whenever the front wakes
         while busy; it sends a heartbeat when one is due and fails every
         waiter when the broker has been silent for interval x liveness."""
+        for due in [d for d in self.reattach_due if d[0] <= now]:
+            self.reattach_due.remove(due)
+            if due[1] in self.subscriptions:
+                self._reattach(due[1])
         frames, self.outbox = self.outbox, []
         if not self.busy:
             return frames, []
@@ -483,6 +531,8 @@ class Connection:
         """Seconds until tick has something to do (for the front's poll)."""
         if self.outbox:
             return 0.0
+        if self.reattach_due:
+            return max(0.0, min(d[0] for d in self.reattach_due) - now)
         limit = (self.resuming_until if self.resuming_until is not None
                  else self.last_heard + self.silence_limit)
         until = min(self.next_heartbeat, limit) - now
