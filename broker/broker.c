@@ -314,7 +314,7 @@ s_close (broker_t *self, zframe_t *client, proto_msg_t *req)
     broker_fail_request (self, session, &inflight, PROTO_E_CLOSED, NULL, text);
     broker_fail_queue (self, session, PROTO_E_CLOSED, NULL, text);
     if (*session_kernel_id (session))
-        broker_kernel_retire (self, session, true);
+        broker_kernel_retire (self, session, BROKER_RETIRE_CLOSE);
     zsys_info ("session %s: closed by a client", key);
     session_table_remove (self->sessions, &session, NULL);
     s_send_ok (self, client, id, key);
@@ -357,7 +357,7 @@ s_shutdown (broker_t *self, zframe_t *client, proto_msg_t *req)
             broker_fail_request (self, s, &inflight, PROTO_E_CLOSED, NULL, text);
             broker_fail_queue (self, s, PROTO_E_CLOSED, NULL, text);
             if (*session_kernel_id (s))
-                broker_kernel_retire (self, s, true);
+                broker_kernel_retire (self, s, BROKER_RETIRE_CLOSE);
             session_table_remove (self->sessions, &s, NULL);
         }
         zlistx_destroy (&list);
@@ -529,6 +529,8 @@ broker_new (config_t *config)
     self->cfg = config;
     self->sessions = session_table_new (config->max_sessions, config->max_queue);
     self->hosts = hosts_new ();
+    self->snapshots = zhashx_new ();
+    zhashx_set_destructor (self->snapshots, (zhashx_destructor_fn *) zstr_free);
     self->clients = clients_new (S_MAX_CLIENTS);
     self->started_at = zclock_mono ();
     self->no_host_since = self->started_at;
@@ -593,6 +595,7 @@ broker_destroy (broker_t **self_p)
     hosts_destroy (&self->hosts);
     zlistx_destroy (&self->resumes);
     zhashx_destroy (&self->retired);
+    zhashx_destroy (&self->snapshots);
     clients_destroy (&self->clients);
     signal_pipe_destroy (&self->signals);
     free (self);

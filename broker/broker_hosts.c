@@ -38,7 +38,14 @@ int
 broker_host_start_kernel (broker_t *self, session_t *session)
 {
     const char *key = session_key (session);
-    hosts_entry_t *host = hosts_place (self->hosts, s_load, self);
+    //  A session evicted with a snapshot goes back to the host that holds
+    //  it when that host has room, and its kernel is told to restore
+    const char *snapshot_host = (const char *) zhashx_lookup (self->snapshots, key);
+    hosts_entry_t *host = snapshot_host? hosts_lookup (self->hosts, snapshot_host): NULL;
+    if (host && s_load (host->id, self) >= host->max_sessions)
+        host = NULL;
+    if (!host)
+        host = hosts_place (self->hosts, s_load, self);
     if (!host) {
         if (hosts_size (self->hosts) == 0)
             return -1;              //  waits; broker_hosts_check gives up on it
@@ -61,6 +68,10 @@ broker_host_start_kernel (broker_t *self, session_t *session)
     proto_builder_str (start, "kernel_id", kid);
     if (notice)
         proto_builder_str (start, "notice", notice);
+    if (snapshot_host) {
+        proto_builder_bool (start, "restore", true);
+        zhashx_delete (self->snapshots, key);
+    }
     zmsg_t *msg = proto_builder_finish (&start);
     s_send_host (self, host->route, &msg);
     zsys_info ("session %s: kernel %s starting on host %s%s", key, kid, host->id,

@@ -26,6 +26,8 @@ struct _broker_t {
     clients_t *clients;             //  labels, owed `detached` notices
     zlistx_t *resumes;              //  broker_resume_t *: parked until settled
     zhashx_t *retired;              //  kernel id -> (intptr_t) until: ignore it
+    zhashx_t *snapshots;            //  session key -> host id: evicted with a
+                                    //  snapshot there, restored by its next kernel
     signal_pipe_t *signals;         //  SIGTERM, SIGINT wake the loop
     bool stopping;                  //  `shutdown` asked: the loop ends
     uint64_t epoch;                 //  random, this broker process's: in hello
@@ -105,10 +107,18 @@ void broker_dispatch (broker_t *self, session_t *session);
 //  Handles one message from the backend (routing id first): a kernel's,
 //  or a host's (passed to broker_host_message).
 void broker_backend_message (broker_t *self, zmsg_t **msg_p);
-//  Sends a kernel on its way out: `close` to it when send_close (it ends
-//  its executor and exits), `stop` to its host, which SIGKILLs it if it
-//  lingers past kill_grace_ms (at once when not send_close). Unbinds it.
-void broker_kernel_retire (broker_t *self, session_t *session, bool send_close);
+//  How a kernel is sent on its way out.
+typedef enum {
+    BROKER_RETIRE_KILL,             //  its host SIGKILLs it at once
+    BROKER_RETIRE_CLOSE,            //  `close`: it ends its executor and exits
+    BROKER_RETIRE_SNAPSHOT          //  `close {snapshot}`: it stores the session's
+                                    //  state first (protocol.md 10.3)
+} broker_retire_t;
+
+//  Sends a kernel on its way out as how says, and `stop` to its host,
+//  which SIGKILLs it if it lingers past kill_grace_ms (plus the snapshot's
+//  time bound for a snapshot; at once for a kill). Unbinds it.
+void broker_kernel_retire (broker_t *self, session_t *session, broker_retire_t how);
 //  The session's kernel is gone or going (the caller dealt with the
 //  process): unbinds it, answers what it held, tells the attached clients
 //  and starts a fresh kernel for what is queued.

@@ -6,6 +6,7 @@
     (protocol.md 12). What the broker knows of a kernel is what the kernel
     and its host said.                                                     */
 #include "broker_internal.h"
+#include "kernel_contract.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -77,19 +78,35 @@ broker_dispatch_waiting (broker_t *self)
 }
 
 void
-broker_kernel_retire (broker_t *self, session_t *session, bool send_close)
+broker_kernel_retire (broker_t *self, session_t *session, broker_retire_t how)
 {
     session_state_t state = session_state (session);
-    bool closed = send_close && (state == SESSION_IDLE || state == SESSION_BUSY);
+    bool closed = how != BROKER_RETIRE_KILL
+               && (state == SESSION_IDLE || state == SESSION_BUSY);
+    bool snapshot = closed && how == BROKER_RETIRE_SNAPSHOT;
     if (closed) {
-        //  The kernel stops its executor, removes its work dir, exits 0
-        zmsg_t *msg = proto_encode_simple (PROTO_CLOSE, 0, session_key (session));
+        //  The kernel stops its executor (after storing a snapshot), removes
+        //  its work dir, exits 0
+        proto_builder_t *close = proto_builder_new (PROTO_CLOSE, 0, session_key (session));
+        if (snapshot)
+            proto_builder_bool (close, "snapshot", true);
+        zmsg_t *msg = proto_builder_finish (&close);
         broker_send_kernel (self, session, &msg);
+        if (snapshot) {
+            //  Bounded like the tombstones: the oldest guess goes first (a
+            //  kernel without its hint still restores what its host holds)
+            if (zhashx_size (self->snapshots) > 4 * self->cfg->max_sessions + 1024)
+                zhashx_delete (self->snapshots, zhashx_first (self->snapshots)?
+                               zhashx_cursor (self->snapshots): "");
+            zhashx_update (self->snapshots, session_key (session),
+                           mem_strdup (session_host (session)));
+        }
     }
     //  Its host makes sure: at once when it was not asked
+    uint64_t grace = !closed? 0: self->cfg->kill_grace_ms
+                   + (snapshot? KERNEL_CONTRACT_SNAPSHOT_MS: 0);
     broker_host_stop_kernel (self, session_host (session), session_key (session),
-                             session_kernel_id (session),
-                             closed? self->cfg->kill_grace_ms: 0);
+                             session_kernel_id (session), grace);
     broker_resend_fail (self, session);
     broker_kernel_retired (self, session_kernel_id (session));
     session_table_unbind_kernel (self->sessions, session);
@@ -393,8 +410,14 @@ s_kernels_check (broker_t *self, int64_t now)
         if (session_kernel_exited (s))
             continue;           //  reaped: waiting for its final reply
         if ((state == SESSION_IDLE || state == SESSION_BUSY)
-        &&  session_kernel_silent_ms (s, now) > silent_max)
+        &&  session_kernel_silent_ms (s, now) > silent_max) {
+            //  A kernel whose host is silent too went with its host: the
+            //  host's check names that cause within an interval
+            hosts_entry_t *host = hosts_lookup (self->hosts, session_host (s));
+            if (host && now - host->heard > (int64_t) self->cfg->heartbeat_ivl_ms * 2)
+                continue;
             broker_kernel_lost (self, s, "stopped answering heartbeats");
+        }
         else
         if (state == SESSION_STARTING && session_kernel_age_ms (s, now) > start_max) {
             snprintf (cause, sizeof cause, "kernel did not start within %" PRId64 " ms",
@@ -430,7 +453,8 @@ s_evict_idle (broker_t *self, int64_t now)
         bool had_state = *session_kernel_id (s) || session_state_lost (s)
                       || session_answered (s);
         if (*session_kernel_id (s))
-            broker_kernel_retire (self, s, true);
+            broker_kernel_retire (self, s, self->cfg->snapshot? BROKER_RETIRE_SNAPSHOT
+                                                              : BROKER_RETIRE_CLOSE);
         session_table_remove (self->sessions, &s, had_state ? notice : NULL);
     }
     zlistx_destroy (&list);

@@ -215,6 +215,9 @@ const char *kmq_reply_message (kmq_reply_t *self);
 //  kernel replaced a dead or evicted one); notice says why ("" if unsaid).
 bool kmq_reply_state_lost (kmq_reply_t *self);
 const char *kmq_reply_notice (kmq_reply_t *self);
+//  kmq_reply_bool (reply, "restored", false) is true on the first reply
+//  after the session came back from its snapshot (protocol.md 10.3);
+//  notice then says what was restored and names what was not.
 
 //  The message's request id (0 for a shared session's events, protocol.md
 //  4.5), its session key (kmq_reply_session_key, "" when absent), and for an event its kind

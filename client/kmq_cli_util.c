@@ -87,6 +87,8 @@ cli_report (kmq_reply_t *reply)
         fprintf (stderr, "kmq: note: session state was lost: %s\n",
                  *notice? notice: "the kernel was replaced");
     }
+    if (kmq_reply_bool (reply, "restored", false))
+        fprintf (stderr, "kmq: note: %s\n", kmq_reply_notice (reply));
     if (kmq_reply_ok (reply))
         return 0;
     const char *error = kmq_reply_error (reply);

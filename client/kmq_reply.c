@@ -412,7 +412,7 @@ static const char *s_json_keys [] = {
     "max_sessions", "session_list", "matches", "cursor_start", "cursor_end",
     "found", "zygote", "completeness", "indent", "cells", "truncated",
     "duration_ms", "request", "client", "request_type", "running", "waiting",
-    "attached", "hosts", "epoch", "ran", NULL
+    "attached", "hosts", "epoch", "ran", "restored", NULL
 };
 
 static void

@@ -103,6 +103,17 @@ static const s_setting_t s_settings [] = {
     { "broker_grace_s", CONFIG_HOST, S_UINT, S_OFF (broker_grace_s), "120", NULL, 0, 86400,
       "seconds a kernel host and its kernels wait for a silent broker before they end "
       "their sessions (a restarted broker in that time finds them all)" },
+    { "snapshot", CONFIG_BROKER | CONFIG_HOST, S_BOOL, S_OFF (snapshot), "true", NULL, 0, 0,
+      "an evicted session (and every session of a host stopped with SIGTERM) keeps "
+      "its state as a snapshot, restored by its next request (protocol.md 10.3)" },
+    { "snapshot_quota", CONFIG_HOST, S_SIZE, S_OFF (snapshot_quota), "256M", NULL,
+      1024 * 1024, 1024 * S_GIB,
+      "bytes a session's snapshot may take (at most max_payload); past it the session "
+      "is evicted without its state, and told why" },
+    { "snapshot_ttl_s", CONFIG_HOST, S_UINT, S_OFF (snapshot_ttl_s), "604800", NULL,
+      1, 4294967295ull, "seconds a snapshot is kept for the session's next request" },
+    { "state_dir", CONFIG_HOST, S_STR, S_OFF (state_dir), "", "<runtime_dir>/state", 0, 0,
+      "private directory (0700) where the kernel host keeps snapshots; no sandbox sees it" },
 };
 
 #define S_COUNT (sizeof (s_settings) / sizeof (s_settings [0]))
@@ -370,6 +381,14 @@ s_derive (config_t *self, config_scope_t scope, char *err, size_t errsize)
     if (!*self->backend) {
         free (self->backend);
         self->backend = mem_sprintf ("ipc://%s/backend", self->runtime_dir);
+    }
+    if (!*self->state_dir) {
+        free (self->state_dir);
+        self->state_dir = mem_sprintf ("%s/state", self->runtime_dir);
+    }
+    if (*self->state_dir != '/') {
+        snprintf (err, errsize, "state_dir '%.64s' must be an absolute path", self->state_dir);
+        return -1;
     }
     const char *programs [2][3] = {
         { "kmq-kernel", "kernel-path", NULL }, { "kmq-host", "host-path", NULL }

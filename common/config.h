@@ -64,6 +64,10 @@ typedef struct {
     char *host_id;                  //  the host's name at the broker
     uint64_t host_max_sessions;     //  a host's capacity
     uint64_t broker_grace_s;        //  how long a host waits for a silent broker
+    bool snapshot;                  //  evicted sessions keep their state (10.3)
+    uint64_t snapshot_quota;        //  bytes per session's snapshot
+    uint64_t snapshot_ttl_s;        //  how long a snapshot stays restorable
+    char *state_dir;                //  where a host keeps snapshots
     //  Not settings: what the command line asked for besides running.
     bool help;                      //  --help / -h
     bool config_table;              //  --config-table

@@ -55,6 +55,7 @@ typedef struct {
     const char *state_lost;         //  --state-lost: first reply's notice
     const char *zygote;             //  --zygote: the zygote's socket
     const char *host;               //  --host: the kernel host that started it
+    const char *state_dir;          //  --state-dir: where snapshots are kept
     uint64_t heartbeat_ivl_ms;
     uint64_t heartbeat_liveness;
     uint64_t request_timeout_ms;    //  0 = none
@@ -70,6 +71,10 @@ typedef struct {
     uint64_t tmp_quota;             //  bytes of /tmp
     uint64_t max_threads;
     uint64_t max_files;
+    uint64_t snapshot_quota;        //  bytes a snapshot may take
+    uint64_t snapshot_ttl_s;        //  age past which a snapshot is not restored
+    bool snapshot;                  //  --snapshot: snapshot on SIGTERM too
+    bool restore;                   //  --restore: a snapshot is expected
     bool verbose;                   //  --verbose, -v
 } kernel_settings_t;
 
@@ -77,6 +82,11 @@ typedef enum {
     KERNEL_CONTRACT_SESSION = 1,        //  one session's kernel (monitor + executor)
     KERNEL_CONTRACT_ZYGOTE = 2          //  the zygote
 } kernel_contract_role_t;
+
+//  How long a kernel takes at most to snapshot or restore a session
+//  (protocol.md 10.3), before its executor is interrupted, then killed:
+//  whoever stops a kernel that snapshots waits this long besides its grace.
+#define KERNEL_CONTRACT_SNAPSHOT_MS 60000
 
 //  The sandbox layers, in the order they are applied; layer i is the
 //  kernel's sandbox bit 1 << i.

@@ -90,6 +90,11 @@ s_session_settings (kernel_settings_t *settings)
     settings->state_lost = "the previous kernel died (signal 9); --its state was lost";
     settings->zygote = "/tmp/kmq-test/zygote.sock";
     settings->host = "h1";
+    settings->state_dir = "/tmp/kmq-test/state";
+    settings->snapshot_quota = 16 * S_MIB;
+    settings->snapshot_ttl_s = 3600;
+    settings->snapshot = true;
+    settings->restore = true;
     settings->broker_grace_ms = 120000;
     settings->heartbeat_ivl_ms = 250;
     settings->heartbeat_liveness = 5;

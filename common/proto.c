@@ -354,6 +354,12 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             if (s_require (map, "request", type, fault))
                 return -1;
             return s_payloads (count, 0, type, fault);
+        case PROTO_SNAPSHOT:
+            if (s_require (map, "quota", type, fault))
+                return -1;
+            return s_payloads (count, 0, type, fault);
+        case PROTO_RESTORE:
+            return s_payloads (count, 1, type, fault);
         case PROTO_EVENT:
             if (s_require (map, "event", type, fault))
                 return -1;

@@ -81,6 +81,8 @@ typedef enum {
     PROTO_KERNEL_EXITED,    //  host -> broker: a kernel process ended
     PROTO_REREGISTER,       //  broker -> host or kernel: I do not know you
     PROTO_RESEND,           //  broker -> kernel: send a kept reply again
+    PROTO_SNAPSHOT,         //  monitor -> executor: the session as one blob (10.3)
+    PROTO_RESTORE,          //  monitor -> executor: a blob back into a fresh session
     PROTO_TYPE_COUNT
 } proto_type_t;
 

@@ -15,7 +15,7 @@ static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
     "ready", "event", "reply", "spawn", "ack", "is_complete", "history", "files",
     "resume", "shutdown", "host_ready", "host_status", "start", "stop",
-    "kernel_exited", "reregister", "resend"
+    "kernel_exited", "reregister", "resend", "snapshot", "restore"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {
@@ -191,6 +191,13 @@ static const s_field_t s_fields [] = {
     { "pool_size", K_UINT, K_NONE },
     { "kernel_id", K_STR, K_NONE },
     { "restore", K_BOOL, K_NONE },
+    { "restored", K_BOOL, K_NONE },
+    { "snapshot", K_BOOL, K_NONE },
+    { "quota", K_UINT, K_NONE },
+    { "kept", K_ARRAY, K_STR },
+    { "dropped", K_ARRAY, K_MAP },
+    { "file_count", K_UINT, K_NONE },
+    { "largest", K_ARRAY, K_MAP },
     { "exit_status", K_UINT, K_NONE },
     { "grace_ms", K_UINT, K_NONE },
     { "ran", K_BOOL, K_NONE },

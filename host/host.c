@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "proto.h"
 #include "signal_pipe.h"
+#include "snapshot_store.h"
 #include "zygote_proc.h"
 
 #include <czmq.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define S_SWEEP_MS 60000             //  how often expired snapshots are removed
 #define S_BURST  256                //  broker messages per wakeup
 
 struct _host_t {
@@ -38,6 +40,7 @@ struct _host_t {
     bool broker_lost;               //  silent past the patience
     bool ending;                    //  shutdown or grace over: kernels end, then we exit
     int64_t give_up;                //  while ending: exit even if kernels linger
+    int64_t next_sweep;             //  of expired snapshots
 };
 
 static int64_t
@@ -114,6 +117,7 @@ s_on_start (host_t *self, proto_msg_t *msg)
                   "host_max_sessions)", self->cfg->host_id, self->cfg->host_max_sessions);
     else
         pid = host_kernels_start (self->kernels, session, kernel_id, notice,
+                                  proto_msg_bool (msg, "restore", false),
                                   self->zygote? zygote_proc_socket (self->zygote): NULL,
                                   why, sizeof why);
     zmsg_t *reply;
@@ -134,18 +138,28 @@ s_on_start (host_t *self, proto_msg_t *msg)
     s_send (self, &reply);
 }
 
+//  Ends every kernel, then the host. Graceful (a signal, a broker gone past
+//  its grace): SIGTERM, so each kernel snapshots its session when
+//  snapshots are on, and the wait allows for it. Not graceful (the
+//  broker's shutdown, which closed the sessions first): SIGKILL after the
+//  grace to whatever still runs.
 static void
-s_end_all (host_t *self, const char *why)
+s_end_all (host_t *self, const char *why, bool graceful)
 {
     if (self->ending)
         return;
-    zsys_info ("kmq-host %s: %s; ending %zu kernel%s", self->cfg->host_id, why,
+    zsys_info ("kmq-host %s: %s; ending %zu kernel%s%s", self->cfg->host_id, why,
                host_kernels_count (self->kernels),
-               host_kernels_count (self->kernels) == 1? "": "s");
+               host_kernels_count (self->kernels) == 1? "": "s",
+               graceful && self->cfg->snapshot? " (each snapshots its session)": "");
     self->ending = true;
     int64_t now = zclock_mono ();
-    host_kernels_stop_all (self->kernels, self->cfg->kill_grace_ms, now);
-    self->give_up = now + (int64_t) self->cfg->kill_grace_ms + 5000;
+    uint64_t grace = self->cfg->kill_grace_ms
+                   + (graceful && self->cfg->snapshot? KERNEL_CONTRACT_SNAPSHOT_MS: 0);
+    host_kernels_stop_all (self->kernels, grace, graceful, now);
+    self->give_up = now + (int64_t) grace + 5000;
+    if (graceful)
+        return;     //  its executors take their snapshots: host_destroy ends it
     pid_t zygote = self->zygote? zygote_proc_release (self->zygote): 0;
     if (zygote > 0 && kernel_proc_signal (zygote, SIGTERM, false) && errno != ESRCH)
         zsys_warning ("zygote: kill -TERM %d: %s", (int) zygote, strerror (errno));
@@ -190,7 +204,7 @@ s_broker_input (host_t *self)
                 break;
             }
             case PROTO_SHUTDOWN:
-                s_end_all (self, "the broker asked it to shut down");
+                s_end_all (self, "the broker asked it to shut down", false);
                 break;
             default:
                 zsys_warning ("kmq-host %s: dropped an unexpected %s from the broker",
@@ -236,9 +250,17 @@ s_timers (host_t *self)
         s_send_status (self);
         self->next_status = now + (int64_t) self->cfg->heartbeat_ivl_ms;
     }
+    if (self->cfg->snapshot && now >= self->next_sweep) {
+        size_t gone = snapshot_store_sweep (self->cfg->state_dir, self->cfg->snapshot_ttl_s,
+                                            time (NULL));
+        if (gone)
+            zsys_info ("kmq-host %s: removed %zu snapshot%s past snapshot_ttl_s",
+                       self->cfg->host_id, gone, gone == 1? "": "s");
+        self->next_sweep = now + S_SWEEP_MS;
+    }
     int64_t silence = now - self->broker_heard;
     if (!self->ending && silence >= s_grace (self))
-        s_end_all (self, "the broker has been silent past broker_grace_s");
+        s_end_all (self, "the broker has been silent past broker_grace_s", true);
     else
     if (!self->broker_lost && silence >= s_patience (self)) {
         zsys_warning ("kmq-host %s: the broker is silent; keeping its sessions for "
@@ -293,6 +315,12 @@ host_new (config_t *cfg, bool *already)
         zsys_error ("kmq-host: mkdir %s: %s", self->work_root, strerror (errno));
         goto fail;
     }
+    if (cfg->snapshot && snapshot_store_prepare (cfg->state_dir)) {
+        zsys_error ("kmq-host: state_dir %s: %s (a private directory of ours is needed "
+                    "for snapshots; or set snapshot = false)", cfg->state_dir,
+                    strerror (errno));
+        goto fail;
+    }
     self->kernels = host_kernels_new (cfg, self->work_root);
     self->signals = signal_pipe_new ("kmq-host");
     if (!self->signals)
@@ -334,7 +362,7 @@ host_run (host_t *self)
     while (true) {
         int stop = signal_pipe_stop_signal (self->signals);
         if (stop && !self->ending)
-            s_end_all (self, strsignal (stop));
+            s_end_all (self, strsignal (stop), true);
         if (self->ending && (host_kernels_count (self->kernels) == 0
                              || zclock_mono () >= self->give_up))
             break;
@@ -366,7 +394,7 @@ host_destroy (host_t **self_p)
         return;
     if (self->kernels && host_kernels_count (self->kernels) > 0) {
         //  Whatever is left: SIGKILL, and reap what goes
-        host_kernels_stop_all (self->kernels, 0, zclock_mono ());
+        host_kernels_stop_all (self->kernels, 0, false, zclock_mono ());
         int64_t give_up = zclock_mono () + 2000;
         while (host_kernels_count (self->kernels) > 0 && zclock_mono () < give_up) {
             s_reap (self);

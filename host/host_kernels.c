@@ -89,7 +89,8 @@ s_remove_work_dir (host_kernels_t *self, const char *kernel_id)
 
 pid_t
 host_kernels_start (host_kernels_t *self, const char *session, const char *kernel_id,
-                    const char *notice, const char *zygote, char *why, size_t why_size)
+                    const char *notice, bool restore, const char *zygote, char *why,
+                    size_t why_size)
 {
     assert (self && session && kernel_id && why);
     if (s_find (self, kernel_id, 0)) {
@@ -103,6 +104,7 @@ host_kernels_start (host_kernels_t *self, const char *session, const char *kerne
     settings.kernel_id = kernel_id;
     settings.work_dir = work;
     settings.state_lost = notice;
+    settings.restore = restore;
     settings.zygote = zygote;
     pid_t pid = kernel_proc_start (self->cfg->kernel_path, &settings);
     int error = errno;
@@ -158,12 +160,12 @@ host_kernels_stop (host_kernels_t *self, const char *kernel_id, uint64_t grace_m
 }
 
 void
-host_kernels_stop_all (host_kernels_t *self, uint64_t grace_ms, int64_t now)
+host_kernels_stop_all (host_kernels_t *self, uint64_t grace_ms, bool term, int64_t now)
 {
     assert (self);
     for (s_kernel_t *kernel = (s_kernel_t *) zlistx_first (self->kernels); kernel;
          kernel = (s_kernel_t *) zlistx_next (self->kernels))
-        s_stop (kernel, grace_ms, true, now);
+        s_stop (kernel, grace_ms, term, now);
 }
 
 bool
@@ -232,9 +234,9 @@ host_kernels_test (bool verbose)
     host_kernels_t *kernels = host_kernels_new (cfg, root);
     char why [256];
     //  /bin/sleep refuses kmq-kernel's flags and exits: started, then reaped
-    pid_t pid = host_kernels_start (kernels, "s1", "k1-1", NULL, NULL, why, sizeof why);
+    pid_t pid = host_kernels_start (kernels, "s1", "k1-1", NULL, false, NULL, why, sizeof why);
     SELFTEST_CHECK (pid > 0);
-    SELFTEST_CHECK (host_kernels_start (kernels, "s1", "k1-1", NULL, NULL, why,
+    SELFTEST_CHECK (host_kernels_start (kernels, "s1", "k1-1", NULL, false, NULL, why,
                                         sizeof why) == -1 && strstr (why, "already"));
     SELFTEST_CHECK (host_kernels_count (kernels) == 1);
     char *dir = mem_sprintf ("%s/k1-1", root);
@@ -257,7 +259,7 @@ host_kernels_test (bool verbose)
     SELFTEST_CHECK (chmod (script, 0700) == 0);
     free (cfg->kernel_path);
     cfg->kernel_path = script;
-    pid = host_kernels_start (kernels, "s3", "k3-1", NULL, NULL, why, sizeof why);
+    pid = host_kernels_start (kernels, "s3", "k3-1", NULL, false, NULL, why, sizeof why);
     SELFTEST_CHECK (pid > 0);
     SELFTEST_CHECK (!host_kernels_stop (kernels, "k9", 100, 0));
     SELFTEST_CHECK (host_kernels_stop (kernels, "k3-1", 100, 1000));
@@ -272,7 +274,7 @@ host_kernels_test (bool verbose)
     //  A kernel that cannot start is refused with the reason
     free (cfg->kernel_path);
     cfg->kernel_path = mem_strdup ("/nonexistent/kmq-kernel");
-    SELFTEST_CHECK (host_kernels_start (kernels, "s2", "k2-1", NULL, NULL, why,
+    SELFTEST_CHECK (host_kernels_start (kernels, "s2", "k2-1", NULL, false, NULL, why,
                                         sizeof why) == -1 && strstr (why, "could not start"));
     SELFTEST_CHECK (host_kernels_tick (kernels, 0) == -1);
     free (dir);

@@ -41,7 +41,7 @@ void host_kernels_destroy (host_kernels_t **self_p);
 //  zygote's socket. Returns its pid, or -1 with a sentence in why. A
 //  kernel id already running is refused.
 pid_t host_kernels_start (host_kernels_t *self, const char *session,
-                          const char *kernel_id, const char *notice,
+                          const char *kernel_id, const char *notice, bool restore,
                           const char *zygote, char *why, size_t why_size);
 
 //  Ends kernel_id, which was asked to exit already (the broker's close, or
@@ -49,9 +49,11 @@ pid_t host_kernels_start (host_kernels_t *self, const char *session,
 //  grace_ms from now (0: now). Returns false when it runs no such kernel.
 bool host_kernels_stop (host_kernels_t *self, const char *kernel_id, uint64_t grace_ms,
                         int64_t now);
-//  Ends every kernel: SIGTERM now, SIGKILL to its group after grace_ms (0:
+//  Ends every kernel: SIGTERM now when term (a kernel then snapshots its
+//  session when snapshots are on), SIGKILL to its group after grace_ms (0:
 //  SIGKILL now).
-void host_kernels_stop_all (host_kernels_t *self, uint64_t grace_ms, int64_t now);
+void host_kernels_stop_all (host_kernels_t *self, uint64_t grace_ms, bool term,
+                            int64_t now);
 
 //  If pid is one of ours: forgets it, removes its work dir, fills *exit
 //  and returns true.

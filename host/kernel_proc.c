@@ -67,6 +67,10 @@ kernel_proc_settings (const config_t *cfg, kernel_settings_t *settings)
     settings->max_threads = cfg->max_threads;
     settings->max_files = cfg->max_files;
     settings->verbose = cfg->verbose;
+    settings->state_dir = cfg->snapshot? cfg->state_dir: NULL;
+    settings->snapshot = cfg->snapshot;
+    settings->snapshot_quota = cfg->snapshot_quota;
+    settings->snapshot_ttl_s = cfg->snapshot_ttl_s;
 }
 
 pid_t

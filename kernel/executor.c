@@ -12,6 +12,7 @@
     nothing needs it. It ends with _exit.
 */
 #include "executor_python.h"       //  first: it includes Python.h
+#include "mem.h"
 #include "proto.h"
 
 #include <assert.h>
@@ -145,6 +146,8 @@ s_glue_load (executor_glue_t *glue)
     glue->is_complete = s_glue_function (module, "is_complete");
     glue->history = s_glue_function (module, "history");
     glue->complete = s_glue_function (module, "complete");
+    glue->snapshot = s_glue_function (module, "snapshot");
+    glue->restore = s_glue_function (module, "restore");
     glue->inspect = s_glue_function (module, "inspect");
     glue->flush = s_glue_function (module, "flush");
     glue->module = module;
@@ -170,7 +173,8 @@ s_serve (executor_python_t *self)
         Py_BEGIN_ALLOW_THREADS
         executor_write_or_die (&reply, "a reply");
         Py_END_ALLOW_THREADS
-        self->replied = true;
+        if (!self->internal)
+            self->replied = true;
     }
 }
 
@@ -245,6 +249,9 @@ executor_python_handover (executor_python_t *python, const executor_config_t *co
     self->config = config;
     self->replied = false;
     self->in_flight = false;
+    free (self->first_notice);
+    self->first_notice = config->state_lost? mem_strdup (config->state_lost): NULL;
+    self->first_restored = false;
     s_glue_call (self, "fresh_session");
     //  A signal the zygote's copy had pending is no request's business.
     executor_drop_stray_interrupt ();

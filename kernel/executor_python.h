@@ -28,6 +28,8 @@ typedef struct {
     PyObject *complete;
     PyObject *inspect;
     PyObject *flush;
+    PyObject *snapshot;
+    PyObject *restore;
     PyObject *module;           //  _kmq.entry, for its cell counter _count
 } executor_glue_t;
 
@@ -36,6 +38,13 @@ struct _executor_python_t {
     executor_glue_t glue;
     proto_reader_t *reader;
     bool replied;               //  false until the first reply is written
+    //  What the session's first reply says: the restarted session's
+    //  state_lost notice, or a restore's (restored: true). NULL: nothing.
+    char *first_notice;
+    bool first_restored;
+    //  The request in flight is the monitor's own (snapshot, restore): its
+    //  reply is not the session's first and carries no notice.
+    bool internal;
     //  The request in flight, for display events. Read and written with
     //  the GIL held, so a thread's event can't straddle the reply.
     bool in_flight;

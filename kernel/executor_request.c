@@ -236,15 +236,16 @@ s_utf8 (PyObject *text)
     return PyUnicode_AsEncodedString (text, "utf-8", "backslashreplace");
 }
 
-//  Until the first reply, the restarted session's state_lost and notice
-//  fields, on whatever reply that is.
+//  Until the session's first reply, the restarted session's state_lost
+//  and notice fields (or a restore's restored and notice), on whatever
+//  reply that is; never on the monitor's own requests.
 static void
 s_add_notice (executor_python_t *self, proto_builder_t *builder)
 {
-    if (!self->replied && self->config->state_lost) {
-        proto_builder_bool (builder, "state_lost", true);
-        proto_builder_str (builder, "notice", self->config->state_lost);
-    }
+    if (self->replied || self->internal || !self->first_notice)
+        return;
+    proto_builder_bool (builder, self->first_restored? "restored": "state_lost", true);
+    proto_builder_str (builder, "notice", self->first_notice);
 }
 
 //  Writes one glue field value. -1 (Python error maybe set) on a kind the
@@ -652,6 +653,45 @@ s_handle_download (executor_python_t *self, proto_msg_t *msg, uint64_t id,
     return s_call (self, id, session, self->glue.download, args);
 }
 
+//  restore (protocol.md 10.3): the snapshot back into this fresh session.
+//  What the session's first reply then says follows from the outcome: the
+//  glue's notice with restored: true, or state_lost with why it failed.
+static zmsg_t *
+s_handle_restore (executor_python_t *self, proto_msg_t **msg_p, uint64_t id,
+                  const char *session)
+{
+    zframe_t *frame = s_only_payload (*msg_p);
+    if (!frame)
+        return s_bad_request (self, id, session,
+                              "restore needs exactly one payload: the snapshot");
+    PyObject *blob = PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
+                                                (Py_ssize_t) zframe_size (frame));
+    proto_msg_destroy (msg_p);      //  one copy of a big snapshot at a time
+    zmsg_t *reply = s_call (self, id, session, self->glue.restore,
+                            blob? PyTuple_Pack (1, blob): NULL);
+    Py_XDECREF (blob);
+    zmsg_t *copy = zmsg_dup (reply);
+    proto_fault_t fault;
+    proto_msg_t *outcome = copy? proto_decode (&copy, &fault): NULL;
+    const char *notice = outcome? proto_msg_str (outcome, "notice"): NULL;
+    char *text;
+    if (outcome && proto_msg_is_ok (outcome) && notice) {
+        text = mem_strdup (notice);
+        self->first_restored = true;
+    }
+    else {
+        const char *why = outcome? proto_msg_str (outcome, "message"): NULL;
+        text = mem_sprintf ("%s%sthe session's snapshot could not be restored (%s); "
+                            "its state is lost", self->first_notice? self->first_notice: "",
+                            self->first_notice? "; ": "", why? why: "no reply");
+        self->first_restored = false;
+    }
+    free (self->first_notice);
+    self->first_notice = text;
+    proto_msg_destroy (&outcome);
+    return reply;
+}
+
 void
 executor_drop_stray_interrupt (void)
 {
@@ -676,6 +716,7 @@ executor_request_handle (executor_python_t *self, zmsg_t **request_p)
 
     executor_drop_stray_interrupt ();
     self->in_flight = true;
+    self->internal = type == PROTO_SNAPSHOT || type == PROTO_RESTORE;
     self->req_id = id;
     self->req_session = reply_session;
     zmsg_t *reply = NULL;
@@ -722,6 +763,14 @@ executor_request_handle (executor_python_t *self, zmsg_t **request_p)
         case PROTO_INSPECT:
             reply = s_handle_at_cursor (self, msg, id, reply_session,
                                         self->glue.inspect);
+            break;
+        case PROTO_SNAPSHOT:
+            reply = s_call (self, id, reply_session, self->glue.snapshot,
+                            Py_BuildValue ("(K)", (unsigned long long)
+                                           proto_msg_uint (msg, "quota", 0)));
+            break;
+        case PROTO_RESTORE:
+            reply = s_handle_restore (self, &msg, id, reply_session);
             break;
         case PROTO_HEARTBEAT:
         case PROTO_INTERRUPT:

@@ -27,6 +27,8 @@
 #include "proto.h"
 #include "test_faults.h"
 #include "zygote.h"
+#include "mem.h"
+#include "snapshot_store.h"
 
 typedef struct {
     kernel_settings_t settings;     //  the command line (kernel_contract.h)
@@ -34,6 +36,8 @@ typedef struct {
     executor_config_t executor;
     char name [PROTO_SESSION_MAX + 300];
     char fingerprint [KERNEL_CONTRACT_FINGERPRINT_MAX];   //  sandbox_fingerprint
+    char *state_lost;               //  the first reply's notice, when the
+                                    //  snapshot store adds to --state-lost
 } s_args_t;
 
 //  Before zsys_init (which must wait until after the fork) zsys would log
@@ -114,10 +118,57 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     monitor->host = settings->host;
     monitor->max_output = settings->max_output;
     monitor->max_payload = settings->max_payload;
+    monitor->state_dir = settings->state_dir;
+    monitor->snapshot_quota = settings->snapshot_quota;
+    monitor->snapshot_on_term = settings->snapshot && settings->state_dir;
     args->executor.session = settings->session;
     args->executor.work_dir = settings->work_dir;
     args->executor.state_lost = settings->state_lost;
     return 0;
+}
+
+//  What the snapshot store holds for the session, before its executor
+//  starts (protocol.md 10.3): a snapshot, which the monitor restores once
+//  the executor is ready; or why the state is lost, which the first reply
+//  then says: the last snapshot failed or expired, or (--restore: the
+//  broker evicted it with a snapshot) there is none.
+static void
+s_probe_snapshot (s_args_t *args)
+{
+    const kernel_settings_t *settings = &args->settings;
+    if (!settings->state_dir)
+        return;
+    char reason [512];
+    snapshot_store_state_t state;
+    //  The session's last kernel may still be storing its snapshot (a
+    //  request came right after the eviction): wait for it, bounded
+    int64_t give_up = zclock_mono () + KERNEL_CONTRACT_SNAPSHOT_MS
+                    + (int64_t) settings->kill_grace_ms;
+    while ((state = snapshot_store_probe (settings->state_dir, settings->session,
+                                          settings->snapshot_ttl_s, reason, sizeof reason))
+           == SNAPSHOT_STORE_PENDING && zclock_mono () < give_up)
+        zclock_sleep (20);
+    switch (state) {
+        case SNAPSHOT_STORE_PENDING:
+            snprintf (reason, sizeof reason, "its snapshot was still being taken after "
+                      "%d s", KERNEL_CONTRACT_SNAPSHOT_MS / 1000);
+            break;
+        case SNAPSHOT_STORE_SNAPSHOT:
+            args->monitor.restore_pending = true;
+            return;
+        case SNAPSHOT_STORE_FAILED:
+            break;
+        case SNAPSHOT_STORE_NONE:
+            if (!settings->restore)
+                return;
+            snprintf (reason, sizeof reason, "no snapshot of it was found (it was "
+                      "taken on another kernel host, or removed)");
+            break;
+    }
+    const char *before = settings->state_lost;
+    args->state_lost = mem_sprintf ("%s%sits state is lost: %s", before? before: "",
+                                    before? "; ": "", reason);
+    args->executor.state_lost = args->state_lost;
 }
 
 static int
@@ -189,6 +240,7 @@ main (int argc, char *argv [])
                        "is the runtime dir writable?)", settings->work_dir, strerror (errno));
         return 1;
     }
+    s_probe_snapshot (&args);
     executor_handle_t executor;
     char zygote_why [512] = "";
     if (settings->zygote
@@ -222,5 +274,6 @@ main (int argc, char *argv [])
                       strerror (errno));
     zsys_info ("%s: exiting with status %d", name, status);
     zsys_shutdown ();
+    free (args.state_lost);
     return status;
 }

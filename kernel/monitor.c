@@ -289,6 +289,11 @@ s_broker_input (monitor_t *self)
                 s_on_interrupt (self, proto_msg_id (msg));
                 break;
             case PROTO_CLOSE:
+                if (self->snapshotting)
+                    break;          //  it ends once the snapshot is stored
+                if (proto_msg_bool (msg, "snapshot", false)
+                &&  monitor_snapshot_begin (self, "evicted"))
+                    break;
                 zsys_info ("%s: closed by the broker", self->name);
                 self->stop = true;
                 self->exit_code = 0;
@@ -317,34 +322,10 @@ s_broker_input (monitor_t *self)
 //  --------------------------------------------------------------------------
 //  Timers
 
+//  The request in flight's deadlines: interrupt, then kill.
 static void
-s_timers (monitor_t *self, int64_t now)
+s_request_timers (monitor_t *self, int64_t now)
 {
-    if (!self->dealer)
-        return;                     //  not connected: the executor starts
-    int64_t silence = now - self->broker_heard;
-    if (silence >= s_grace (self)) {
-        zsys_error ("%s: broker silent for %" PRId64 " ms; killing the executor "
-                    "and exiting", self->name, silence);
-        monitor_exec_abandon (self);
-        self->stop = true;
-        self->exit_code = 1;
-        return;
-    }
-    if (silence >= s_patience (self) && !self->broker_lost) {
-        zsys_warning ("%s: broker silent for %" PRId64 " ms; keeping the session "
-                      "for %" PRId64 " s in case it comes back", self->name, silence,
-                      s_grace (self) / 1000);
-        self->broker_lost = true;
-    }
-    if (now >= self->next_heartbeat) {
-        zmsg_t *msg = self->config->test_faults & TEST_FAULT_GARBAGE_BEATS?
-                      zmsg_new (): proto_encode_heartbeat ();
-        if (self->config->test_faults & TEST_FAULT_GARBAGE_BEATS)
-            zmsg_addstr (msg, "not a kernelmq message");
-        monitor_send (self, &msg);
-        self->next_heartbeat = now + (int64_t) self->config->heartbeat_ivl_ms;
-    }
     if (!self->req.busy || self->dying)
         return;
     uint64_t cpu_now = proc_info_cpu_ms (self->exec.pid);
@@ -368,6 +349,39 @@ s_timers (monitor_t *self, int64_t now)
             monitor_exec_kill (self, MONITOR_END_TIMEOUT_KILLED, NULL);
             break;
     }
+}
+
+static void
+s_timers (monitor_t *self, int64_t now)
+{
+    if (!self->dealer) {
+        s_request_timers (self, now);   //  a restore, before the broker hears of us
+        return;
+    }
+    int64_t silence = now - self->broker_heard;
+    if (silence >= s_grace (self)) {
+        zsys_error ("%s: broker silent for %" PRId64 " ms; killing the executor "
+                    "and exiting", self->name, silence);
+        monitor_exec_abandon (self);
+        self->stop = true;
+        self->exit_code = 1;
+        return;
+    }
+    if (silence >= s_patience (self) && !self->broker_lost) {
+        zsys_warning ("%s: broker silent for %" PRId64 " ms; keeping the session "
+                      "for %" PRId64 " s in case it comes back", self->name, silence,
+                      s_grace (self) / 1000);
+        self->broker_lost = true;
+    }
+    if (now >= self->next_heartbeat) {
+        zmsg_t *msg = self->config->test_faults & TEST_FAULT_GARBAGE_BEATS?
+                      zmsg_new (): proto_encode_heartbeat ();
+        if (self->config->test_faults & TEST_FAULT_GARBAGE_BEATS)
+            zmsg_addstr (msg, "not a kernelmq message");
+        monitor_send (self, &msg);
+        self->next_heartbeat = now + (int64_t) self->config->heartbeat_ivl_ms;
+    }
+    s_request_timers (self, now);
 }
 
 static long
@@ -441,21 +455,28 @@ s_connect_dealer (monitor_t *self)
 void
 monitor_connect (monitor_t *self, proto_msg_t *exec_ready)
 {
+    const char *applied = proto_msg_str (exec_ready, "sandbox");
+    const char *missing = proto_msg_str (exec_ready, "sandbox_missing");
+    self->sandbox = applied? mem_strdup (applied): NULL;
+    self->sandbox_missing = missing? mem_strdup (missing): NULL;
+    if (!monitor_restore_begin (self))
+        monitor_connect_now (self);
+}
+
+void
+monitor_connect_now (monitor_t *self)
+{
     if (s_connect_dealer (self)) {
         self->stop = true;
         self->exit_code = 1;
         return;
     }
-    const monitor_config_t *config = self->config;
-    const char *applied = proto_msg_str (exec_ready, "sandbox");
-    const char *missing = proto_msg_str (exec_ready, "sandbox_missing");
-    self->sandbox = applied? mem_strdup (applied): NULL;
-    self->sandbox_missing = missing? mem_strdup (missing): NULL;
+    const char *missing = self->sandbox_missing;
     s_send_ready (self, false);
     zsys_info ("%s: executor %d ready (sandbox: %s%s%s); connected to %s",
-               self->name, (int) self->exec.pid, applied? applied: "none",
+               self->name, (int) self->exec.pid, self->sandbox? self->sandbox: "none",
                missing && *missing? "; missing: ": "", missing? missing: "",
-               config->endpoint);
+               self->config->endpoint);
 }
 
 int
@@ -465,7 +486,10 @@ monitor_run (monitor_t *self)
     //  The broker hears of this kernel once the executor is ready
     //  (monitor_connect); until then only the executor's fds are polled.
     while (!self->stop) {
-        int stop_signal = signal_pipe_stop_signal (self->signals);
+        int stop_signal = self->snapshotting? 0: signal_pipe_stop_signal (self->signals);
+        if (stop_signal == SIGTERM && self->config->snapshot_on_term
+        &&  monitor_snapshot_begin (self, "stopped (SIGTERM)"))
+            stop_signal = 0;
         if (stop_signal) {
             zsys_info ("%s: stopping on %s", self->name, strsignal (stop_signal));
             self->exit_code = 0;

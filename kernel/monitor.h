@@ -46,6 +46,10 @@ typedef struct {
     uint64_t broker_grace_ms;       //  how long a silent broker is waited for
                                     //  (protocol.md 12.2); 0 = interval x liveness
     const char *host;               //  the kernel host that started it ("" none)
+    const char *state_dir;          //  snapshots (protocol.md 10.3); NULL: none
+    uint64_t snapshot_quota;        //  bytes a snapshot may take
+    bool snapshot_on_term;          //  SIGTERM: snapshot, then end
+    bool restore_pending;           //  state_dir holds this session's snapshot
     unsigned test_faults;           //  TEST_FAULT_* (test_faults.h); 0 in production
 } monitor_config_t;
 

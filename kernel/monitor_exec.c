@@ -63,9 +63,11 @@ s_output (monitor_t *self, const char *name, const char *data, size_t size)
                       (int) (size > 512? 512: size), data);
         return;
     }
-    if (!self->req.busy) {
-        monitor_debug (self, "%s: discarded %zu bytes of %s with no request in flight",
-                       self->name, size, name);
+    if (!self->req.busy || self->req.id == MONITOR_OWN_ID) {
+        //  Output of a snapshot or restore (a value's __reduce__ may print)
+        //  belongs to no client
+        monitor_debug (self, "%s: discarded %zu bytes of %s with no client request "
+                       "in flight", self->name, size, name);
         return;
     }
     bool truncate_now;
@@ -194,6 +196,12 @@ s_dead (monitor_t *self)
     s_drain (self);
     self->stop = true;
     self->exit_code = 0;
+    if (self->req.busy && self->req.id == MONITOR_OWN_ID) {
+        monitor_own_lost (self, cause);
+        if (!self->dealer)
+            self->exit_code = 1;    //  died restoring: the broker never heard of us
+    }
+    else
     if (self->req.busy && self->end == MONITOR_END_TIMEOUT_KILLED) {
         char message [384];
         snprintf (message, sizeof message,
@@ -386,6 +394,11 @@ s_on_event (monitor_t *self, proto_msg_t **event_p)
 {
     s_drain (self);
     const char *kind = proto_msg_str (*event_p, "event");
+    if (self->req.id == MONITOR_OWN_ID) {
+        zmsg_t *ack = proto_encode_simple (PROTO_ACK, self->req.id, NULL);
+        monitor_exec_write (self, &ack);
+        return;
+    }
     if (kind && streq (kind, "input")) {
         //  The request's own code going back: not output, never truncated
         zmsg_t *msg = proto_msg_release (event_p);
@@ -415,6 +428,10 @@ s_on_reply (monitor_t *self, proto_msg_t **reply_p)
 {
     //  Every event of the request goes out before its reply.
     s_drain (self);
+    if (self->req.id == MONITOR_OWN_ID) {
+        monitor_own_reply (self, *reply_p);
+        return;
+    }
     zmsg_t *msg;
     if (self->req.timed_out && proto_msg_error (*reply_p) == PROTO_E_INTERRUPTED) {
         zsys_info ("%s: request %" PRIu64 " stopped on its %" PRIu64 " ms "

@@ -16,6 +16,7 @@
 #define KMQ_MONITOR_INTERNAL_H
 
 #include <czmq.h>
+#include "kernel_contract.h"
 #include "monitor.h"
 #include "monitor_replies.h"
 #include "monitor_request.h"
@@ -24,6 +25,9 @@
 #include "signal_pipe.h"
 
 #define MONITOR_CHUNK        (64 * 1024)  //  bytes per pipe read = per stream event
+//  The id of the monitor's own requests to the executor (snapshot,
+//  restore); clients' ids never reach it (they start at a 48-bit number)
+#define MONITOR_OWN_ID       UINT64_MAX
 
 #define monitor_debug(self, ...) \
     do { if ((self)->config->verbose) zsys_debug (__VA_ARGS__); } while (0)
@@ -62,6 +66,8 @@ struct _monitor_t {
     char death_cause [256];         //  "" = described from the wait status
 
     monitor_request_t req;          //  the request in flight (monitor_request.c)
+    bool snapshotting;              //  it is MONITOR_OWN_ID's snapshot: then end
+    bool restoring;                 //  it is MONITOR_OWN_ID's restore: then connect
 
     monitor_replies_t *replies;     //  kept for clients that resume (12.2)
     char *sandbox;                  //  what the executor's ready said, for
@@ -89,9 +95,31 @@ void monitor_send (monitor_t *self, zmsg_t **msg_p);
 //  resumes after a broker restart (protocol.md 12.2).
 void monitor_reply (monitor_t *self, uint64_t id, zmsg_t **msg_p);
 
-//  The executor said `ready`: connects to the broker and tells it, or
-//  stops the kernel on failure.
+//  The executor said `ready`: restores the session's snapshot first when
+//  there is one; then connects to the broker and tells it, or stops the
+//  kernel on failure.
 void monitor_connect (monitor_t *self, proto_msg_t *exec_ready);
+
+//  Connects to the broker and says `ready` (after a restore).
+void monitor_connect_now (monitor_t *self);
+
+//  --- monitor_snapshot.c ----------------------------------------------------
+
+//  Asks the executor for a snapshot (why: "evicted", for the logs). False
+//  when none is taken: no state_dir or no live executor (nothing to keep),
+//  or a request runs (the failure is stored). True: the kernel ends when
+//  its reply (or the executor's death) comes.
+bool monitor_snapshot_begin (monitor_t *self, const char *why);
+
+//  Sends the session's snapshot to a fresh executor when state_dir holds
+//  one (it is taken from the store). True: connect when its reply comes.
+bool monitor_restore_begin (monitor_t *self);
+
+//  The reply to the monitor's own request in flight.
+void monitor_own_reply (monitor_t *self, proto_msg_t *reply);
+
+//  The executor died during the monitor's own request.
+void monitor_own_lost (monitor_t *self, const char *cause);
 
 //  --- monitor_exec.c --------------------------------------------------------
 

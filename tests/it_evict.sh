@@ -1,6 +1,8 @@
 # Idle eviction: an idle session goes, a busy one stays.
 source "$(dirname "$0")/lib.sh"
-start_broker --idle-timeout-s 2 || exit 1
+# Without snapshots (--snapshot false): eviction ends the state, and says
+# so. it_snapshot.sh covers eviction with snapshots (the default).
+start_broker --idle-timeout-s 2 --snapshot false || exit 1
 
 kmq exec -s idle 'v = 1' > /dev/null
 kpid=$(kernel_pid_of idle)

@@ -11,6 +11,7 @@
 #include "clients.h"
 #include "hosts.h"
 #include "host_lock.h"
+#include "snapshot_store.h"
 #include "host_kernels.h"
 #include "kernel_proc.h"
 #include "zygote_proc.h"
@@ -41,6 +42,7 @@ static const selftest_t s_tests [] = {
     { "clients", clients_test },
     { "hosts", hosts_test },
     { "host_lock", host_lock_test },
+    { "snapshot_store", snapshot_store_test },
     { "host_kernels", host_kernels_test },
     { "kernel_proc", kernel_proc_test },
     { "zygote_proc", zygote_proc_test },

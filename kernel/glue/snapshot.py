@@ -3,12 +3,12 @@ written by its executor when the session is evicted or its host stops
 gracefully, and read back by the fresh executor of the next request.
 
 Contract: take(session, quota) returns (fields, [blob]) with fields
-bytes, kept, dropped, files and execution_count; it raises RequestError
+bytes, kept, dropped, file_count and execution_count; it raises RequestError
 TOO_LARGE (the blob would pass quota bytes: the message names the quota and
 the biggest items; fields bytes and largest) or BAD_REQUEST (quota not a
 non-negative int), and leaves the session as it was either way.
-restore(session, blob) returns (fields, []) with restored, dropped, files
-and execution_count; it raises RequestError BAD_REQUEST, before it changes
+restore(session, blob) returns (fields, []) with kept, dropped, file_count,
+execution_count and notice; it raises RequestError BAD_REQUEST, before it changes
 anything, for a blob that is not a snapshot. An item that fails alone
 (a name, a path, an entry, an import, a pickle) is listed in dropped with
 its reason, never fatal. restore is meant for a fresh session: it adds to
@@ -375,7 +375,7 @@ class _Take:
             self.blob.too_large(len(data))
         kept = sorted([entry["name"] for entry in self.vars] + list(self.modules))
         return ({"bytes": len(data), "kept": kept, "dropped": _cap(self.dropped),
-                 "files": len(files), "execution_count": self.session.count},
+                 "file_count": len(files), "execution_count": self.session.count},
                 [data])
 
 
@@ -640,8 +640,21 @@ class _Restore:
             self._guard(item["name"], self._var, item)
         self._cells()
         self.session.count = self.manifest["execution_count"]
-        return ({"restored": sorted(self.restored), "dropped": _cap(self.dropped),
-                 "files": self.files, "execution_count": self.session.count}, [])
+        dropped = _cap(self.dropped)
+        return ({"kept": sorted(self.restored), "dropped": dropped,
+                 "file_count": self.files, "execution_count": self.session.count,
+                 "notice": _restore_notice(len(self.restored), self.files, dropped)}, [])
+
+
+def _restore_notice(names, files, dropped):
+    """What the session's first reply says after a restore: what came back,
+    and every item that did not, by name."""
+    text = ("the session was restored from its snapshot: %d name%s and %d file%s"
+            % (names, "" if names == 1 else "s", files, "" if files == 1 else "s"))
+    if not dropped:
+        return text + "; nothing was dropped"
+    return text + "; not kept: " + "; ".join(
+        "%s (%s)" % (row["name"], row["reason"]) for row in dropped)
 
 
 def restore(session, blob):

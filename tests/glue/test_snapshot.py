@@ -95,10 +95,10 @@ class RoundTrip(_Snapshots):
                 "nested", "np", "os", "p", "pd", "ser", "sq"]
         self.assertEqual(self.taken["kept"], kept)
         self.assertEqual(self.taken["execution_count"], 3)
-        self.assertEqual(self.taken["files"], 2)
-        self.assertEqual(self.restored["restored"], kept)
+        self.assertEqual(self.taken["file_count"], 2)
+        self.assertEqual(self.restored["kept"], kept)
         self.assertEqual(self.restored["execution_count"], 3)
-        self.assertEqual(self.restored["files"], 2)
+        self.assertEqual(self.restored["file_count"], 2)
         dropped = {"gen": "generator objects cannot be pickled",
                    "fh": "open files cannot be kept: open the file again after "
                          "the restore"}
@@ -197,7 +197,7 @@ class Dropped(_Snapshots):
         self.evict()
         fields = self.ok(entry.restore, blob)[0]
         self.assertEqual(self.dropped(fields), dropped)
-        self.assertEqual(fields["restored"], ["Stubborn", "kept", "os", "threading"])
+        self.assertEqual(fields["kept"], ["Stubborn", "kept", "os", "threading"])
 
     def test_a_value_that_fails_to_load_is_dropped_alone(self):
         self.run_cells("class Fragile:\n"
@@ -212,7 +212,7 @@ class Dropped(_Snapshots):
         fields = self.ok(entry.restore, blob)[0]
         self.assertEqual(self.dropped(fields),
                          {"fragile": "could not be restored: ValueError: cannot come back"})
-        self.assertEqual(fields["restored"], ["Fragile", "a", "b"])
+        self.assertEqual(fields["kept"], ["Fragile", "a", "b"])
         self.assertIs(self.value("a"), self.value("b"))
 
 
@@ -288,7 +288,7 @@ class Sharing(_Snapshots):
                 "entry.execute('x = [1, {2: 3}]')\n"
                 "blob = entry.snapshot(10 ** 6)[3][0]\n"
                 "entry.SESSION.renew(used=True)\n"
-                "print(entry.restore(blob)[2]['restored'], 'dill' in sys.modules)\n"
+                "print(entry.restore(blob)[2]['kept'], 'dill' in sys.modules)\n"
                 % (ROOT, os.path.join(ROOT, "tests")))
         out = subprocess.run([sys.executable, "-c", code], cwd=WORKDIR, timeout=120,
                              capture_output=True, text=True)
@@ -440,7 +440,7 @@ class Hostile(_Snapshots):
         fields = self.ok(entry.restore, blob)[0]
         dropped = self.dropped(fields)
         self.assertEqual(len(dropped), len(paths) + 2, dropped)
-        self.assertEqual(fields["files"], 0)
+        self.assertEqual(fields["file_count"], 0)
         self.assertEqual(os.listdir(WORKDIR), ["link"])
         self.assertTrue(os.path.islink("link"))
 
@@ -453,7 +453,7 @@ class Hostile(_Snapshots):
         blob = _blob(manifest, *[("vars/%s.pickle" % name, b"\x80\x03K\x01.")
                                  for name in names])
         fields = self.ok(entry.restore, blob)[0]
-        self.assertEqual(fields["restored"], ["ok"])
+        self.assertEqual(fields["kept"], ["ok"])
         self.assertEqual(sorted(self.dropped(fields)),
                          sorted(names + ["__name__", "sys"]))
         self.assertEqual(entry.SESSION.namespace["__name__"], "__main__")
@@ -467,7 +467,7 @@ class Hostile(_Snapshots):
                      ("vars/r.pickle", b"\x80\x03K\x07."), ("cells/2.py", b"r = 7"),
                      ("cells/9.py", b"late"))
         fields = self.ok(entry.restore, blob)[0]
-        self.assertEqual(fields["restored"], ["r"])
+        self.assertEqual(fields["kept"], ["r"])
         self.assertEqual(sorted(self.dropped(fields)), ["p", "q", "the code of cell 9"])
         self.assertEqual(self.value("r"), 7)
         self.assertEqual(entry.SESSION.count, 5)

@@ -26,6 +26,8 @@ def _warn_state_lost(message: Message) -> None:
     if message.get("state_lost"):
         log.warning("session %s: state lost before this request ran: %s",
                     message.session or "?", message.get("notice") or "no reason given")
+    elif message.get("restored"):
+        log.info("session %s: %s", message.session or "?", message.get("notice"))
 
 
 class _Checked(Op):
@@ -131,6 +133,7 @@ class ExecuteOp(_Checked):
                           and not isinstance(duration, bool) and duration >= 0 else None)
         ex.wall_ms = self.wall_ms
         ex.state_lost = bool(message.get("state_lost"))
+        ex.restored = bool(message.get("restored"))
         ex.notice = message.get("notice")
         return ex
 

@@ -84,6 +84,8 @@ class Execution:
     wall_ms          send to reply, measured by this client
     state_lost       True on the first reply of a fresh kernel that replaced
                      one that died or was evicted; notice says why
+    restored         True on the first reply after an evicted session came
+                     back from its snapshot; notice lists what was not kept
     truncated        the output limit in bytes when output was dropped past
                      it, else None
     """
@@ -95,6 +97,7 @@ class Execution:
     duration_ms: Optional[int] = None
     wall_ms: Optional[int] = None
     state_lost: bool = False
+    restored: bool = False
     notice: Optional[str] = None
     truncated: Optional[int] = None
 
