@@ -20,6 +20,17 @@ usage:
   kmq_bench.py execload ENDPOINT CLIENTS SESSIONS_PER_CLIENT SECONDS WINDOW
       small executes (`x = 1`) pipelined through several clients and
       sessions: replies per second.
+  kmq_bench.py restart ENDPOINT KEYSFILE KILLED_AT
+      after `live` (which writes its session keys to KEYSFILE), the broker
+      was SIGKILLed and started again at KILLED_AT (time.time()): the time
+      from the kill to the first answered request on one of the sessions,
+      then `len(df)` on every one: how many came back intact.
+  kmq_bench.py snapshot ENDPOINT STATE_DIR MB
+      against a broker with --idle-timeout-s 1: a session holding a numeric
+      DataFrame of MB is evicted; the time from its eviction to its
+      snapshot being stored, and its next request's wall time (a fresh
+      kernel plus the restore), beside a fresh session's first request and
+      pickle.dumps + loads of the same DataFrame in this process.
 """
 import json, os, signal, statistics, sys, time, uuid
 import msgpack, zmq
@@ -274,7 +285,7 @@ def mode_execload(endpoint, nclients, per_client, seconds, window):
         time.sleep(0.2)
 
 
-def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500):
+def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500, keysfile=None):
     """Opens up to target sessions, each holding a small DataFrame, inflight
     at a time, until budget_s runs out; then, all of them live, the execute
     p99 of `x = 1` on one of them and the memory of every kernel. The
@@ -314,6 +325,9 @@ def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500):
     open_s = time.monotonic() - t_start
     if not opened:
         raise RuntimeError(f"no session opened: {first_error}")
+    if keysfile:
+        with open(keysfile, "w") as f:
+            f.write("\n".join(opened))
     time.sleep(1.0)
     active = opened[len(opened) // 2]
     for _ in range(50):
@@ -360,6 +374,91 @@ def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500):
             "mem_total_mib": before["MemTotal"] / mib}
 
 
+def mode_restart(endpoint, keysfile, killed_at):
+    with open(keysfile) as f:
+        keys = f.read().split()
+    c = Client(endpoint)
+    probe = keys[len(keys) // 2]
+    while True:
+        reply, _ = c.request({"type": "execute", "session": probe}, [b"len(df)"],
+                             timeout_s=120)
+        if reply.get("status") == "ok":
+            break
+        time.sleep(0.01)            #  the broker is up but still settling
+    first_s = time.time() - killed_at
+    intact = lost = errors = 0
+    pending, issued = {}, 0
+    while issued < len(keys) or pending:
+        while issued < len(keys) and len(pending) < 8:
+            rid = c.send({"type": "execute", "session": keys[issued]}, [b"len(df)"])
+            pending[rid] = keys[issued]
+            issued += 1
+        if not c.sock.poll(REQUEST_TIMEOUT_S * 1000):
+            raise RuntimeError("no reply within %d s" % REQUEST_TIMEOUT_S)
+        frames = c.sock.recv_multipart()
+        header = msgpack.unpackb(frames[1])
+        if header.get("type") != "reply" or header.get("id") not in pending:
+            continue
+        pending.pop(header["id"])
+        if header.get("status") != "ok":
+            errors += 1
+        elif header.get("state_lost"):
+            lost += 1
+        else:
+            intact += 1
+    return {"sessions": len(keys), "first_answer_s": first_s, "intact": intact,
+            "state_lost": lost, "errors": errors,
+            "all_checked_s": time.time() - killed_at}
+
+
+def mode_snapshot(endpoint, state_dir, mb):
+    import pickle
+    import numpy as np
+    import pandas as pd
+    cols = 8
+    rows = int(mb * 1e6 / 8 / cols)
+    code = ("import numpy as np, pandas as pd\n"
+            "df = pd.DataFrame(np.random.default_rng(1).random((%d, %d)), "
+            "columns=[f'c{i}' for i in range(%d)])" % (rows, cols, cols)).encode()
+    local = pd.DataFrame(np.random.default_rng(1).random((rows, cols)),
+                         columns=[f"c{i}" for i in range(cols)])
+    t = time.perf_counter()
+    blob = pickle.dumps(local, protocol=5)
+    pickle_dump_s = time.perf_counter() - t
+    t = time.perf_counter()
+    pickle.loads(blob)
+    pickle_load_s = time.perf_counter() - t
+    del blob, local
+    c = Client(endpoint)
+    key = "bench-snap-" + uuid.uuid4().hex[:6]
+    c.ok({"type": "execute", "session": key}, [code], timeout_s=120)
+    while any(e["session"] == key for e in c.ok({"type": "stats"})[0]["session_list"]):
+        time.sleep(0.01)
+    evicted_at = time.perf_counter()
+    snap = os.path.join(state_dir, "s-%s.snap" % key)
+    pending = os.path.join(state_dir, "s-%s.pending" % key)
+    while not os.path.exists(snap) or os.path.exists(pending):
+        if time.perf_counter() - evicted_at > 120:
+            raise RuntimeError("no snapshot stored within 120 s")
+        time.sleep(0.005)
+    snapshot_s = time.perf_counter() - evicted_at
+    size = os.path.getsize(snap)
+    t = time.perf_counter()
+    reply, _ = c.ok({"type": "execute", "session": key}, [b"df.shape[0]"], timeout_s=180)
+    restore_s = time.perf_counter() - t
+    if not reply.get("restored"):
+        raise RuntimeError("the session did not come back restored: %s" % reply)
+    fresh = key + "-fresh"
+    t = time.perf_counter()
+    c.ok({"type": "execute", "session": fresh}, [b"1"])
+    fresh_s = time.perf_counter() - t
+    for k in (key, fresh):
+        c.request({"type": "close", "session": k})
+    return {"mb": mb, "blob_bytes": size, "snapshot_s": snapshot_s,
+            "restore_first_request_s": restore_s, "fresh_first_request_s": fresh_s,
+            "pickle_dump_s": pickle_dump_s, "pickle_load_s": pickle_load_s}
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "rtt":
@@ -369,7 +468,12 @@ def main():
                             float(args[3]) if len(args) > 3 else 0.0,
                             not (len(args) > 4 and args[4] == "nomem"))
     elif mode == "live":
-        out = mode_live(args[0], int(args[1]), float(args[2]), args[3])
+        out = mode_live(args[0], int(args[1]), float(args[2]), args[3],
+                        keysfile=args[4] if len(args) > 4 else None)
+    elif mode == "restart":
+        out = mode_restart(args[0], args[1], float(args[2]))
+    elif mode == "snapshot":
+        out = mode_snapshot(args[0], args[1], float(args[2]))
     elif mode == "upload":
         out = mode_upload(args[0], args[1], int(args[2]))
     elif mode == "execload":

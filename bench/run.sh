@@ -36,7 +36,7 @@ T=$(mktemp -d /tmp/kmq-bench.XXXXXX)
 # A private copy of the binaries, so a rebuild of BIN during the run does not
 # swap the broker or the kernel under a benchmark.
 mkdir -p "$T/bin"
-for f in kmq-broker kmq-kernel kmq libkmq.a; do
+for f in kmq-broker kmq-host kmq-kernel kmq libkmq.a; do
     cp "$BIN/$f" "$T/bin/" || { echo "bench: $BIN/$f is missing: run make" >&2; rm -rf "$T"; exit 0; }
 done
 BIN="$T/bin"
@@ -113,13 +113,20 @@ step() {
     return 1
 }
 
-# start_broker NAME [FLAGS...]: a fresh kmq-broker; sets ENDPOINT and BROKER_PID.
+# start_broker NAME [FLAGS...]: a fresh kmq-broker (which starts its kernel
+# host); sets ENDPOINT, BROKER_PID and BROKER_RT. restart_broker NAME
+# [FLAGS...] starts one again on the same endpoint and runtime dir.
 start_broker() {
-    local name=$1; shift
     local port; port=$(free_port)
     ENDPOINT="tcp://127.0.0.1:$port"
-    "$BIN/kmq-broker" --frontend "$ENDPOINT" --runtime-dir "$T/$name.rt" "$@" \
-        > "$T/$name.broker.log" 2>&1 &
+    restart_broker "$@"
+}
+
+restart_broker() {
+    local name=$1; shift
+    BROKER_RT="$T/$name.rt"
+    "$BIN/kmq-broker" --frontend "$ENDPOINT" --runtime-dir "$BROKER_RT" "$@" \
+        >> "$T/$name.broker.log" 2>&1 &
     BROKER_PID=$!
     echo "$BROKER_PID kmq-broker" >> "$PIDS"
     for _ in $(seq 1 100); do
@@ -131,7 +138,18 @@ start_broker() {
     return 1
 }
 
-stop_broker() { kill_pid "$BROKER_PID" kmq-broker; BROKER_PID=""; }
+# stop_broker: ends the broker with its sessions and kernel host (`kmq
+# shutdown --sessions`), then kills whatever still names its runtime dir.
+stop_broker() {
+    [ -n "$BROKER_PID" ] && timeout 10 "$BIN/kmq" -e "$ENDPOINT" shutdown --sessions \
+        > /dev/null 2>&1
+    for _ in $(seq 1 100); do
+        kill -0 "$BROKER_PID" 2>/dev/null || pgrep -f "$BROKER_RT/" > /dev/null || break
+        sleep 0.1
+    done
+    kill_pid "$BROKER_PID" kmq-broker; BROKER_PID=""
+    for pid in $(pgrep -f "$BROKER_RT/"); do kill -KILL "$pid" 2>/dev/null; done
+}
 
 # start_bg PATTERN CMD...: a helper process we kill at the end; sets BG_PID.
 start_bg() {
@@ -222,6 +240,15 @@ if start_broker frame; then
     stop_broker
 fi
 
+# ---------------------------------------------------------------- 7. snapshots
+# A session holding a CSV_MB numeric DataFrame is evicted (idle 1 s) and
+# comes back: the snapshot's time and the restoring request's, beside a
+# fresh session's first request and in-process pickle of the same frame.
+if start_broker snap --idle-timeout-s 1; then
+    step kmq_snapshot 300 $PY "$HERE/kmq_bench.py" snapshot "$ENDPOINT" "$BROKER_RT/state" "$CSV_MB"
+    stop_broker
+fi
+
 # ---------------------------------------------------------------- 6. throughput
 step floor_tput_exec 30 "$ZB" load "$FLOOR_FE" 4 "$SECONDS_TPUT" 16 exec
 kill_pid "$FLOOR_WORKER" "zbench worker"; kill_pid "$FLOOR_PROXY" "zbench proxy"
@@ -245,16 +272,26 @@ live_left=$((BUDGET_S - ($(date +%s) - START) - 90))
 [ "$live_left" -lt "$LIVE_S" ] && LIVE_S=$live_left
 if [ "$LIVE_S" -ge 20 ] && start_broker live --max-sessions $((LIVE + 10)) --idle-timeout-s 1000000; then
     sleep 1
-    step kmq_live $((LIVE_S + 80)) $PY "$HERE/kmq_bench.py" live "$ENDPOINT" "$LIVE" "$LIVE_S" "$T/kmq.pids"
+    LIVE_FLAGS=(--max-sessions $((LIVE + 10)) --idle-timeout-s 1000000)
+    step kmq_live $((LIVE_S + 80)) $PY "$HERE/kmq_bench.py" live "$ENDPOINT" "$LIVE" "$LIVE_S" \
+        "$T/kmq.pids" "$T/live.keys"
+    # The broker is killed with every session live, and started again: how
+    # long until a session answers, and how many come back intact.
+    if [ -s "$T/live.keys" ]; then
+        kill -KILL "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null
+        killed_at=$($PY -c 'import time; print(time.time())')
+        restart_broker live "${LIVE_FLAGS[@]}"
+        step kmq_restart 180 $PY "$HERE/kmq_bench.py" restart "$ENDPOINT" "$T/live.keys" "$killed_at"
+    fi
     t0=$(date +%s)
-    kill -TERM "$BROKER_PID" 2>/dev/null
-    for _ in $(seq 1 600); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$BROKER_PID" 2>/dev/null && log "live: the broker is still up 60 s after SIGTERM"
-    sleep 0.5
-    left=$(pgrep -f "$T/live.rt" | wc -l)
+    timeout 120 "$BIN/kmq" -e "$ENDPOINT" shutdown --sessions > /dev/null 2>&1
+    for _ in $(seq 1 600); do
+        kill -0 "$BROKER_PID" 2>/dev/null || pgrep -f "$T/live.rt/" > /dev/null || break
+        sleep 0.1
+    done
+    left=$(pgrep -f "$T/live.rt/" | wc -l)
     echo "{\"stop_s\": $(( $(date +%s) - t0 )), \"left\": $left}" > "$RES/live_stop.json"
     stop_broker
-    for pid in $(pgrep -f "$T/live.rt"); do kill -KILL "$pid" 2>/dev/null; done
 else
     log "kmq_live: skipped ($LIVE_S s of budget left)"
 fi
