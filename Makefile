@@ -47,7 +47,7 @@ else
 endif
 
 CC       ?= cc
-CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Iclient/jupyter -Ibroker -Ihost -Ikernel
+CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Iclient/json -Iclient/jupyter -Iclient/http -Ibroker -Ihost -Ikernel
 CFLAGS    = -std=c11 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PY_CFLAGS = $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes 2>/dev/null))
@@ -66,6 +66,8 @@ KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
 JUPYTER_SRC = $(filter-out client/jupyter/jupyter_main.c,$(wildcard client/jupyter/*.c))
+# kernelmq's payloads as JSON (jansson, base64 by libsodium): kmq-jupyter and kmq-http.
+JSON_SRC    = $(wildcard client/json/*.c)
 
 # Python compiled into kmq-kernel, one NAME=PATH a line: PATH a package
 # directory or a .py file, NAME what it is imported as. kernel/embed_zip.py
@@ -87,6 +89,7 @@ HOST_OBJ   = $(call obj,$(HOST_SRC))
 KERNEL_OBJ = $(call obj,$(KERNEL_SRC))
 CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
 JUPYTER_OBJ = $(call obj,$(JUPYTER_SRC))
+JSON_OBJ    = $(call obj,$(JSON_SRC))
 
 BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-host $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
@@ -117,7 +120,7 @@ print-packages:
 	@echo "deps: $(DEB_PACKAGES)"
 	@echo "bench: $(BENCH_PACKAGES)"
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/jupyter/*.h broker/*.h host/*.h kernel/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/json/*.h client/jupyter/*.h client/http/*.h broker/*.h host/*.h kernel/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) \
 	    $(if $(findstring client/jupyter/,$<),-DKMQ_PYTHON_VERSION='"$(PY_VERSION)"') -c $< -o $@
@@ -153,7 +156,7 @@ $(BIN)/kmq: $(call obj,$(CLI_SRC)) $(BIN)/libkmq.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -ledit
 
 # A Jupyter kernel bound to a kernelmq session (client/jupyter/).
-$(BIN)/kmq-jupyter: $(BUILD)/client/jupyter/jupyter_main.o $(JUPYTER_OBJ) $(BIN)/libkmq.a
+$(BIN)/kmq-jupyter: $(BUILD)/client/jupyter/jupyter_main.o $(JUPYTER_OBJ) $(JSON_OBJ) $(BIN)/libkmq.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
 
@@ -164,7 +167,7 @@ $(BUILD)/kernel.a: $(KERNEL_OBJ)
 
 # Every module's selftest in one binary (tests/selftest.c lists them).
 $(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(HOST_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) \
-                     $(JUPYTER_OBJ) $(BUILD)/kernel.a
+                     $(JUPYTER_OBJ) $(JSON_OBJ) $(BUILD)/kernel.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
 

@@ -18,6 +18,7 @@
 #include "kmq_async.h"
 #include "jupyter_message.h"
 #include "jupyter_mime.h"
+#include "kmq_json.h"
 #include "signal_pipe.h"
 #include "sandbox.h"
 #include "monitor_request.h"
@@ -47,6 +48,7 @@ static const selftest_t s_tests [] = {
     { "kmq", kmq_test },
     { "kmq_async", kmq_async_test },
     { "jupyter_message", jupyter_message_test },
+    { "kmq_json", kmq_json_test },
     { "jupyter_mime", jupyter_mime_test },
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
