@@ -57,6 +57,8 @@ PY_LIBS   = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
 # kmq-jupyter's JSON and HMAC, and the Python version its kernel_info reports
 # (the sandbox runs Debian's python3).
 JUPYTER_LIBS = $(shell pkg-config --libs jansson libsodium 2>/dev/null)
+# kmq-http's HTTP server (and the JSON and tokens it shares with kmq-jupyter).
+HTTP_LIBS    = $(shell pkg-config --libs libmicrohttpd 2>/dev/null) $(JUPYTER_LIBS)
 PY_VERSION   = $(shell /usr/bin/python3 -c 'import platform; print(platform.python_version())' 2>/dev/null)
 
 COMMON_SRC = $(wildcard common/*.c)
@@ -68,6 +70,7 @@ CLI_SRC    = $(wildcard client/kmq_cli*.c)
 JUPYTER_SRC = $(filter-out client/jupyter/jupyter_main.c,$(wildcard client/jupyter/*.c))
 # kernelmq's payloads as JSON (jansson, base64 by libsodium): kmq-jupyter and kmq-http.
 JSON_SRC    = $(wildcard client/json/*.c)
+HTTP_SRC    = $(filter-out client/http/http_main.c,$(wildcard client/http/*.c))
 
 # Python compiled into kmq-kernel, one NAME=PATH a line: PATH a package
 # directory or a .py file, NAME what it is imported as. kernel/embed_zip.py
@@ -90,8 +93,10 @@ KERNEL_OBJ = $(call obj,$(KERNEL_SRC))
 CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
 JUPYTER_OBJ = $(call obj,$(JUPYTER_SRC))
 JSON_OBJ    = $(call obj,$(JSON_SRC))
+HTTP_OBJ    = $(call obj,$(HTTP_SRC))
 
 BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-host $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
+           $(BIN)/kmq-http \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
 .PHONY: all deps bench-deps print-packages run test check bench install clean
@@ -160,6 +165,11 @@ $(BIN)/kmq-jupyter: $(BUILD)/client/jupyter/jupyter_main.o $(JUPYTER_OBJ) $(JSON
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
 
+# An HTTP gateway: JSON and Server-Sent Events over one broker connection (client/http/).
+$(BIN)/kmq-http: $(BUILD)/client/http/http_main.o $(HTTP_OBJ) $(JSON_OBJ) $(BIN)/libkmq.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(HTTP_LIBS)
+
 # The kernel's objects as an archive, so kmq-selftest links only the
 # modules whose selftests it calls (not the executor's, which need libpython).
 $(BUILD)/kernel.a: $(KERNEL_OBJ)
@@ -167,9 +177,9 @@ $(BUILD)/kernel.a: $(KERNEL_OBJ)
 
 # Every module's selftest in one binary (tests/selftest.c lists them).
 $(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(HOST_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) \
-                     $(JUPYTER_OBJ) $(JSON_OBJ) $(BUILD)/kernel.a
+                     $(JUPYTER_OBJ) $(JSON_OBJ) $(HTTP_OBJ) $(BUILD)/kernel.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(HTTP_LIBS)
 
 # A test-only kernel whose sandbox layers can be switched off one at a time
 # (KMQ_SANDBOX_SKIP, read only when built with KMQ_SANDBOX_TEST_SWITCHES), to
@@ -210,7 +220,7 @@ bench: bench-deps all
 # (and /usr); kernelmq.Client.local() finds kmq-broker in PREFIX/bin from there.
 PREFIX     ?= /usr/local
 PY_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
-INSTALL_BIN = kmq-broker kmq-host kmq-kernel kmq
+INSTALL_BIN = kmq-broker kmq-host kmq-kernel kmq kmq-http
 PY_PACKAGE  = $(wildcard client/python/kernelmq/*.py)
 
 install: all
