@@ -2,7 +2,7 @@
 #
 #   make deps    install the Debian packages (idempotent)
 #   make         build bin/kmq-broker, bin/kmq-kernel, bin/kmq, bin/libkmq.a
-#   make run     deps + build + start the broker on its defaults
+#   make run     deps + build + start the broker on its defaults, kmq-http beside it
 #   make test    build + run every test (selftests and integration)
 #   make check   the same tests against ASan/UBSan builds in bin/asan/
 #   make bench   the benchmarks
@@ -198,11 +198,17 @@ $(BIN)/kmq-testpeer: $(BUILD)/tests/testpeer.o $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
 
+# kmq-http beside the broker, on 127.0.0.1:8080 (HTTP_FLAGS adds flags, e.g.
+# make run HTTP_FLAGS="--compat df-dict --no-auth"); it stops with the broker.
+HTTP_FLAGS ?=
 run: deps all
 	@echo "kmq-broker on its defaults. Jupyter: $(BIN)/kmq-jupyter install --user," \
 	      "then pick \"Python 3 (kernelmq sandbox)\" in a notebook, or run" \
 	      "jupyter console --kernel kernelmq"
-	$(BIN)/kmq-broker
+	@echo "kmq-http on http://127.0.0.1:8080: curl -H \"Authorization: Bearer \$$(cat" \
+	      "$${XDG_CONFIG_HOME:-$$HOME/.config}/kernelmq/http_token)\" ... (README: HTTP)"
+	$(BIN)/kmq-http $(HTTP_FLAGS) & http=$$!; \
+	$(BIN)/kmq-broker; status=$$?; kill $$http 2>/dev/null; wait $$http; exit $$status
 
 test: all
 	tests/run.sh $(BIN)

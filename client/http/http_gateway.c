@@ -528,6 +528,23 @@ http_gateway_run (http_gateway_t *self)
 }
 
 void
+http_gateway_print_routes (http_compat_t mode, bool all, FILE *out)
+{
+    size_t count;
+    const http_op_t *ops = http_api_ops (&count);
+    for (size_t i = 0; i < count; i++)
+        fprintf (out, "%s %s\n", ops [i].method, ops [i].pattern);
+    http_compat_t modes [] = { HTTP_COMPAT_DF_DICT, HTTP_COMPAT_CODE_SANDBOX };
+    for (size_t m = 0; m < sizeof modes / sizeof modes [0]; m++) {
+        if (!all && modes [m] != mode)
+            continue;
+        ops = http_compat_ops (modes [m], &count);
+        for (size_t i = 0; i < count; i++)
+            fprintf (out, "%s %s\n", ops [i].method, ops [i].pattern);
+    }
+}
+
+void
 http_gateway_test (bool verbose)
 {
     if (verbose)

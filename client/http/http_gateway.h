@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "http_server.h"
 
 typedef struct _http_gateway_t http_gateway_t;
@@ -45,6 +46,10 @@ http_gateway_t *http_gateway_new (const http_gateway_config_t *config,
 void http_gateway_destroy (http_gateway_t **self_p);
 //  Serves until SIGTERM or SIGINT; returns the exit status (0).
 int http_gateway_run (http_gateway_t *self);
+
+//  Prints the routes mode serves, one "METHOD PATTERN" a line (all modes'
+//  with HTTP_COMPAT_NONE and all set: see kmq-http --routes).
+void http_gateway_print_routes (http_compat_t mode, bool all, FILE *out);
 
 void http_gateway_test (bool verbose);
 

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <sys/resource.h>
 #include "http_gateway.h"
+#include "http_status.h"
 #include "mem.h"
 
 #define S_DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
@@ -45,7 +46,10 @@ static const char *s_usage =
 "                          (default 30; slow clients are cut off)\n"
 "  --idle-timeout-s S      a connection with no traffic for S seconds is closed\n"
 "                          (default 60)\n"
-"  -v, --verbose           log each request\n";
+"  -v, --verbose           log each request\n"
+"  --routes                print the routes (with --compat: that mode's too) and exit\n"
+"  --all-routes            print every route of every mode and exit\n"
+"  --error-table           print the error name to HTTP status table as JSON and exit\n";
 
 static int
 s_usage_error (const char *what, const char *arg)
@@ -216,6 +220,20 @@ main (int argc, char **argv)
         else
         if (streq (arg, "-v") || streq (arg, "--verbose"))
             config.verbose = true;
+        else
+        if (streq (arg, "--routes") || streq (arg, "--all-routes")) {
+            http_gateway_print_routes (config.compat, streq (arg, "--all-routes"), stdout);
+            return 0;
+        }
+        else
+        if (streq (arg, "--error-table")) {
+            printf ("{");
+            for (size_t e = 0; http_status_entry (e); e++)
+                printf ("%s\n  \"%s\": %u", e? ",": "", http_status_entry (e)->error,
+                        http_status_entry (e)->status);
+            printf ("\n}\n");
+            return 0;
+        }
         else
         if (streq (arg, "-h") || streq (arg, "--help")) {
             printf ("%s", s_usage);
