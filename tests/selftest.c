@@ -26,6 +26,7 @@
 #include "http_exec.h"
 #include "http_metrics.h"
 #include "http_gateway.h"
+#include "http_multipart.h"
 #include "signal_pipe.h"
 #include "sandbox.h"
 #include "monitor_request.h"
@@ -62,6 +63,7 @@ static const selftest_t s_tests [] = {
     { "http_route", http_route_test },
     { "http_exec", http_exec_test },
     { "http_metrics", http_metrics_test },
+    { "http_multipart", http_multipart_test },
     { "http_server", http_server_test },
     { "http_gateway", http_gateway_test },
     { "signal_pipe", signal_pipe_test },

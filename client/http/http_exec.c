@@ -151,9 +151,8 @@ http_exec_event (http_exec_t *self, kmq_reply_t *event, const char **name)
     return NULL;
 }
 
-//  Python's traceback lines as one string, as E2B gives it.
-static json_t *
-s_traceback (kmq_reply_t *reply)
+json_t *
+http_exec_traceback (kmq_reply_t *reply)
 {
     zchunk_t *all = zchunk_new (NULL, 0);
     size_t count = kmq_reply_strings (reply, "traceback");
@@ -215,7 +214,7 @@ http_exec_answer (http_exec_t *self, kmq_reply_t *reply, unsigned *status)
         json_object_set_new (answer, "error", python
             ? json_pack ("{s:o, s:o, s:o}", "name", s_str (kmq_reply_str (reply, "ename")),
                          "value", s_str (kmq_reply_str (reply, "evalue")),
-                         "traceback", s_traceback (reply))
+                         "traceback", http_exec_traceback (reply))
             : json_null ());
     }
     json_object_set_new (answer, "logs", json_pack ("{s:O, s:O}",
@@ -253,7 +252,7 @@ http_exec_final_event (http_exec_t *self, kmq_reply_t *reply, const char **name)
         json_object_set_new (event, "name", s_str (python? kmq_reply_str (reply, "ename"): error));
         json_object_set_new (event, "value", s_str (python? kmq_reply_str (reply, "evalue")
                                                           : kmq_reply_message (reply)));
-        json_object_set_new (event, "traceback", s_traceback (reply));
+        json_object_set_new (event, "traceback", http_exec_traceback (reply));
         json_object_set_new (event, "status", json_integer (python? 200: http_status_of (error)));
     }
     s_set_counts (event, reply);

@@ -51,6 +51,9 @@ json_t *http_exec_final_event (http_exec_t *self, kmq_reply_t *reply, const char
 //  All stdout (or stderr) so far as one string (owned by self).
 const char *http_exec_output (http_exec_t *self, const char *stream);
 
+//  A Python error reply's traceback lines as one string, as E2B gives it.
+json_t *http_exec_traceback (kmq_reply_t *reply);
+
 //  One display or result bundle as RESULT (above). Never NULL.
 json_t *http_exec_result (kmq_reply_t *msg, bool main);
 

@@ -118,7 +118,7 @@ void http_api_execute (http_ctx_t *ctx, const char *session, const char *code,
 
 //  The routes of a compat mode (none for HTTP_COMPAT_NONE).
 const http_op_t *http_compat_ops (http_compat_t mode, size_t *count);
-//  Python source the compat modes send (selftest: it compiles).
+//  The Python helpers every compat cell starts with.
 const char *http_compat_prelude (void);
 
 #endif
