@@ -19,7 +19,7 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                python3-matplotlib python3-plotly python3-zmq python3-msgpack \
                python3-dill \
                procps tmux \
-               libjansson-dev libsodium-dev libmicrohttpd-dev curl \
+               libjansson-dev libsodium-dev libmicrohttpd-dev curl openssl \
                python3-requests python3-jsonschema \
                python3-jupyter-client python3-jupyter-kernel-test \
                python3-nbclient python3-nbformat jupyter-console python3-jupyter-console \

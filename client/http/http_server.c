@@ -224,7 +224,6 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url,
           const char *method, const char *version, const char *upload_data,
           size_t *upload_data_size, void **con_cls)
 {
-    (void) version;
     http_server_t *self = (http_server_t *) cls;
     http_req_t *req = (http_req_t *) *con_cls;
     if (!req) {
@@ -242,6 +241,11 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url,
         self->req_count++;
         if (s_length_over (conn, self->config.max_body_bytes))
             s_refuse_too_large (req);
+        else
+        if (version && streq (version, MHD_HTTP_VERSION_1_1)
+        &&  !MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))
+            http_req_respond_error (req, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+                                    "an HTTP/1.1 request must have a Host header");
         return MHD_YES;
     }
     if (*upload_data_size) {
