@@ -579,32 +579,6 @@ s_reply_frame (kmq_reply_t *self, char *error, size_t error_size)
     return frame;
 }
 
-int
-kmq_reply_write_kmqf (kmq_reply_t *self, const char *path, char *error,
-                      size_t error_size)
-{
-    assert (self);
-    char scratch [8];
-    if (!error || !error_size) {
-        error = scratch;
-        error_size = sizeof scratch;
-    }
-    frame_t *frame = s_reply_frame (self, error, error_size);
-    if (!frame)
-        return -1;
-    FILE *out = path ? fopen (path, "wb") : stdout;
-    int rc = out ? frame_write_kmqf (frame, out) : -1;
-    if (rc != 0)
-        snprintf (error, error_size, "cannot write %s: %s", path ? path : "stdout",
-                  strerror (errno));
-    if (out && out != stdout && fclose (out) != 0 && rc == 0) {
-        snprintf (error, error_size, "cannot write %s: %s", path, strerror (errno));
-        rc = -1;
-    }
-    frame_destroy (&frame);
-    return rc;
-}
-
 void *
 kmq_reply_kmqf (kmq_reply_t *self, size_t *size, char *error, size_t error_size)
 {
@@ -633,4 +607,33 @@ kmq_reply_kmqf (kmq_reply_t *self, size_t *size, char *error, size_t error_size)
     }
     *size = length;
     return data;
+}
+
+int
+kmq_reply_write_kmqf (kmq_reply_t *self, const char *path, char *error,
+                      size_t error_size)
+{
+    assert (self);
+    char scratch [8];
+    if (!error || !error_size) {
+        error = scratch;
+        error_size = sizeof scratch;
+    }
+    size_t size;
+    void *bytes = kmq_reply_kmqf (self, &size, error, error_size);
+    if (!bytes)
+        return -1;
+    //  The file is made only now, once the frame is known valid
+    FILE *out = path ? fopen (path, "wb") : stdout;
+    int rc = out && fwrite (bytes, 1, size, out) == size ? 0 : -1;
+    if (rc != 0)
+        snprintf (error, error_size, "cannot write %s: %s", path ? path : "stdout",
+                  strerror (errno));
+    if (out && (out == stdout? fflush (out): fclose (out)) != 0 && rc == 0) {
+        snprintf (error, error_size, "cannot write %s: %s", path ? path : "stdout",
+                  strerror (errno));
+        rc = -1;
+    }
+    free (bytes);
+    return rc;
 }

@@ -8,6 +8,7 @@ PY=/usr/bin/python3
 start_broker --max-sessions 3 --max-queue 2 || exit 1
 
 HTTP_PIDS=()
+HTTP_LOGS=()
 # start_http NAME FLAGS...: kmq-http on a free loopback port, logging to
 # $T/NAME.log; sets HTTP_URL. Waits (bounded) until it answers health.
 start_http() {
@@ -17,6 +18,7 @@ start_http() {
     "$KMQ_BIN/kmq-http" --listen "127.0.0.1:$port" --endpoint "$ENDPOINT" -v "$@" \
         > "$T/$name.log" 2>&1 &
     HTTP_PIDS+=($!)
+    HTTP_LOGS+=("$T/$name.log")
     for _ in $(seq 1 100); do
         curl -s -o /dev/null "$HTTP_URL/v1/health" && return 0
         kill -0 "${HTTP_PIDS[-1]}" 2>/dev/null || break
@@ -32,7 +34,15 @@ stop_http() {
         if kill -0 "$pid" 2>/dev/null; then fail "kmq-http $pid exits on SIGTERM"; kill -KILL "$pid"; fi
         wait "$pid" 2>/dev/null
     done
+    # Under make check: what the sanitizers said when each one exited
+    for log in "${HTTP_LOGS[@]}"; do
+        if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"; then
+            fail "kmq-http exits clean under the sanitizers ($(basename "$log"))" \
+                 "$(grep -m3 -E "Sanitizer|runtime error" "$log")"
+        fi
+    done
     HTTP_PIDS=()
+    HTTP_LOGS=()
 }
 trap 'stop_http; cleanup' EXIT
 
@@ -107,6 +117,7 @@ if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" -out "$T/tls.c
     "$KMQ_BIN/kmq-http" --listen "127.0.0.1:$port" --endpoint "$ENDPOINT" --no-auth \
         --tls-cert "$T/tls.crt" --tls-key "$T/tls.key" > "$T/tls.log" 2>&1 &
     HTTP_PIDS+=($!)
+    HTTP_LOGS+=("$T/tls.log")
     wait_for 50 curl -s -o /dev/null --cacert "$T/tls.crt" "https://127.0.0.1:$port/v1/health"
     out=$(curl -s --cacert "$T/tls.crt" "https://127.0.0.1:$port/v1/sessions/tls/execute" -d '{"code":"6*7"}')
     expect_contains "TLS: execute over https with --tls-cert and --tls-key" '"text":"42"' "$out"

@@ -68,18 +68,12 @@ s_format_known (const char *format)
         || streq (format, "frame");
 }
 
-//  The reply's fields as a JSON object (what kmq_reply_json gives, less
-//  the status), or {}.
+//  The reply's fields as a JSON object, less the status.
 static json_t *
 s_fields (kmq_reply_t *reply)
 {
-    char *text = kmq_reply_json (reply);
-    json_t *json = json_loads (text, 0, NULL);
-    free (text);
-    if (!json)
-        json = json_object ();
-    json_object_del (json, "status");
-    return json;
+    static const char *const drop [] = { "status", NULL };
+    return kmq_json_fields (reply, drop);
 }
 
 //  Answers 200 with the reply's fields, or the error.
@@ -263,31 +257,33 @@ s_get_data (http_ctx_t *ctx)
 
 //  --- session requests ------------------------------------------------------------------
 
+//  A request of the route's session made by request (kmq_async_vars, ...),
+//  answered by on_reply.
 static void
-s_vars (http_ctx_t *ctx)
+s_session_call (http_ctx_t *ctx, uint64_t (*request) (kmq_async_t *, const char *),
+                const char *type, http_call_fn *on_reply)
 {
     const char *key = s_key (ctx);
     if (key)
-        http_gateway_call (ctx, kmq_async_vars (ctx->gw->kmq, key), "vars", key,
-                           NULL, s_reply_fields);
+        http_gateway_call (ctx, request (ctx->gw->kmq, key), type, key, NULL, on_reply);
+}
+
+static void
+s_vars (http_ctx_t *ctx)
+{
+    s_session_call (ctx, kmq_async_vars, "vars", s_reply_fields);
 }
 
 static void
 s_reset (http_ctx_t *ctx)
 {
-    const char *key = s_key (ctx);
-    if (key)
-        http_gateway_call (ctx, kmq_async_reset (ctx->gw->kmq, key), "reset", key,
-                           NULL, s_reply_fields);
+    s_session_call (ctx, kmq_async_reset, "reset", s_reply_fields);
 }
 
 static void
 s_interrupt (http_ctx_t *ctx)
 {
-    const char *key = s_key (ctx);
-    if (key)
-        http_gateway_call (ctx, kmq_async_interrupt (ctx->gw->kmq, key), "interrupt",
-                           key, NULL, s_reply_fields);
+    s_session_call (ctx, kmq_async_interrupt, "interrupt", s_reply_fields);
 }
 
 static void
@@ -302,10 +298,7 @@ s_close_reply (http_ctx_t *ctx, kmq_reply_t *reply)
 static void
 s_delete (http_ctx_t *ctx)
 {
-    const char *key = s_key (ctx);
-    if (key)
-        http_gateway_call (ctx, kmq_async_close (ctx->gw->kmq, key), "close", key,
-                           NULL, s_close_reply);
+    s_session_call (ctx, kmq_async_close, "close", s_close_reply);
 }
 
 static void
@@ -357,8 +350,7 @@ s_health_reply (http_ctx_t *ctx, kmq_reply_t *reply)
 static void
 s_health (http_ctx_t *ctx)
 {
-    http_gateway_call (ctx, kmq_async_stats (ctx->gw->kmq), "stats", NULL, NULL,
-                       s_health_reply);
+    http_gateway_stats (ctx, s_health_reply);
 }
 
 static void
@@ -385,8 +377,7 @@ s_stats_reply (http_ctx_t *ctx, kmq_reply_t *reply)
 static void
 s_stats (http_ctx_t *ctx)
 {
-    http_gateway_call (ctx, kmq_async_stats (ctx->gw->kmq), "stats", NULL, NULL,
-                       s_stats_reply);
+    http_gateway_stats (ctx, s_stats_reply);
 }
 
 static void
@@ -402,8 +393,7 @@ s_metrics_reply (http_ctx_t *ctx, kmq_reply_t *reply)
 static void
 s_metrics (http_ctx_t *ctx)
 {
-    http_gateway_call (ctx, kmq_async_stats (ctx->gw->kmq), "stats", NULL, NULL,
-                       s_metrics_reply);
+    http_gateway_stats (ctx, s_metrics_reply);
 }
 
 static const http_op_t s_ops [] = {

@@ -192,6 +192,21 @@ s_run (http_ctx_t *ctx, const char *body, http_call_fn *on_reply)
     http_gateway_call (ctx, id, "execute", session, s_collect, on_reply);
 }
 
+//  Runs a cell made of format, whose one %s becomes value as a Python
+//  string literal.
+static void
+s_run_named (http_ctx_t *ctx, const char *format, const char *value,
+             http_call_fn *on_reply)
+{
+    char *literal = s_literal (value, strlen (value));
+    if (!literal)
+        mem_oom ("a Python literal");   //  value is checked ASCII: always UTF-8
+    char *cell = mem_sprintf (format, literal);
+    s_run (ctx, cell, on_reply);
+    free (cell);
+    free (literal);
+}
+
 //  The answer a compat cell ended with (its application/json entry), or NULL.
 static json_t *
 s_answer (kmq_reply_t *reply)
@@ -248,12 +263,8 @@ s_uploaded (http_ctx_t *ctx, kmq_reply_t *reply)
     }
     ctx->body = json_pack ("{s:I, s:I}", "rows", (json_int_t) kmq_reply_uint (reply, "rows", 0),
                            "columns", (json_int_t) kmq_reply_uint (reply, "columns", 0));
-    char *name = s_literal (ctx->name, strlen (ctx->name));
-    char *cell = mem_sprintf ("_kmq_compat.keep(%s, " S_UPLOAD_VAR ")\ndel " S_UPLOAD_VAR
-                              "\n_kmq_compat.answer(None)\n", name);
-    s_run (ctx, cell, s_upload_kept);
-    free (cell);
-    free (name);
+    s_run_named (ctx, "_kmq_compat.keep(%s, " S_UPLOAD_VAR ")\ndel " S_UPLOAD_VAR
+                 "\n_kmq_compat.answer(None)\n", ctx->name, s_upload_kept);
 }
 
 //  The format of an uploaded file: by its name's suffix, else its type.
@@ -344,11 +355,7 @@ s_df_download (http_ctx_t *ctx)
     const char *name = s_name (ctx, "name");
     if (!name)
         return;
-    char *literal = s_literal (name, strlen (name));
-    char *cell = mem_sprintf ("_kmq_compat.records(df_dict[%s])\n", literal);
-    s_run (ctx, cell, s_download_reply);
-    free (cell);
-    free (literal);
+    s_run_named (ctx, "_kmq_compat.records(df_dict[%s])\n", name, s_download_reply);
 }
 
 //  The code field of a JSON body, as a literal; NULL after refusing.
@@ -524,11 +531,7 @@ s_cs_get (http_ctx_t *ctx)
     if (!key)
         return;
     ctx->name = mem_strdup (key);
-    char *name = s_literal (key, strlen (key));
-    char *cell = mem_sprintf ("_kmq_compat.answer(data_store[%s])\n", name);
-    s_run (ctx, cell, s_got);
-    free (cell);
-    free (name);
+    s_run_named (ctx, "_kmq_compat.answer(data_store[%s])\n", key, s_got);
 }
 
 static void
@@ -543,8 +546,7 @@ s_health_reply (http_ctx_t *ctx, kmq_reply_t *reply)
 static void
 s_cs_health (http_ctx_t *ctx)
 {
-    http_gateway_call (ctx, kmq_async_stats (ctx->gw->kmq), "stats", NULL, NULL,
-                       s_health_reply);
+    http_gateway_stats (ctx, s_health_reply);
 }
 
 static const http_op_t s_df_dict [] = {

@@ -55,6 +55,13 @@ http_gateway_call (http_ctx_t *ctx, uint64_t id, const char *type,
 }
 
 void
+http_gateway_stats (http_ctx_t *ctx, http_call_fn *on_reply)
+{
+    assert (ctx && on_reply);
+    http_gateway_call (ctx, kmq_async_stats (ctx->gw->kmq), "stats", NULL, NULL, on_reply);
+}
+
+void
 http_gateway_fail (http_ctx_t *ctx, kmq_reply_t *reply)
 {
     assert (ctx && reply);
@@ -145,6 +152,14 @@ http_gateway_sse (http_ctx_t *ctx, const char *name, json_t *data)
 
 //  --- watchers: GET /v1/sessions/{key}/events ----------------------------------
 
+//  zhash's free function for a session's list of watchers.
+static void
+s_list_free (void *data)
+{
+    zlist_t *list = (zlist_t *) data;
+    zlist_destroy (&list);
+}
+
 void
 http_gateway_watch (http_ctx_t *ctx, const char *session)
 {
@@ -154,7 +169,7 @@ http_gateway_watch (http_ctx_t *ctx, const char *session)
     if (!list) {
         list = zlist_new ();
         zhash_insert (self->watchers, session, list);
-        zhash_freefn (self->watchers, session, (zhash_free_fn *) zlist_destroy);
+        zhash_freefn (self->watchers, session, s_list_free);
     }
     zlist_append (list, ctx);
     ctx->watching = mem_strdup (session);
@@ -185,12 +200,8 @@ s_unwatch (http_ctx_t *ctx)
 static json_t *
 s_watch_json (kmq_reply_t *msg, const char *kind)
 {
-    char *text = kmq_reply_json (msg);
-    json_t *data = json_loads (text, 0, NULL);
-    free (text);
-    if (!data)
-        data = json_object ();
-    json_object_del (data, "mime");
+    static const char *const drop [] = { "mime", NULL };
+    json_t *data = kmq_json_fields (msg, drop);
     const char *session = kmq_reply_session_key (msg);
     json_object_set_new (data, "session", kmq_json_text (session, strlen (session)));
     if (kmq_reply_id (msg)) {

@@ -85,6 +85,8 @@ struct _http_gateway_t {
 void http_gateway_call (http_ctx_t *ctx, uint64_t id, const char *type,
                         const char *session, http_call_fn *on_event,
                         http_call_fn *on_reply);
+//  Asks the broker for stats for ctx; on_reply gets the answer.
+void http_gateway_stats (http_ctx_t *ctx, http_call_fn *on_reply);
 //  Answers an error reply of kernelmq with its status and {error, message}
 //  (and a Retry-After for 429).
 void http_gateway_fail (http_ctx_t *ctx, kmq_reply_t *reply);

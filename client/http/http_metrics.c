@@ -265,11 +265,7 @@ s_rss (uint64_t pid)
 static void
 s_broker (zchunk_t *out, kmq_reply_t *stats)
 {
-    char *text = kmq_reply_json (stats);
-    json_t *json = json_loads (text, 0, NULL);
-    free (text);
-    if (!json)
-        return;
+    json_t *json = kmq_json_fields (stats, NULL);
     const char *gauges [][2] = {
         { "sessions", "live sessions" }, { "kernels", "live kernel processes" },
         { "queued", "requests waiting in all sessions" },

@@ -147,6 +147,19 @@ kmq_json_is_clear_output (kmq_reply_t *msg, bool *wait)
     return true;
 }
 
+json_t *
+kmq_json_fields (kmq_reply_t *msg, const char *const *drop)
+{
+    char *text = kmq_reply_json (msg);
+    json_t *json = json_loads (text, 0, NULL);
+    free (text);
+    if (!json)
+        json = json_object ();
+    for (size_t i = 0; drop && drop [i]; i++)
+        json_object_del (json, drop [i]);
+    return json;
+}
+
 void
 kmq_json_test (bool verbose)
 {
@@ -184,6 +197,11 @@ kmq_json_test (bool verbose)
         bundle, "application/vnd.plotly.v1+json")), "{broken"));
     bool wait = true;
     SELFTEST_CHECK (!kmq_json_is_clear_output (event, &wait));
+    const char *drop [] = { "mime", NULL };
+    json_t *fields = kmq_json_fields (event, drop);
+    SELFTEST_CHECK (streq (json_string_value (json_object_get (fields, "session")), "nb1"));
+    SELFTEST_CHECK (!json_object_get (fields, "mime"));
+    json_decref (fields);
     json_decref (bundle);
     kmq_reply_destroy (&event);
 

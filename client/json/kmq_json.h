@@ -44,6 +44,11 @@ json_t *kmq_json_bundle (kmq_reply_t *msg);
 //  whether the frontend should wait for the next output.
 bool kmq_json_is_clear_output (kmq_reply_t *msg, bool *wait);
 
+//  msg's header fields as a JSON object (kmq_reply_json's, parsed), less
+//  the keys named in drop (a NULL-terminated list; may be NULL). Never NULL
+//  ({} when there are none).
+json_t *kmq_json_fields (kmq_reply_t *msg, const char *const *drop);
+
 void kmq_json_test (bool verbose);
 
 #endif

@@ -286,7 +286,9 @@ for i in range(5):
 jrequest("DELETE", E)
 
 # --- metrics ---------------------------------------------------------------------------------------
+jrequest("POST", "/v1/sessions/mem/execute", {"code": "1"})
 status, _, data = request("GET", "/metrics")
+jrequest("DELETE", "/v1/sessions/mem")
 text = data.decode()
 check("metrics: requests by type and outcome",
       'kmq_http_requests_total{type="execute",outcome="ok"}' in text
@@ -294,6 +296,7 @@ check("metrics: requests by type and outcome",
 check("metrics: a latency histogram",
       'kmq_http_request_duration_seconds_bucket{type="execute",le="+Inf"}' in text)
 check("metrics: kernel deaths by cause", 'kmq_kernel_deaths_total{cause="exit"} 1' in text)
+check("metrics: memory per session", 'kmq_session_memory_bytes{session="mem"}' in text)
 check("metrics: sessions from the broker and refusals by reason",
       "kmq_broker_sessions " in text and 'kmq_http_rejected_total{reason="bad_json"}' in text)
 finish()
