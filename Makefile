@@ -2,7 +2,7 @@
 #
 #   make deps    install the Debian packages (idempotent)
 #   make         build bin/kmq-broker, bin/kmq-kernel, bin/kmq, bin/libkmq.a
-#   make run     deps + build + start the broker on its defaults
+#   make run     deps + build + start the broker on its defaults, kmq-http beside it
 #   make test    build + run every test (selftests and integration)
 #   make check   the same tests against ASan/UBSan builds in bin/asan/
 #   make bench   the benchmarks
@@ -19,7 +19,8 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                python3-matplotlib python3-plotly python3-zmq python3-msgpack \
                python3-dill \
                procps tmux \
-               libjansson-dev libsodium-dev \
+               libjansson-dev libsodium-dev libmicrohttpd-dev curl openssl \
+               python3-requests python3-jsonschema \
                python3-jupyter-client python3-jupyter-kernel-test \
                python3-nbclient python3-nbformat jupyter-console python3-jupyter-console \
                jupyter-notebook chromium chromium-driver python3-selenium
@@ -46,7 +47,7 @@ else
 endif
 
 CC       ?= cc
-CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Iclient/jupyter -Ibroker -Ihost -Ikernel
+CPPFLAGS  = -D_GNU_SOURCE -Icommon -Iclient -Iclient/json -Iclient/jupyter -Iclient/http -Ibroker -Ihost -Ikernel
 CFLAGS    = -std=c11 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS) \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PY_CFLAGS = $(patsubst -I%,-isystem %,$(shell $(PYTHON_CONFIG) --includes 2>/dev/null))
@@ -56,6 +57,8 @@ PY_LIBS   = $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
 # kmq-jupyter's JSON and HMAC, and the Python version its kernel_info reports
 # (the sandbox runs Debian's python3).
 JUPYTER_LIBS = $(shell pkg-config --libs jansson libsodium 2>/dev/null)
+# kmq-http's HTTP server (and the JSON and tokens it shares with kmq-jupyter).
+HTTP_LIBS    = $(shell pkg-config --libs libmicrohttpd 2>/dev/null) $(JUPYTER_LIBS)
 PY_VERSION   = $(shell /usr/bin/python3 -c 'import platform; print(platform.python_version())' 2>/dev/null)
 
 COMMON_SRC = $(wildcard common/*.c)
@@ -65,6 +68,9 @@ KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
 JUPYTER_SRC = $(filter-out client/jupyter/jupyter_main.c,$(wildcard client/jupyter/*.c))
+# kernelmq's payloads as JSON (jansson, base64 by libsodium): kmq-jupyter and kmq-http.
+JSON_SRC    = $(wildcard client/json/*.c)
+HTTP_SRC    = $(filter-out client/http/http_main.c,$(wildcard client/http/*.c))
 
 # Python compiled into kmq-kernel, one NAME=PATH a line: PATH a package
 # directory or a .py file, NAME what it is imported as. kernel/embed_zip.py
@@ -86,8 +92,11 @@ HOST_OBJ   = $(call obj,$(HOST_SRC))
 KERNEL_OBJ = $(call obj,$(KERNEL_SRC))
 CLIENT_OBJ = $(call obj,$(CLIENT_SRC))
 JUPYTER_OBJ = $(call obj,$(JUPYTER_SRC))
+JSON_OBJ    = $(call obj,$(JSON_SRC))
+HTTP_OBJ    = $(call obj,$(HTTP_SRC))
 
 BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-host $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
+           $(BIN)/kmq-http \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
 .PHONY: all deps bench-deps print-packages run test check bench install clean
@@ -116,7 +125,7 @@ print-packages:
 	@echo "deps: $(DEB_PACKAGES)"
 	@echo "bench: $(BENCH_PACKAGES)"
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/jupyter/*.h broker/*.h host/*.h kernel/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h client/*.h client/json/*.h client/jupyter/*.h client/http/*.h broker/*.h host/*.h kernel/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(findstring kernel/,$<),$(PY_CFLAGS)) \
 	    $(if $(findstring client/jupyter/,$<),-DKMQ_PYTHON_VERSION='"$(PY_VERSION)"') -c $< -o $@
@@ -152,9 +161,14 @@ $(BIN)/kmq: $(call obj,$(CLI_SRC)) $(BIN)/libkmq.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) -ledit
 
 # A Jupyter kernel bound to a kernelmq session (client/jupyter/).
-$(BIN)/kmq-jupyter: $(BUILD)/client/jupyter/jupyter_main.o $(JUPYTER_OBJ) $(BIN)/libkmq.a
+$(BIN)/kmq-jupyter: $(BUILD)/client/jupyter/jupyter_main.o $(JUPYTER_OBJ) $(JSON_OBJ) $(BIN)/libkmq.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
+
+# An HTTP gateway: JSON and Server-Sent Events over one broker connection (client/http/).
+$(BIN)/kmq-http: $(BUILD)/client/http/http_main.o $(HTTP_OBJ) $(JSON_OBJ) $(BIN)/libkmq.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(HTTP_LIBS)
 
 # The kernel's objects as an archive, so kmq-selftest links only the
 # modules whose selftests it calls (not the executor's, which need libpython).
@@ -163,9 +177,9 @@ $(BUILD)/kernel.a: $(KERNEL_OBJ)
 
 # Every module's selftest in one binary (tests/selftest.c lists them).
 $(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(HOST_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ) \
-                     $(JUPYTER_OBJ) $(BUILD)/kernel.a
+                     $(JUPYTER_OBJ) $(JSON_OBJ) $(HTTP_OBJ) $(BUILD)/kernel.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(JUPYTER_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS) $(HTTP_LIBS)
 
 # A test-only kernel whose sandbox layers can be switched off one at a time
 # (KMQ_SANDBOX_SKIP, read only when built with KMQ_SANDBOX_TEST_SWITCHES), to
@@ -184,11 +198,17 @@ $(BIN)/kmq-testpeer: $(BUILD)/tests/testpeer.o $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
 
+# kmq-http beside the broker, on 127.0.0.1:8080 (HTTP_FLAGS adds flags, e.g.
+# make run HTTP_FLAGS="--compat df-dict --no-auth"); it stops with the broker.
+HTTP_FLAGS ?=
 run: deps all
 	@echo "kmq-broker on its defaults. Jupyter: $(BIN)/kmq-jupyter install --user," \
 	      "then pick \"Python 3 (kernelmq sandbox)\" in a notebook, or run" \
 	      "jupyter console --kernel kernelmq"
-	$(BIN)/kmq-broker
+	@echo "kmq-http on http://127.0.0.1:8080: curl -H \"Authorization: Bearer \$$(cat" \
+	      "$${XDG_CONFIG_HOME:-$$HOME/.config}/kernelmq/http_token)\" ... (README: HTTP)"
+	$(BIN)/kmq-http $(HTTP_FLAGS) & http=$$!; \
+	$(BIN)/kmq-broker; status=$$?; kill $$http 2>/dev/null; wait $$http; exit $$status
 
 test: all
 	tests/run.sh $(BIN)
@@ -206,7 +226,7 @@ bench: bench-deps all
 # (and /usr); kernelmq.Client.local() finds kmq-broker in PREFIX/bin from there.
 PREFIX     ?= /usr/local
 PY_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
-INSTALL_BIN = kmq-broker kmq-host kmq-kernel kmq
+INSTALL_BIN = kmq-broker kmq-host kmq-kernel kmq kmq-http
 PY_PACKAGE  = $(wildcard client/python/kernelmq/*.py)
 
 install: all

@@ -222,6 +222,22 @@ if ex:
 else:
     rows.append(("6 small executes through kernels", FAILED, "", "-", "-", "-"))
 
+hr, ht = load("http_rtt"), load("http_tput_exec")
+if hr:
+    rows.append(("7 HTTP execute x=1 RTT through kmq-http, keep-alive (Python http.client)",
+                 lat(hr), "kmq C client: " + lat(kmq_c) + "; Python DEALER: " + lat(kmq_py),
+                 f"{hr['median_ms'] / kmq_c['median_ms']:.2f}x the C client" if kmq_c else "-",
+                 "-", "-"))
+else:
+    rows.append(("7 HTTP execute RTT through kmq-http", FAILED, "", "-", "-", "-"))
+if ht:
+    rows.append((f"7 HTTP executes x=1 per second through kmq-http ({ht['connections']} "
+                 f"connections, one session each, one request at a time; errors {ht['errors']})",
+                 rate(ht), "ZeroMQ Python client, as in 6: " + rate(ex),
+                 f"{ht['rate'] / ex['rate']:.2f}x the ZeroMQ client" if ex else "-", "-", "-"))
+else:
+    rows.append(("7 HTTP executes per second through kmq-http", FAILED, "", "-", "-", "-"))
+
 head = ("figure", "kernelmq", "anchor (same run)", "ratio", "DESIGN 7 target", "met")
 print(f"kernelmq benchmarks  {info('date')}")
 print(f"machine: {info('machine')}")

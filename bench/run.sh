@@ -36,7 +36,7 @@ T=$(mktemp -d /tmp/kmq-bench.XXXXXX)
 # A private copy of the binaries, so a rebuild of BIN during the run does not
 # swap the broker or the kernel under a benchmark.
 mkdir -p "$T/bin"
-for f in kmq-broker kmq-host kmq-kernel kmq libkmq.a; do
+for f in kmq-broker kmq-host kmq-kernel kmq kmq-http libkmq.a; do
     cp "$BIN/$f" "$T/bin/" || { echo "bench: $BIN/$f is missing: run make" >&2; rm -rf "$T"; exit 0; }
 done
 BIN="$T/bin"
@@ -110,6 +110,24 @@ step() {
     fi
     log "$name: failed (exit $?)"
     FAILED_STEPS="$FAILED_STEPS $name"
+    return 1
+}
+
+# start_http: kmq-http (no tokens, loopback) in front of the broker at
+# ENDPOINT; sets HTTP_URL and HTTP_PID.
+start_http() {
+    local port; port=$(free_port)
+    HTTP_URL="http://127.0.0.1:$port"
+    "$BIN/kmq-http" --listen "127.0.0.1:$port" --endpoint "$ENDPOINT" --no-auth \
+        > "$T/http.log" 2>&1 &
+    HTTP_PID=$!
+    echo "$HTTP_PID kmq-http" >> "$PIDS"
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "$HTTP_URL/v1/health" && return 0
+        kill -0 "$HTTP_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "kmq-http did not come up (log: $T/http.log)"
     return 1
 }
 
@@ -190,6 +208,10 @@ step floor_rtt 60 "$ZB" rtt "$FLOOR_FE" "$CALLS"
 if start_broker rtt; then
     step kmq_rtt_c 120 "$ZB" kmqrtt "$ENDPOINT" bench-rtt-c "$CALLS"
     step kmq_rtt_py 120 $PY "$HERE/kmq_bench.py" rtt "$ENDPOINT" "$CALLS"
+    if start_http; then
+        step http_rtt 120 $PY "$HERE/http_bench.py" rtt "$HTTP_URL" "$CALLS"
+        kill_pid "$HTTP_PID" kmq-http
+    fi
     stop_broker
 fi
 step ipy_rtt 150 $PY "$HERE/ipy_bench.py" rtt "$CALLS" "$T/ipy.pids"
@@ -261,6 +283,10 @@ if start_broker tput; then
     step kmq_tput_hb 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 hb
     step kmq_tput_stats 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 stats
     step kmq_tput_exec 60 $PY "$HERE/kmq_bench.py" execload "$ENDPOINT" 4 2 "$SECONDS_TPUT" 4
+    if start_http; then
+        step http_tput_exec 60 $PY "$HERE/http_bench.py" load "$HTTP_URL" 8 "$SECONDS_TPUT"
+        kill_pid "$HTTP_PID" kmq-http
+    fi
     stop_broker
 fi
 

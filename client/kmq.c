@@ -561,48 +561,11 @@ kmq_execute (kmq_t *self, const char *session, const char *code, size_t len,
     return msg? s_request (self, &msg, id, session): refused;
 }
 
-//  A frame upload: the .kmqf's description and buffers, once valid.
-static kmq_reply_t *
-s_upload_frame (kmq_t *self, const char *session, const char *name,
-                const void *kmqf, size_t size)
-{
-    char error [400];
-    frame_t *frame = frame_from_kmqf (kmqf, size, error, sizeof error);
-    if (!frame)
-        return kmq_reply_local ("BAD_REQUEST", "%s", error);
-    size_t count = frame_buffer_count (frame);
-    const void **data = (const void **) calloc (count + 1, sizeof (void *));
-    size_t *sizes = (size_t *) calloc (count + 1, sizeof (size_t));
-    assert (data && sizes);
-    kmq_reply_t *refused = NULL;
-    for (size_t i = 0; i < count && !refused; i++) {
-        data [i] = frame_buffer (frame, i, &sizes [i]);
-        refused = kmq_check_size (self->max_payload, "a buffer of the frame", sizes [i]);
-    }
-    zmsg_t *msg = NULL;
-    uint64_t id = 0;
-    if (!refused) {
-        id = ++self->next_id;
-        msg = proto_encode_upload_frame (id, session, name, frame_description (frame),
-                                         data, sizes, count);
-    }
-    free (data);
-    free (sizes);
-    frame_destroy (&frame);
-    return refused ? refused : s_request (self, &msg, id, session);
-}
-
 kmq_reply_t *
 kmq_upload (kmq_t *self, const char *session, const char *name,
             const char *format, const void *data, size_t size)
 {
     assert (self && (data || size == 0));
-    if (format && streq (format, "frame")) {
-        kmq_reply_t *refused = kmq_check_session (session);
-        if (!refused)
-            refused = kmq_check_name (name, format);
-        return refused? refused: s_upload_frame (self, session, name, data, size);
-    }
     uint64_t id = ++self->next_id;
     kmq_reply_t *refused;
     zmsg_t *msg = kmq_request_upload (self->max_payload, id, session, name, format,

@@ -295,6 +295,10 @@ int kmq_reply_session (kmq_reply_t *self, size_t index, kmq_session_info_t *info
 //  is valid. Returns 0, or -1 with error filled with a sentence.
 int kmq_reply_write_kmqf (kmq_reply_t *self, const char *path,
                           char *error, size_t error_size);
+//  The same .kmqf file's bytes in memory: returns them (caller frees with
+//  free ()) with their count in *size, or NULL with error filled.
+void *kmq_reply_kmqf (kmq_reply_t *self, size_t *size, char *error,
+                      size_t error_size);
 
 //  The reply's fields as one JSON object (every protocol v1 reply field that
 //  is present, arrays and maps included, but not type and id). Caller

@@ -88,7 +88,7 @@ size_t kmq_async_outstanding (kmq_async_t *self);
 
 uint64_t kmq_async_execute (kmq_async_t *self, const char *session,
                             const char *code, size_t len, uint32_t timeout_ms);
-//  format "csv", "json" or "file" (a frame upload needs kmq_upload).
+//  format "csv", "json", "file", or "frame" (data: a .kmqf file, as kmq_upload).
 uint64_t kmq_async_upload (kmq_async_t *self, const char *session,
                            const char *name, const char *format,
                            const void *data, size_t size);

@@ -23,7 +23,8 @@ void kmq_reply_set_request (kmq_reply_t *self, uint64_t id, const char *session)
 zmsg_t *kmq_request_execute (uint64_t max_payload, uint64_t id, const char *session,
                              const char *code, size_t len, uint32_t timeout_ms,
                              kmq_reply_t **refused);
-//  format csv, json or file; frame uploads are built by kmq_upload.
+//  format csv, json, file, or frame (data is then a .kmqf file, validated
+//  here: BAD_REQUEST when it is not a valid one).
 zmsg_t *kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
                             const char *name, const char *format,
                             const void *data, size_t size, kmq_reply_t **refused);
@@ -37,7 +38,7 @@ zmsg_t *kmq_request_code (uint64_t max_payload, proto_type_t type, uint64_t id,
 //  reset, vars, interrupt, close, attach, detach.
 zmsg_t *kmq_request_simple (proto_type_t type, uint64_t id, const char *session,
                             kmq_reply_t **refused);
-//  The single checks, for what the builders do not cover (frame uploads).
+//  The single checks.
 kmq_reply_t *kmq_check_session (const char *session);
 kmq_reply_t *kmq_check_size (uint64_t max_payload, const char *what, size_t size);
 kmq_reply_t *kmq_check_name (const char *name, const char *format);

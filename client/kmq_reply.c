@@ -552,6 +552,63 @@ kmq_reply_json (kmq_reply_t *self)
     return text;
 }
 
+//  The reply's frame, validated (a kernel is not trusted); NULL with error
+//  filled when it has none or it is invalid.
+static frame_t *
+s_reply_frame (kmq_reply_t *self, char *error, size_t error_size)
+{
+    const msgpack_object *description = self->msg && proto_msg_is_ok (self->msg)
+                                      ? proto_msg_object (self->msg, "frame") : NULL;
+    if (!description) {
+        snprintf (error, error_size, "the reply carries no frame: download with "
+                  "format \"frame\"");
+        return NULL;
+    }
+    size_t count = proto_msg_payload_count (self->msg);
+    frame_buffer_t *buffers = (frame_buffer_t *) mem_alloc ((count + 1) * sizeof (frame_buffer_t));
+    for (size_t i = 0; i < count; i++) {
+        zframe_t *frame = proto_msg_payload (self->msg, i);
+        buffers [i].data = zframe_data (frame);
+        buffers [i].size = zframe_size (frame);
+    }
+    char why [400];
+    frame_t *frame = frame_new (description, buffers, count, why, sizeof why);
+    free (buffers);
+    if (!frame)
+        snprintf (error, error_size, "the kernel sent an invalid frame: %s", why);
+    return frame;
+}
+
+void *
+kmq_reply_kmqf (kmq_reply_t *self, size_t *size, char *error, size_t error_size)
+{
+    assert (self && size);
+    char scratch [8];
+    if (!error || !error_size) {
+        error = scratch;
+        error_size = sizeof scratch;
+    }
+    *size = 0;
+    frame_t *frame = s_reply_frame (self, error, error_size);
+    if (!frame)
+        return NULL;
+    char *data = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream (&data, &length);
+    int rc = out? frame_write_kmqf (frame, out): -1;
+    if (out && fclose (out) != 0)
+        rc = -1;
+    frame_destroy (&frame);
+    if (rc != 0) {
+        snprintf (error, error_size, "cannot write the frame in memory: %s",
+                  strerror (errno));
+        free (data);
+        return NULL;
+    }
+    *size = length;
+    return data;
+}
+
 int
 kmq_reply_write_kmqf (kmq_reply_t *self, const char *path, char *error,
                       size_t error_size)
@@ -562,37 +619,21 @@ kmq_reply_write_kmqf (kmq_reply_t *self, const char *path, char *error,
         error = scratch;
         error_size = sizeof scratch;
     }
-    const msgpack_object *description = self->msg && proto_msg_is_ok (self->msg)
-                                      ? proto_msg_object (self->msg, "frame") : NULL;
-    if (!description) {
-        snprintf (error, error_size, "the reply carries no frame: download with "
-                  "format \"frame\"");
+    size_t size;
+    void *bytes = kmq_reply_kmqf (self, &size, error, error_size);
+    if (!bytes)
         return -1;
-    }
-    size_t count = proto_msg_payload_count (self->msg);
-    frame_buffer_t *buffers = (frame_buffer_t *) calloc (count + 1, sizeof (frame_buffer_t));
-    assert (buffers);
-    for (size_t i = 0; i < count; i++) {
-        zframe_t *frame = proto_msg_payload (self->msg, i);
-        buffers [i].data = zframe_data (frame);
-        buffers [i].size = zframe_size (frame);
-    }
-    char why [400];
-    frame_t *frame = frame_new (description, buffers, count, why, sizeof why);
-    free (buffers);
-    if (!frame) {
-        snprintf (error, error_size, "the kernel sent an invalid frame: %s", why);
-        return -1;
-    }
+    //  The file is made only now, once the frame is known valid
     FILE *out = path ? fopen (path, "wb") : stdout;
-    int rc = out ? frame_write_kmqf (frame, out) : -1;
+    int rc = out && fwrite (bytes, 1, size, out) == size ? 0 : -1;
     if (rc != 0)
         snprintf (error, error_size, "cannot write %s: %s", path ? path : "stdout",
                   strerror (errno));
-    if (out && out != stdout && fclose (out) != 0 && rc == 0) {
-        snprintf (error, error_size, "cannot write %s: %s", path, strerror (errno));
+    if (out && (out == stdout? fflush (out): fclose (out)) != 0 && rc == 0) {
+        snprintf (error, error_size, "cannot write %s: %s", path ? path : "stdout",
+                  strerror (errno));
         rc = -1;
     }
-    frame_destroy (&frame);
+    free (bytes);
     return rc;
 }

@@ -3,6 +3,8 @@
     the broker's max_payload), shared by the blocking kmq and kmq_async.   */
 #include <czmq.h>
 #include "kmq_private.h"
+#include "frame.h"
+#include "mem.h"
 
 kmq_reply_t *
 kmq_check_session (const char *session)
@@ -60,6 +62,35 @@ kmq_request_execute (uint64_t max_payload, uint64_t id, const char *session,
     return proto_encode_execute (id, session, code? code: "", len, timeout_ms);
 }
 
+//  A frame upload: the .kmqf's description and buffers, once valid.
+static zmsg_t *
+s_upload_frame (uint64_t max_payload, uint64_t id, const char *session,
+                const char *name, const void *kmqf, size_t size,
+                kmq_reply_t **refused)
+{
+    char error [400];
+    frame_t *frame = frame_from_kmqf (kmqf, size, error, sizeof error);
+    if (!frame) {
+        *refused = kmq_reply_local ("BAD_REQUEST", "%s", error);
+        return NULL;
+    }
+    size_t count = frame_buffer_count (frame);
+    const void **data = (const void **) mem_alloc ((count + 1) * sizeof (void *));
+    size_t *sizes = (size_t *) mem_alloc ((count + 1) * sizeof (size_t));
+    for (size_t i = 0; i < count && !*refused; i++) {
+        data [i] = frame_buffer (frame, i, &sizes [i]);
+        *refused = kmq_check_size (max_payload, "a buffer of the frame", sizes [i]);
+    }
+    zmsg_t *msg = NULL;
+    if (!*refused)
+        msg = proto_encode_upload_frame (id, session, name, frame_description (frame),
+                                         data, sizes, count);
+    free (data);
+    free (sizes);
+    frame_destroy (&frame);
+    return msg;
+}
+
 zmsg_t *
 kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
                     const char *name, const char *format, const void *data,
@@ -70,8 +101,8 @@ kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
     if (!*refused)
         *refused = kmq_check_name (name, format);
     if (!*refused && streq (format, "frame"))
-        *refused = kmq_reply_local ("BAD_REQUEST", "a frame upload is sent with"
-                                    " kmq_upload");
+        return s_upload_frame (max_payload, id, session, name, data? data: "", size,
+                               refused);
     if (!*refused)
         *refused = kmq_check_size (max_payload, "the upload", size);
     if (*refused)

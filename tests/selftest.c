@@ -19,6 +19,15 @@
 #include "kmq_async.h"
 #include "jupyter_message.h"
 #include "jupyter_mime.h"
+#include "kmq_json.h"
+#include "http_server.h"
+#include "http_status.h"
+#include "http_token.h"
+#include "http_route.h"
+#include "http_exec.h"
+#include "http_metrics.h"
+#include "http_gateway.h"
+#include "http_multipart.h"
 #include "signal_pipe.h"
 #include "sandbox.h"
 #include "monitor_request.h"
@@ -49,7 +58,16 @@ static const selftest_t s_tests [] = {
     { "kmq", kmq_test },
     { "kmq_async", kmq_async_test },
     { "jupyter_message", jupyter_message_test },
+    { "kmq_json", kmq_json_test },
     { "jupyter_mime", jupyter_mime_test },
+    { "http_status", http_status_test },
+    { "http_token", http_token_test },
+    { "http_route", http_route_test },
+    { "http_exec", http_exec_test },
+    { "http_metrics", http_metrics_test },
+    { "http_multipart", http_multipart_test },
+    { "http_server", http_server_test },
+    { "http_gateway", http_gateway_test },
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
     { "monitor_request", monitor_request_test },

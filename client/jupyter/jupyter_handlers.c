@@ -97,7 +97,7 @@ s_execute_done (jupyter_kernel_t *self, jupyter_pending_t *pending, kmq_reply_t 
         if (pending->carry.size [i])
             jupyter_kernel_publish (self, parent, "stream", json_pack (
                 "{s:s, s:o}", "name", i? "stderr": "stdout", "text",
-                jupyter_mime_text (pending->carry.bytes [i], pending->carry.size [i])));
+                kmq_json_text (pending->carry.bytes [i], pending->carry.size [i])));
     jupyter_output_result (self, reply, parent, pending->silent);
     uint64_t count = kmq_reply_execution_count (reply);
     if (count && !pending->store_history) {
@@ -177,7 +177,7 @@ s_complete_done (jupyter_kernel_t *self, jupyter_pending_t *pending, kmq_reply_t
     if (kmq_reply_ok (reply)) {
         for (size_t i = 0; i < kmq_reply_match_count (reply); i++) {
             const char *match = kmq_reply_match (reply, i);
-            json_array_append_new (matches, jupyter_mime_text (match, strlen (match)));
+            json_array_append_new (matches, kmq_json_text (match, strlen (match)));
         }
         start = jupyter_mime_byte_to_cursor (code, len, kmq_reply_uint (reply, "cursor_start", 0));
         end = jupyter_mime_byte_to_cursor (code, len, kmq_reply_uint (reply, "cursor_end", 0));
@@ -204,7 +204,7 @@ s_inspect_done (jupyter_kernel_t *self, jupyter_pending_t *pending, kmq_reply_t 
     bool found = kmq_reply_ok (reply) && kmq_reply_bool (reply, "found", false);
     s_finish (self, &pending->request, pending->channel, "inspect_reply", json_pack (
         "{s:s, s:b, s:o, s:{}}", "status", "ok", "found", found,
-        "data", found? jupyter_mime_bundle (reply): json_object (), "metadata"));
+        "data", found? kmq_json_bundle (reply): json_object (), "metadata"));
 }
 
 static void
@@ -228,7 +228,7 @@ s_is_complete_done (jupyter_kernel_t *self, jupyter_pending_t *pending, kmq_repl
     if (streq (status, "incomplete")) {
         const char *indent = kmq_reply_str (reply, "indent");
         json_object_set_new (content, "indent",
-                             jupyter_mime_text (indent? indent: "", indent? strlen (indent): 0));
+                             kmq_json_text (indent? indent: "", indent? strlen (indent): 0));
     }
     s_finish (self, &pending->request, pending->channel, "is_complete_reply", content);
 }

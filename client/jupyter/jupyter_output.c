@@ -45,13 +45,13 @@ s_stream_chunk (jupyter_kernel_t *self, kmq_reply_t *event, json_t *parent,
         memcpy (text, carry->bytes [which], held);
     memcpy (text + held, data, size);
     size_t total = held + size;
-    size_t whole = carry? jupyter_mime_complete_utf8 (text, total): total;
+    size_t whole = carry? kmq_json_complete_utf8 (text, total): total;
     if (carry) {
         carry->size [which] = total - whole;
         memcpy (carry->bytes [which], text + whole, total - whole);
     }
     if (whole > 0)
-        s_stream (self, parent, name, jupyter_mime_text (text, whole));
+        s_stream (self, parent, name, kmq_json_text (text, whole));
     free (text);
 }
 
@@ -59,14 +59,14 @@ static void
 s_display (jupyter_kernel_t *self, kmq_reply_t *event, json_t *parent)
 {
     bool wait = false;
-    if (jupyter_mime_is_clear_output (event, &wait)) {
+    if (kmq_json_is_clear_output (event, &wait)) {
         jupyter_kernel_publish (self, parent, "clear_output",
                                 json_pack ("{s:b}", "wait", wait));
         return;
     }
     jupyter_kernel_publish (self, parent, "display_data",
                             json_pack ("{s:o, s:{}, s:{}}", "data",
-                                       jupyter_mime_bundle (event),
+                                       kmq_json_bundle (event),
                                        "metadata", "transient"));
 }
 
@@ -77,7 +77,7 @@ s_notice (jupyter_kernel_t *self, json_t *parent, const char *format, ...)
     va_start (args, format);
     char *line = mem_vsprintf (format, args);
     va_end (args);
-    s_stream (self, parent, "stderr", jupyter_mime_text (line, strlen (line)));
+    s_stream (self, parent, "stderr", kmq_json_text (line, strlen (line)));
     free (line);
 }
 
@@ -99,7 +99,7 @@ jupyter_output_event (jupyter_kernel_t *self, kmq_reply_t *event,
         const void *code = kmq_reply_payload (event, 0, &size);
         if (silent || !type || !streq (type, "execute"))
             return;
-        json_t *text = jupyter_mime_text (code? code: "", code? size: 0);
+        json_t *text = kmq_json_text (code? code: "", code? size: 0);
         jupyter_kernel_publish (self, parent, "execute_input", json_pack (
             "{s:o, s:I}", "code", text, "execution_count",
             (json_int_t) kmq_reply_uint (event, "execution_count", 0)));
@@ -153,10 +153,10 @@ jupyter_output_error (kmq_reply_t *reply)
             size_t len = line? strlen (line): 0;
             while (len > 0 && line [len - 1] == '\n')
                 len--;      //  Jupyter joins the lines itself
-            json_array_append_new (traceback, jupyter_mime_text (line? line: "", len));
+            json_array_append_new (traceback, kmq_json_text (line? line: "", len));
         }
         return json_pack ("{s:s, s:o, s:o}", "ename", ename, "evalue",
-                          jupyter_mime_text (evalue? evalue: "", evalue? strlen (evalue): 0),
+                          kmq_json_text (evalue? evalue: "", evalue? strlen (evalue): 0),
                           "traceback", traceback);
     }
     //  Every other failure: kernelmq's error name and its sentence, which
@@ -166,10 +166,10 @@ jupyter_output_error (kmq_reply_t *reply)
     else
         ename = error;
     char *line = mem_sprintf ("%s: %s", ename, message);
-    json_array_append_new (traceback, jupyter_mime_text (line, strlen (line)));
+    json_array_append_new (traceback, kmq_json_text (line, strlen (line)));
     free (line);
     return json_pack ("{s:s, s:o, s:o}", "ename", ename, "evalue",
-                      jupyter_mime_text (message, strlen (message)), "traceback",
+                      kmq_json_text (message, strlen (message)), "traceback",
                       traceback);
 }
 
@@ -194,7 +194,7 @@ jupyter_output_result (jupyter_kernel_t *self, kmq_reply_t *reply,
     jupyter_kernel_publish (self, parent, "execute_result", json_pack (
         "{s:I, s:o, s:{}}", "execution_count",
         (json_int_t) kmq_reply_execution_count (reply),
-        "data", jupyter_mime_bundle (reply), "metadata"));
+        "data", kmq_json_bundle (reply), "metadata"));
 }
 
 json_t *
@@ -211,10 +211,10 @@ jupyter_output_foreign_parent (kmq_reply_t *event)
     jupyter_msg_now (date, sizeof date);
     //  Field by field: a peer's label need not be valid UTF-8
     json_t *parent = json_object ();
-    json_object_set_new (parent, "msg_id", jupyter_mime_text (msg_id, strlen (msg_id)));
-    json_object_set_new (parent, "msg_type", jupyter_mime_text (msg_type, strlen (msg_type)));
-    json_object_set_new (parent, "session", jupyter_mime_text (session, strlen (session)));
-    json_object_set_new (parent, "username", jupyter_mime_text (client, strlen (client)));
+    json_object_set_new (parent, "msg_id", kmq_json_text (msg_id, strlen (msg_id)));
+    json_object_set_new (parent, "msg_type", kmq_json_text (msg_type, strlen (msg_type)));
+    json_object_set_new (parent, "session", kmq_json_text (session, strlen (session)));
+    json_object_set_new (parent, "username", kmq_json_text (client, strlen (client)));
     json_object_set_new (parent, "date", json_string (date));
     json_object_set_new (parent, "version", json_string (JUPYTER_PROTOCOL_VERSION));
     free (msg_id);
