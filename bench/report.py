@@ -238,6 +238,32 @@ if ht:
 else:
     rows.append(("7 HTTP executes per second through kmq-http", FAILED, "", "-", "-", "-"))
 
+rs = load("kmq_restart")
+if rs:
+    ok = rs["first_answer_s"] <= 1.0 and rs["intact"] == rs["sessions"]
+    rows.append((f"8 broker SIGKILLed and restarted with {rs['sessions']} live sessions: "
+                 "kill to the first answered request; then len(df) on every session",
+                 f"{rs['first_answer_s'] * 1000:.0f} ms; {rs['intact']} of {rs['sessions']} "
+                 f"intact, {rs['state_lost']} lost, {rs['errors']} errors (all checked "
+                 f"{rs['all_checked_s']:.1f} s after the kill)",
+                 "-", "-", "<= 1 s, all intact",
+                 met(ok) + ("" if ok else f" ({rs['first_answer_s']:.2f} s)")))
+else:
+    rows.append(("8 broker restart with live sessions", FAILED, "", "-", "<= 1 s, all intact", "?"))
+sn = load("kmq_snapshot")
+if sn:
+    pk = sn["pickle_dump_s"] + sn["pickle_load_s"]
+    rows.append((f"8 a {sn['mb']:.0f} MB numeric DataFrame evicted and restored: "
+                 "snapshot stored / the restoring request",
+                 f"{sn['snapshot_s'] * 1000:.0f} / {sn['restore_first_request_s'] * 1000:.0f} ms "
+                 f"(blob {sn['blob_bytes'] / 1e6:.0f} MB)",
+                 f"pickle dumps + loads in-process {pk * 1000:.0f} ms; a fresh session's "
+                 f"first request {sn['fresh_first_request_s'] * 1000:.0f} ms",
+                 f"{(sn['snapshot_s'] + sn['restore_first_request_s']) / pk:.1f}x pickle",
+                 "-", "-"))
+else:
+    rows.append(("8 snapshot and restore of a DataFrame", FAILED, "", "-", "-", "-"))
+
 head = ("figure", "kernelmq", "anchor (same run)", "ratio", "DESIGN 7 target", "met")
 print(f"kernelmq benchmarks  {info('date')}")
 print(f"machine: {info('machine')}")
