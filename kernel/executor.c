@@ -227,11 +227,22 @@ executor_python_after_fork (bool in_child)
         PyOS_AfterFork_Parent ();
 }
 
+//  What the session's first reply says starts from its config's state_lost
+//  (a fresh fork has it at prepare; a pool child at its handover).
+static void
+s_first_notice (executor_python_t *self, const executor_config_t *config)
+{
+    free (self->first_notice);
+    self->first_notice = config->state_lost? mem_strdup (config->state_lost): NULL;
+    self->first_restored = false;
+}
+
 void
 executor_python_prepare (executor_python_t *python, const executor_config_t *config)
 {
     executor_python_t *self = python;
     self->config = config;
+    s_first_notice (self, config);
     uint64_t max_frame = config->max_payload? config->max_payload: PROTO_MAX_PAYLOAD;
     if (max_frame > PROTO_MAX_PAYLOAD)
         max_frame = PROTO_MAX_PAYLOAD;
@@ -249,9 +260,7 @@ executor_python_handover (executor_python_t *python, const executor_config_t *co
     self->config = config;
     self->replied = false;
     self->in_flight = false;
-    free (self->first_notice);
-    self->first_notice = config->state_lost? mem_strdup (config->state_lost): NULL;
-    self->first_restored = false;
+    s_first_notice (self, config);
     s_glue_call (self, "fresh_session");
     //  A signal the zygote's copy had pending is no request's business.
     executor_drop_stray_interrupt ();

@@ -63,7 +63,7 @@ kmq exec -s r1 'import time; time.sleep(4); print("finished", x)' \
     > "$T/inflight.out" 2> "$T/inflight.err" &
 cli=$!
 busy_then_crash() {
-    wait_for 100 test "$(stats_field r1 state)" == busy \
+    wait_for 300 test "$(stats_field r1 state)" == busy \
         || fail "the cell runs before the broker is killed" "$(kmq stats)"
     crash_and_restart_broker
 }
