@@ -341,9 +341,8 @@ s_attach (broker_t *self, zframe_t *client, proto_msg_t *req, bool attach)
 //  `shutdown` (protocol.md 12.2): the broker stops after this reply; with
 //  end_sessions it first ends every session and asks its hosts to exit.
 static void
-s_shutdown (broker_t *self, zframe_t *client, proto_msg_t *req)
+s_shutdown_now (broker_t *self, zframe_t *client, uint64_t id, bool end_sessions)
 {
-    bool end_sessions = proto_msg_bool (req, "end_sessions", false);
     size_t count = session_table_size (self->sessions);
     zsys_info ("kmq-broker: %s asked it to shut down%s", clients_label (self->clients, client),
                end_sessions? ", ending every session": "; sessions stay with their hosts");
@@ -363,11 +362,37 @@ s_shutdown (broker_t *self, zframe_t *client, proto_msg_t *req)
         zlistx_destroy (&list);
         broker_hosts_shutdown (self);
     }
-    proto_builder_t *ok = proto_reply_ok_begin (proto_msg_id (req), NULL);
+    proto_builder_t *ok = proto_reply_ok_begin (id, NULL);
     proto_builder_uint (ok, "sessions", end_sessions? count: 0);
     zmsg_t *msg = proto_builder_finish (&ok);
     broker_send_client (self, client, &msg);
     self->stopping = true;
+}
+
+//  Ending every session needs to know them all: a broker that has just
+//  started waits until its hosts have settled (their kernels said ready
+//  again), bounded by the settling time, so no host is left running.
+static void
+s_shutdown (broker_t *self, zframe_t *client, proto_msg_t *req)
+{
+    bool end_sessions = proto_msg_bool (req, "end_sessions", false);
+    if (end_sessions && broker_hosts_settling (self, zclock_mono ()) && !self->shutdown_client) {
+        zsys_info ("kmq-broker: shutdown with its sessions: waiting for the kernel hosts "
+                   "to report theirs first");
+        self->shutdown_client = zframe_dup (client);
+        self->shutdown_id = proto_msg_id (req);
+        return;
+    }
+    s_shutdown_now (self, client, proto_msg_id (req), end_sessions);
+}
+
+void
+broker_shutdown_check (broker_t *self, int64_t now)
+{
+    if (!self->shutdown_client || broker_hosts_settling (self, now))
+        return;
+    s_shutdown_now (self, self->shutdown_client, self->shutdown_id, true);
+    zframe_destroy (&self->shutdown_client);
 }
 
 //  Payload frames over max_payload are refused here: ZMQ_MAXMSGSIZE has
@@ -596,6 +621,7 @@ broker_destroy (broker_t **self_p)
     zlistx_destroy (&self->resumes);
     zhashx_destroy (&self->retired);
     zhashx_destroy (&self->snapshots);
+    zframe_destroy (&self->shutdown_client);
     clients_destroy (&self->clients);
     signal_pipe_destroy (&self->signals);
     free (self);

@@ -30,6 +30,8 @@ struct _broker_t {
                                     //  snapshot there, restored by its next kernel
     signal_pipe_t *signals;         //  SIGTERM, SIGINT wake the loop
     bool stopping;                  //  `shutdown` asked: the loop ends
+    zframe_t *shutdown_client;      //  a shutdown with sessions waiting for the
+    uint64_t shutdown_id;           //  hosts to settle (broker_shutdown_check)
     uint64_t epoch;                 //  random, this broker process's: in hello
                                     //  and heartbeats, so clients see a restart
     uint64_t kernel_seq;
@@ -98,6 +100,10 @@ void broker_client_gone (broker_t *self, zframe_t *client);
 //  Tries to send the owed `detached` notices; drops those sent or past
 //  their time.
 void broker_send_notices (broker_t *self, int64_t now);
+
+//  Carries out a `shutdown` with sessions that waited for the hosts to
+//  settle, once they have (broker.c; called by the timers).
+void broker_shutdown_check (broker_t *self, int64_t now);
 
 //  --- broker_kernel.c: kernels (the kernel contract, broker side) -------
 

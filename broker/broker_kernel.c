@@ -481,6 +481,7 @@ broker_timers (broker_t *self)
     if (now >= self->next_idle_check) {
         s_evict_idle (self, now);
         broker_retired_purge (self, now);
+        broker_shutdown_check (self, now);
         self->next_idle_check = now + S_IDLE_CHECK_MS;
     }
     int64_t next = self->next_heartbeat;

@@ -108,8 +108,10 @@ stop_broker() {
     fi
     wait "$BROKER_PID" 2>/dev/null
     BROKER_PID=""
+    [ -z "$host" ] && host=$(host_pid)
     if [ -n "$host" ] && ! wait_gone "$host" 100; then
-        fail "kernel host exits on shutdown --sessions"; kill -KILL "$host"
+        fail "kernel host exits on shutdown --sessions" "$(tail -20 "$T/broker.log")"
+        kill -KILL "$host"
     fi
 }
 
