@@ -24,6 +24,7 @@
 #include "monitor_replies.h"
 #include "proc_info.h"
 #include "fd_message.h"
+#include "zygote_spawn.h"
 #include "kernel_contract.h"
 
 typedef struct {
@@ -54,6 +55,7 @@ static const selftest_t s_tests [] = {
     { "monitor_replies", monitor_replies_test },
     { "proc_info", proc_info_test },
     { "fd_message", fd_message_test },
+    { "zygote_spawn", zygote_spawn_test },
 };
 
 static bool
