@@ -33,8 +33,6 @@ s_written (frame_t *frame, int (*write) (frame_t *, FILE *), size_t *size_p)
     return text;
 }
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -44,8 +42,6 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     SELFTEST_CHECK (s_null);
     return 0;
 }
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

@@ -36,8 +36,6 @@ typedef enum { S_SIGNED, S_RAW, S_UNSIGNED } s_mode_t;
 static jupyter_signer_t *s_keyed;
 static jupyter_signer_t *s_open;
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -122,8 +120,6 @@ s_reply (jupyter_msg_t *msg, jupyter_signer_t *signer, size_t identities)
     jupyter_msg_destroy (&back);
     jupyter_msg_destroy (&reply);
 }
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

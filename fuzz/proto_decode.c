@@ -134,8 +134,6 @@ s_peer_copy (proto_msg_t *msg)
     proto_msg_destroy (&decoded);
 }
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

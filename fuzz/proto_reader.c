@@ -93,8 +93,6 @@ s_read (s_run_t *run, size_t written)
     run->failed = true;
 }
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

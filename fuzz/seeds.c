@@ -76,41 +76,13 @@ s_message (const char *label, zmsg_t **msg_p)
     s_stream [s_stream_count++] = msg;
 }
 
-//  A frame description: 2 rows of one int64 column "a", a range index.
-static void
-s_description (msgpack_sbuffer *buffer, msgpack_unpacked *unpacked)
-{
-    msgpack_sbuffer_init (buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 3);
-    msgpack_pack_str_with_body (&pk, "rows", 4);
-    msgpack_pack_uint64 (&pk, 2);
-    msgpack_pack_str_with_body (&pk, "index", 5);
-    msgpack_pack_map (&pk, 5);
-    msgpack_pack_str_with_body (&pk, "name", 4);
-    msgpack_pack_nil (&pk);
-    msgpack_pack_str_with_body (&pk, "kind", 4);
-    msgpack_pack_str_with_body (&pk, "range", 5);
-    msgpack_pack_str_with_body (&pk, "start", 5);
-    msgpack_pack_int64 (&pk, 0);
-    msgpack_pack_str_with_body (&pk, "stop", 4);
-    msgpack_pack_int64 (&pk, 2);
-    msgpack_pack_str_with_body (&pk, "step", 4);
-    msgpack_pack_int64 (&pk, 1);
-    msgpack_pack_str_with_body (&pk, "columns", 7);
-    msgpack_pack_array (&pk, 1);
-    msgpack_pack_map (&pk, 3);
-    msgpack_pack_str_with_body (&pk, "name", 4);
-    msgpack_pack_str_with_body (&pk, "a", 1);
-    msgpack_pack_str_with_body (&pk, "kind", 4);
-    msgpack_pack_str_with_body (&pk, "numeric", 7);
-    msgpack_pack_str_with_body (&pk, "dtype", 5);
-    msgpack_pack_str_with_body (&pk, "int64", 5);
-    msgpack_unpacked_init (unpacked);
-    SELFTEST_CHECK (msgpack_unpack_next (unpacked, buffer->data, buffer->size, NULL)
-                    == MSGPACK_UNPACK_SUCCESS);
-}
+//  A frame description, packed as kmq_frame.py packs it: {rows: 2, index:
+//  {name: nil, kind: "range", start: 0, stop: 2, step: 1}, columns:
+//  [{name: "a", kind: "numeric", dtype: "int64"}]}.
+static const char s_description [] =
+    "\x83\xa4rows\x02"
+    "\xa5index\x85\xa4name\xc0\xa4kind\xa5range\xa5start\x00\xa4stop\x02\xa4step\x01"
+    "\xa7" "columns\x91\x83\xa4name\xa1" "a\xa4kind\xa7numeric\xa5" "dtype\xa5int64";
 
 static void
 s_requests (void)
@@ -149,9 +121,11 @@ s_requests (void)
     msg = proto_builder_finish (&builder);
     s_message ("resume", &msg);
 
-    msgpack_sbuffer packed;
     msgpack_unpacked description;
-    s_description (&packed, &description);
+    msgpack_unpacked_init (&description);
+    SELFTEST_CHECK (msgpack_unpack_next (&description, s_description,
+                                         sizeof s_description - 1, NULL)
+                    == MSGPACK_UNPACK_SUCCESS);
     const uint8_t values [16] = { 1, 0, 0, 0, 0, 0, 0, 0, 2 };
     const void *data [1] = { values };
     const size_t sizes [1] = { sizeof values };
@@ -165,7 +139,6 @@ s_requests (void)
     msg = proto_builder_finish (&builder);
     s_message ("reply-frame", &msg);
     msgpack_unpacked_destroy (&description);
-    msgpack_sbuffer_destroy (&packed);
 }
 
 static void
@@ -212,44 +185,46 @@ s_kernel_side (void)
     s_message ("reply-complete", &msg);
 }
 
-//  Host <-> broker (protocol.md 12), and the monitor's spawn (10.2).
+//  Host <-> broker (protocol.md 12), as host.c and broker_hosts.c build
+//  them: a type, its id and session, and up to two fields of each kind.
 static void
 s_host_side (void)
 {
-    proto_builder_t *builder = proto_builder_new (PROTO_HOST_READY, 0, NULL);
-    proto_builder_str (builder, "host", "local");
-    proto_builder_uint (builder, "pid", 100);
-    proto_builder_uint (builder, "version", PROTO_VERSION);
-    proto_builder_uint (builder, "max_sessions", 1000);
-    zmsg_t *msg = proto_builder_finish (&builder);
-    s_message ("host-ready", &msg);
-    builder = proto_builder_new (PROTO_HOST_STATUS, 0, NULL);
-    proto_builder_str (builder, "host", "local");
-    proto_builder_uint (builder, "sessions", 2);
-    msg = proto_builder_finish (&builder);
-    s_message ("host-status", &msg);
-    builder = proto_builder_new (PROTO_START, 30, "nb1");
-    proto_builder_str (builder, "kernel_id", "k1-0123abcd");
-    proto_builder_str (builder, "notice", "state was lost");
-    msg = proto_builder_finish (&builder);
-    s_message ("start", &msg);
-    builder = proto_builder_new (PROTO_STOP, 0, "nb1");
-    proto_builder_str (builder, "kernel_id", "k1-0123abcd");
-    proto_builder_uint (builder, "grace_ms", 2000);
-    msg = proto_builder_finish (&builder);
-    s_message ("stop", &msg);
-    builder = proto_builder_new (PROTO_KERNEL_EXITED, 0, "nb1");
-    proto_builder_str (builder, "kernel_id", "k1-0123abcd");
-    proto_builder_uint (builder, "pid", 4242);
-    proto_builder_str (builder, "cause", "killed by signal 9");
-    msg = proto_builder_finish (&builder);
-    s_message ("kernel-exited", &msg);
-    builder = proto_builder_new (PROTO_RESEND, 0, "nb1");
-    proto_builder_uint (builder, "request", 2);
-    msg = proto_builder_finish (&builder);
-    s_message ("resend", &msg);
-    msg = proto_encode_simple (PROTO_REREGISTER, 0, NULL);
-    s_message ("reregister", &msg);
+    static const struct {
+        const char *label;
+        proto_type_t type;
+        uint64_t id;
+        const char *session;
+        const char *strs [2][2];        //  key, value
+        const char *uint_keys [2];
+        uint64_t uints [2];
+    } seeds [] = {
+        { "host-ready", PROTO_HOST_READY, 0, NULL, { { "host", "local" } },
+          { "version", "max_sessions" }, { PROTO_VERSION, 1000 } },
+        { "host-status", PROTO_HOST_STATUS, 0, NULL, { { "host", "local" } },
+          { "sessions", "zygote_pid" }, { 2, 4100 } },
+        { "start", PROTO_START, 30, "nb1",
+          { { "kernel_id", "k1-0123abcd" }, { "notice", "state was lost" } }, { NULL }, { 0 } },
+        { "stop", PROTO_STOP, 0, "nb1", { { "kernel_id", "k1-0123abcd" } },
+          { "grace_ms" }, { 2000 } },
+        { "kernel-exited", PROTO_KERNEL_EXITED, 0, "nb1",
+          { { "kernel_id", "k1-0123abcd" }, { "cause", "killed by signal 9" } },
+          { "pid", "exit_status" }, { 4242, 9 } },
+        { "resend", PROTO_RESEND, 0, "nb1", { { NULL } }, { "request" }, { 2 } },
+        { "reregister", PROTO_REREGISTER, 0, NULL, { { NULL } }, { NULL }, { 0 } },
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds [0]; i++) {
+        proto_builder_t *builder = proto_builder_new (seeds [i].type, seeds [i].id,
+                                                      seeds [i].session);
+        for (size_t f = 0; f < 2; f++) {
+            if (seeds [i].strs [f][0])
+                proto_builder_str (builder, seeds [i].strs [f][0], seeds [i].strs [f][1]);
+            if (seeds [i].uint_keys [f])
+                proto_builder_uint (builder, seeds [i].uint_keys [f], seeds [i].uints [f]);
+        }
+        zmsg_t *msg = proto_builder_finish (&builder);
+        s_message (seeds [i].label, &msg);
+    }
 }
 
 //  proto_reader seeds: [limits] [n] [sizes] and streams of the messages.

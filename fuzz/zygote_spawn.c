@@ -65,8 +65,6 @@ s_check_handover (const zygote_spawn_t *spawn)
     zygote_spawn_clear (&child);
 }
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

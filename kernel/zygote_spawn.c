@@ -76,6 +76,22 @@ s_test_spawn (const char *config, size_t config_len, const char *notice)
     return proto_builder_finish (&builder);
 }
 
+//  Expects *msg_p (taken), with nfds descriptors, refused with a reason
+//  that holds needle; returns the id the refusal echoes.
+static uint64_t
+s_test_refused (zmsg_t *msg, size_t nfds, const char *fingerprint, const char *needle)
+{
+    zygote_spawn_t spawn;
+    char why [256];
+    SELFTEST_CHECK (zygote_spawn_decode (&msg, nfds, fingerprint, &spawn, why,
+                                         sizeof why) == -1);
+    SELFTEST_CHECK (!msg && strstr (why, needle));
+    uint64_t id = spawn.id;
+    SELFTEST_CHECK (!spawn.notice);
+    zygote_spawn_clear (&spawn);
+    return id;
+}
+
 void
 zygote_spawn_test (bool verbose)
 {
@@ -94,33 +110,21 @@ zygote_spawn_test (bool verbose)
     SELFTEST_CHECK (zygote_spawn_decode (&msg, 3, NULL, &spawn, why, sizeof why) == 0);
     SELFTEST_CHECK (!spawn.notice);
     zygote_spawn_clear (&spawn);
-    //  Refusals still know the id and session
+    //  Refusals still know the id (and the session: s_reply_error)
     msg = s_test_spawn ("a=1", 3, NULL);
     SELFTEST_CHECK (zygote_spawn_decode (&msg, 2, "a=1", &spawn, why, sizeof why) == -1);
     SELFTEST_CHECK (strstr (why, "carries 2 fds") && spawn.id == 7
                     && streq (spawn.session, "nb1"));
     zygote_spawn_clear (&spawn);
-    msg = s_test_spawn ("a=2", 3, NULL);
-    SELFTEST_CHECK (zygote_spawn_decode (&msg, 3, "a=1", &spawn, why, sizeof why) == -1);
-    SELFTEST_CHECK (strstr (why, "(a=2) differ from the zygote's (a=1)"));
-    zygote_spawn_clear (&spawn);
-    msg = s_test_spawn (NULL, 0, NULL);
-    SELFTEST_CHECK (zygote_spawn_decode (&msg, 3, "a=1", &spawn, why, sizeof why) == -1);
-    SELFTEST_CHECK (strstr (why, "(none)"));
-    zygote_spawn_clear (&spawn);
+    s_test_refused (s_test_spawn ("a=2", 3, NULL), 3, "a=1",
+                    "(a=2) differ from the zygote's (a=1)");
+    s_test_refused (s_test_spawn (NULL, 0, NULL), 3, "a=1", "(none)");
     //  The zygote's own value, then a NUL and more: not equal
-    msg = s_test_spawn ("a=1\0b=2", 7, NULL);
-    SELFTEST_CHECK (zygote_spawn_decode (&msg, 3, "a=1", &spawn, why, sizeof why) == -1);
-    SELFTEST_CHECK (strstr (why, "differ"));
-    zygote_spawn_clear (&spawn);
-    //  Another type, and no message at all
-    msg = proto_encode_simple (PROTO_ACK, 9, NULL);
-    SELFTEST_CHECK (zygote_spawn_decode (&msg, 3, NULL, &spawn, why, sizeof why) == -1);
-    SELFTEST_CHECK (strstr (why, "expected spawn, got ack") && spawn.id == 9);
-    zygote_spawn_clear (&spawn);
+    s_test_refused (s_test_spawn ("a=1\0b=2", 7, NULL), 3, "a=1", "differ");
+    //  Another type, and no header at all
+    SELFTEST_CHECK (s_test_refused (proto_encode_simple (PROTO_ACK, 9, NULL), 3, NULL,
+                                    "expected spawn, got ack") == 9);
     msg = zmsg_new ();
     zmsg_addstr (msg, "KMQ1");
-    SELFTEST_CHECK (zygote_spawn_decode (&msg, 3, NULL, &spawn, why, sizeof why) == -1);
-    SELFTEST_CHECK (strstr (why, "malformed spawn: ") && *spawn.session == 0);
-    zygote_spawn_clear (&spawn);
+    SELFTEST_CHECK (s_test_refused (msg, 3, NULL, "malformed spawn: ") == 0);
 }
