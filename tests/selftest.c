@@ -19,6 +19,7 @@
 #include "jupyter_message.h"
 #include "jupyter_mime.h"
 #include "signal_pipe.h"
+#include "utf8.h"
 #include "sandbox.h"
 #include "monitor_request.h"
 #include "monitor_replies.h"
@@ -36,6 +37,7 @@ static const selftest_t s_tests [] = {
     { "proto", proto_test },
     { "proto_stream", proto_stream_test },
     { "frame", frame_test },
+    { "utf8", utf8_test },
     { "kernel_contract", kernel_contract_test },
     { "config", config_test },
     { "session", session_test },
