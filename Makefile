@@ -192,7 +192,7 @@ $(BIN)/kmq-testpeer: $(BUILD)/tests/testpeer.o $(COMMON_OBJ)
 # One libFuzzer harness per parser that faces untrusted bytes, built with
 # clang under ASan/UBSan into build/fuzz/. The parsers' objects get coverage
 # (fuzzer-no-link); only the harness links libFuzzer's main.
-FUZZ_NAMES   = proto_decode proto_reader frame_kmqf zygote_spawn jupyter_decode
+FUZZ_NAMES   = proto_decode proto_reader frame_kmqf zygote_spawn jupyter_decode kmq_reply
 FUZZ_SECONDS ?= 60
 FUZZ_CC      = clang
 FUZZ_DIR     = build/fuzz
@@ -202,13 +202,15 @@ FUZZ_CFLAGS  = -std=c11 -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN) \
                $(shell pkg-config --cflags $(PKGS) jansson libsodium 2>/dev/null)
 FUZZ_SRC     = $(filter-out common/proto_test%.c common/frame_test%.c, \
                    $(wildcard common/proto*.c common/frame*.c)) \
-               common/mem.c kernel/fd_message.c kernel/zygote_spawn.c \
-               client/jupyter/jupyter_message.c fuzz/fuzz_input.c
+               common/mem.c common/utf8.c kernel/fd_message.c kernel/zygote_spawn.c \
+               client/kmq_reply.c client/jupyter/jupyter_message.c \
+               client/jupyter/jupyter_mime.c fuzz/fuzz_input.c
 FUZZ_OBJ     = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC))
 FUZZ_BINS    = $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
 FUZZ_LIBS    = $(LIBS) $(JUPYTER_LIBS)
 
-$(FUZZ_DIR)/obj/%.o: %.c $(wildcard common/*.h kernel/*.h client/jupyter/*.h fuzz/*.h)
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard common/*.h kernel/*.h client/*.h client/jupyter/*.h \
+                                    fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

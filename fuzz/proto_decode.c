@@ -2,61 +2,20 @@
     (common/proto.c): what the broker, the host, the monitor and every C
     client run on each message a peer sends.
 
-    Input: [shape] [size] [header bytes ...], made into a multipart:
-        shape bits 0-4  how many payload frames (s_payloads): 0 to 3,
-                        or in 4 values of 32 one either side of a limit
-                        (64 and 4096; big ones are slow, so rare)
-        shape bits 5-6  frame 0: "KMQ1", "KMQ2", "KMQ", or no frames at all
-        shape bit 7     no header frame (frame 0 alone)
-        size            bytes of payload 0 (a cursor_pos is checked
-                        against it); the other payloads are empty
-    so mutations work on the header, and frame counts around each limit
-    are a few bits away.
+    Input: [shape] [size] [header bytes ...], made into a multipart as
+    fuzz_input.h says (fuzz_input_message): the shape byte picks the
+    payload count and may break frame 0 or drop the header.
 
     Beyond "no crash, no leak", a decoded message must read back as
     decoded: its frames decode again to the same type, id and session;
     every field's accessor answers; and the copy an attached client gets
     of an event or reply (proto_encode_peer_copy) decodes too.
 */
+#include "fuzz_input.h"
 #include "proto.h"
 #include "selftest.h"
 
 #include <string.h>
-
-//  Payload frames for the shape's bits 0-4.
-static size_t
-s_payloads (uint8_t shape)
-{
-    static const size_t limits [4] = {
-        PROTO_MAX_PAYLOADS, PROTO_MAX_PAYLOADS + 1,
-        PROTO_MAX_FRAME_PAYLOADS, PROTO_MAX_FRAME_PAYLOADS + 1
-    };
-    size_t index = shape & 31;
-    return index < 28? index % 4: limits [index - 28];
-}
-static const char *const s_signatures [3] = { PROTO_SIGNATURE, "KMQ2", "KMQ" };
-
-static zmsg_t *
-s_message (const uint8_t *data, size_t size)
-{
-    uint8_t shape = data [0];
-    size_t signature = (shape >> 5) & 3;
-    zmsg_t *msg = zmsg_new ();
-    if (signature == 3)
-        return msg;
-    zmsg_addstr (msg, s_signatures [signature]);
-    if (shape & 0x80)
-        return msg;
-    zmsg_addmem (msg, data + 2, size - 2);
-    size_t payloads = s_payloads (shape);
-    for (size_t i = 0; i < payloads; i++) {
-        zframe_t *frame = zframe_new (NULL, i == 0? data [1]: 0);
-        if (zframe_size (frame))
-            memset (zframe_data (frame), 'x', zframe_size (frame));
-        zmsg_append (msg, &frame);
-    }
-    return msg;
-}
 
 //  Calls every accessor on every top-level key of msg's header that is a
 //  string a caller could name (no NUL, not too long).
@@ -139,7 +98,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    zmsg_t *raw = s_message (data, size);
+    zmsg_t *raw = fuzz_input_message (data, size);
     size_t frames = zmsg_size (raw);
     proto_fault_t fault;
     proto_msg_t *msg = proto_decode (&raw, &fault);

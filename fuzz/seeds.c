@@ -41,20 +41,8 @@ s_write (const char *harness, const char *label, const void *data, size_t size)
 static zmsg_t *s_stream [64];
 static size_t s_stream_count;
 
-//  The shape byte (fuzz/proto_decode.c) for a message of payloads payload
-//  frames.
-static uint8_t
-s_shape (size_t payloads)
-{
-    if (payloads <= 3)
-        return (uint8_t) payloads;
-    if (payloads <= PROTO_MAX_PAYLOADS)
-        return 28;
-    return payloads <= PROTO_MAX_FRAME_PAYLOADS? 30: 31;
-}
-
-//  A seed for proto_decode ([shape] [payload 0's size] [header]); kept
-//  for the streams. Takes *msg_p.
+//  A seed for proto_decode and kmq_reply ([shape] [payload 0's size]
+//  [header]); kept for the streams. Takes *msg_p.
 static void
 s_message (const char *label, zmsg_t **msg_p)
 {
@@ -66,11 +54,12 @@ s_message (const char *label, zmsg_t **msg_p)
     zframe_t *payload = zmsg_next (msg);
     size_t payload_size = payload? zframe_size (payload): 0;
     zchunk_t *input = zchunk_new (NULL, 0);
-    uint8_t head [2] = { s_shape (zmsg_size (msg) - 2),
+    uint8_t head [2] = { fuzz_input_shape (zmsg_size (msg) - 2),
                          (uint8_t) (payload_size > 255? 255: payload_size) };
     zchunk_extend (input, head, 2);
     zchunk_extend (input, zframe_data (header), zframe_size (header));
     s_write ("proto_decode", label, zchunk_data (input), zchunk_size (input));
+    s_write ("kmq_reply", label, zchunk_data (input), zchunk_size (input));
     zchunk_destroy (&input);
     SELFTEST_CHECK (s_stream_count < sizeof s_stream / sizeof s_stream [0]);
     s_stream [s_stream_count++] = msg;
@@ -183,6 +172,76 @@ s_kernel_side (void)
     proto_builder_val_str (builder, "sub");
     msg = proto_builder_finish (&builder);
     s_message ("reply-complete", &msg);
+}
+
+//  Replies only clients read: vars and stats rows, an inspect bundle, a
+//  traceback, clear_output (as the glue and the broker build them).
+static void
+s_client_side (void)
+{
+    proto_builder_t *builder = proto_reply_ok_begin (9, "nb1");
+    proto_builder_key (builder, "vars");
+    proto_builder_val_array (builder, 2);
+    proto_builder_val_map (builder, 4);
+    proto_builder_val_str (builder, "name");
+    proto_builder_val_str (builder, "df");
+    proto_builder_val_str (builder, "type");
+    proto_builder_val_str (builder, "DataFrame");
+    proto_builder_val_str (builder, "shape");
+    proto_builder_val_array (builder, 2);
+    proto_builder_val_uint (builder, 3);
+    proto_builder_val_uint (builder, 2);
+    proto_builder_val_str (builder, "len");
+    proto_builder_val_uint (builder, 3);
+    proto_builder_val_map (builder, 2);
+    proto_builder_val_str (builder, "name");
+    proto_builder_val_str (builder, "x");
+    proto_builder_val_str (builder, "type");
+    proto_builder_val_str (builder, "int");
+    zmsg_t *msg = proto_builder_finish (&builder);
+    s_message ("reply-vars", &msg);
+    builder = proto_reply_ok_begin (20, NULL);
+    proto_builder_uint (builder, "sessions", 1);
+    proto_builder_key (builder, "session_list");
+    proto_builder_val_array (builder, 1);
+    proto_builder_val_map (builder, 4);
+    proto_builder_val_str (builder, "session");
+    proto_builder_val_str (builder, "nb1");
+    proto_builder_val_str (builder, "state");
+    proto_builder_val_str (builder, "idle");
+    proto_builder_val_str (builder, "pid");
+    proto_builder_val_uint (builder, 4242);
+    proto_builder_val_str (builder, "idle_ms");
+    proto_builder_val_float (builder, 12.5);
+    msg = proto_builder_finish (&builder);
+    s_message ("reply-stats", &msg);
+    const char *mime [3] = { "text/plain", "application/json", "text/html" };
+    const void *data [3] = { "Signature: len(obj)", "{\"a\": [1, 2.5, null]}", "<b>é</b>" };
+    const size_t sizes [3] = { 19, 21, 9 };
+    builder = proto_reply_ok_begin (6, "nb1");
+    proto_builder_bool (builder, "found", true);
+    proto_builder_key (builder, "mime");
+    proto_builder_val_array (builder, 3);
+    for (size_t i = 0; i < 3; i++) {
+        proto_builder_val_str (builder, mime [i]);
+        proto_builder_payload_copy (builder, data [i], sizes [i]);
+    }
+    msg = proto_builder_finish (&builder);
+    s_message ("reply-inspect", &msg);
+    builder = proto_reply_error_begin (2, "nb1", PROTO_E_PYTHON_ERROR, "NameError: x");
+    proto_builder_str (builder, "ename", "NameError");
+    proto_builder_str (builder, "evalue", "name 'x' is not defined");
+    proto_builder_key (builder, "traceback");
+    proto_builder_val_array (builder, 2);
+    proto_builder_val_str (builder, "Traceback (most recent call last):");
+    proto_builder_val_str (builder, "NameError: name 'x' is not defined");
+    msg = proto_builder_finish (&builder);
+    s_message ("reply-traceback", &msg);
+    const char *clear [1] = { "application/vnd.kernelmq.clear-output+json" };
+    const void *wait [1] = { "{\"wait\": true}" };
+    const size_t wait_size [1] = { 14 };
+    msg = proto_encode_display (2, "nb1", clear, wait, wait_size, 1);
+    s_message ("event-clear-output", &msg);
 }
 
 //  Host <-> broker (protocol.md 12), as host.c and broker_hosts.c build
@@ -392,6 +451,7 @@ main (int argc, char *argv [])
     s_requests ();
     s_kernel_side ();
     s_host_side ();
+    s_client_side ();
     s_streams ();
     s_spawns ();
     s_jupyters ();
