@@ -73,6 +73,19 @@ static const char s_description [] =
     "\xa5index\x85\xa4name\xc0\xa4kind\xa5range\xa5start\x00\xa4stop\x02\xa4step\x01"
     "\xa7" "columns\x91\x83\xa4name\xa1" "a\xa4kind\xa7numeric\xa5" "dtype\xa5int64";
 
+//  A field key holding the array of strings items (NULL-terminated).
+static void
+s_strings (proto_builder_t *builder, const char *key, const char *const *items)
+{
+    uint32_t count = 0;
+    while (items [count])
+        count++;
+    proto_builder_key (builder, key);
+    proto_builder_val_array (builder, count);
+    for (uint32_t i = 0; i < count; i++)
+        proto_builder_val_str (builder, items [i]);
+}
+
 static void
 s_requests (void)
 {
@@ -166,10 +179,7 @@ s_kernel_side (void)
     builder = proto_reply_ok_begin (5, "nb1");
     proto_builder_uint (builder, "cursor_start", 3);
     proto_builder_uint (builder, "cursor_end", 5);
-    proto_builder_key (builder, "matches");
-    proto_builder_val_array (builder, 2);
-    proto_builder_val_str (builder, "sum");
-    proto_builder_val_str (builder, "sub");
+    s_strings (builder, "matches", (const char *[]) { "sum", "sub", NULL });
     msg = proto_builder_finish (&builder);
     s_message ("reply-complete", &msg);
 }
@@ -231,10 +241,8 @@ s_client_side (void)
     builder = proto_reply_error_begin (2, "nb1", PROTO_E_PYTHON_ERROR, "NameError: x");
     proto_builder_str (builder, "ename", "NameError");
     proto_builder_str (builder, "evalue", "name 'x' is not defined");
-    proto_builder_key (builder, "traceback");
-    proto_builder_val_array (builder, 2);
-    proto_builder_val_str (builder, "Traceback (most recent call last):");
-    proto_builder_val_str (builder, "NameError: name 'x' is not defined");
+    s_strings (builder, "traceback", (const char *[]) {
+        "Traceback (most recent call last):", "NameError: name 'x' is not defined", NULL });
     msg = proto_builder_finish (&builder);
     s_message ("reply-traceback", &msg);
     const char *clear [1] = { "application/vnd.kernelmq.clear-output+json" };
