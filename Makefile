@@ -6,6 +6,8 @@
 #   make test    build + run every test (selftests and integration)
 #   make check   the same tests against ASan/UBSan builds in bin/asan/
 #   make bench   the benchmarks
+#   make fuzz    build the libFuzzer harnesses (fuzz/) and run each for
+#                FUZZ_SECONDS (default 60); fuzz/README.md says more
 #   make install binaries, libkmq.a, kmq.h and the Python package kernelmq
 #                under PREFIX (default /usr/local), DESTDIR honoured
 #   make clean
@@ -23,7 +25,8 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                python3-requests python3-jsonschema \
                python3-jupyter-client python3-jupyter-kernel-test \
                python3-nbclient python3-nbformat jupyter-console python3-jupyter-console \
-               jupyter-notebook chromium chromium-driver python3-selenium
+               jupyter-notebook chromium chromium-driver python3-selenium \
+               clang libclang-rt-dev
 # What only `make bench` needs besides (its anchors: ipykernel through
 # jupyter_client). `make bench` installs them (bench-deps).
 BENCH_PACKAGES = python3-jupyter-client python3-ipykernel
@@ -99,7 +102,8 @@ BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-host $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)
            $(BIN)/kmq-http \
            $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
 
-.PHONY: all deps bench-deps print-packages run test check bench install clean
+.PHONY: all deps bench-deps print-packages run test check bench install clean \
+        fuzz fuzz-build fuzz-seeds print-fuzz
 all: $(BINARIES)
 
 # s_install_missing PACKAGES: apt-get installs those not installed yet.
@@ -197,6 +201,62 @@ $(BIN)/kmq-kernel-testsw: $(TESTSW_OBJ) $(BUILD)/kernel/glue_blob.o $(COMMON_OBJ
 $(BIN)/kmq-testpeer: $(BUILD)/tests/testpeer.o $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+# --- fuzzing (fuzz/README.md) --------------------------------------------
+# One libFuzzer harness per parser that faces untrusted bytes, built with
+# clang under ASan/UBSan into build/fuzz/. The parsers' objects get coverage
+# (fuzzer-no-link); only the harness links libFuzzer's main.
+FUZZ_NAMES   = proto_decode proto_reader frame_kmqf zygote_spawn jupyter_decode kmq_reply
+FUZZ_SECONDS ?= 60
+FUZZ_CC      = clang
+FUZZ_DIR     = build/fuzz
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+FUZZ_CFLAGS  = -std=c11 -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN) \
+               $(shell pkg-config --cflags $(PKGS) jansson libsodium 2>/dev/null)
+FUZZ_SRC     = $(filter-out common/proto_test%.c common/frame_test%.c, \
+                   $(wildcard common/proto*.c common/frame*.c)) \
+               common/mem.c common/utf8.c kernel/fd_message.c kernel/zygote_spawn.c \
+               client/kmq_reply.c client/jupyter/jupyter_message.c \
+               client/jupyter/jupyter_mime.c client/json/kmq_json.c fuzz/fuzz_input.c
+FUZZ_OBJ     = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC))
+FUZZ_BINS    = $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
+FUZZ_LIBS    = $(LIBS) $(JUPYTER_LIBS)
+
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard common/*.h kernel/*.h client/*.h client/jupyter/*.h \
+                                    fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/fuzz/%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ $(FUZZ_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(patsubst %,$(FUZZ_DIR)/obj/fuzz/%.o,$(FUZZ_NAMES) seeds)
+
+# Each harness on a scratch corpus (new inputs go there, read with the
+# committed one): fuzz/corpus/NAME grows only by hand. A crash stops here
+# with its input in $(FUZZ_DIR)/work/NAME/.
+fuzz: fuzz-build
+	@for name in $(FUZZ_NAMES); do \
+	    work=$(FUZZ_DIR)/work/$$name; mkdir -p $$work/corpus; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_DIR)/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$$work/ $$work/corpus fuzz/corpus/$$name || exit 1; \
+	done
+
+# Writes the seed corpora again from real encodings (fuzz/seeds.c, and
+# common/kmq_frame.py for frames). Seeds only: found inputs are kept.
+fuzz-seeds: $(FUZZ_DIR)/seeds
+	$(FUZZ_DIR)/seeds fuzz/corpus
+	$(PYTHON) fuzz/seeds_frame.py fuzz/corpus/frame_kmqf
+
+$(FUZZ_DIR)/seeds: $(FUZZ_DIR)/obj/fuzz/seeds.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $^ -o $@ $(FUZZ_LIBS)
+
+# For tests/it_fuzz_corpus.sh: the harnesses' names.
+print-fuzz:
+	@echo $(FUZZ_NAMES)
 
 # kmq-http beside the broker, on 127.0.0.1:8080 (HTTP_FLAGS adds flags, e.g.
 # make run HTTP_FLAGS="--compat df-dict --no-auth"); it stops with the broker.

@@ -8,6 +8,7 @@
 #include "frame.h"
 #include "kmq_private.h"
 #include "mem.h"
+#include "utf8.h"
 
 struct _kmq_reply_t {
     proto_msg_t *msg;           //  the decoded reply; NULL for local errors
@@ -415,6 +416,10 @@ static const char *s_json_keys [] = {
     "attached", "hosts", "epoch", "ran", "restored", NULL
 };
 
+//  ptr's len bytes as a JSON string. JSON is UTF-8 (RFC 8259), and a
+//  kernel's strings need not be: each byte that does not belong to valid
+//  UTF-8 becomes U+FFFD, as kmq-jupyter does (found by fuzz/kmq_reply.c:
+//  one such byte made the whole of `kmq --json` unreadable).
 static void
 s_json_string (zchunk_t *out, const char *ptr, size_t len)
 {
@@ -422,6 +427,16 @@ s_json_string (zchunk_t *out, const char *ptr, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) ptr [i];
         char escape [8];
+        if (c >= 0x80) {
+            size_t sequence = utf8_sequence ((const uint8_t *) ptr + i, len - i);
+            if (sequence == 0) {
+                zchunk_extend (out, "\\ufffd", 6);
+                continue;
+            }
+            zchunk_extend (out, ptr + i, sequence);
+            i += sequence - 1;
+            continue;
+        }
         if (c == '"' || c == '\\') {
             escape [0] = '\\';
             escape [1] = (char) c;

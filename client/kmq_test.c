@@ -558,9 +558,28 @@ s_test_fake (bool verbose)
     zactor_destroy (&broker);
 }
 
+//  kmq_reply_json writes UTF-8 whatever bytes a kernel put in a string:
+//  valid sequences as they are, any other byte as U+FFFD.
+static void
+s_test_json_utf8 (void)
+{
+    proto_builder_t *b = proto_reply_error_begin (3, "nb1", PROTO_E_PYTHON_ERROR,
+                                                  "caf\xc3\xa9 \xff\xe2\x82 \xed\xa0\x80!");
+    proto_msg_t *msg = proto_decode (&(zmsg_t *) { proto_builder_finish (&b) }, NULL);
+    SELFTEST_CHECK (msg);
+    kmq_reply_t *reply = kmq_reply_from_msg (&msg);
+    char *json = kmq_reply_json (reply);
+    SELFTEST_CHECK (streq (json, "{\"status\":\"error\",\"error\":\"PYTHON_ERROR\","
+                        "\"message\":\"caf\xc3\xa9 \\ufffd\\ufffd\\ufffd \\ufffd\\ufffd"
+                        "\\ufffd!\",\"session\":\"nb1\"}"));
+    free (json);
+    kmq_reply_destroy (&reply);
+}
+
 void
 kmq_test (bool verbose)
 {
     s_test_offline (verbose);
+    s_test_json_utf8 ();
     s_test_fake (verbose);
 }

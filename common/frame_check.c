@@ -11,6 +11,7 @@
     is allocated but in proportion to bytes that are there.
 */
 #include "frame_internal.h"
+#include "utf8.h"
 #include "proto.h"
 
 #include <assert.h>
@@ -184,41 +185,6 @@ s_field (s_parse_t *ctx, const msgpack_object_map *map, const char *key,
                    s_kind_name (value), wanted [want]);
 }
 
-//  Strict UTF-8, as Python decodes it: no overlong forms, no surrogates,
-//  nothing past U+10FFFF.
-static bool
-s_utf8_valid (const uint8_t *text, size_t size)
-{
-    size_t i = 0;
-    while (i < size) {
-        uint8_t c = text [i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t more;
-        uint32_t point, least;
-        if ((c & 0xe0) == 0xc0) { more = 1; point = c & 0x1f; least = 0x80; }
-        else
-        if ((c & 0xf0) == 0xe0) { more = 2; point = c & 0x0f; least = 0x800; }
-        else
-        if ((c & 0xf8) == 0xf0) { more = 3; point = c & 0x07; least = 0x10000; }
-        else
-            return false;
-        if (size - i <= more)
-            return false;
-        for (size_t k = 1; k <= more; k++) {
-            if ((text [i + k] & 0xc0) != 0x80)
-                return false;
-            point = (point << 6) | (text [i + k] & 0x3f);
-        }
-        if (point < least || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff))
-            return false;
-        i += more + 1;
-    }
-    return true;
-}
-
 static int
 s_compare_keys (const void *a, const void *b)
 {
@@ -267,7 +233,7 @@ s_walk (s_parse_t *ctx, const msgpack_object *obj, int depth)
                        "nesting deeper than %d", S_MAX_DEPTH);
     switch (obj->type) {
         case MSGPACK_OBJECT_STR:
-            if (!s_utf8_valid ((const uint8_t *) obj->via.str.ptr, obj->via.str.size))
+            if (!utf8_valid ((const uint8_t *) obj->via.str.ptr, obj->via.str.size))
                 return s_fail (ctx, "frame", NULL, "the description is not valid: "
                                "a string that is not UTF-8");
             return 0;
@@ -541,7 +507,7 @@ s_check_strings (s_parse_t *ctx, const frame_entry_t *entry)
     for (size_t row = 0; row < entry->length; row++) {
         size_t from = (size_t) frame_load_i64 (entry->offsets, FRAME_I64, row);
         size_t to = (size_t) frame_load_i64 (entry->offsets, FRAME_I64, row + 1);
-        if (!s_utf8_valid (entry->data + from, to - from))
+        if (!utf8_valid (entry->data + from, to - from))
             return s_fail (ctx, where, NULL, "value %zu is not valid UTF-8", row);
     }
     return 0;

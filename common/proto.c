@@ -230,13 +230,24 @@ s_payloads (size_t count, size_t want, proto_type_t type, proto_fault_t *fault)
     return -1;
 }
 
-//  True for a frame-format message: an upload or an ok reply whose format
-//  is "frame" (protocol.md 11.3).
+//  True for a reply, or an `outcome` event: the copy of another client's
+//  reply that attached clients get (protocol.md 4.5), read the same way.
+static bool
+s_is_reply (const msgpack_object_map *map, proto_type_t type)
+{
+    return type == PROTO_REPLY
+       || (type == PROTO_EVENT && s_str_is (s_find (map, "event"), "outcome"));
+}
+
+//  True for a frame-format message: an upload, or an ok reply or outcome
+//  whose format is "frame" (protocol.md 11.3). The outcome counts too: it
+//  carries the reply's payloads, so an attached client could not read
+//  another client's download of more than 64 buffers otherwise.
 static bool
 s_is_frame (const msgpack_object_map *map, proto_type_t type)
 {
     if (type != PROTO_UPLOAD
-    && !(type == PROTO_REPLY && s_str_is (s_find (map, "status"), "ok")))
+    && !(s_is_reply (map, type) && s_str_is (s_find (map, "status"), "ok")))
         return false;
     return s_str_is (s_find (map, "format"), "frame");
 }
@@ -739,27 +750,19 @@ proto_msg_object (const proto_msg_t *self, const char *key)
     return s_find (self->header, key);
 }
 
-//  A reply, or an `outcome` event: the copy of another client's reply that
-//  attached clients get (protocol.md 4.5), read the same way.
-static bool
-s_is_reply (const proto_msg_t *self)
-{
-    return self->type == PROTO_REPLY
-       || (self->type == PROTO_EVENT && s_str_is (s_find (self->header, "event"), "outcome"));
-}
-
 bool
 proto_msg_is_ok (const proto_msg_t *self)
 {
     assert (self);
-    return s_is_reply (self) && s_str_is (s_find (self->header, "status"), "ok");
+    return s_is_reply (self->header, self->type)
+        && s_str_is (s_find (self->header, "status"), "ok");
 }
 
 proto_error_t
 proto_msg_error (proto_msg_t *self)
 {
     assert (self);
-    if (!s_is_reply (self)
+    if (!s_is_reply (self->header, self->type)
     || !s_str_is (s_find (self->header, "status"), "error"))
         return PROTO_E_NONE;
     return proto_error_parse (proto_msg_str (self, "error"));

@@ -187,6 +187,27 @@ proto_test_frame (bool verbose)
     s_refused (s_reply (true, "frame", description, PROTO_MAX_FRAME_PAYLOADS + 1),
                PROTO_E_TOO_LARGE, "more than the limit of 4096", verbose);
 
+    //  its outcome, the copy attached clients get (4.5), carries as many
+    //  (found by fuzz/proto_decode.c: the copy of a 65-buffer download
+    //  was refused by every attached client)
+    msg = proto_test_decode (s_reply (true, "frame", description, PROTO_MAX_PAYLOADS + 1));
+    proto_msg_t *outcome = proto_test_decode (proto_encode_peer_copy (msg, "outcome", "a"));
+    SELFTEST_CHECK (proto_msg_is_ok (outcome));
+    SELFTEST_CHECK (proto_msg_payload_count (outcome) == PROTO_MAX_PAYLOADS + 1);
+    proto_msg_destroy (&outcome);
+    proto_msg_destroy (&msg);
+    //  ... but another event does not
+    builder = proto_builder_new (PROTO_EVENT, 0, "nb1");
+    proto_builder_str (builder, "event", "input");
+    proto_builder_str (builder, "status", "ok");
+    proto_builder_str (builder, "format", "frame");
+    proto_builder_key (builder, "frame");
+    proto_builder_val_object (builder, description);
+    for (int i = 0; i <= PROTO_MAX_PAYLOADS; i++)
+        proto_builder_payload_copy (builder, "", 0);
+    s_refused (proto_builder_finish (&builder), PROTO_E_TOO_LARGE,
+               "event has 65 payload frames", verbose);
+
     //  the bounded msgpack check names what it checks
     proto_fault_t fault;
     SELFTEST_CHECK (proto_msgpack_check (packed.data, packed.size,

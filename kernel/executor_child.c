@@ -28,6 +28,7 @@
 #include "fd_message.h"
 #include "mem.h"
 #include "proto.h"
+#include "zygote_spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -217,25 +218,23 @@ static void
 s_handover (executor_config_t *config)
 {
     zmsg_t *raw = NULL;
-    int fds [3];
+    int fds [ZYGOTE_SPAWN_FDS];
     size_t count = 0;
-    if (fd_message_recv (EXECUTOR_SOCK_FD, &raw, fds, 3, &count) != 1) {
+    if (fd_message_recv (EXECUTOR_SOCK_FD, &raw, fds, ZYGOTE_SPAWN_FDS, &count) != 1) {
         if (errno == EPIPE)
             _exit (0);          //  the zygote is going: so does its pool
         executor_die (EXECUTOR_EXIT_STREAM, "hand-over from the zygote: %s",
                       strerror (errno));
     }
-    proto_fault_t fault;
-    proto_msg_t *msg = proto_decode (&raw, &fault);
-    if (!msg || proto_msg_type (msg) != PROTO_SPAWN || count != 3)
-        executor_die (EXECUTOR_EXIT_STREAM, "hand-over from the zygote: not a "
-                      "spawn with 3 fds (%s)", msg? "wrong type or fds": fault.text);
-    const char *notice = proto_msg_str (msg, "notice");
-    config->session = mem_strdup (proto_msg_session (msg));
-    config->state_lost = notice? mem_strdup (notice): NULL;
-    if (!config->session || (notice && !config->state_lost))
-        executor_die (EXECUTOR_EXIT_SETUP, "hand-over: out of memory");
-    proto_msg_destroy (&msg);
+    //  The zygote checked the sandbox settings; no fingerprint to compare
+    zygote_spawn_t spawn;
+    char why [512];
+    if (zygote_spawn_decode (&raw, count, NULL, &spawn, why, sizeof why) != 0)
+        executor_die (EXECUTOR_EXIT_STREAM, "hand-over from the zygote: %s", why);
+    config->session = mem_strdup (spawn.session);
+    config->state_lost = spawn.notice;      //  ours now
+    spawn.notice = NULL;
+    zygote_spawn_clear (&spawn);
     //  Received fds are above 3 (0-3 are open), so no dup2 below can hit
     //  another one of them.
     if (dup2 (fds [1], STDOUT_FILENO) == -1

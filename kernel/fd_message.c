@@ -54,6 +54,16 @@ fd_message_send (int sock, zmsg_t **msg_p, const int *fds, size_t nfds)
     return 0;
 }
 
+zmsg_t *
+fd_message_unpack (const void *data, size_t size)
+{
+    zmsg_t *msg = proto_stream_unpack (data, size, 2 + PROTO_MAX_PAYLOADS,
+                                       FD_MESSAGE_MAX_SIZE);
+    if (!msg && errno != ENOMEM)
+        errno = EPROTO;         //  a limit passed is as malformed as a cut
+    return msg;
+}
+
 int
 fd_message_recv (int sock, zmsg_t **msg_p, int *fds, size_t max_fds, size_t *nfds)
 {
@@ -114,10 +124,9 @@ fd_message_recv (int sock, zmsg_t **msg_p, int *fds, size_t max_fds, size_t *nfd
     if (too_many || (header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
         error = EPROTO;
     else {
-        *msg_p = proto_stream_unpack (buffer, (size_t) got,
-                                      2 + PROTO_MAX_PAYLOADS, FD_MESSAGE_MAX_SIZE);
+        *msg_p = fd_message_unpack (buffer, (size_t) got);
         if (!*msg_p)
-            error = errno == ENOMEM? ENOMEM: EPROTO;
+            error = errno;
     }
     free (buffer);
     if (error) {

@@ -29,6 +29,12 @@ int fd_message_send (int sock, zmsg_t **msg_p, const int *fds, size_t nfds);
 int fd_message_recv (int sock, zmsg_t **msg_p, int *fds, size_t max_fds,
                      size_t *nfds);
 
+//  Parses size bytes, one datagram's, as the message fd_message_recv makes
+//  of them (proto_stream_unpack within this module's limits). Returns a
+//  new zmsg the caller owns, or NULL with errno EPROTO (malformed or over
+//  a limit) or ENOMEM. For a harness that has the bytes and no socket.
+zmsg_t *fd_message_unpack (const void *data, size_t size);
+
 //  Selftest.
 void fd_message_test (bool verbose);
 

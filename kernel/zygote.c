@@ -18,6 +18,7 @@
 #include "fd_message.h"
 #include "proto.h"
 #include "test_faults.h"
+#include "zygote_spawn.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -288,9 +289,9 @@ s_conn_spawn (s_zygote_t *self, size_t index)
 {
     s_conn_t *conn = &self->conns [index];
     zmsg_t *raw = NULL;
-    int fds [3];
+    int fds [ZYGOTE_SPAWN_FDS];
     size_t count = 0;
-    int rc = fd_message_recv (conn->fd, &raw, fds, 3, &count);
+    int rc = fd_message_recv (conn->fd, &raw, fds, ZYGOTE_SPAWN_FDS, &count);
     if (rc == 0)
         return;
     if (rc == -1) {
@@ -299,36 +300,24 @@ s_conn_spawn (s_zygote_t *self, size_t index)
         s_conn_close (self, index);
         return;
     }
-    proto_fault_t fault;
-    proto_msg_t *msg = proto_decode (&raw, &fault);
-    if (msg) {
-        conn->id = proto_msg_id (msg);
-        snprintf (conn->session, sizeof conn->session, "%s", proto_msg_session (msg));
-    }
-    const char *their = msg? proto_msg_str (msg, "sandbox_config"): NULL;
-    if (!msg)
-        s_reply_error (conn, "malformed spawn: %s", fault.text);
+    zygote_spawn_t spawn;
+    char why [768];
+    int valid = zygote_spawn_decode (&raw, count, self->fingerprint, &spawn,
+                                     why, sizeof why);
+    conn->id = spawn.id;
+    memcpy (conn->session, spawn.session, sizeof conn->session);
+    if (valid != 0)
+        s_reply_error (conn, "%s", why);
     else
-    if (proto_msg_type (msg) != PROTO_SPAWN)
-        s_reply_error (conn, "expected spawn, got %s", proto_type_name (proto_msg_type (msg)));
-    else
-    if (count != 3)
-        s_reply_error (conn, "spawn carries %zu fds; it must carry 3 (socket, "
-                       "stdout, stderr)", count);
-    else
-    if (!their || strcmp (their, self->fingerprint) != 0)
-        s_reply_error (conn, "the kernel's sandbox settings (%s) differ from "
-                       "the zygote's (%s)", their? their: "none", self->fingerprint);
-    else
-    if (s_handover (self, conn, proto_msg_str (msg, "notice"), fds) == 0) {
+    if (s_handover (self, conn, spawn.notice, fds) == 0) {
         for (size_t i = 0; i < count; i++)
             close (fds [i]);
-        proto_msg_destroy (&msg);
+        zygote_spawn_clear (&spawn);
         return;
     }
     for (size_t i = 0; i < count; i++)
         close (fds [i]);
-    proto_msg_destroy (&msg);
+    zygote_spawn_clear (&spawn);
     s_conn_close (self, index);
 }
 

@@ -29,11 +29,13 @@
 #include "http_gateway.h"
 #include "http_multipart.h"
 #include "signal_pipe.h"
+#include "utf8.h"
 #include "sandbox.h"
 #include "monitor_request.h"
 #include "monitor_replies.h"
 #include "proc_info.h"
 #include "fd_message.h"
+#include "zygote_spawn.h"
 #include "kernel_contract.h"
 
 typedef struct {
@@ -45,6 +47,7 @@ static const selftest_t s_tests [] = {
     { "proto", proto_test },
     { "proto_stream", proto_stream_test },
     { "frame", frame_test },
+    { "utf8", utf8_test },
     { "kernel_contract", kernel_contract_test },
     { "config", config_test },
     { "session", session_test },
@@ -74,6 +77,7 @@ static const selftest_t s_tests [] = {
     { "monitor_replies", monitor_replies_test },
     { "proc_info", proc_info_test },
     { "fd_message", fd_message_test },
+    { "zygote_spawn", zygote_spawn_test },
 };
 
 static bool

@@ -8,37 +8,7 @@
 #include "kmq_private.h"
 #include "mem.h"
 #include "selftest.h"
-
-//  Length of the valid UTF-8 sequence at p (at most left bytes), or 0 when
-//  the bytes there are not one (overlongs and surrogates included).
-size_t
-kmq_json_utf8_len (const unsigned char *p, size_t left)
-{
-    unsigned char c = p [0];
-    size_t len;
-    unsigned int min;
-    unsigned int code;
-    if (c < 0x80)
-        return 1;
-    else
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; min = 0x80; code = c & 0x1f; }
-    else
-    if (c >= 0xe0 && c <= 0xef) { len = 3; min = 0x800; code = c & 0x0f; }
-    else
-    if (c >= 0xf0 && c <= 0xf4) { len = 4; min = 0x10000; code = c & 0x07; }
-    else
-        return 0;
-    if (left < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p [i] & 0xc0) != 0x80)
-            return 0;
-        code = (code << 6) | (p [i] & 0x3f);
-    }
-    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
-        return 0;
-    return len;
-}
+#include "utf8.h"
 
 json_t *
 kmq_json_text (const void *data, size_t size)
@@ -48,7 +18,7 @@ kmq_json_text (const void *data, size_t size)
     char *text = (char *) mem_alloc (size * 3 + 1);
     size_t out = 0;
     for (size_t i = 0; i < size; ) {
-        size_t len = kmq_json_utf8_len (bytes + i, size - i);
+        size_t len = utf8_sequence (bytes + i, size - i);
         if (len == 0) {
             memcpy (text + out, "\xef\xbf\xbd", 3);
             out += 3;

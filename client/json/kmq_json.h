@@ -18,10 +18,6 @@
 //  (protocol.md 4.3): its payload is {"wait": true|false}.
 #define KMQ_JSON_CLEAR_OUTPUT "application/vnd.kernelmq.clear-output+json"
 
-//  Length of the valid UTF-8 sequence at p (at most left bytes, left > 0),
-//  or 0 when the bytes there are not one (overlongs and surrogates too).
-size_t kmq_json_utf8_len (const unsigned char *p, size_t left);
-
 //  size bytes of text that should be UTF-8, as a JSON string; every byte
 //  that is not part of valid UTF-8 becomes U+FFFD. Never NULL.
 json_t *kmq_json_text (const void *data, size_t size);

@@ -2,13 +2,14 @@
 #include <czmq.h>
 #include "jupyter_mime.h"
 #include "selftest.h"
+#include "utf8.h"
 
 size_t
 jupyter_mime_cursor_to_byte (const char *code, size_t size, size_t cursor)
 {
     size_t offset = 0;
     for (size_t points = 0; points < cursor && offset < size; points++) {
-        size_t len = kmq_json_utf8_len ((const unsigned char *) code + offset,
+        size_t len = utf8_sequence ((const unsigned char *) code + offset,
                                         size - offset);
         offset += len? len: 1;
     }
@@ -20,7 +21,7 @@ jupyter_mime_byte_to_cursor (const char *code, size_t size, size_t offset)
 {
     size_t points = 0;
     for (size_t i = 0; i < offset && i < size; points++) {
-        size_t len = kmq_json_utf8_len ((const unsigned char *) code + i, size - i);
+        size_t len = utf8_sequence ((const unsigned char *) code + i, size - i);
         i += len? len: 1;
     }
     return points;
