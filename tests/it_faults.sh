@@ -71,7 +71,7 @@ head -c 16777216 /dev/zero > "$T/zeros"
 kill -STOP "$epid"
 kmq upload -s writer blob "$T/zeros" --format file > "$T/up.out" 2>&1 &
 bg=$!
-wait_for 100 test "$(session_value writer state)" == busy
+wait_until 100 '[ "$(session_value writer state)" == busy ]'
 sleep 0.5
 busy_threads=$(threads_of "$mpid")
 expect_eq "writing a request the executor does not read adds no thread ($idle_threads)" \

@@ -63,7 +63,7 @@ kmq exec -s r1 'import time; time.sleep(4); print("finished", x)' \
     > "$T/inflight.out" 2> "$T/inflight.err" &
 cli=$!
 busy_then_crash() {
-    wait_for 300 test "$(stats_field r1 state)" == busy \
+    wait_until 100 '[ "$(stats_field r1 state)" == busy ]' \
         || fail "the cell runs before the broker is killed" "$(kmq stats)"
     crash_and_restart_broker
 }
@@ -106,7 +106,7 @@ expect_eq "resume of a request never seen is LOST with ran false" "error LOST Fa
 # --- an attached client stays attached across a broker restart ---
 kmq attach -s r1 > "$T/attach.out" 2>&1 &
 att=$!
-wait_for 50 test "$(stats_field r1 attached)" == 1
+wait_until 50 '[ "$(stats_field r1 attached)" == 1 ]'
 crash_and_restart_broker || exit 1
 # Events while no broker runs, or before the client attached again, are
 # not delivered (protocol.md 12.2): the request waits for the note.
@@ -151,7 +151,7 @@ expect_eq "kmq shutdown --sessions exits 0" 0 "$RC"
 check "the broker exits on shutdown" wait_gone "$BROKER_PID" 100
 BROKER_PID=""
 check "the kernel host exits on shutdown --sessions" wait_gone "$host1" 100
-check "no kernel runs after shutdown --sessions" wait_for 50 test -z "$(kernel_pids)"
+check "no kernel runs after shutdown --sessions" wait_until 50 '[ -z "$(kernel_pids)" ]'
 
 # --- two hosts: placement over both; a lost host is reported per session ---
 start_broker --host false --heartbeat-ivl-ms 300 --heartbeat-liveness 3 || exit 1

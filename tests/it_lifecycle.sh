@@ -26,7 +26,7 @@ kpids=$(kernel_pids)
 check "kernels and executors are running" test -n "$kpids"
 rt="$RT"
 stop_broker
-wait_for 30 test -z "$(kernel_pids)"
+wait_until 30 '[ -z "$(kernel_pids)" ]'
 left=$(kernel_pids)
 expect_eq "kmq shutdown --sessions leaves no kmq-host, kmq-kernel or executor" "" "$left"
 # The runtime dir is stable (a restarted broker finds its host through it)

@@ -10,9 +10,12 @@ start_broker --client-hwm 2000 || exit 1
 kmq exec -s nb 'y = 5' > /dev/null
 kmq attach -s nb > "$T/attach.out" 2>&1 &
 attach=$!
-wait_for 50 test "$(kmq stats --json | $PY -c '
+nb_attached() {
+    kmq stats --json | $PY -c '
 import json, sys
-print([e["attached"] for e in json.load(sys.stdin)["session_list"] if e["session"] == "nb"][0])')" == 1
+print([e["attached"] for e in json.load(sys.stdin)["session_list"] if e["session"] == "nb"][0])'
+}
+wait_until 50 '[ "$(nb_attached)" == 1 ]'
 KMQ_CLIENT=alice kmq exec -s nb 'print("hello"); y*2' > /dev/null
 kmq exec -s nb '1/0' > /dev/null 2>&1
 printf 'A,B\n1,4\n' > "$T/df.csv"

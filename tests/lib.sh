@@ -177,6 +177,18 @@ wait_for() {
     "$@"
 }
 
+# wait_until TRIES 'SHELL CONDITION': like wait_for, but the condition is
+# evaluated afresh each time (wait_for's arguments are expanded once, so a
+# "$(...)" in them would be read only at the start).
+wait_until() {
+    local tries=$1; shift
+    for _ in $(seq 1 "$tries"); do
+        if eval "$1"; then return 0; fi
+        sleep 0.1
+    done
+    eval "$1"
+}
+
 # RSS of a process in KiB.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
