@@ -321,8 +321,9 @@ s_resume (kmq_t *self, uint64_t id, const char *session, bool restarted)
                 return kmq_reply_from_msg (&msg);
             }
             const char *state = proto_msg_str (msg, "state");
-            proto_msg_destroy (&msg);
-            if (state && streq (state, "running")) {
+            bool running = state && streq (state, "running");
+            proto_msg_destroy (&msg);       //  and state with it
+            if (running) {
                 s_note (self, id, session, "the broker came back; the request "
                         "still runs");
                 self->last_heard = zclock_mono ();
