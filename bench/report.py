@@ -149,7 +149,7 @@ if live:
           f"MemAvailable {live['memavail_before_mib'] / 1024:.1f} -> "
           f"{live['memavail_after_mib'] / 1024:.1f} GiB of {live['mem_total_mib'] / 1024:.1f}")
     if lstop:
-        kl += f"; broker SIGTERM: stopped in {lstop['stop_s']} s, {lstop['left']} processes left"
+        kl += f"; kmq shutdown --sessions: {lstop['stop_s']} s, {lstop['left']} processes left then"
     ok = reached >= 1000 and a["p99_ms"] <= 5
     m = met(ok) + ("" if ok else f" ({reached} sessions, p99 {a['p99_ms']:.1f} ms)")
     r = "-"
