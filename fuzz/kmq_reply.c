@@ -66,7 +66,8 @@ s_json (kmq_reply_t *reply)
 {
     char *text = kmq_reply_json (reply);
     json_error_t error;
-    json_t *value = json_loads (text, 0, &error);
+    //  \u0000 is JSON (RFC 8259); jansson wants leave to read it
+    json_t *value = json_loads (text, JSON_ALLOW_NUL, &error);
     if (!json_is_object (value))
         fprintf (stderr, "kmq_reply_json wrote no JSON object (%s): %s\n",
                  error.text, text);
