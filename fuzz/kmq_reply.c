@@ -66,9 +66,10 @@ s_json (kmq_reply_t *reply)
 {
     char *text = kmq_reply_json (reply);
     json_error_t error;
-    //  \u0000 is JSON (RFC 8259); jansson wants leave to read it in a
-    //  value and cannot hold it in a key, which is its limit, not an error
-    json_t *value = json_loads (text, JSON_ALLOW_NUL, &error);
+    //  \u0000 and integers past int64 are JSON (RFC 8259): jansson wants
+    //  leave to read them, and cannot hold a NUL in a key, which is its
+    //  limit, not an error
+    json_t *value = json_loads (text, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &error);
     if (!value && json_error_code (&error) == json_error_null_byte_in_key) {
         free (text);
         return;
