@@ -235,13 +235,13 @@ fuzz-build: $(FUZZ_BINS)
 .SECONDARY: $(patsubst %,$(FUZZ_DIR)/obj/fuzz/%.o,$(FUZZ_NAMES) seeds)
 
 # Each harness on a scratch corpus (new inputs go there, read with the
-# committed one): fuzz/corpus/NAME grows only by hand. A crash stops here
-# with its input in $(FUZZ_DIR)/work/NAME/.
+# committed one): fuzz/corpus/NAME grows only by hand. A crash, or an input
+# that takes over 10 s, stops here with its input in $(FUZZ_DIR)/work/NAME/.
 fuzz: fuzz-build
 	@for name in $(FUZZ_NAMES); do \
 	    work=$(FUZZ_DIR)/work/$$name; mkdir -p $$work/corpus; \
 	    echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
-	    $(FUZZ_DIR)/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(FUZZ_DIR)/$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 	        -artifact_prefix=$$work/ $$work/corpus fuzz/corpus/$$name || exit 1; \
 	done
 

@@ -576,10 +576,41 @@ s_test_json_utf8 (void)
     kmq_reply_destroy (&reply);
 }
 
+//  Map keys that are not strings: a scalar as its text, a container by
+//  its kind, so keys nested in keys cost what they weigh (28 levels once
+//  made gigabytes of escapes).
+static void
+s_test_json_keys (void)
+{
+    //  {type: reply, id: 1, status: ok, vars: [{1: "a", {2: 3}: "b", K: 1}]},
+    //  K 28 maps nested as keys, {{...{1: 1}...: 1}: 1} (msgpack-c stops at 32)
+    static const char start [] =
+        "\x84\xa4type\xa5reply\xa2id\x01\xa6status\xa2ok\xa4vars\x91\x83"
+        "\x01\xa1" "a\x81\x02\x03\xa1" "b";
+    zchunk_t *header = zchunk_new (start, sizeof start - 1);
+    for (int i = 0; i < 28; i++)
+        zchunk_extend (header, "\x81", 1);
+    for (int i = 0; i < 28 + 2; i++)
+        zchunk_extend (header, "\x01", 1);
+    zmsg_t *raw = zmsg_new ();
+    zmsg_addstr (raw, "KMQ1");
+    zmsg_addmem (raw, zchunk_data (header), zchunk_size (header));
+    zchunk_destroy (&header);
+    proto_msg_t *msg = proto_decode (&raw, NULL);
+    SELFTEST_CHECK (msg);
+    kmq_reply_t *reply = kmq_reply_from_msg (&msg);
+    char *json = kmq_reply_json (reply);
+    SELFTEST_CHECK (streq (json, "{\"status\":\"ok\",\"vars\":[{\"1\":\"a\","
+                                 "\"(map)\":\"b\",\"(map)\":1}]}"));
+    free (json);
+    kmq_reply_destroy (&reply);
+}
+
 void
 kmq_test (bool verbose)
 {
     s_test_offline (verbose);
     s_test_json_utf8 ();
+    s_test_json_keys ();
     s_test_fake (verbose);
 }
