@@ -327,7 +327,7 @@ s_local_host_check (broker_t *self, int64_t now)
     char **argv = config_host_argv (cfg, cfg->host_path);
     if (s_spawn_detached (argv) == 0)
         zsys_info ("kmq-broker: started kernel host %s (%s)", cfg->host_id, cfg->host_path);
-    config_argv_destroy (&argv);
+    mem_strv_destroy (&argv);
     int64_t backoff = S_LOCAL_BACKOFF_MS;
     for (uint64_t i = 1; i < self->local_host_starts && backoff < S_LOCAL_BACKOFF_MAX; i++)
         backoff *= 2;

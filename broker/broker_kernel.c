@@ -93,11 +93,12 @@ broker_kernel_retire (broker_t *self, session_t *session, broker_retire_t how)
         zmsg_t *msg = proto_builder_finish (&close);
         broker_send_kernel (self, session, &msg);
         if (snapshot) {
-            //  Bounded like the tombstones: the oldest guess goes first (a
-            //  kernel without its hint still restores what its host holds)
-            if (zhashx_size (self->snapshots) > 4 * self->cfg->max_sessions + 1024)
-                zhashx_delete (self->snapshots, zhashx_first (self->snapshots)?
-                               zhashx_cursor (self->snapshots): "");
+            //  Bounded like the tombstones: past the bound an arbitrary hint
+            //  goes (a kernel without its hint still restores what its own
+            //  host holds; only the placement and the restore flag are lost)
+            if (zhashx_size (self->snapshots) > 4 * self->cfg->max_sessions + 1024
+            &&  zhashx_first (self->snapshots))
+                zhashx_delete (self->snapshots, zhashx_cursor (self->snapshots));
             zhashx_update (self->snapshots, session_key (session),
                            mem_strdup (session_host (session)));
         }

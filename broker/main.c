@@ -10,22 +10,11 @@
 int
 main (int argc, char **argv)
 {
-    config_t *cfg = config_new ();
-    char err [512];
     //  The host's settings too: the broker hands them to its local host
-    if (config_load (cfg, CONFIG_BOTH, argc, argv, err, sizeof err)) {
-        fprintf (stderr, "kmq-broker: %s\n", err);
-        config_destroy (&cfg);
-        return 2;
-    }
-    if (cfg->help || cfg->config_table) {
-        if (cfg->help)
-            config_print_help (CONFIG_BOTH, stdout);
-        else
-            config_print_markdown (stdout);
-        config_destroy (&cfg);
-        return 0;
-    }
+    config_t *cfg = NULL;
+    int status = config_from_args (&cfg, CONFIG_BOTH, "kmq-broker", argc, argv);
+    if (status >= 0)
+        return status;
     //  Our own handlers: czmq's would make blocking calls fail mid-loop
     zsys_handler_set (NULL);
     zsys_init ();

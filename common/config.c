@@ -634,17 +634,27 @@ config_host_argv (const config_t *self, const char *path)
     return argv;
 }
 
-void
-config_argv_destroy (char ***argv_p)
+int
+config_from_args (config_t **cfg_p, config_scope_t scope, const char *program,
+                  int argc, char **argv)
 {
-    assert (argv_p);
-    char **argv = *argv_p;
-    if (!argv)
-        return;
-    for (char **arg = argv; *arg; arg++)
-        free (*arg);
-    free (argv);
-    *argv_p = NULL;
+    config_t *cfg = config_new ();
+    char err [512];
+    if (config_load (cfg, scope, argc, argv, err, sizeof err)) {
+        fprintf (stderr, "%s: %s\n", program, err);
+        config_destroy (&cfg);
+        return 2;
+    }
+    if (cfg->help || cfg->config_table) {
+        if (cfg->help)
+            config_print_help (scope, stdout);
+        else
+            config_print_markdown (stdout);
+        config_destroy (&cfg);
+        return 0;
+    }
+    *cfg_p = cfg;
+    return -1;
 }
 
 //  --- selftest -----------------------------------------------------------
@@ -732,8 +742,8 @@ config_test (bool verbose)
     SELFTEST_CHECK (streq (host->runtime_dir, "/tmp/kmq-arg"));
     SELFTEST_CHECK (streq (host->backend, "ipc:///tmp/kmq-arg/backend"));
     config_destroy (&host);
-    config_argv_destroy (&host_argv);
-    config_argv_destroy (&host_argv);
+    mem_strv_destroy (&host_argv);
+    mem_strv_destroy (&host_argv);
 
     //  Precedence: file < env < flag
     char path [] = "/tmp/kmq-config-test-XXXXXX";

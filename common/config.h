@@ -99,9 +99,15 @@ void config_print_markdown (FILE *out);
 
 //  The argv that starts path as the broker's local kernel host: every
 //  host setting with its value in self, NULL-terminated; the caller frees
-//  it with config_argv_destroy. Never NULL.
+//  it with mem_strv_destroy. Never NULL.
 char **config_host_argv (const config_t *self, const char *path);
-void config_argv_destroy (char ***argv_p);
+
+//  A program's start: loads its settings (scope) from argc/argv. Returns -1
+//  with *cfg_p set when the program should run; else the exit status it
+//  should end with, after printing what was asked (0: --help or
+//  --config-table) or the error with the program's name (2).
+int config_from_args (config_t **cfg_p, config_scope_t scope, const char *program,
+                      int argc, char **argv);
 
 //  Selftest.
 void config_test (bool verbose);

@@ -314,13 +314,7 @@ void
 kernel_contract_argv_destroy (char ***argv_p)
 {
     assert (argv_p);
-    char **argv = *argv_p;
-    if (!argv)
-        return;
-    for (char **arg = argv; *arg; arg++)
-        free (*arg);
-    free (argv);
-    *argv_p = NULL;
+    mem_strv_destroy (argv_p);
 }
 
 //  After all flags: each given one belongs to the role, each required one

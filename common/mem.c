@@ -63,3 +63,15 @@ mem_alloc (size_t size)
         mem_oom ("memory");
     return memory;
 }
+
+void
+mem_strv_destroy (char ***strv_p)
+{
+    char **strv = *strv_p;
+    if (!strv)
+        return;
+    for (char **item = strv; *item; item++)
+        free (*item);
+    free (strv);
+    *strv_p = NULL;
+}

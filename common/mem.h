@@ -41,4 +41,8 @@ char *mem_vsprintf (const char *format, va_list args);
 //  A zeroed malloc of size bytes (calloc) that aborts instead.
 void *mem_alloc (size_t size);
 
+//  Frees a NULL-terminated array of malloc'd strings (an argv built for a
+//  child process) and sets *strv_p to NULL. No-op on NULL.
+void mem_strv_destroy (char ***strv_p);
+
 #endif

@@ -126,25 +126,27 @@ snapshot_store_begin (const char *dir, const char *session, int pid)
     return rc;
 }
 
-//  True when the session's pending mark names a live process; a stale
-//  mark is removed.
-static bool
+//  The session's pending mark: none, one naming a live process, or a stale
+//  one (its process is gone), which is removed.
+typedef enum { S_MARK_NONE, S_MARK_LIVE, S_MARK_STALE } s_mark_t;
+
+static s_mark_t
 s_pending (const char *dir, const char *session)
 {
     char *path = s_path (dir, session, S_PENDING);
-    char text [24] = "";
     int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    bool live = false;
+    s_mark_t mark = S_MARK_NONE;
     if (fd >= 0) {
+        char text [24] = "";
         ssize_t got = read (fd, text, sizeof text - 1);
         close (fd);
         int pid = got > 0? atoi (text): 0;
-        live = pid > 0 && (kill (pid, 0) == 0 || errno == EPERM);
-        if (!live)
+        mark = pid > 0 && (kill (pid, 0) == 0 || errno == EPERM)? S_MARK_LIVE: S_MARK_STALE;
+        if (mark == S_MARK_STALE)
             unlink (path);
     }
     free (path);
-    return live;
+    return mark;
 }
 
 snapshot_store_state_t
@@ -153,10 +155,8 @@ snapshot_store_probe (const char *dir, const char *session, uint64_t ttl_s,
 {
     if (reason_size)
         *reason = 0;
-    char *pending = s_path (dir, session, S_PENDING);
-    bool was_pending = access (pending, F_OK) == 0;
-    free (pending);
-    if (was_pending && s_pending (dir, session))
+    s_mark_t mark = s_pending (dir, session);
+    if (mark == S_MARK_LIVE)
         return SNAPSHOT_STORE_PENDING;
     const char *suffixes [2] = { S_SNAP, S_FAILED };
     for (int i = 0; i < 2; i++) {
@@ -185,7 +185,7 @@ snapshot_store_probe (const char *dir, const char *session, uint64_t ttl_s,
         if (found)
             return i == 0? SNAPSHOT_STORE_SNAPSHOT: SNAPSHOT_STORE_FAILED;
     }
-    if (was_pending) {
+    if (mark == S_MARK_STALE) {
         snprintf (reason, reason_size, "the kernel taking its snapshot ended before "
                   "it finished");
         return SNAPSHOT_STORE_FAILED;

@@ -13,21 +13,10 @@
 int
 main (int argc, char **argv)
 {
-    config_t *cfg = config_new ();
-    char err [512];
-    if (config_load (cfg, CONFIG_HOST, argc, argv, err, sizeof err)) {
-        fprintf (stderr, "kmq-host: %s\n", err);
-        config_destroy (&cfg);
-        return 2;
-    }
-    if (cfg->help || cfg->config_table) {
-        if (cfg->help)
-            config_print_help (CONFIG_HOST, stdout);
-        else
-            config_print_markdown (stdout);
-        config_destroy (&cfg);
-        return 0;
-    }
+    config_t *cfg = NULL;
+    int status = config_from_args (&cfg, CONFIG_HOST, "kmq-host", argc, argv);
+    if (status >= 0)
+        return status;
     //  Our own handlers (host.c's signal pipe), not czmq's
     zsys_handler_set (NULL);
     zsys_init ();

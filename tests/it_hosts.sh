@@ -172,7 +172,10 @@ survivor=$( [ "$victim" == h1 ] && echo h2 || echo h1)
 other=""
 for i in 2 3 4; do [ "$(stats_field "p$i" host)" == "$survivor" ] && other="p$i"; done
 eval "vpid=\$pid_$victim"
-pkill -KILL -f "kmq-kernel.*$T/$victim/" ; kill -KILL "$vpid"
+kill -KILL "$vpid"
+# Its monitors die with it (PR_SET_PDEATHSIG), and their executors with them
+check "a killed host's kernels die with it" \
+    wait_until 50 '[ -z "$(pgrep -f "kmq-kernel.*$T/$victim/")" ]'
 run_kmq exec -s p1 'v'
 expect_contains "a session of a lost host fails with KERNEL_DIED" "KERNEL_DIED" "$ERR"
 expect_contains "... that names the lost host" "host lost" "$ERR"
