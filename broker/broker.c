@@ -243,9 +243,11 @@ s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
         zsys_info ("session %s: created%s", key,
                    session_state_lost (session) ? " (state lost earlier)" : "");
     }
+    bool no_input = !proto_msg_bool (req, "input", true);
     zmsg_t *frames = proto_msg_release (req_p);
     zframe_t *requester = zframe_dup (client);
     session_request_t *queued = session_request_new (&requester, &frames, id, type);
+    queued->no_input = no_input;
     if (session_enqueue (session, &queued)) {
         char text [256];
         snprintf (text, sizeof text, "session %s: %" PRIu64 " requests are already "

@@ -70,6 +70,17 @@ broker_fanout (broker_t *self, session_t *session, zframe_t *requester,
     zlistx_destroy (&failed);
 }
 
+bool
+broker_has_peers (session_t *session, zframe_t *requester)
+{
+    zlistx_t *attached = session_attached (session);
+    for (zframe_t *client = (zframe_t *) zlistx_first (attached); client;
+         client = (zframe_t *) zlistx_next (attached))
+        if (!requester || !zframe_eq (client, requester))
+            return true;
+    return false;
+}
+
 void
 broker_fanout_copy (broker_t *self, session_t *session, session_request_t *req,
                     const proto_msg_t *msg, const char *event)

@@ -84,6 +84,8 @@ void broker_fail_queue (broker_t *self, session_t *session, proto_error_t code,
 //  owed a `detached` notice; a gone one is detached.
 void broker_fanout (broker_t *self, session_t *session, zframe_t *requester,
                     zmsg_t **msg_p);
+//  True when a client other than requester is attached to session.
+bool broker_has_peers (session_t *session, zframe_t *requester);
 //  The re-addressed copy of msg (an event or reply of req; event renames
 //  it, e.g. "outcome") for the attached clients other than req's client.
 void broker_fanout_copy (broker_t *self, session_t *session, session_request_t *req,

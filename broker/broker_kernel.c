@@ -41,6 +41,22 @@ broker_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p)
         zmsg_destroy (msg_p);
 }
 
+//  The requester wants no `input` event but other attached clients do: the
+//  kernel gets the request without its `input: false`. Rare (shared
+//  sessions only), so decoding again is fine.
+static void
+s_want_input (zmsg_t **frames_p)
+{
+    proto_fault_t fault;
+    zmsg_t *copy = zmsg_dup (*frames_p);
+    proto_msg_t *msg = proto_decode (&copy, &fault);
+    if (!msg)
+        return;                 //  it was decoded once: cannot happen
+    zmsg_destroy (frames_p);
+    *frames_p = proto_encode_without (msg, "input");
+    proto_msg_destroy (&msg);
+}
+
 void
 broker_dispatch (broker_t *self, session_t *session)
 {
@@ -58,6 +74,8 @@ broker_dispatch (broker_t *self, session_t *session)
             return;
         zmsg_t *frames = req->msg;
         req->msg = NULL;
+        if (req->no_input && broker_has_peers (session, req->client))
+            s_want_input (&frames);
         broker_send_kernel (self, session, &frames);
         broker_tell_status (self, session, req, "busy");
         session_set_inflight (session, &req);
@@ -220,6 +238,9 @@ s_kernel_event (broker_t *self, session_t *session, proto_msg_t **msg_p)
     //  The other attached clients get it re-addressed (protocol.md 4.5),
     //  the requester untouched
     broker_fanout_copy (self, session, req, *msg_p, NULL);
+    const char *kind = proto_msg_str (*msg_p, "event");
+    if (req->no_input && kind && streq (kind, "input"))
+        return;                 //  for the others only
     zmsg_t *frames = proto_msg_release (msg_p);
     broker_send_client (self, req->client, &frames);
 }

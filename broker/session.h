@@ -36,6 +36,8 @@ typedef struct {
                             //  NULL once sent to the kernel
     uint64_t id;            //  the client's request id
     int type;               //  proto_type_t
+    bool no_input;          //  the request said `input: false`: its client
+                            //  wants no `input` event (protocol.md 4.5)
 } session_request_t;
 
 typedef struct _session_t session_t;

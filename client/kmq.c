@@ -22,6 +22,7 @@ struct _kmq_t {
     uint64_t heartbeat_liveness;
     uint64_t max_payload;
     volatile sig_atomic_t *interrupt_flag;
+    bool own_input;                 //  kmq_options_t.own_input
     kmq_event_fn *event_fn;
     void *event_arg;
     zhash_t *attached;              //  sessions we attached to (values unused)
@@ -404,6 +405,7 @@ kmq_new (const char *endpoint, const kmq_options_t *options,
     kmq_t *self = (kmq_t *) zmalloc (sizeof (kmq_t));
     self->endpoint = mem_strdup (endpoint);
     self->interrupt_flag = options? options->interrupt_flag: NULL;
+    self->own_input = options && options->own_input;
     self->dealer = zsock_new (ZMQ_DEALER);
     if (!self->dealer) {
         snprintf (error, error_size, "cannot create a ZeroMQ socket: %s",
@@ -558,7 +560,7 @@ kmq_execute (kmq_t *self, const char *session, const char *code, size_t len,
     uint64_t id = ++self->next_id;
     kmq_reply_t *refused;
     zmsg_t *msg = kmq_request_execute (self->max_payload, id, session, code, len,
-                                       timeout_ms, &refused);
+                                       timeout_ms, self->own_input, &refused);
     return msg? s_request (self, &msg, id, session): refused;
 }
 

@@ -63,6 +63,11 @@ typedef struct {
     int hello_timeout_ms;                    //  default 5000
     const char *client_name;                 //  sent in hello, for logs
     volatile sig_atomic_t *interrupt_flag;   //  see "Interrupts" above
+    //  Pass the `input` event of your own execute requests to the event
+    //  handler. Off by default: you sent the code, so the request says
+    //  `input: false` and the kernel skips the event unless another client
+    //  is attached (protocol.md 4.5), which saves a trip per request.
+    bool own_input;
 } kmq_options_t;
 
 //  A partial event, as given to the event handler. Pointers are valid only

@@ -438,8 +438,10 @@ kmq_async_execute (kmq_async_t *self, const char *session, const char *code,
     assert (self);
     uint64_t id = ++self->next_id;
     kmq_reply_t *refused;
+    //  Its users (kmq-jupyter's execute_input, kmq-http's SSE) show the
+    //  input event of their own requests
     zmsg_t *msg = kmq_request_execute (self->max_payload, id, session, code, len,
-                                       timeout_ms, &refused);
+                                       timeout_ms, true, &refused);
     return s_request (self, id, session, &msg, &refused);
 }
 

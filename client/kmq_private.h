@@ -22,7 +22,7 @@ void kmq_reply_set_request (kmq_reply_t *self, uint64_t id, const char *session)
 //  TOO_LARGE) that refuses it.
 zmsg_t *kmq_request_execute (uint64_t max_payload, uint64_t id, const char *session,
                              const char *code, size_t len, uint32_t timeout_ms,
-                             kmq_reply_t **refused);
+                             bool input, kmq_reply_t **refused);
 //  format csv, json, file, or frame (data is then a .kmqf file, validated
 //  here: BAD_REQUEST when it is not a valid one).
 zmsg_t *kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,

@@ -51,7 +51,7 @@ s_check_cursor (size_t cursor_pos, size_t len)
 zmsg_t *
 kmq_request_execute (uint64_t max_payload, uint64_t id, const char *session,
                      const char *code, size_t len, uint32_t timeout_ms,
-                     kmq_reply_t **refused)
+                     bool input, kmq_reply_t **refused)
 {
     assert (refused && (code || len == 0));
     *refused = kmq_check_session (session);
@@ -59,7 +59,8 @@ kmq_request_execute (uint64_t max_payload, uint64_t id, const char *session,
         *refused = kmq_check_size (max_payload, "the code", len);
     if (*refused)
         return NULL;
-    return proto_encode_execute (id, session, code? code: "", len, timeout_ms);
+    return proto_encode_execute_input (id, session, code? code: "", len, timeout_ms,
+                                       input);
 }
 
 //  A frame upload: the .kmqf's description and buffers, once valid.

@@ -251,6 +251,11 @@ zmsg_t *proto_encode_hello (uint64_t id, uint32_t version, const char *client);
 zmsg_t *proto_encode_execute (uint64_t id, const char *session,
                               const char *code, size_t code_len,
                               uint32_t timeout_ms);
+//  The same; input false adds `input: false`: the requester wants no
+//  `input` event for it (protocol.md 4.5).
+zmsg_t *proto_encode_execute_input (uint64_t id, const char *session,
+                                    const char *code, size_t code_len,
+                                    uint32_t timeout_ms, bool input);
 //  upload: bytes become name in format "csv", "json" or "file".
 zmsg_t *proto_encode_upload (uint64_t id, const char *session,
                              const char *name, const char *format,
@@ -282,6 +287,9 @@ zmsg_t *proto_encode_is_complete (uint64_t id, const char *session,
                                   const char *code, size_t code_len);
 //  history: the last cells the session's kernel ran (last 0 = all).
 zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
+//  A copy of msg without the header field key (absent: as msg). msg is
+//  borrowed; its payloads are duplicated.
+zmsg_t *proto_encode_without (const proto_msg_t *msg, const char *key);
 //  The copy of a session's event or reply that attached clients other than
 //  the requester get (protocol.md 4.5): type event, id 0, `request` the
 //  original id, `client` the requester's label, `event` replaced by event
@@ -289,7 +297,6 @@ zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
 //  payload as in msg. msg is borrowed.
 zmsg_t *proto_encode_peer_copy (const proto_msg_t *msg, const char *event,
                                 const char *client);
-//  reset, interrupt, vars, close, attach, detach: session and id only.
 //  reset, interrupt, vars, files, close, attach, detach: session and id only.
 zmsg_t *proto_encode_simple (proto_type_t type, uint64_t id, const char *session);
 //  heartbeat: no id, no session.

@@ -262,9 +262,18 @@ zmsg_t *
 proto_encode_execute (uint64_t id, const char *session,
                       const char *code, size_t code_len, uint32_t timeout_ms)
 {
+    return proto_encode_execute_input (id, session, code, code_len, timeout_ms, true);
+}
+
+zmsg_t *
+proto_encode_execute_input (uint64_t id, const char *session, const char *code,
+                            size_t code_len, uint32_t timeout_ms, bool input)
+{
     proto_builder_t *builder = proto_builder_new (PROTO_EXECUTE, id, session);
     if (timeout_ms)
         proto_builder_uint (builder, "timeout_ms", timeout_ms);
+    if (!input)
+        proto_builder_bool (builder, "input", false);
     proto_builder_payload_copy (builder, code ? code : "", code ? code_len : 0);
     return proto_builder_finish (&builder);
 }
@@ -366,6 +375,31 @@ s_key_is (const msgpack_object *key, const char *name)
         && memcmp (key->via.str.ptr, name, len) == 0;
 }
 
+//  Appends msg's header fields but those named in skip, and its payloads
+//  (duplicated), to builder: what a copy of msg with other keys needs.
+static zmsg_t *
+s_finish_copy (proto_builder_t *builder, const proto_msg_t *msg,
+               const char *const *skip, size_t skip_count)
+{
+    const msgpack_object_map *header = proto_msg_header (msg);
+    for (uint32_t i = 0; i < header->size; i++) {
+        const msgpack_object *key = &header->ptr [i].key;
+        bool skipped = key->type != MSGPACK_OBJECT_STR;
+        for (size_t w = 0; w < skip_count && !skipped; w++)
+            skipped = skip [w] && s_key_is (key, skip [w]);
+        if (skipped)
+            continue;
+        s_pack_str (&builder->packer, key->via.str.ptr, key->via.str.size);
+        builder->keys++;
+        proto_builder_val_object (builder, &header->ptr [i].val);
+    }
+    for (size_t i = 0; i < proto_msg_payload_count (msg); i++) {
+        zframe_t *copy = zframe_dup (proto_msg_payload (msg, i));
+        proto_builder_payload_frame (builder, &copy);
+    }
+    return proto_builder_finish (&builder);
+}
+
 zmsg_t *
 proto_encode_peer_copy (const proto_msg_t *msg, const char *event, const char *client)
 {
@@ -377,24 +411,20 @@ proto_encode_peer_copy (const proto_msg_t *msg, const char *event, const char *c
     if (event)
         proto_builder_str (builder, "event", event);
     //  Everything else as it was; the keys written above are not repeated
-    const msgpack_object_map *header = proto_msg_header (msg);
-    static const char *const written [] = { "type", "id", "session", "request", "client" };
-    for (uint32_t i = 0; i < header->size; i++) {
-        const msgpack_object *key = &header->ptr [i].key;
-        bool skip = event && s_key_is (key, "event");
-        for (size_t w = 0; w < sizeof written / sizeof written [0] && !skip; w++)
-            skip = s_key_is (key, written [w]);
-        if (skip || key->type != MSGPACK_OBJECT_STR)
-            continue;
-        s_pack_str (&builder->packer, key->via.str.ptr, key->via.str.size);
-        builder->keys++;
-        proto_builder_val_object (builder, &header->ptr [i].val);
-    }
-    for (size_t i = 0; i < proto_msg_payload_count (msg); i++) {
-        zframe_t *copy = zframe_dup (proto_msg_payload (msg, i));
-        proto_builder_payload_frame (builder, &copy);
-    }
-    return proto_builder_finish (&builder);
+    const char *const skip [] = { "type", "id", "session", "request", "client",
+                                  event? "event": NULL };
+    return s_finish_copy (builder, msg, skip, sizeof skip / sizeof skip [0]);
+}
+
+zmsg_t *
+proto_encode_without (const proto_msg_t *msg, const char *key)
+{
+    assert (msg && key);
+    const char *session = proto_msg_session (msg);
+    proto_builder_t *builder = proto_builder_new (proto_msg_type (msg), proto_msg_id (msg),
+                                                  *session? session: NULL);
+    const char *const skip [] = { "type", "id", "session", key };
+    return s_finish_copy (builder, msg, skip, sizeof skip / sizeof skip [0]);
 }
 
 zmsg_t *

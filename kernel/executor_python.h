@@ -50,6 +50,10 @@ struct _executor_python_t {
     bool in_flight;
     uint64_t req_id;
     const char *req_session;    //  owned by executor_request_handle while in flight
+    //  The request's `input` field (protocol.md 4.5): false when no client
+    //  wants its `input` event, which then is not sent, sparing the event
+    //  and its ack a trip through the monitor.
+    bool req_input;
 };
 
 //  One line for the current Python exception; clears it (executor.c).

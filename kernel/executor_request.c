@@ -141,7 +141,8 @@ static int s_pack_value (proto_builder_t *builder, PyObject *value, int depth);
 //  send_input(request_type, fields, payload): the `input` event that tells
 //  attached clients a request starts running (protocol.md 4.5): fields a
 //  dict of str keys (execution_count, name, format, bytes), payload bytes
-//  (the code) or None. Returns True, or False when nothing is in flight.
+//  (the code) or None. Returns True, or False when nothing is in flight or
+//  the request said `input: false` (no one wants the event).
 static PyObject *
 s_io_send_input (PyObject *module, PyObject *args)
 {
@@ -156,7 +157,7 @@ s_io_send_input (PyObject *module, PyObject *args)
     }
     s_io_state_t *state = (s_io_state_t *) PyModule_GetState (module);
     executor_python_t *self = state? state->child: NULL;
-    if (!self || !self->in_flight)
+    if (!self || !self->in_flight || !self->req_input)
         Py_RETURN_FALSE;
     proto_builder_t *builder = proto_builder_new (PROTO_EVENT, self->req_id,
                                                   self->req_session);
@@ -719,6 +720,7 @@ executor_request_handle (executor_python_t *self, zmsg_t **request_p)
     self->internal = type == PROTO_SNAPSHOT || type == PROTO_RESTORE;
     self->req_id = id;
     self->req_session = reply_session;
+    self->req_input = proto_msg_bool (msg, "input", true);
     zmsg_t *reply = NULL;
     switch (type) {
         case PROTO_EXECUTE:

@@ -17,7 +17,7 @@
 void proc_info_describe_status (int status, char *buf, size_t size);
 
 //  Returns the CPU time (user + system, all threads) pid has used, in ms,
-//  from /proc/PID/stat; PROC_INFO_UNKNOWN when it cannot be read (0 is a
+//  from its CPU clock; PROC_INFO_UNKNOWN when it cannot be read (0 is a
 //  real value: a freshly forked child has used none).
 #define PROC_INFO_UNKNOWN UINT64_MAX
 uint64_t proc_info_cpu_ms (pid_t pid);
