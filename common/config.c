@@ -86,6 +86,10 @@ static const s_setting_t s_settings [] = {
       "kernels ask for one; off, each kernel forks its executor itself (slower)" },
     { "pool_size", CONFIG_HOST, S_UINT, S_OFF (pool_size), "2", NULL, 0, 64,
       "executors the zygote keeps forked ahead of demand (0 = fork on demand)" },
+    { "standby_kernels", CONFIG_HOST, S_UINT, S_OFF (standby_kernels), "2", NULL, 0, 16,
+      "kernel processes started ahead of demand, each waiting to become a new "
+      "session's kernel, which saves a start the exec and library loading "
+      "(0 = start each on demand)" },
     { "client_hwm", CONFIG_BROKER, S_UINT, S_OFF (client_hwm), "10000", NULL, 10, 10000000,
       "messages a client may leave unread; an attached client past it is detached "
       "with a notice (protocol.md 4.5)" },

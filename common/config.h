@@ -57,6 +57,7 @@ typedef struct {
     char *sandbox_require;          //  layers a kernel must report, "a,b" or "none"
     bool zygote;                    //  start executors from a zygote (warm pool)
     uint64_t pool_size;             //  executors the zygote keeps forked ahead
+    uint64_t standby_kernels;       //  kernel processes started ahead (host/kernel_standby.h)
     uint64_t client_hwm;            //  unread messages per client (ZMQ_SNDHWM)
     bool verbose;
     bool host;                      //  the broker starts a local kernel host

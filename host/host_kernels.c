@@ -1,6 +1,7 @@
 /*  host_kernels — a host's kernel processes (see host_kernels.h). */
 #include "host_kernels.h"
 #include "kernel_proc.h"
+#include "kernel_standby.h"
 #include "mem.h"
 #include "selftest.h"
 
@@ -22,6 +23,7 @@ struct _host_kernels_t {
     config_t *cfg;
     char *work_root;
     zlistx_t *kernels;              //  s_kernel_t *
+    kernel_standby_t *standby;      //  kernels started ahead; NULL once ending
 };
 
 static void
@@ -40,6 +42,7 @@ host_kernels_new (config_t *cfg, const char *work_root)
     self->work_root = mem_strdup (work_root);
     self->kernels = zlistx_new ();
     zlistx_set_destructor (self->kernels, s_kernel_destructor);
+    self->standby = kernel_standby_new (cfg->kernel_path, work_root, cfg->standby_kernels);
     return self;
 }
 
@@ -51,6 +54,7 @@ host_kernels_destroy (host_kernels_t **self_p)
     if (!self)
         return;
     zlistx_destroy (&self->kernels);
+    kernel_standby_destroy (&self->standby);
     free (self->work_root);
     free (self);
     *self_p = NULL;
@@ -106,8 +110,12 @@ host_kernels_start (host_kernels_t *self, const char *session, const char *kerne
     settings.state_lost = notice;
     settings.restore = restore;
     settings.zygote = zygote;
-    pid_t pid = kernel_proc_start (self->cfg->kernel_path, &settings);
+    char **argv = kernel_contract_argv (self->cfg->kernel_path, &settings, NULL);
+    pid_t pid = self->standby? kernel_standby_assign (self->standby, argv, zclock_mono ()): 0;
+    if (pid == 0)
+        pid = kernel_proc_spawn (self->cfg->kernel_path, argv);
     int error = errno;
+    kernel_contract_argv_destroy (&argv);
     free (work);
     if (pid < 0) {
         snprintf (why, why_size, "could not start %s: %s (check --kernel-path)",
@@ -163,6 +171,7 @@ void
 host_kernels_stop_all (host_kernels_t *self, uint64_t grace_ms, bool term, int64_t now)
 {
     assert (self);
+    kernel_standby_destroy (&self->standby);    //  no session will come
     for (s_kernel_t *kernel = (s_kernel_t *) zlistx_first (self->kernels); kernel;
          kernel = (s_kernel_t *) zlistx_next (self->kernels))
         s_stop (kernel, grace_ms, term, now);
@@ -173,6 +182,8 @@ host_kernels_reaped (host_kernels_t *self, pid_t pid, int status,
                      host_kernel_exit_t *exit)
 {
     assert (self && exit);
+    if (self->standby && kernel_standby_reaped (self->standby, pid, zclock_mono ()))
+        return false;
     s_kernel_t *kernel = s_find (self, NULL, pid);
     if (!kernel)
         return false;
@@ -191,7 +202,7 @@ int64_t
 host_kernels_tick (host_kernels_t *self, int64_t now)
 {
     assert (self);
-    int64_t next = -1;
+    int64_t next = self->standby? kernel_standby_tick (self->standby, now): -1;
     for (s_kernel_t *kernel = (s_kernel_t *) zlistx_first (self->kernels); kernel;
          kernel = (s_kernel_t *) zlistx_next (self->kernels)) {
         if (!kernel->kill_at)
@@ -229,6 +240,7 @@ host_kernels_test (bool verbose)
     cfg->kernel_path = mem_strdup ("/bin/sleep");   //  takes any argv? no: fails fast
     free (cfg->backend);
     cfg->backend = mem_strdup ("ipc:///tmp/kmq-host-kernels-test/backend");
+    cfg->standby_kernels = 0;       //  kernel_standby_test tests those
     char root [] = "/tmp/kmq-host-kernels-test-XXXXXX";
     SELFTEST_CHECK (mkdtemp (root));
     host_kernels_t *kernels = host_kernels_new (cfg, root);

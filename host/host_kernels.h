@@ -49,7 +49,8 @@ pid_t host_kernels_start (host_kernels_t *self, const char *session,
 //  grace_ms from now (0: now). Returns false when it runs no such kernel.
 bool host_kernels_stop (host_kernels_t *self, const char *kernel_id, uint64_t grace_ms,
                         int64_t now);
-//  Ends every kernel: SIGTERM now when term (a kernel then snapshots its
+//  Ends every kernel, and lets the standby kernels go (no session will come
+//  for them): SIGTERM now when term (a kernel then snapshots its
 //  session when snapshots are on), SIGKILL to its group after grace_ms (0:
 //  SIGKILL now).
 void host_kernels_stop_all (host_kernels_t *self, uint64_t grace_ms, bool term,

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,8 +15,10 @@
 
 extern char **environ;
 
-pid_t
-kernel_proc_spawn (const char *path, char *const argv [])
+//  posix_spawn with our attributes; with stdin_fd >= 0, that fd becomes the
+//  child's stdin.
+static pid_t
+s_spawn (const char *path, char *const argv [], int stdin_fd)
 {
     assert (path && argv);
     posix_spawnattr_t attr;
@@ -24,6 +27,15 @@ kernel_proc_spawn (const char *path, char *const argv [])
         errno = rc;
         return -1;
     }
+    posix_spawn_file_actions_t actions;
+    rc = posix_spawn_file_actions_init (&actions);
+    if (rc) {
+        posix_spawnattr_destroy (&attr);
+        errno = rc;
+        return -1;
+    }
+    if (stdin_fd >= 0)
+        posix_spawn_file_actions_adddup2 (&actions, stdin_fd, STDIN_FILENO);
     sigset_t empty, all;
     sigemptyset (&empty);
     sigfillset (&all);
@@ -35,12 +47,38 @@ kernel_proc_spawn (const char *path, char *const argv [])
     posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
                                      | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
-    rc = posix_spawn (&pid, path, NULL, &attr, argv, environ);
+    rc = posix_spawn (&pid, path, &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy (&actions);
     posix_spawnattr_destroy (&attr);
     if (rc) {
         errno = rc;
         return -1;
     }
+    return pid;
+}
+
+pid_t
+kernel_proc_spawn (const char *path, char *const argv [])
+{
+    return s_spawn (path, argv, -1);
+}
+
+pid_t
+kernel_proc_spawn_fed (const char *path, char *const argv [], int *feed_fd)
+{
+    assert (feed_fd);
+    int fds [2];
+    if (pipe2 (fds, O_CLOEXEC))
+        return -1;
+    pid_t pid = s_spawn (path, argv, fds [0]);
+    int saved = errno;
+    close (fds [0]);
+    if (pid < 0) {
+        close (fds [1]);
+        errno = saved;
+        return -1;
+    }
+    *feed_fd = fds [1];
     return pid;
 }
 

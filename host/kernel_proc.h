@@ -19,6 +19,10 @@
 //  path does not exist).
 pid_t kernel_proc_spawn (const char *path, char *const argv []);
 
+//  The same, with the child's stdin the read end of a new pipe whose
+//  write end (close-on-exec) is returned in *feed_fd.
+pid_t kernel_proc_spawn_fed (const char *path, char *const argv [], int *feed_fd);
+
 //  Fills *settings (common/kernel_contract.h) with what cfg decides for
 //  every kernel and for the zygote: the endpoint, heartbeats, timeouts,
 //  limits, pool size and verbosity; the rest at the contract's defaults.

@@ -1,6 +1,11 @@
 /*  kmq-kernel — one session's kernel, started by kmq-broker; or, with
     --zygote SOCKET and no --session, the broker's zygote (zygote.h).
 
+    As `kmq-kernel --standby WORK_ROOT` (host/kernel_standby.h) it is a
+    kernel started ahead of demand: it waits for its argv on stdin, then
+    goes on as if started with it. WORK_ROOT, the host's, is only there so
+    that ps (and pgrep -f RUNTIME_DIR) tells whose standby it is.
+
     As a kernel: parses its argv (common/kernel_contract.h), creates
     the work dir, gets its executor BEFORE any ZeroMQ context exists
     (zsys_init makes one, with threads; the executor must inherit
@@ -17,6 +22,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -201,9 +207,67 @@ s_remove_tree (const char *path)
     return 0;
 }
 
+//  The most a standby kernel reads as its argv (a real one is ~1 KiB).
+#define S_ASSIGNMENT_MAX (64 * 1024)
+
+//  A standby kernel: waits for its argv on stdin (NUL-terminated strings,
+//  then end of file) and returns it in *argv_p and *argc_p, in one block
+//  the caller frees, with stdin /dev/null again. End of file with nothing
+//  before it (the host let it go) exits 0; a broken assignment exits 2.
+static void
+s_standby_wait (int *argc_p, char ***argv_p)
+{
+    //  Die with the kernel host while waiting, too
+    if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid () == 1)
+        exit (1);
+    char *text = (char *) mem_alloc (S_ASSIGNMENT_MAX);
+    size_t size = 0;
+    while (size < S_ASSIGNMENT_MAX) {
+        ssize_t got = read (STDIN_FILENO, text + size, S_ASSIGNMENT_MAX - size);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        size += (size_t) got;
+    }
+    if (size == 0)
+        exit (0);
+    if (size == S_ASSIGNMENT_MAX || text [size - 1] != 0) {
+        s_early_error ("standby kernel", "the host's assignment is cut or too long "
+                       "(%zu bytes)", size);
+        exit (2);
+    }
+    int count = 0;
+    for (size_t i = 0; i < size; i++)
+        count += text [i] == 0;
+    //  One block: the argv array, then the strings it points into
+    char **argv = (char **) mem_alloc ((size_t) (count + 1) * sizeof (char *) + size);
+    char *strings = (char *) (argv + count + 1);
+    memcpy (strings, text, size);
+    free (text);
+    for (int i = 0, at = 0; i < count; i++) {
+        argv [i] = strings + at;
+        at += (int) strlen (strings + at) + 1;
+    }
+    argv [count] = NULL;
+    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0) {
+        dup2 (null, STDIN_FILENO);
+        close (null);
+    }
+    *argc_p = count;
+    *argv_p = argv;
+}
+
 int
 main (int argc, char *argv [])
 {
+    //  Static: the settings borrow its strings for the process's life
+    static char **assigned;
+    if (argc == 3 && strcmp (argv [1], "--standby") == 0) {
+        s_standby_wait (&argc, &assigned);
+        argv = assigned;
+    }
     s_args_t args;
     memset (&args, 0, sizeof args);
     if (s_parse_args (argc, argv, &args))

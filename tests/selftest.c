@@ -14,6 +14,7 @@
 #include "snapshot_store.h"
 #include "host_kernels.h"
 #include "kernel_proc.h"
+#include "kernel_standby.h"
 #include "zygote_proc.h"
 #include "kmq.h"
 #include "kmq_async.h"
@@ -57,6 +58,7 @@ static const selftest_t s_tests [] = {
     { "snapshot_store", snapshot_store_test },
     { "host_kernels", host_kernels_test },
     { "kernel_proc", kernel_proc_test },
+    { "kernel_standby", kernel_standby_test },
     { "zygote_proc", zygote_proc_test },
     { "kmq", kmq_test },
     { "kmq_async", kmq_async_test },

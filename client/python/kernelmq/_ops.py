@@ -84,7 +84,9 @@ class ExecuteOp(_Checked):
     def __init__(self, session: str, code: str, timeout: Optional[float],
                  on_stdout: TextCallback, on_stderr: TextCallback,
                  on_display: DisplayCallback) -> None:
-        header: Dict[str, Any] = {"type": "execute", "session": session}
+        #  input False: we have the code; the kernel then skips the input
+        #  event unless another client is attached (protocol.md 4.5)
+        header: Dict[str, Any] = {"type": "execute", "session": session, "input": False}
         if timeout is not None:
             if timeout <= 0:
                 raise ValueError("timeout must be positive seconds, or None for "
