@@ -115,7 +115,12 @@ kernel_standby_tick (kernel_standby_t *self, int64_t now)
         return -1;
     if (now < self->refill_at)
         return self->refill_at - now;
-    char *argv [] = { self->kernel_path, (char *) "--standby", self->work_root, NULL };
+    //  Room for the title it takes once it has a session (kernel/main.c)
+    char padding [256];
+    memset (padding, ' ', sizeof padding - 1);
+    padding [sizeof padding - 1] = 0;
+    char *argv [] = { self->kernel_path, (char *) "--standby", self->work_root, padding,
+                      NULL };
     while (self->count < self->size) {
         int feed;
         pid_t pid = kernel_proc_spawn_fed (self->kernel_path, argv, &feed);

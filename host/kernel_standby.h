@@ -3,8 +3,9 @@
     Starting a kernel process costs an exec and the loading of some thirty
     shared libraries (libzmq's, libpython's): 3 to 7 ms on a 2-vCPU VM,
     the largest part of a new session's start. A standby kernel has paid
-    that already: it runs `kmq-kernel --standby WORK_ROOT` (the host's work
-    root, so that ps tells whose standby it is) and waits on its stdin,
+    that already: it runs `kmq-kernel --standby WORK_ROOT PADDING` (the
+    host's work root, so that ps tells whose standby it is, and room for
+    the title naming its session it takes later) and waits on its stdin,
     holding nothing of any session, for the argv of the session it is to
     become (kernel/main.c); from then on it is that session's kernel, as if
     it had been started with that argv.

@@ -1,10 +1,11 @@
 /*  kmq-kernel — one session's kernel, started by kmq-broker; or, with
     --zygote SOCKET and no --session, the broker's zygote (zygote.h).
 
-    As `kmq-kernel --standby WORK_ROOT` (host/kernel_standby.h) it is a
-    kernel started ahead of demand: it waits for its argv on stdin, then
-    goes on as if started with it. WORK_ROOT, the host's, is only there so
-    that ps (and pgrep -f RUNTIME_DIR) tells whose standby it is.
+    As `kmq-kernel --standby WORK_ROOT PADDING` (host/kernel_standby.h) it
+    is a kernel started ahead of demand: it waits for its argv on stdin,
+    then goes on as if started with it. WORK_ROOT, the host's, is there so
+    that ps (and pgrep -f RUNTIME_DIR) tells whose standby it is; PADDING
+    (blanks) is room for the title it then takes, which names its session.
 
     As a kernel: parses its argv (common/kernel_contract.h), creates
     the work dir, gets its executor BEFORE any ZeroMQ context exists
@@ -264,7 +265,11 @@ main (int argc, char *argv [])
 {
     //  Static: the settings borrow its strings for the process's life
     static char **assigned;
-    if (argc == 3 && strcmp (argv [1], "--standby") == 0) {
+    char *title = NULL;         //  the standby's argv area, to retitle
+    size_t title_size = 0;
+    if (argc == 4 && strcmp (argv [1], "--standby") == 0) {
+        title = argv [0];
+        title_size = (size_t) (argv [3] + strlen (argv [3]) - argv [0]);
         s_standby_wait (&argc, &assigned);
         argv = assigned;
     }
@@ -272,6 +277,13 @@ main (int argc, char *argv [])
     memset (&args, 0, sizeof args);
     if (s_parse_args (argc, argv, &args))
         return 2;
+    if (title && kernel_contract_role (&args.settings) != KERNEL_CONTRACT_ZYGOTE) {
+        //  What ps shows (/proc/PID/cmdline is this memory): the session,
+        //  as a kernel started on demand shows it in its argv
+        memset (title, 0, title_size);
+        snprintf (title, title_size, "kmq-kernel --session %s --kernel-id %s --work-dir %s",
+                  args.settings.session, args.settings.kernel_id, args.settings.work_dir);
+    }
     const char *name = args.name;
     const kernel_settings_t *settings = &args.settings;
     if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE) {

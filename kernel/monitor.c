@@ -506,18 +506,25 @@ monitor_run (monitor_t *self)
         int what [7] = { 0 };       //  S_ITEM_* or a pipe index (0, 1)
         int count = 0;
         items [count++] = (zmq_pollitem_t) { NULL, signal_pipe_fd (self->signals), ZMQ_POLLIN, 0 };
+        //  Backpressure: while the queue to the broker is full, nothing is
+        //  read from the executor (its output waits in the pipes, its next
+        //  event for our ack), so a cell that floods a slow broker is slowed
+        //  down instead of having its output dropped.
+        bool broker_full = self->dealer && !(zsock_events (self->dealer) & ZMQ_POLLOUT);
         int broker_item = -1;
         if (self->dealer) {
             broker_item = count;
-            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
+            short events = ZMQ_POLLIN | (broker_full? ZMQ_POLLOUT: 0);
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->dealer), 0, events, 0 };
         }
         int first_exec = count;
-        if (self->exec.sock >= 0) {
+        short sock_events = (broker_full? 0: ZMQ_POLLIN)
+                          | (monitor_exec_writing (self)? ZMQ_POLLOUT: 0);
+        if (self->exec.sock >= 0 && sock_events) {
             what [count] = S_ITEM_SOCKET;
-            short events = ZMQ_POLLIN | (monitor_exec_writing (self)? ZMQ_POLLOUT: 0);
-            items [count++] = (zmq_pollitem_t) { NULL, self->exec.sock, events, 0 };
+            items [count++] = (zmq_pollitem_t) { NULL, self->exec.sock, sock_events, 0 };
         }
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2 && !broker_full; i++)
             if (self->pipes [i].fd >= 0) {
                 what [count] = i;
                 items [count++] = (zmq_pollitem_t) { NULL, self->pipes [i].fd, ZMQ_POLLIN, 0 };
@@ -558,7 +565,7 @@ monitor_run (monitor_t *self)
             }
         if (!self->stop)
             monitor_exec_check (self, zclock_mono ());
-        if (!self->stop && broker_item >= 0 && items [broker_item].revents)
+        if (!self->stop && broker_item >= 0 && (items [broker_item].revents & ZMQ_POLLIN))
             s_broker_input (self);
         if (!self->stop && (self->config->test_faults & TEST_FAULT_EXIT_BUSY)
         &&  self->req.busy && self->req.type == PROTO_EXECUTE) {
