@@ -13,11 +13,11 @@ usage:
       reply; then, all N idle, USS and PSS of each session's monitor +
       executor (smaps_rollup), unless nomem.
   kmq_bench.py live ENDPOINT TARGET BUDGET_S PIDFILE [KEYSFILE|- [CLIENTS
-                  [INFLIGHT [CALLS]]]]
+                  [INFLIGHT [CALLS [FLOOR_MIB]]]]]
       opens up to TARGET sessions in parallel (CLIENTS DEALERs, default 4,
       INFLIGHT requests in flight on each, default 8), each holding a small
       DataFrame, until BUDGET_S runs out (or MemAvailable falls under
-      max(2 GiB, 10%): the machine is shared); then the execute latency of
+      FLOOR_MIB, default max(2 GiB, 10%): the machine is shared); then the execute latency of
       `x = 1` on one of them over CALLS calls (default 500) with all the
       others held, and the PSS of all monitors + executors + the zygote,
       with MemAvailable before / after. Writes the session keys to KEYSFILE
@@ -538,7 +538,8 @@ def main():
                         keysfile=args[4] if len(args) > 4 and args[4] != "-" else None,
                         nclients=int(args[5]) if len(args) > 5 else 4,
                         inflight=int(args[6]) if len(args) > 6 else 8,
-                        calls=int(args[7]) if len(args) > 7 else 500)
+                        calls=int(args[7]) if len(args) > 7 else 500,
+                        mem_floor_mib=float(args[8]) if len(args) > 8 and args[8] else None)
     elif mode == "pyrtt":
         out = mode_pyrtt(args[0], int(args[1]))
     elif mode == "restart":

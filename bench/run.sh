@@ -21,8 +21,9 @@
 #   KMQ_BENCH_SECONDS   length of each throughput run (5 [1])
 #   KMQ_BENCH_LIVE      sessions figure 4 tries to hold at once (3000 [40]);
 #                       the live broker gets --max-sessions and
-#                       --host-max-sessions LIVE + 10. It also stops opening
-#                       when MemAvailable falls under max(2 GiB, 10%).
+#                       --host-max-sessions LIVE + 10. It stops opening
+#                       early if MemAvailable falls under the floor:
+#   KMQ_BENCH_LIVE_FLOOR_MIB  that floor in MiB (default max(2 GiB, 10% of RAM))
 #   KMQ_BENCH_LIVE_S    seconds figure 4 may spend opening them (300 [30],
 #                       less if the budget is short)
 #   KMQ_BENCH_LIVE_CLIENTS   DEALER connections figure 4 opens them over (4)
@@ -49,6 +50,7 @@ LIVE=${KMQ_BENCH_LIVE:-$d_live}
 LIVE_S=${KMQ_BENCH_LIVE_S:-$d_live_s}
 LIVE_CLIENTS=${KMQ_BENCH_LIVE_CLIENTS:-4}
 LIVE_INFLIGHT=${KMQ_BENCH_LIVE_INFLIGHT:-8}
+LIVE_FLOOR_MIB=${KMQ_BENCH_LIVE_FLOOR_MIB:-}
 LIVE_CALLS=$d_live_calls
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 
@@ -339,7 +341,8 @@ LIVE_FLAGS=(--max-sessions $((LIVE + 10)) --host-max-sessions $((LIVE + 10)) --i
 if [ "$LIVE_S" -ge 10 ] && start_broker live "${LIVE_FLAGS[@]}"; then
     sleep 1
     step kmq_live $((LIVE_S + 150)) $PY "$HERE/kmq_bench.py" live "$ENDPOINT" "$LIVE" "$LIVE_S" \
-        "$T/kmq.pids" "$T/live.keys" "$LIVE_CLIENTS" "$LIVE_INFLIGHT" "$LIVE_CALLS"
+        "$T/kmq.pids" "$T/live.keys" "$LIVE_CLIENTS" "$LIVE_INFLIGHT" "$LIVE_CALLS" \
+        "$LIVE_FLOOR_MIB"
     # The broker is killed with every session live, and started again: how
     # long until a session answers, and how many come back intact.
     if [ -s "$T/live.keys" ]; then
