@@ -10,7 +10,7 @@ the median of REPEATS runs:
   `frame` (the default) and as csv;
 - in process: pickle.dumps and pickle.loads (protocol 5), df.copy() (the
   memory-bandwidth floor), to_csv and read_csv.
-Prints one JSON line (seconds).
+Prints one JSON line (seconds; the frame figures also every run's, *_all_s).
 """
 import io
 import json
@@ -27,12 +27,17 @@ import pandas as pd           # noqa: E402
 import kernelmq               # noqa: E402
 
 
-def timed(fn, repeats):
+ALL = {}      # every run's seconds of each kernelmq figure: its worst beside the median
+
+
+def timed(fn, repeats, name=None):
     times, value = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         value = fn()
         times.append(time.perf_counter() - start)
+    if name:
+        ALL[name] = times
     return statistics.median(times), value
 
 
@@ -53,14 +58,15 @@ def main():
     with kernelmq.Client(endpoint) as client:
         s = client.session("frame-bench")
         s.run("import pandas as pd")
-        out["frame_up_s"], _ = timed(lambda: s.upload("df", df), repeats)
-        out["frame_down_s"], back = timed(lambda: s.download("df"), repeats)
+        out["frame_up_s"], _ = timed(lambda: s.upload("df", df), repeats, "frame_up_all_s")
+        out["frame_down_s"], back = timed(lambda: s.download("df"), repeats, "frame_down_all_s")
         if not back.equals(df):
             raise SystemExit("the frame that came back differs")
         del back
         out["csv_up_s"], _ = timed(lambda: s.upload("df", df, format="csv"), 1)
         out["csv_down_s"], _ = timed(lambda: s.download("df", format="csv"), 1)
         s.close()
+    out.update(ALL)
     print(json.dumps(out))
 
 

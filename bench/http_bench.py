@@ -2,7 +2,8 @@
 """kmq-http's figures for `make bench`, beside the ZeroMQ clients of the
 same run: the execute round trip (x = 1) over one keep-alive connection,
 and executes per second with one connection per session, each sending one
-request at a time (HTTP/1.1 has no pipelining the gateway uses).
+request at a time (HTTP/1.1 has no pipelining the gateway uses), with the
+median / p99 of those requests' latency under that load.
 Each mode prints one JSON line.
 
 usage: http_bench.py rtt URL CALLS
@@ -67,6 +68,7 @@ def mode_load(url, connections, seconds):
     for conn, session in zip(conns, sessions):
         execute(conn, session)                      # every kernel first
     counts = [0] * connections
+    lats = [[] for _ in range(connections)]       # (done at, ms) of every request
     errors = []
     start = threading.Event()
     stop = threading.Event()
@@ -75,7 +77,10 @@ def mode_load(url, connections, seconds):
         start.wait()
         try:
             while not stop.is_set():
+                t = time.perf_counter()
                 execute(conns[i], sessions[i])
+                done = time.perf_counter()
+                lats[i].append((done, (done - t) * 1000))
                 counts[i] += 1
         except Exception as e:  # noqa: BLE001 (reported, not raised, from a thread)
             errors.append(repr(e))
@@ -93,8 +98,10 @@ def mode_load(url, connections, seconds):
         t.join(30)
     for conn, session in zip(conns, sessions):
         close(conn, session)
+    counted_ms = [ms for per in lats for at, ms in per if t0 <= at <= t0 + elapsed]
     return {"connections": connections, "replies": done - counted, "seconds": elapsed,
-            "rate": (done - counted) / elapsed, "errors": len(errors)}
+            "rate": (done - counted) / elapsed, "errors": len(errors),
+            "latency": latency(counted_ms) if counted_ms else None}
 
 
 def main():

@@ -4,17 +4,24 @@
 
 usage:
   kmq_bench.py rtt ENDPOINT CALLS
-      execute `x = 1` round trips on one warm session (Python client).
+      execute `x = 1` round trips on one warm session (this raw DEALER).
+  kmq_bench.py pyrtt ENDPOINT CALLS
+      the same through the Python client (client/python: kernelmq.Client).
   kmq_bench.py sessions ENDPOINT N PIDFILE [GAP_S [nomem]]
       starts N sessions one after another (GAP_S seconds apart, default 0),
       each timed from its first execute (`import pandas as pd`) to the
       reply; then, all N idle, USS and PSS of each session's monitor +
       executor (smaps_rollup), unless nomem.
-  kmq_bench.py live ENDPOINT TARGET BUDGET_S PIDFILE
-      opens up to TARGET sessions (8 in flight), each holding a small
-      DataFrame, until BUDGET_S runs out; then the execute p99 of `x = 1` on
-      one of them over 500 calls and the PSS of all monitors + executors +
-      the zygote, with MemAvailable before / after. Leaves them open.
+  kmq_bench.py live ENDPOINT TARGET BUDGET_S PIDFILE [KEYSFILE|- [CLIENTS
+                  [INFLIGHT [CALLS [FLOOR_MIB]]]]]
+      opens up to TARGET sessions in parallel (CLIENTS DEALERs, default 4,
+      INFLIGHT requests in flight on each, default 8), each holding a small
+      DataFrame, until BUDGET_S runs out (or MemAvailable falls under
+      FLOOR_MIB, default max(2 GiB, 10%): the machine is shared); then the execute latency of
+      `x = 1` on one of them over CALLS calls (default 500) with all the
+      others held, and the PSS of all monitors + executors + the zygote,
+      with MemAvailable before / after. Writes the session keys to KEYSFILE
+      and leaves them open.
   kmq_bench.py upload ENDPOINT CSVFILE REPEATS
       upload the CSV as a DataFrame (format csv), then download it as csv.
   kmq_bench.py execload ENDPOINT CLIENTS SESSIONS_PER_CLIENT SECONDS WINDOW
@@ -148,6 +155,26 @@ def mode_rtt(endpoint, calls):
         c.ok({"type": "execute", "session": session}, [b"x = 1"])
         times.append((time.perf_counter() - t) * 1000)
     c.request({"type": "close", "session": session})
+    return latency(times)
+
+
+def mode_pyrtt(endpoint, calls):
+    """The same round trip through the Python client (client/python,
+    `kernelmq.Client`), what an agent uses."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "client", "python"))
+    import kernelmq
+    with kernelmq.Client(endpoint) as client:
+        s = client.session("bench-pyrtt-" + uuid.uuid4().hex[:8])
+        s.run("x = 1")
+        for _ in range(calls // 10):
+            s.run("x = 1")
+        times = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            s.run("x = 1")
+            times.append((time.perf_counter() - t) * 1000)
+        s.close()
     return latency(times)
 
 
@@ -285,49 +312,85 @@ def mode_execload(endpoint, nclients, per_client, seconds, window):
         time.sleep(0.2)
 
 
-def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500, keysfile=None):
-    """Opens up to target sessions, each holding a small DataFrame, inflight
-    at a time, until budget_s runs out; then, all of them live, the execute
-    p99 of `x = 1` on one of them and the memory of every kernel. The
-    sessions are left open: the caller stops the broker."""
-    c = Client(endpoint)
+def mode_live(endpoint, target, budget_s, pidfile, keysfile=None, nclients=4, inflight=8,
+              calls=500, mem_floor_mib=None):
+    """Opens up to target sessions, each holding a small DataFrame, in
+    parallel: nclients DEALER connections with inflight requests each, until
+    budget_s runs out, too many fail, or MemAvailable drops under
+    mem_floor_mib (the machine is shared: never push it into the OOM
+    killer). Then, all of them live, the execute latency of `x = 1` on one
+    of them (the active session) and the PSS of every kernel. The sessions
+    are left open: the caller stops the broker."""
+    clients = [Client(endpoint) for _ in range(nclients)]
+    poller = zmq.Poller()
+    for cl in clients:
+        poller.register(cl.sock, zmq.POLLIN)
+    by_sock = {cl.sock: cl for cl in clients}
     mib = 1 << 20
     before = meminfo()
+    if mem_floor_mib is None:
+        mem_floor_mib = max(2048, before["MemTotal"] / mib * 0.10)
     code = b'import pandas as pd; df = pd.DataFrame({"a": range(100)})'
     tag = uuid.uuid4().hex[:6]
-    pending, opened, times = {}, [], []
+    pending = {cl.sock: {} for cl in clients}
+    opened, times = [], []
     errors, first_error, issued = 0, None, 0
+    stopped_by = "target"
+    low_mem = False
     t_start = time.monotonic()
     t_end = t_start + budget_s
+    t_mem = 0.0
     while True:
-        while (issued < target and len(pending) < inflight and errors < inflight
-               and time.monotonic() < t_end):
-            key = f"bench-live{issued}-{tag}"
-            rid = c.send({"type": "execute", "session": key}, [code])
-            pending[rid] = (key, time.perf_counter())
-            issued += 1
-        if not pending:
+        now = time.monotonic()
+        if now >= t_end and issued < target and stopped_by == "target":
+            stopped_by = "budget"
+        if now - t_mem >= 0.25:
+            t_mem = now
+            if meminfo()["MemAvailable"] / mib < mem_floor_mib:
+                low_mem = True
+                stopped_by = "memory floor"
+        total_errors_cap = nclients * inflight
+        if errors >= total_errors_cap and stopped_by == "target":
+            stopped_by = "errors"
+        for cl in clients:
+            mine = pending[cl.sock]
+            while (issued < target and len(mine) < inflight and errors < total_errors_cap
+                   and not low_mem and now < t_end):
+                key = f"bench-live{issued}-{tag}"
+                rid = cl.send({"type": "execute", "session": key}, [code])
+                mine[rid] = (key, time.perf_counter())
+                issued += 1
+        if not any(pending.values()):
             break
-        if not c.sock.poll(REQUEST_TIMEOUT_S * 1000):
+        ready = dict(poller.poll(REQUEST_TIMEOUT_S * 1000))
+        if not ready:
             raise RuntimeError(f"no reply within {REQUEST_TIMEOUT_S} s with "
                                f"{len(opened)} sessions open")
-        frames = c.sock.recv_multipart()
-        header = msgpack.unpackb(frames[1])
-        if header.get("type") != "reply" or header.get("id") not in pending:
-            continue
-        key, t0 = pending.pop(header["id"])
-        if header.get("status") == "ok":
-            opened.append(key)
-            times.append((time.perf_counter() - t0) * 1000)
-        else:
-            errors += 1
-            first_error = first_error or {k: header.get(k) for k in ("status", "code", "message")}
+        for sock in ready:
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                header = msgpack.unpackb(frames[1])
+                mine = pending[sock]
+                if header.get("type") != "reply" or header.get("id") not in mine:
+                    continue
+                key, t0 = mine.pop(header["id"])
+                if header.get("status") == "ok":
+                    opened.append(key)
+                    times.append((time.perf_counter() - t0) * 1000)
+                else:
+                    errors += 1
+                    first_error = first_error or {k: header.get(k)
+                                                  for k in ("status", "code", "message")}
     open_s = time.monotonic() - t_start
     if not opened:
         raise RuntimeError(f"no session opened: {first_error}")
     if keysfile:
         with open(keysfile, "w") as f:
             f.write("\n".join(opened))
+    c = clients[0]
     time.sleep(1.0)
     active = opened[len(opened) // 2]
     for _ in range(50):
@@ -360,7 +423,10 @@ def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500, keysfi
             pass
     after = meminfo()
     total = mon_pss + exe_pss + zyg_pss
-    return {"target": target, "budget_s": budget_s, "inflight": inflight,
+    measured = max(1, len(mine) - gone)
+    return {"target": target, "budget_s": budget_s, "clients": nclients,
+            "inflight": nclients * inflight, "stopped_by": stopped_by,
+            "mem_floor_mib": mem_floor_mib,
             "reached": len(opened), "live_in_stats": len(mine), "unmeasured": gone,
             "errors": errors, "first_error": first_error,
             "open_s": open_s, "open": latency(times),
@@ -368,7 +434,7 @@ def mode_live(endpoint, target, budget_s, pidfile, inflight=8, calls=500, keysfi
             "pss_total_mib": total / mib, "monitors_pss_mib": mon_pss / mib,
             "executors_pss_mib": exe_pss / mib, "zygote_pss_mib": zyg_pss / mib,
             "zygotes": len(zygotes),
-            "pss_per_session_mib": total / mib / max(1, len(mine)),
+            "pss_per_session_mib": total / mib / measured,
             "memavail_before_mib": before["MemAvailable"] / mib,
             "memavail_after_mib": after["MemAvailable"] / mib,
             "mem_total_mib": before["MemTotal"] / mib}
@@ -469,7 +535,13 @@ def main():
                             not (len(args) > 4 and args[4] == "nomem"))
     elif mode == "live":
         out = mode_live(args[0], int(args[1]), float(args[2]), args[3],
-                        keysfile=args[4] if len(args) > 4 else None)
+                        keysfile=args[4] if len(args) > 4 and args[4] != "-" else None,
+                        nclients=int(args[5]) if len(args) > 5 else 4,
+                        inflight=int(args[6]) if len(args) > 6 else 8,
+                        calls=int(args[7]) if len(args) > 7 else 500,
+                        mem_floor_mib=float(args[8]) if len(args) > 8 and args[8] else None)
+    elif mode == "pyrtt":
+        out = mode_pyrtt(args[0], int(args[1]))
     elif mode == "restart":
         out = mode_restart(args[0], args[1], float(args[2]))
     elif mode == "snapshot":
