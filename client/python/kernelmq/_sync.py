@@ -28,6 +28,10 @@ from ._protocol import Op, Waiter, done
 from ._types import (ENDS_ATTACHMENT, Completion, Event, EvictedEvent, Execution, File, Inspection, Result,
                      Stats, Upload, Variable)
 
+#  Requests from this many bytes on are sent without a copy.
+_ZERO_COPY_MIN = 64 * 1024
+
+
 class Client(ClientBase):
     """A connection to a kmq-broker. Thread-safe; see the module docstring.
 
@@ -195,7 +199,10 @@ class Client(ClientBase):
         for waiter, frames in outbox + [(None, beat) for beat in beats]:
             if waiter is not None:
                 waiter.sent_at = time.monotonic()
-            self._sock.send_multipart(frames, copy=False)
+            #  Zero-copy only pays for big payloads: a Frame per part costs
+            #  more than copying a few hundred bytes
+            big = sum(len(frame) for frame in frames) >= _ZERO_COPY_MIN
+            self._sock.send_multipart(frames, copy=not big)
         if deadline is not None:
             timeout = min(timeout, max(0.0, deadline - time.monotonic()))
         ready = dict(self._poller.poll(int(timeout * 1000) + 1))
@@ -207,11 +214,11 @@ class Client(ClientBase):
         if self._sock not in ready:
             return
         received = []
-        while len(received) < 1000:
-            try:
-                received.append(self._sock.recv_multipart(zmq.NOBLOCK, copy=True))
-            except zmq.Again:
-                break
+        #  ZMQ_EVENTS says when the queue is empty, where a NOBLOCK recv
+        #  would say it with a raised zmq.Again (an exception per wake-up)
+        while (len(received) < 1000
+               and self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN):
+            received.append(self._sock.recv_multipart(copy=True))
         with self._cond:
             now = time.monotonic()
             for frames in received:
