@@ -213,6 +213,12 @@ executor_python_preload (executor_python_t *python)
 }
 
 void
+executor_python_prewarm (executor_python_t *python)
+{
+    s_glue_call (python, "pool_prewarm");
+}
+
+void
 executor_python_before_fork (void)
 {
     PyOS_BeforeFork ();

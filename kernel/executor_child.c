@@ -264,6 +264,7 @@ executor_pool_child (const executor_config_t *zygote_config,
     s_seal (&config, report);
     //  Sealed: from here on this child is as contained as any executor,
     //  and waits, holding nothing of any session.
+    executor_python_prewarm (python);
     s_handover (&config);
     executor_python_handover (python, &config);
     executor_python_serve (python, report);

@@ -96,6 +96,12 @@ void executor_python_after_fork (bool in_child);
 //  config must outlive the executor.
 void executor_python_prepare (executor_python_t *python, const executor_config_t *config);
 
+//  A sealed pool child, while it waits for its session: runs what a
+//  session's first requests run (glue pool_prewarm), so the pages they
+//  write are copied from the zygote's now rather than on the first
+//  request's clock. Dies when the glue raises.
+void executor_python_prewarm (executor_python_t *python);
+
 //  A pool child given to a session: config (session key, state_lost) is
 //  the session's; the glue's session state starts from nothing.
 void executor_python_handover (executor_python_t *python, const executor_config_t *config);

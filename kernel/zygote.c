@@ -44,6 +44,10 @@
 #define S_MAX_CONNS         4096    //  monitor connections at most
 #define S_SPAWN_WAIT_MS     5000    //  a connection must send its spawn by then
 #define S_REFILL_BACKOFF_MS 1000    //  after a pool child died unassigned
+//  After a hand-over: the replacement's fork (page tables of a process
+//  with pandas loaded, ~2 ms) would compete for the CPU with the session
+//  start the pool child was taken for.
+#define S_REFILL_DELAY_MS   50
 
 typedef enum { S_PENDING, S_SUPERVISING, S_ORPHAN } s_conn_state_t;
 
@@ -280,6 +284,8 @@ s_handover (s_zygote_t *self, s_conn_t *conn, const char *notice, const int *fds
     close (pidfd);
     s_log ('I', "executor %d for session '%s' (%s)", (int) child.pid, conn->session,
            pooled? "from the pool": "forked on demand");
+    if (self->next_refill < s_now_ms () + S_REFILL_DELAY_MS)
+        self->next_refill = s_now_ms () + S_REFILL_DELAY_MS;
     return 0;
 }
 

@@ -168,17 +168,31 @@ def _warm_up():
     private memory a session). Leaves nothing behind: the session is
     renewed and the cells' source lines dropped."""
     for _ in range(_WARM_UP_RUNS):
-        fresh_session()
-        execute("None")
-        execute("1")
-        vars()
-        flush()
+        _warm_up_once()
     fresh_session()
+
+
+def _warm_up_once():
+    fresh_session()
+    execute("None")
+    execute("1")
+    vars()
+    flush()
 
 
 def zygote_preload():
     """In the zygote, once, before it forks (zygote.preload)."""
     zygote.preload(_warm_up)
+
+
+def pool_prewarm():
+    """In a pool child, sealed, while it waits for its session: what a
+    session's first requests run, so the pages they write (CPython 3.11
+    writes a reference count into every object it touches) are copied from
+    the zygote's now, not on the first request's clock. Each session pays
+    those copies once either way. Leaves nothing behind."""
+    _warm_up_once()
+    fresh_session()
 
 
 def fresh_session():
