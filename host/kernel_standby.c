@@ -56,26 +56,32 @@ kernel_standby_destroy (kernel_standby_t **self_p)
     *self_p = NULL;
 }
 
-//  Writes every string of argv with its NUL, then closes fd. 0 or -1.
+//  Writes every string of argv with its NUL, in one write when it fits the
+//  pipe (it does: ~1 KiB), then closes fd. 0 or -1.
 static int
 s_feed (int fd, char *const argv [])
 {
-    int rc = 0;
-    for (size_t i = 0; argv [i] && rc == 0; i++) {
-        const char *data = argv [i];
-        size_t left = strlen (data) + 1;
-        while (left > 0) {
-            ssize_t sent = write (fd, data, left);
-            if (sent < 0 && errno == EINTR)
-                continue;
-            if (sent <= 0) {
-                rc = -1;
-                break;
-            }
-            data += sent;
-            left -= (size_t) sent;
-        }
+    size_t size = 0;
+    for (size_t i = 0; argv [i]; i++)
+        size += strlen (argv [i]) + 1;
+    char *buffer = (char *) mem_alloc (size);
+    size_t used = 0;
+    for (size_t i = 0; argv [i]; i++) {
+        size_t len = strlen (argv [i]) + 1;
+        memcpy (buffer + used, argv [i], len);
+        used += len;
     }
+    int rc = 0;
+    for (size_t sent = 0; sent < size && rc == 0; ) {
+        ssize_t n = write (fd, buffer + sent, size - sent);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            sent += (size_t) n;
+    }
+    free (buffer);
     close (fd);
     return rc;
 }
