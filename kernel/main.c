@@ -213,7 +213,7 @@ s_remove_tree (const char *path)
 
 //  A standby kernel: waits for its argv on stdin (NUL-terminated strings,
 //  then end of file) and returns it in *argv_p and *argc_p, in one block
-//  the caller frees, with stdin /dev/null again. End of file with nothing
+//  kept for the process's life, with stdin /dev/null again. End of file with nothing
 //  before it (the host let it go) exits 0; a broken assignment exits 2.
 static void
 s_standby_wait (int *argc_p, char ***argv_p)
