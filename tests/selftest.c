@@ -37,6 +37,7 @@
 #include "fd_message.h"
 #include "zygote_spawn.h"
 #include "kernel_contract.h"
+#include "cgroup.h"
 
 typedef struct {
     const char *name;
@@ -73,6 +74,7 @@ static const selftest_t s_tests [] = {
     { "http_gateway", http_gateway_test },
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
+    { "cgroup", cgroup_test },
     { "monitor_request", monitor_request_test },
     { "monitor_replies", monitor_replies_test },
     { "proc_info", proc_info_test },
