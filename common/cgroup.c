@@ -737,8 +737,12 @@ s_oom_one (const char *dir, void *arg)
         s_number (path, &oom->limit);
         if (oom->limit >= S_V1_UNLIMITED)
             oom->limit = 0;
-        snprintf (path, sizeof path, "%s/memory.failcnt", dir);
-        s_number (path, &hits);
+        //  The group reached its own limit when its peak did (failcnt
+        //  would say so too, but recent kernels no longer count it)
+        uint64_t peak = 0;
+        snprintf (path, sizeof path, "%s/memory.max_usage_in_bytes", dir);
+        s_number (path, &peak);
+        hits = oom->limit && peak + S_MIB >= oom->limit;
     }
     else {
         snprintf (path, sizeof path, "%s/memory.events", dir);

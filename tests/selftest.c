@@ -38,6 +38,8 @@
 #include "zygote_spawn.h"
 #include "kernel_contract.h"
 #include "cgroup.h"
+#include "host_memory.h"
+#include "host_ids.h"
 
 typedef struct {
     const char *name;
@@ -75,6 +77,8 @@ static const selftest_t s_tests [] = {
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
     { "cgroup", cgroup_test },
+    { "host_memory", host_memory_test },
+    { "host_ids", host_ids_test },
     { "monitor_request", monitor_request_test },
     { "monitor_replies", monitor_replies_test },
     { "proc_info", proc_info_test },
