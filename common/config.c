@@ -63,7 +63,8 @@ static const s_setting_t s_settings [] = {
     { "max_output", CONFIG_HOST, S_SIZE, S_OFF (max_output), "8M", NULL, 0, 1024 * S_GIB,
       "bytes of stdout+stderr per request before truncation (0 = unlimited)" },
     { "memory_limit", CONFIG_HOST, S_SIZE, S_OFF (memory_limit), "2G", NULL, 0, 1024 * 1024 * S_GIB,
-      "address-space bytes per kernel (0 = unlimited)" },
+      "bytes of memory per session: its cgroup's limit over heap, tmpfs and page cache, "
+      "and its address space (RLIMIT_AS) (0 = unlimited)" },
     { "cpu_limit_s", CONFIG_HOST, S_UINT, S_OFF (cpu_limit_s), "3600", NULL, 0, 31536000,
       "CPU seconds per kernel process (0 = unlimited)" },
     { "kernel_start_timeout_ms", CONFIG_BROKER, S_UINT, S_OFF (kernel_start_timeout_ms), "30000", NULL,
