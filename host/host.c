@@ -143,6 +143,7 @@ s_on_start (host_t *self, proto_msg_t *msg)
                            "0123456789-") != strlen (kernel_id)) {
         snprintf (why, sizeof why, "start: kernel_id must be 1-63 of [A-Za-z0-9-]");
         kernel_id = "";
+        code = PROTO_E_BAD_REQUEST;
     }
     else
     if (host_kernels_count (self->kernels) >= self->cfg->host_max_sessions) {

@@ -15,6 +15,9 @@ source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 MIB=$((1024 * 1024))
 SLACK=32            # MiB per session: the executor's own pages, counted by PSS
+# Sanitizer builds set no RLIMIT_AS (ASan reserves terabytes of shadow), so
+# without a cgroup nothing bounds their heap: those cases are skipped there.
+case "$KMQ_BIN" in *asan*) ASAN=yes ;; *) ASAN="" ;; esac
 
 if [ ! -w /sys/fs/cgroup/memory ] || [ ! -w /sys/fs/cgroup/pids ]; then
     CGROUPS=""
@@ -41,7 +44,7 @@ for d in ("/work", "/tmp", "/dev/shm"):
         seen.append("OSError: " + str(e.strerror))
 heap = []
 try:
-    while True:
+    for i in range(48):             # 384 MiB: past any memory_limit here
         heap.append(bytearray(8 << 20))
 except MemoryError:
     seen.append("MemoryError")
@@ -218,6 +221,10 @@ fi
 # such sessions hold no more than that each, and host_memory admits three:
 # the fourth gets SESSION_LIMIT saying why.
 worst=836
+if [ -n "$ASAN" ]; then
+    echo "note: sanitizer build: no RLIMIT_AS, no-cgroup memory cases skipped"
+    exit 0
+fi
 start_broker --cgroup none --memory-limit 256M --host-memory $((3 * worst + 100))M \
     --executor-uid-base 3000000000 || exit 1
 fill_sessions "no cgroup" $worst
