@@ -1,7 +1,6 @@
 /*  cgroup — one control group per executor (see cgroup.h).               */
-#include "cgroup.h"
+#include "cgroup_internal.h"
 #include "mem.h"
-#include "selftest.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -47,8 +46,8 @@ struct _cgroup_host_t {
 //  --- files --------------------------------------------------------------
 
 //  Reads up to size-1 bytes of path into buf. Returns 0 or -1 (errno).
-static int
-s_read (const char *path, char *buf, size_t size)
+int
+cgroup_internal_read (const char *path, char *buf, size_t size)
 {
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd == -1)
@@ -104,7 +103,7 @@ static int
 s_keyed (const char *path, const char *key, uint64_t *value)
 {
     char text [2048];
-    if (s_read (path, text, sizeof text))
+    if (cgroup_internal_read (path, text, sizeof text))
         return -1;
     size_t len = strlen (key);
     for (char *line = text; line && *line; ) {
@@ -120,11 +119,11 @@ s_keyed (const char *path, const char *key, uint64_t *value)
     return -1;
 }
 
-static int
-s_number (const char *path, uint64_t *value)
+int
+cgroup_internal_number (const char *path, uint64_t *value)
 {
     char text [64];
-    if (s_read (path, text, sizeof text))
+    if (cgroup_internal_read (path, text, sizeof text))
         return -1;
     if (strncmp (text, "max", 3) == 0) {
         *value = 0;
@@ -156,12 +155,12 @@ cgroup_mode_parse (const char *text, bool *automatic, cgroup_mode_t *mode)
 
 //  A process's start time in clock ticks (field 22 of /proc/PID/stat),
 //  which with its pid names it for good. 0 when it does not exist.
-static uint64_t
-s_start_time (pid_t pid)
+uint64_t
+cgroup_internal_start_time (pid_t pid)
 {
     char path [64], text [1024];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    if (s_read (path, text, sizeof text))
+    if (cgroup_internal_read (path, text, sizeof text))
         return 0;
     //  The command name may hold spaces and parentheses: count from the last ')'
     char *p = strrchr (text, ')');
@@ -175,8 +174,8 @@ s_start_time (pid_t pid)
 //  True when instance ("<id>.<pid>.<start>") names a process that runs:
 //  its pid lives with the same start time. A name that is not an
 //  instance's counts as alive (it is left alone).
-static bool
-s_instance_alive (const char *instance)
+bool
+cgroup_internal_instance_alive (const char *instance)
 {
     const char *last = strrchr (instance, '.');
     if (!last || last == instance)
@@ -193,12 +192,12 @@ s_instance_alive (const char *instance)
     unsigned long long start = strtoull (last + 1, &end, 10);
     if (*end || !isdigit ((unsigned char) last [1]))
         return true;
-    return s_start_time ((pid_t) pid) == start;
+    return cgroup_internal_start_time ((pid_t) pid) == start;
 }
 
 //  The plain names a child may have: what a kernel id is made of.
-static bool
-s_name_valid (const char *name)
+bool
+cgroup_internal_name_valid (const char *name)
 {
     size_t len = strlen (name);
     return len > 0 && len <= 64
@@ -251,7 +250,7 @@ s_remove_dir (const char *dir)
 {
     char path [CGROUP_PATH_MAX + 32], pids [4096];
     snprintf (path, sizeof path, "%s/cgroup.procs", dir);
-    if (s_read (path, pids, sizeof pids) == 0)
+    if (cgroup_internal_read (path, pids, sizeof pids) == 0)
         for (char *p = pids; *p; ) {
             long pid = strtol (p, &p, 10);
             if (pid > 1)
@@ -299,7 +298,8 @@ s_clean_stale (const char *top, const char *mine)
     struct dirent *entry;
     while ((entry = readdir (handle)))
         if (entry->d_type == DT_DIR && entry->d_name [0] != '.'
-        &&  strcmp (entry->d_name, mine) != 0 && !s_instance_alive (entry->d_name)) {
+        &&  strcmp (entry->d_name, mine) != 0
+        &&  !cgroup_internal_instance_alive (entry->d_name)) {
             char dir [CGROUP_PATH_MAX + 300];
             snprintf (dir, sizeof dir, "%s/%s", top, entry->d_name);
             cleaned += s_remove_tree (dir) + 1;
@@ -380,7 +380,7 @@ static int
 s_own_v2 (const char *mount, char *buf, size_t size)
 {
     char text [4096];
-    if (s_read ("/proc/self/cgroup", text, sizeof text))
+    if (cgroup_internal_read ("/proc/self/cgroup", text, sizeof text))
         return -1;
     char *line = strstr (text, "0::");
     if (!line || (line != text && line [-1] != '\n'))
@@ -406,7 +406,7 @@ s_try_v2 (cgroup_host_t *self, size_t *cleaned, char *why, size_t why_size)
     }
     char path [CGROUP_PATH_MAX + 32];
     snprintf (path, sizeof path, "%s/cgroup.controllers", own);
-    if (s_read (path, text, sizeof text)
+    if (cgroup_internal_read (path, text, sizeof text)
     ||  !strstr (text, "memory") || !strstr (text, "pids")) {
         snprintf (why, why_size, "cgroup v2 group %s has no memory and pids controllers "
                   "(none delegated to us: cgroup v1 or hybrid)", own);
@@ -453,7 +453,7 @@ cgroup_host_new (const char *want, const char *instance, size_t *cleaned,
     }
     cgroup_host_t *self = (cgroup_host_t *) mem_alloc (sizeof (cgroup_host_t));
     snprintf (self->instance, sizeof self->instance, "%.64s.%d.%" PRIu64, instance,
-              (int) getpid (), s_start_time (getpid ()));
+              (int) getpid (), cgroup_internal_start_time (getpid ()));
     char v2_why [512] = "";
     if ((automatic || mode == CGROUP_V2)
     &&  s_try_v2 (self, cleaned, v2_why, sizeof v2_why) == 0)
@@ -610,7 +610,7 @@ cgroup_host_add (cgroup_host_t *self, const char *name, const cgroup_limits_t *l
                  char *why, size_t why_size)
 {
     assert (self && name && limits && why);
-    if (!s_name_valid (name)) {
+    if (!cgroup_internal_name_valid (name)) {
         snprintf (why, why_size, "cgroup name '%.64s' is not 1-64 of [A-Za-z0-9-]", name);
         return NULL;
     }
@@ -667,7 +667,7 @@ cgroup_host_cpu_ns (cgroup_host_t *self, const char *name, uint64_t *ns)
         return 0;
     }
     snprintf (path, sizeof path, "%s/%s/cpuacct.usage", hier->base, name);
-    return s_number (path, ns);
+    return cgroup_internal_number (path, ns);
 }
 
 //  --- the kernel's side ------------------------------------------------------
@@ -734,14 +734,14 @@ s_oom_one (const char *dir, void *arg)
     snprintf (path, sizeof path, "%s/memory.oom_control", dir);
     if (s_keyed (path, "oom_kill", &kills) == 0) {
         snprintf (path, sizeof path, "%s/memory.limit_in_bytes", dir);
-        s_number (path, &oom->limit);
+        cgroup_internal_number (path, &oom->limit);
         if (oom->limit >= S_V1_UNLIMITED)
             oom->limit = 0;
         //  The group reached its own limit when its peak did (failcnt
         //  would say so too, but recent kernels no longer count it)
         uint64_t peak = 0;
         snprintf (path, sizeof path, "%s/memory.max_usage_in_bytes", dir);
-        s_number (path, &peak);
+        cgroup_internal_number (path, &peak);
         hits = oom->limit && peak + S_MIB >= oom->limit;
     }
     else {
@@ -750,7 +750,7 @@ s_oom_one (const char *dir, void *arg)
             return 0;
         s_keyed (path, "max", &hits);
         snprintf (path, sizeof path, "%s/memory.max", dir);
-        s_number (path, &oom->limit);
+        cgroup_internal_number (path, &oom->limit);
     }
     if (kills > 0) {
         oom->killed = true;
@@ -768,90 +768,4 @@ cgroup_oom (const char *list, uint64_t *limit, bool *own)
     *limit = oom.limit;
     *own = oom.own;
     return oom.killed;
-}
-
-//  --- selftest -----------------------------------------------------------
-
-#include <sys/wait.h>
-
-void
-cgroup_test (bool verbose)
-{
-    bool automatic;
-    cgroup_mode_t mode;
-    SELFTEST_CHECK (cgroup_mode_parse ("auto", &automatic, &mode) == 0 && automatic);
-    SELFTEST_CHECK (cgroup_mode_parse ("v1", &automatic, &mode) == 0 && !automatic
-                 && mode == CGROUP_V1);
-    SELFTEST_CHECK (cgroup_mode_parse ("v2", &automatic, &mode) == 0 && mode == CGROUP_V2);
-    SELFTEST_CHECK (cgroup_mode_parse ("none", &automatic, &mode) == 0 && !automatic
-                 && mode == CGROUP_NONE);
-    SELFTEST_CHECK (cgroup_mode_parse ("v3", &automatic, &mode) == -1);
-
-    //  Instances: ours is alive, a dead pid's or a reused pid's is not,
-    //  and names that are no instance's are left alone
-    char name [160];
-    snprintf (name, sizeof name, "a.b.%d.%" PRIu64, (int) getpid (), s_start_time (getpid ()));
-    SELFTEST_CHECK (s_instance_alive (name));
-    snprintf (name, sizeof name, "local.%d.%" PRIu64, (int) getpid (),
-              s_start_time (getpid ()) + 1);
-    SELFTEST_CHECK (!s_instance_alive (name));
-    SELFTEST_CHECK (!s_instance_alive ("local.2147483646.5"));
-    SELFTEST_CHECK (s_instance_alive ("k1-0001") && s_instance_alive ("x.y")
-                 && s_instance_alive ("a.0.5") && s_instance_alive ("a.1.x"));
-    SELFTEST_CHECK (s_name_valid ("k12-00ab") && !s_name_valid ("../x")
-                 && !s_name_valid ("") && !s_name_valid ("a:b"));
-
-    //  Group lists: empty ones are refused, missing dirs are no OOM
-    SELFTEST_CHECK (s_each ("", NULL, NULL) == 0);
-    char why [512];
-    SELFTEST_CHECK (cgroup_attach ("", 1, why, sizeof why) == -1);
-    uint64_t limit;
-    bool own;
-    SELFTEST_CHECK (!cgroup_oom ("/nonexistent/a:/nonexistent/b", &limit, &own));
-
-    size_t cleaned;
-    SELFTEST_CHECK (!cgroup_host_new ("none", "t", &cleaned, why, sizeof why)
-                 && strstr (why, "cgroup = none"));
-    SELFTEST_CHECK (!cgroup_host_new ("v7", "t", &cleaned, why, sizeof why));
-
-    //  The real thing, where we may: a child with limits, a process in it
-    cgroup_host_t *host = cgroup_host_new ("auto", "selftest", &cleaned, why, sizeof why);
-    if (verbose)
-        printf ("   %s\n", host? cgroup_host_describe (host): why);
-    if (!host)
-        return;
-    cgroup_limits_t limits = { 64 * S_MIB, 32, 0.5 };
-    char *list = cgroup_host_add (host, "k-test", &limits, why, sizeof why);
-    SELFTEST_CHECK (list);
-    SELFTEST_CHECK (!cgroup_host_add (host, "../x", &limits, why, sizeof why));
-    char dir [CGROUP_PATH_MAX + 100], path [CGROUP_PATH_MAX + 140];
-    SELFTEST_CHECK (cgroup_host_dir (host, "k-test", "memory", dir, sizeof dir) == 0);
-    SELFTEST_CHECK (strstr (list, dir) && strstr (dir, "/kmq/selftest."));
-    snprintf (path, sizeof path, "%s/%s", dir, cgroup_host_mode (host) == CGROUP_V2?
-              "memory.max": "memory.limit_in_bytes");
-    uint64_t value;
-    SELFTEST_CHECK (s_number (path, &value) == 0 && value == 64 * S_MIB);
-    pid_t child = fork ();
-    if (child == 0) {
-        pause ();
-        _exit (0);
-    }
-    SELFTEST_CHECK (child > 0);
-    SELFTEST_CHECK (cgroup_attach (list, child, why, sizeof why) == 0);
-    snprintf (path, sizeof path, "%s/cgroup.procs", dir);
-    char procs [256];
-    SELFTEST_CHECK (s_read (path, procs, sizeof procs) == 0 && atoi (procs) == child);
-    uint64_t ns;
-    SELFTEST_CHECK (cgroup_host_cpu_ns (host, "k-test", &ns) == 0);
-    SELFTEST_CHECK (!cgroup_oom (list, &limit, &own) && limit == 64 * S_MIB);
-    //  Removing the group kills what is left in it
-    int status = 0;
-    while (cgroup_host_remove (host, "k-test") && errno == EBUSY)
-        waitpid (child, &status, WNOHANG);
-    waitpid (child, &status, 0);
-    SELFTEST_CHECK (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
-    SELFTEST_CHECK (access (dir, F_OK) == -1);
-    free (list);
-    cgroup_host_destroy (&host);
-    cgroup_host_destroy (&host);
 }
