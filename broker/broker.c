@@ -162,7 +162,8 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
         session_request_t *running = session_inflight (s);
-        proto_builder_val_map (builder, running? 13: 12);
+        bool cpu = session_cpu_s (s) >= 0;
+        proto_builder_val_map (builder, (running? 13: 12) + (cpu? 3: 0));
         proto_builder_val_str (builder, "session");
         proto_builder_val_str (builder, session_key (s));
         proto_builder_val_str (builder, "state");
@@ -183,6 +184,14 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
         proto_builder_val_str (builder, session_sandbox (s));
         proto_builder_val_str (builder, "sandbox_missing");
         proto_builder_val_str (builder, session_sandbox_missing (s));
+        if (cpu) {
+            proto_builder_val_str (builder, "cpu_s");
+            proto_builder_val_float (builder, session_cpu_s (s));
+            proto_builder_val_str (builder, "cpus");
+            proto_builder_val_float (builder, session_cpus (s));
+            proto_builder_val_str (builder, "cpu_share");
+            proto_builder_val_float (builder, session_cpu_share (s));
+        }
         if (running) {
             proto_builder_val_str (builder, "running");
             s_pack_request (self, builder, running);

@@ -42,19 +42,31 @@ broker_host_start_kernel (broker_t *self, session_t *session)
     //  it when that host has room, and its kernel is told to restore
     const char *snapshot_host = (const char *) zhashx_lookup (self->snapshots, key);
     hosts_entry_t *host = snapshot_host? hosts_lookup (self->hosts, snapshot_host): NULL;
-    if (host && s_load (host->id, self) >= host->max_sessions)
+    if (host && s_load (host->id, self) >= hosts_capacity (host))
         host = NULL;
     if (!host)
         host = hosts_place (self->hosts, s_load, self);
     if (!host) {
         if (hosts_size (self->hosts) == 0)
             return -1;              //  waits; broker_hosts_check gives up on it
-        char text [384];
-        snprintf (text, sizeof text, "session %s: every kernel host is full (%zu "
-                  "sessions placed); close idle sessions, or start another kmq-host",
-                  key, session_table_kernels (self->sessions));
+        char text [512];
+        hosts_entry_t *bound = hosts_memory_bound (self->hosts, s_load, self);
+        if (bound) {
+            //  Its memory, not its max_sessions: say what would not fit
+            snprintf (text, sizeof text, "session %s: kernel host %s is full: host "
+                      "memory: %" PRIu64 " sessions × worst case %" PRIu64 " MiB would "
+                      "exceed host_memory %" PRIu64 " MiB; raise host_memory or lower "
+                      "memory_limit (and, without cgroups, work_quota and tmp_quota), "
+                      "or close idle sessions", key, bound->id,
+                      (uint64_t) s_load (bound->id, self) + 1, bound->worst_case >> 20,
+                      bound->host_memory >> 20);
+        }
+        else
+            snprintf (text, sizeof text, "session %s: every kernel host is full (%zu "
+                      "sessions placed); close idle sessions, or start another kmq-host",
+                      key, session_table_kernels (self->sessions));
         zsys_warning ("%s", text);
-        broker_fail_queue (self, session, PROTO_E_KERNEL_DIED, "every kernel host is full",
+        broker_fail_queue (self, session, PROTO_E_SESSION_LIMIT, "every kernel host is full",
                            text);
         broker_forget_if_empty (self, session);
         return -1;
@@ -138,12 +150,65 @@ s_host_ready (broker_t *self, const char *id, zframe_t *route, proto_msg_t *msg)
     uint64_t running = proto_msg_uint (msg, "sessions", 0);
     uint64_t capacity = proto_msg_uint (msg, "max_sessions", 0);
     bool known = hosts_lookup (self->hosts, id) != NULL;
-    hosts_ready (self->hosts, id, route, pid <= INT32_MAX? (pid_t) pid: 0, capacity,
-                 running, now + s_settle_ms (self), now);
+    hosts_entry_t *host = hosts_ready (self->hosts, id, route,
+                                       pid <= INT32_MAX? (pid_t) pid: 0, capacity,
+                                       running, now + s_settle_ms (self), now);
+    host->memory_sessions = proto_msg_uint (msg, "memory_sessions", 0);
+    host->worst_case = proto_msg_uint (msg, "worst_case", 0);
+    host->host_memory = proto_msg_uint (msg, "host_memory", 0);
     zsys_info ("kernel host %s (pid %" PRIu64 "): %s, room for %" PRIu64 " sessions, "
                "%" PRIu64 " kernel%s running", id, pid, known? "registered again"
                : "registered", capacity, running, running == 1? "": "s");
     broker_dispatch_waiting (self);
+}
+
+//  The CPU use of host's kernels in its status (protocol.md 12.1): those
+//  listed used CPU in its last interval; every other session of the host
+//  used none.
+static void
+s_host_cpu (broker_t *self, hosts_entry_t *host, proto_msg_t *msg)
+{
+    const msgpack_object *cpu = proto_msg_object (msg, "cpu");
+    if (!cpu || cpu->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    double cpus = (double) proto_msg_uint (msg, "cpus", 1);
+    zlistx_t *list = session_table_list (self->sessions);
+    for (session_t *s = (session_t *) zlistx_first (list); s;
+         s = (session_t *) zlistx_next (list))
+        if (streq (session_host (s), host->id) && session_cpu_s (s) >= 0)
+            session_set_cpu (s, session_cpu_s (s), 0, 0);
+    zlistx_destroy (&list);
+    for (uint32_t i = 0; i < cpu->via.array.size; i++) {
+        const msgpack_object *entry = &cpu->via.array.ptr [i];
+        if (entry->type != MSGPACK_OBJECT_MAP)
+            continue;
+        char kid [64] = "";
+        double cpu_s = -1, used = 0;
+        for (uint32_t k = 0; k < entry->via.map.size; k++) {
+            const msgpack_object *key = &entry->via.map.ptr [k].key;
+            const msgpack_object *val = &entry->via.map.ptr [k].val;
+            if (key->type != MSGPACK_OBJECT_STR)
+                continue;
+            double number = val->type == MSGPACK_OBJECT_FLOAT64
+                         || val->type == MSGPACK_OBJECT_FLOAT32? val->via.f64
+                          : val->type == MSGPACK_OBJECT_POSITIVE_INTEGER?
+                            (double) val->via.u64: -1;
+            if (key->via.str.size == 9 && !memcmp (key->via.str.ptr, "kernel_id", 9)
+            &&  val->type == MSGPACK_OBJECT_STR && val->via.str.size < sizeof kid) {
+                memcpy (kid, val->via.str.ptr, val->via.str.size);
+                kid [val->via.str.size] = 0;
+            }
+            else
+            if (key->via.str.size == 5 && !memcmp (key->via.str.ptr, "cpu_s", 5))
+                cpu_s = number;
+            else
+            if (key->via.str.size == 4 && !memcmp (key->via.str.ptr, "cpus", 4))
+                used = number;
+        }
+        session_t *session = *kid? session_table_by_kernel (self->sessions, kid): NULL;
+        if (session && cpu_s >= 0 && used >= 0 && streq (session_host (session), host->id))
+            session_set_cpu (session, cpu_s, used, cpus > 0? used / cpus: 0);
+    }
 }
 
 static void
@@ -242,7 +307,10 @@ broker_host_message (broker_t *self, zframe_t *route, proto_msg_t *msg)
     }
     host->heard = zclock_mono ();
     switch (type) {
-        case PROTO_HOST_STATUS:   s_host_status (host, msg); break;
+        case PROTO_HOST_STATUS:
+            s_host_status (host, msg);
+            s_host_cpu (self, host, msg);
+            break;
         case PROTO_REPLY:         s_start_reply (self, host, msg); break;
         case PROTO_KERNEL_EXITED: s_kernel_exited (self, host, msg); break;
         default:

@@ -108,6 +108,27 @@ hosts_settling (hosts_t *self, int64_t now)
     return false;
 }
 
+uint64_t
+hosts_capacity (const hosts_entry_t *entry)
+{
+    assert (entry);
+    if (entry->memory_sessions && entry->memory_sessions < entry->max_sessions)
+        return entry->memory_sessions;
+    return entry->max_sessions;
+}
+
+hosts_entry_t *
+hosts_memory_bound (hosts_t *self, hosts_load_fn *load, void *arg)
+{
+    assert (self && load);
+    for (hosts_entry_t *entry = (hosts_entry_t *) zlistx_first (self->entries); entry;
+         entry = (hosts_entry_t *) zlistx_next (self->entries))
+        if (entry->memory_sessions && entry->memory_sessions < entry->max_sessions
+        &&  (uint64_t) load (entry->id, arg) >= entry->memory_sessions)
+            return entry;
+    return NULL;
+}
+
 hosts_entry_t *
 hosts_place (hosts_t *self, hosts_load_fn *load, void *arg)
 {
@@ -117,7 +138,8 @@ hosts_place (hosts_t *self, hosts_load_fn *load, void *arg)
     for (hosts_entry_t *entry = (hosts_entry_t *) zlistx_first (self->entries); entry;
          entry = (hosts_entry_t *) zlistx_next (self->entries)) {
         uint64_t placed = (uint64_t) load (entry->id, arg);
-        uint64_t room = entry->max_sessions > placed? entry->max_sessions - placed: 0;
+        uint64_t capacity = hosts_capacity (entry);
+        uint64_t room = capacity > placed? capacity - placed: 0;
         if (room > best_room) {
             best = entry;
             best_room = room;
@@ -177,6 +199,13 @@ hosts_test (bool verbose)
     zhashx_update (load, "a", (void *) 2);
     zhashx_update (load, "b", (void *) 3);
     SELFTEST_CHECK (hosts_place (hosts, s_test_load, load) == NULL);
+
+    //  A host whose memory admits fewer sessions than max_sessions
+    SELFTEST_CHECK (hosts_memory_bound (hosts, s_test_load, load) == NULL);
+    b->memory_sessions = 2;
+    SELFTEST_CHECK (hosts_capacity (b) == 2 && hosts_capacity (a) == 2);
+    SELFTEST_CHECK (hosts_memory_bound (hosts, s_test_load, load) == b);
+    b->memory_sessions = 0;
 
     //  A host that re-registers keeps its place, takes the new route
     zframe_t *route_a2 = zframe_new ("host:a", 6);

@@ -38,6 +38,10 @@ typedef struct {
     uint64_t zygote_restarts;
     uint64_t pool_size;
     uint64_t running;               //  kernel processes it runs
+    //  Its memory promise, from host_ready (protocol.md 12.1)
+    uint64_t memory_sessions;       //  sessions that fit its host_memory; 0 = no bound
+    uint64_t worst_case;            //  bytes a session may hold at most
+    uint64_t host_memory;           //  bytes all its sessions may hold
 } hosts_entry_t;
 
 typedef struct _hosts_t hosts_t;
@@ -68,10 +72,18 @@ bool hosts_settling (hosts_t *self, int64_t now);
 //  The sessions placed on host id (the caller counts them).
 typedef size_t (hosts_load_fn) (const char *id, void *arg);
 
+//  How many sessions entry takes: max_sessions, or fewer when its memory
+//  admits fewer (memory_sessions).
+uint64_t hosts_capacity (const hosts_entry_t *entry);
+
 //  The host that takes the next kernel: the one with the most headroom
-//  (max_sessions minus load), the earliest registered on a tie; NULL when
-//  none has room.
+//  (hosts_capacity minus load), the earliest registered on a tie; NULL
+//  when none has room.
 hosts_entry_t *hosts_place (hosts_t *self, hosts_load_fn *load, void *arg);
+
+//  When no host has room: the first host that is full because of its
+//  memory (memory_sessions reached before max_sessions), or NULL.
+hosts_entry_t *hosts_memory_bound (hosts_t *self, hosts_load_fn *load, void *arg);
 
 //  The hosts, in registration order (borrowed zlistx of hosts_entry_t *;
 //  do not change it).

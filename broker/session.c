@@ -16,6 +16,7 @@ struct _session_t {
     char kernel_id [64];
     pid_t pid;
     pid_t executor_pid;             //  from the kernel's ready; 0 = unknown
+    double cpu_s, cpus, cpu_share;  //  from its host's status; cpu_s < 0: none
     zlistx_t *queue;                //  session_request_t *, oldest first
     size_t max_queue;
     session_request_t *inflight;
@@ -127,6 +128,7 @@ static session_t *
 s_session_new (const char *key, size_t max_queue, int64_t now)
 {
     session_t *self = (session_t *) zmalloc (sizeof *self);
+    self->cpu_s = -1;                 //  no report yet
     self->key = mem_strdup (key);
     self->state = SESSION_DEAD;
     self->queue = zlistx_new ();
@@ -231,6 +233,36 @@ session_executor_pid (session_t *self)
 {
     assert (self);
     return self->executor_pid;
+}
+
+void
+session_set_cpu (session_t *self, double cpu_s, double cpus, double share)
+{
+    assert (self);
+    self->cpu_s = cpu_s;
+    self->cpus = cpus;
+    self->cpu_share = share;
+}
+
+double
+session_cpu_s (session_t *self)
+{
+    assert (self);
+    return self->cpu_s;
+}
+
+double
+session_cpus (session_t *self)
+{
+    assert (self);
+    return self->cpus;
+}
+
+double
+session_cpu_share (session_t *self)
+{
+    assert (self);
+    return self->cpu_share;
 }
 
 int
@@ -655,6 +687,7 @@ session_table_unbind_kernel (session_table_t *self, session_t *session)
     session->kernel_id [0] = 0;
     session->pid = 0;
     session->executor_pid = 0;
+    session_set_cpu (session, -1, 0, 0);
     session->state = SESSION_DEAD;
     session->exit_cause [0] = 0;
     session->exit_deadline = 0;
@@ -859,6 +892,10 @@ session_test (bool verbose)
     SELFTEST_CHECK (session_executor_pid (a) == 0);
     session_set_executor_pid (a, 4123);
     SELFTEST_CHECK (session_executor_pid (a) == 4123);
+    SELFTEST_CHECK (session_cpu_s (a) < 0);
+    session_set_cpu (a, 2.5, 1.0, 0.5);
+    SELFTEST_CHECK (session_cpu_s (a) == 2.5 && session_cpus (a) == 1.0
+                 && session_cpu_share (a) == 0.5);
 
     //  Dispatch in order; the in-flight request is not queued
     session_request_t *req = session_dequeue (a);

@@ -127,6 +127,15 @@ void session_set_pid (session_t *self, pid_t pid);
 void session_set_executor_pid (session_t *self, pid_t pid);
 pid_t session_executor_pid (session_t *self);
 
+//  Its kernel's CPU use as its host last reported it (from the executor's
+//  cgroup): cpu_s seconds in all, cpus CPUs over the host's last status
+//  interval, share the fraction of the host's CPUs. Negative cpu_s: not
+//  reported (no cgroup, or no kernel yet); reset when the kernel goes.
+void session_set_cpu (session_t *self, double cpu_s, double cpus, double share);
+double session_cpu_s (session_t *self);
+double session_cpus (session_t *self);
+double session_cpu_share (session_t *self);
+
 //  Appends *req_p. Returns 0 and clears *req_p, or -1 (queue full; *req_p
 //  stays the caller's).
 int session_enqueue (session_t *self, session_request_t **req_p);

@@ -1,6 +1,7 @@
 /*  config — the settings of kmq-broker and kmq-host, from one table
     (see config.h).                                                         */
 #include "config.h"
+#include "cgroup.h"
 #include "kernel_contract.h"
 #include "mem.h"
 #include "selftest.h"
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { S_STR, S_UINT, S_SIZE, S_BOOL } s_kind_t;
+typedef enum { S_STR, S_UINT, S_SIZE, S_BOOL, S_REAL } s_kind_t;
 
 typedef struct {
     const char *name;           //  file key; flag and env are derived from it
@@ -62,7 +63,8 @@ static const s_setting_t s_settings [] = {
     { "max_output", CONFIG_HOST, S_SIZE, S_OFF (max_output), "8M", NULL, 0, 1024 * S_GIB,
       "bytes of stdout+stderr per request before truncation (0 = unlimited)" },
     { "memory_limit", CONFIG_HOST, S_SIZE, S_OFF (memory_limit), "2G", NULL, 0, 1024 * 1024 * S_GIB,
-      "address-space bytes per kernel (0 = unlimited)" },
+      "bytes of memory per session: its cgroup's limit over heap, tmpfs and page cache, "
+      "and its address space (RLIMIT_AS) (0 = unlimited)" },
     { "cpu_limit_s", CONFIG_HOST, S_UINT, S_OFF (cpu_limit_s), "3600", NULL, 0, 31536000,
       "CPU seconds per kernel process (0 = unlimited)" },
     { "kernel_start_timeout_ms", CONFIG_BROKER, S_UINT, S_OFF (kernel_start_timeout_ms), "30000", NULL,
@@ -118,6 +120,25 @@ static const s_setting_t s_settings [] = {
       1, 4294967295ull, "seconds a snapshot is kept for the session's next request" },
     { "state_dir", CONFIG_HOST, S_STR, S_OFF (state_dir), "", "<runtime_dir>/state", 0, 0,
       "private directory (0700) where the kernel host keeps snapshots; no sandbox sees it" },
+    { "cgroup", CONFIG_HOST, S_STR, S_OFF (cgroup), "auto", NULL, 0, 0,
+      "control groups for executors: auto (v2 where delegated, else v1 where we may "
+      "create groups, else none), v2, v1, or none (admission control only)" },
+    { "cpu_quota", CONFIG_HOST, S_REAL, S_OFF (cpu_quota), "0", NULL, 0, 1024,
+      "CPUs a session may use at most, e.g. 0.5 or 2 (0 = no cap; needs a cgroup). "
+      "Sessions always get equal CPU weight" },
+    { "host_memory", CONFIG_HOST, S_SIZE, S_OFF (host_memory), "0", NULL, 0,
+      1024 * 1024 * S_GIB,
+      "bytes of memory the kernel host's sessions may hold together (0 = 90% of "
+      "MemTotal): the cap of its cgroup, or without one the sum of the sessions' "
+      "worst cases past which new sessions get SESSION_LIMIT" },
+    { "executor_uid_base", CONFIG_HOST, S_UINT, S_OFF (executor_uid_base), "2147483648",
+      NULL, 1, 4294967294ull,
+      "first outside uid/gid of executors; each executor gets its own (base + its pid "
+      "mod count), above every /etc/subuid allocation" },
+    { "executor_uid_count", CONFIG_HOST, S_UINT, S_OFF (executor_uid_count), "4194304",
+      NULL, 1, 4294967294ull,
+      "outside uids/gids for executors; at least the kernel's pid_max, so no two live "
+      "executors share one" },
 };
 
 #define S_COUNT (sizeof (s_settings) / sizeof (s_settings [0]))
@@ -158,6 +179,22 @@ s_parse (config_t *self, const s_setting_t *s, const char *text,
     }
     //  Numbers: digits only (strtoull would accept "-1" and " 5")
     const char *p = text;
+    if (s->kind == S_REAL) {
+        char *stop;
+        errno = 0;
+        double real = isdigit ((unsigned char) *p)? strtod (p, &stop): -1;
+        if (real < 0 || errno || *stop) {
+            snprintf (why, whysize, "'%.64s' is not a number like 0.5", text);
+            return -1;
+        }
+        if (real < (double) s->min || real > (double) s->max) {
+            snprintf (why, whysize, "%g is out of range %llu..%llu", real,
+                      (unsigned long long) s->min, (unsigned long long) s->max);
+            return -1;
+        }
+        *(double *) field = real;
+        return 0;
+    }
     if (!isdigit ((unsigned char) *p)) {
         snprintf (why, whysize, "'%.64s' is not a number", text);
         return -1;
@@ -359,6 +396,19 @@ s_derive (config_t *self, config_scope_t scope, char *err, size_t errsize)
 {
     if (s_check_sandbox_require (self->sandbox_require, err, errsize))
         return -1;
+    bool automatic;
+    cgroup_mode_t mode;
+    if (cgroup_mode_parse (self->cgroup, &automatic, &mode)) {
+        snprintf (err, errsize, "cgroup '%.64s' must be auto, v2, v1 or none", self->cgroup);
+        return -1;
+    }
+    //  uid 4294967295 is (uid_t) -1, "no id": the range ends before it
+    if (self->executor_uid_base + self->executor_uid_count > 4294967295ull) {
+        snprintf (err, errsize, "executor_uid_base %" PRIu64 " + executor_uid_count %"
+                  PRIu64 " passes the last uid 4294967294", self->executor_uid_base,
+                  self->executor_uid_count);
+        return -1;
+    }
     if (!*self->host_id || strlen (self->host_id) > 64
     ||  strspn (self->host_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                "0123456789._-") != strlen (self->host_id)) {
@@ -630,6 +680,7 @@ config_host_argv (const config_t *self, const char *path)
         const void *field = (const char *) self + s->offset;
         char *value = s->kind == S_STR? mem_strdup (*(char *const *) field)
                     : s->kind == S_BOOL? mem_strdup (*(const bool *) field? "true": "false")
+                    : s->kind == S_REAL? mem_sprintf ("%.17g", *(const double *) field)
                     : mem_sprintf ("%" PRIu64, *(const uint64_t *) field);
         argv [argc++] = mem_strdup (flag);
         argv [argc++] = value;
@@ -838,6 +889,33 @@ config_test (bool verbose)
     rc = s_try (&cfg, err, sizeof err, 3, bad8);
     SELFTEST_CHECK (rc == -1 && strstr (err, "unknown layer 'bogus' (known: namespaces, "
                                         "filesystem, caps,") && strstr (err, "cgroup; or none"));
+    //  Resource control: cgroup modes, a CPU cap in CPUs, the uid range
+    char *res [] = { "kmq-broker", "--cgroup", "none", "--cpu-quota", "0.5",
+                     "--host-memory", "3G" };
+    rc = s_try (&cfg, err, sizeof err, 7, res);
+    SELFTEST_CHECK (rc == 0 && streq (cfg->cgroup, "none") && cfg->cpu_quota == 0.5
+                 && cfg->host_memory == 3ull << 30);
+    host_argv = config_host_argv (cfg, "/bin/kmq-host");
+    host_argc = 0;
+    while (host_argv [host_argc])
+        host_argc++;
+    host = config_new ();
+    SELFTEST_CHECK (config_load (host, CONFIG_HOST, host_argc, host_argv, err,
+                                 sizeof err) == 0 && host->cpu_quota == 0.5);
+    config_destroy (&host);
+    mem_strv_destroy (&host_argv);
+    SELFTEST_CHECK (cfg->executor_uid_base == 1ull << 31
+                 && cfg->executor_uid_count == 1ull << 22);
+    char *bad_res1 [] = { "kmq-broker", "--cgroup", "v3" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad_res1);
+    SELFTEST_CHECK (rc == -1 && strstr (err, "auto, v2, v1 or none"));
+    char *bad_res2 [] = { "kmq-broker", "--cpu-quota", "-1" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad_res2);
+    SELFTEST_CHECK (rc == -1 && strstr (err, "not a number like 0.5"));
+    char *bad_res3 [] = { "kmq-broker", "--executor-uid-base", "4294967000" };
+    rc = s_try (&cfg, err, sizeof err, 3, bad_res3);
+    SELFTEST_CHECK (rc == -1 && strstr (err, "passes the last uid"));
+
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);

@@ -69,6 +69,11 @@ typedef struct {
     uint64_t snapshot_quota;        //  bytes per session's snapshot
     uint64_t snapshot_ttl_s;        //  how long a snapshot stays restorable
     char *state_dir;                //  where a host keeps snapshots
+    char *cgroup;                   //  auto, v2, v1 or none (common/cgroup.h)
+    double cpu_quota;               //  CPUs per session at most, 0 = no cap
+    uint64_t host_memory;           //  bytes the host's sessions may hold
+    uint64_t executor_uid_base;     //  first outside uid/gid of executors
+    uint64_t executor_uid_count;    //  how many, at least the kernel's pid_max
     //  Not settings: what the command line asked for besides running.
     bool help;                      //  --help / -h
     bool config_table;              //  --config-table

@@ -75,6 +75,11 @@ const kernel_contract_row_t kernel_contract_rows [] = {
       S_SESSION, 0, false, s_check_absolute, "DIR",
       "where the session's snapshot is written and read (protocol.md 10.3); "
       "without it the kernel takes and restores none" },
+    { "cgroup", 0, KERNEL_CONTRACT_STRING, S_OFF (cgroup), NULL, 0, 0,
+      S_SESSION, 0, false, s_check_absolute, "LIST",
+      "the executor's control groups, one directory per hierarchy, ':'-separated: "
+      "the kernel moves its executor into each before any request; without it the "
+      "executor runs in no group of its own" },
     { "heartbeat-ivl-ms", 0, KERNEL_CONTRACT_UINT, S_OFF (heartbeat_ivl_ms), "1000",
       1, 3600000, S_SESSION, 0, false, NULL, "N",
       "milliseconds between heartbeats to and from the broker" },
@@ -125,6 +130,12 @@ const kernel_contract_row_t kernel_contract_rows [] = {
     { "max-files", 0, KERNEL_CONTRACT_UINT, S_OFF (max_files), "1024",
       S_ANY, S_BOTH, 0, true, NULL, "N",
       "files an executor may hold open (0 = 1024)" },
+    { "executor-uid-base", 0, KERNEL_CONTRACT_UINT, S_OFF (executor_uid_base),
+      "2147483648", 1, 4294967294u, S_BOTH, 0, true, NULL, "N",
+      "first outside uid/gid of executors" },
+    { "executor-uid-count", 0, KERNEL_CONTRACT_UINT, S_OFF (executor_uid_count),
+      "4194304", 1, 4294967294u, S_BOTH, 0, true, NULL, "N",
+      "outside uids/gids of executors: an executor gets base + (its pid mod count)" },
     { "snapshot-quota", 0, KERNEL_CONTRACT_SIZE, S_OFF (snapshot_quota), "256M",
       S_ANY, S_SESSION, 0, false, NULL, "BYTES",
       "bytes a snapshot may take (capped at max-payload)" },

@@ -56,6 +56,7 @@ typedef struct {
     const char *zygote;             //  --zygote: the zygote's socket
     const char *host;               //  --host: the kernel host that started it
     const char *state_dir;          //  --state-dir: where snapshots are kept
+    const char *cgroup;             //  --cgroup: the executor's groups (cgroup.h)
     uint64_t heartbeat_ivl_ms;
     uint64_t heartbeat_liveness;
     uint64_t request_timeout_ms;    //  0 = none
@@ -73,6 +74,8 @@ typedef struct {
     uint64_t max_files;
     uint64_t snapshot_quota;        //  bytes a snapshot may take
     uint64_t snapshot_ttl_s;        //  age past which a snapshot is not restored
+    uint64_t executor_uid_base;     //  first outside uid/gid of executors
+    uint64_t executor_uid_count;    //  how many (base + pid mod count)
     bool snapshot;                  //  --snapshot: snapshot on SIGTERM too
     bool restore;                   //  --restore: a snapshot is expected
     bool verbose;                   //  --verbose, -v

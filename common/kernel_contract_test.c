@@ -109,6 +109,9 @@ s_session_settings (kernel_settings_t *settings)
     settings->tmp_quota = 32 * S_MIB;
     settings->max_threads = 64;
     settings->max_files = 512;
+    settings->executor_uid_base = 3000000000u;
+    settings->executor_uid_count = 65536;
+    settings->cgroup = "/sys/fs/cgroup/memory/kmq/h1.1.2/k7-0000beef";
     settings->verbose = true;
 }
 

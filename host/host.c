@@ -6,7 +6,10 @@
     restart, a lingering kernel's SIGKILL.
 */
 #include "host.h"
+#include "cgroup.h"
+#include "host_ids.h"
 #include "host_kernels.h"
+#include "host_memory.h"
 #include "host_lock.h"
 #include "kernel_proc.h"
 #include "mem.h"
@@ -26,6 +29,7 @@
 
 #define S_SWEEP_MS 60000             //  how often expired snapshots are removed
 #define S_BURST  256                //  broker messages per wakeup
+#define S_CPU_MAX 4096              //  kernels whose CPU use one host_status carries
 
 struct _host_t {
     config_t *cfg;                  //  borrowed
@@ -41,6 +45,11 @@ struct _host_t {
     bool ending;                    //  shutdown or grace over: kernels end, then we exit
     int64_t give_up;                //  while ending: exit even if kernels linger
     int64_t next_sweep;             //  of expired snapshots
+    cgroup_host_t *cgroups;         //  NULL: no control groups (cgroup.h)
+    uint64_t budget;                //  host_memory, derived (host_memory.h)
+    uint64_t worst_case;            //  a session's, in this mode; 0 = unbounded
+    uint64_t memory_sessions;       //  admission bound; 0 = none
+    host_kernel_cpu_t *cpu;         //  S_CPU_MAX samples for host_status
 };
 
 static int64_t
@@ -76,6 +85,24 @@ s_send_status (host_t *self)
         proto_builder_uint (status, "zygote_restarts", zygote_proc_restarts (self->zygote));
         proto_builder_uint (status, "pool_size", self->cfg->pool_size);
     }
+    //  Each kernel's CPU use since the last status, from its group: only
+    //  those that used any (an idle host's status stays small)
+    size_t used = host_kernels_cpu (self->kernels, zclock_mono (), self->cpu, S_CPU_MAX);
+    if (self->cgroups) {
+        long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+        proto_builder_uint (status, "cpus", cpus > 0? (uint64_t) cpus: 1);
+        proto_builder_key (status, "cpu");
+        proto_builder_val_array (status, (uint32_t) used);
+        for (size_t i = 0; i < used; i++) {
+            proto_builder_val_map (status, 3);
+            proto_builder_val_str (status, "kernel_id");
+            proto_builder_val_str (status, self->cpu [i].kernel_id);
+            proto_builder_val_str (status, "cpu_s");
+            proto_builder_val_float (status, self->cpu [i].cpu_s);
+            proto_builder_val_str (status, "cpus");
+            proto_builder_val_float (status, self->cpu [i].cpus);
+        }
+    }
     zmsg_t *msg = proto_builder_finish (&status);
     s_send (self, &msg);
 }
@@ -89,6 +116,11 @@ s_send_ready (host_t *self)
     proto_builder_uint (ready, "version", PROTO_VERSION);
     proto_builder_uint (ready, "max_sessions", self->cfg->host_max_sessions);
     proto_builder_uint (ready, "sessions", host_kernels_count (self->kernels));
+    proto_builder_str (ready, "cgroup", !self->cgroups? "none"
+                       : cgroup_host_mode (self->cgroups) == CGROUP_V2? "v2": "v1");
+    proto_builder_uint (ready, "host_memory", self->budget);
+    proto_builder_uint (ready, "worst_case", self->worst_case);
+    proto_builder_uint (ready, "memory_sessions", self->memory_sessions);
     zmsg_t *msg = proto_builder_finish (&ready);
     s_send (self, &msg);
     s_send_status (self);           //  the zygote's pid, without waiting a beat
@@ -104,17 +136,30 @@ s_on_start (host_t *self, proto_msg_t *msg)
     uint64_t id = proto_msg_id (msg);
     char why [384];
     pid_t pid = -1;
+    proto_error_t code = PROTO_E_INTERNAL;
     //  The kernel id names its work dir: nothing but a plain name
     if (!kernel_id || !*kernel_id || strlen (kernel_id) > 63
     ||  strspn (kernel_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                            "0123456789-") != strlen (kernel_id)) {
         snprintf (why, sizeof why, "start: kernel_id must be 1-63 of [A-Za-z0-9-]");
         kernel_id = "";
+        code = PROTO_E_BAD_REQUEST;
     }
     else
-    if (host_kernels_count (self->kernels) >= self->cfg->host_max_sessions)
+    if (host_kernels_count (self->kernels) >= self->cfg->host_max_sessions) {
         snprintf (why, sizeof why, "kernel host %s is full (%" PRIu64 " kernels, its "
                   "host_max_sessions)", self->cfg->host_id, self->cfg->host_max_sessions);
+        code = PROTO_E_SESSION_LIMIT;
+    }
+    else
+    if (self->memory_sessions
+    &&  host_kernels_count (self->kernels) >= self->memory_sessions) {
+        //  The broker places by the same bound; this holds it against a
+        //  broker that did not
+        host_memory_refusal (host_kernels_count (self->kernels) + 1, self->worst_case,
+                             self->budget, why, sizeof why);
+        code = PROTO_E_SESSION_LIMIT;
+    }
     else
         pid = host_kernels_start (self->kernels, session, kernel_id, notice,
                                   proto_msg_bool (msg, "restore", false),
@@ -131,7 +176,7 @@ s_on_start (host_t *self, proto_msg_t *msg)
     }
     else {
         zsys_error ("session %s: %s", session, why);
-        proto_builder_t *error = proto_reply_error_begin (id, session, PROTO_E_INTERNAL, why);
+        proto_builder_t *error = proto_reply_error_begin (id, session, code, why);
         proto_builder_str (error, "kernel_id", kernel_id);
         reply = proto_builder_finish (&error);
     }
@@ -288,6 +333,50 @@ s_timers (host_t *self)
 
 //  --- lifecycle ------------------------------------------------------------
 
+//  The host's control groups and its memory promise (host_memory.h),
+//  said once in the log: what holds each session, and how many fit.
+static void
+s_resources (host_t *self)
+{
+    config_t *cfg = self->cfg;
+    size_t cleaned = 0;
+    char why [1024];
+    self->cgroups = cgroup_host_new (cfg->cgroup, cfg->host_id, &cleaned, why, sizeof why);
+    if (cleaned)
+        zsys_info ("kmq-host %s: removed %zu control group%s left by kernel hosts that "
+                   "are gone", cfg->host_id, cleaned, cleaned == 1? "": "s");
+    self->budget = host_memory_budget (cfg, host_memory_total ());
+    self->worst_case = host_memory_worst_case (cfg, self->cgroups != NULL);
+    if (self->cgroups) {
+        char reason [512];
+        if (cgroup_host_limit (self->cgroups, self->budget, reason, sizeof reason))
+            zsys_warning ("kmq-host %s: cannot cap its sessions at host_memory: %s",
+                          cfg->host_id, reason);
+        zsys_info ("kmq-host %s: executors run in %s; a session holds at most "
+                   "memory_limit %" PRIu64 " MiB (heap, tmpfs and page cache together), "
+                   "all of them host_memory %" PRIu64 " MiB", cfg->host_id,
+                   cgroup_host_describe (self->cgroups), cfg->memory_limit >> 20,
+                   self->budget >> 20);
+        if (cfg->memory_limit == 0)
+            zsys_warning ("kmq-host %s: memory_limit 0: no session has a limit of its "
+                          "own, only host_memory for all", cfg->host_id);
+        return;
+    }
+    self->memory_sessions = host_memory_sessions (self->budget, self->worst_case);
+    if (self->memory_sessions)
+        zsys_warning ("kmq-host %s: no control groups (%s): admission control only: a "
+                      "session's worst case is %" PRIu64 " MiB (memory_limit + work_quota + "
+                      "tmp_quota + /dev/shm), so %" PRIu64 " sessions fit in host_memory %"
+                      PRIu64 " MiB", cfg->host_id, why, self->worst_case >> 20,
+                      self->memory_sessions, self->budget >> 20);
+    else
+        zsys_warning ("kmq-host %s: no control groups (%s), and memory_limit 0: nothing "
+                      "bounds a session's memory; set memory_limit", cfg->host_id, why);
+    if (cfg->cpu_quota > 0)
+        zsys_warning ("kmq-host %s: cpu_quota %g needs a control group: not enforced",
+                      cfg->host_id, cfg->cpu_quota);
+}
+
 host_t *
 host_new (config_t *cfg, bool *already)
 {
@@ -321,7 +410,16 @@ host_new (config_t *cfg, bool *already)
                     strerror (errno));
         goto fail;
     }
-    self->kernels = host_kernels_new (cfg, self->work_root);
+    const char *subids [] = { "/etc/subuid", "/etc/subgid", NULL };
+    char why [768];
+    if (host_ids_check (cfg->executor_uid_base, cfg->executor_uid_count,
+                        "/proc/sys/kernel/pid_max", subids, why, sizeof why)) {
+        zsys_error ("kmq-host: %s", why);
+        goto fail;
+    }
+    s_resources (self);
+    self->kernels = host_kernels_new (cfg, self->work_root, self->cgroups);
+    self->cpu = (host_kernel_cpu_t *) zmalloc (S_CPU_MAX * sizeof (host_kernel_cpu_t));
     self->signals = signal_pipe_new ("kmq-host");
     if (!self->signals)
         goto fail;
@@ -406,6 +504,8 @@ host_destroy (host_t **self_p)
         kernel_proc_signal (zygote, SIGKILL, false);
     zygote_proc_destroy (&self->zygote);
     host_kernels_destroy (&self->kernels);
+    cgroup_host_destroy (&self->cgroups);
+    free (self->cpu);
     zsock_destroy (&self->dealer);
     signal_pipe_destroy (&self->signals);
     if (self->lock_fd >= 0)

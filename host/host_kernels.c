@@ -17,6 +17,9 @@ typedef struct {
     char kernel_id [64];
     pid_t pid;
     int64_t kill_at;                //  when to SIGKILL; 0 = not ending, or sent
+    bool grouped;                   //  it has a cgroup, named kernel_id
+    uint64_t cpu_ns;                //  its group's CPU time at the last sample
+    int64_t sampled;                //  when (0: never)
 } s_kernel_t;
 
 struct _host_kernels_t {
@@ -24,6 +27,8 @@ struct _host_kernels_t {
     char *work_root;
     zlistx_t *kernels;              //  s_kernel_t *
     kernel_standby_t *standby;      //  kernels started ahead; NULL once ending
+    cgroup_host_t *cgroups;         //  borrowed; NULL: no groups
+    zlistx_t *busy_groups;          //  names of groups still to remove
 };
 
 static void
@@ -34,11 +39,15 @@ s_kernel_destructor (void **item)
 }
 
 host_kernels_t *
-host_kernels_new (config_t *cfg, const char *work_root)
+host_kernels_new (config_t *cfg, const char *work_root, cgroup_host_t *cgroups)
 {
     assert (cfg && work_root);
     host_kernels_t *self = (host_kernels_t *) zmalloc (sizeof (host_kernels_t));
     self->cfg = cfg;
+    self->cgroups = cgroups;
+    self->busy_groups = zlistx_new ();
+    zlistx_set_destructor (self->busy_groups, (czmq_destructor *) zstr_free);
+    zlistx_set_duplicator (self->busy_groups, (czmq_duplicator *) mem_strdup);
     self->work_root = mem_strdup (work_root);
     self->kernels = zlistx_new ();
     zlistx_set_destructor (self->kernels, s_kernel_destructor);
@@ -55,6 +64,7 @@ host_kernels_destroy (host_kernels_t **self_p)
         return;
     zlistx_destroy (&self->kernels);
     kernel_standby_destroy (&self->standby);
+    zlistx_destroy (&self->busy_groups);
     free (self->work_root);
     free (self);
     *self_p = NULL;
@@ -103,6 +113,19 @@ host_kernels_start (host_kernels_t *self, const char *session, const char *kerne
     }
     kernel_settings_t settings;
     kernel_proc_settings (self->cfg, &settings);
+    char *groups = NULL;
+    if (self->cgroups) {
+        cgroup_limits_t limits = { self->cfg->memory_limit, self->cfg->max_threads,
+                                   self->cfg->cpu_quota };
+        char reason [256];
+        groups = cgroup_host_add (self->cgroups, kernel_id, &limits, reason, sizeof reason);
+        if (!groups) {
+            snprintf (why, why_size, "could not make kernel %s's cgroup: %s", kernel_id,
+                      reason);
+            return -1;
+        }
+        settings.cgroup = groups;
+    }
     char *work = mem_sprintf ("%s/%s", self->work_root, kernel_id);
     settings.session = session;
     settings.kernel_id = kernel_id;
@@ -117,7 +140,10 @@ host_kernels_start (host_kernels_t *self, const char *session, const char *kerne
     int error = errno;
     kernel_contract_argv_destroy (&argv);
     free (work);
+    free (groups);
     if (pid < 0) {
+        if (self->cgroups)
+            cgroup_host_remove (self->cgroups, kernel_id);
         snprintf (why, why_size, "could not start %s: %s (check --kernel-path)",
                   self->cfg->kernel_path, strerror (error));
         return -1;
@@ -126,6 +152,7 @@ host_kernels_start (host_kernels_t *self, const char *session, const char *kerne
     snprintf (kernel->session, sizeof kernel->session, "%s", session);
     snprintf (kernel->kernel_id, sizeof kernel->kernel_id, "%s", kernel_id);
     kernel->pid = pid;
+    kernel->grouped = self->cgroups != NULL;
     zlistx_add_end (self->kernels, kernel);
     return pid;
 }
@@ -194,8 +221,26 @@ host_kernels_reaped (host_kernels_t *self, pid_t pid, int status,
     exit->status = status;
     kernel_proc_describe (status, exit->cause, sizeof exit->cause);
     s_remove_work_dir (self, kernel->kernel_id);
+    if (kernel->grouped && cgroup_host_remove (self->cgroups, kernel->kernel_id))
+        //  Its executor is still on its way out: later
+        zlistx_add_end (self->busy_groups, kernel->kernel_id);
     zlistx_delete (self->kernels, zlistx_cursor (self->kernels));
     return true;
+}
+
+//  Removes the groups that were still busy when their kernels went.
+static void
+s_remove_busy_groups (host_kernels_t *self)
+{
+    const char *name = (const char *) zlistx_first (self->busy_groups);
+    while (name) {
+        if (cgroup_host_remove (self->cgroups, name) == 0 || errno != EBUSY) {
+            zlistx_delete (self->busy_groups, zlistx_cursor (self->busy_groups));
+            name = (const char *) zlistx_first (self->busy_groups);
+        }
+        else
+            name = (const char *) zlistx_next (self->busy_groups);
+    }
 }
 
 int64_t
@@ -203,6 +248,11 @@ host_kernels_tick (host_kernels_t *self, int64_t now)
 {
     assert (self);
     int64_t next = self->standby? kernel_standby_tick (self->standby, now): -1;
+    if (zlistx_size (self->busy_groups)) {
+        s_remove_busy_groups (self);
+        if (zlistx_size (self->busy_groups) && (next < 0 || next > 100))
+            next = 100;
+    }
     for (s_kernel_t *kernel = (s_kernel_t *) zlistx_first (self->kernels); kernel;
          kernel = (s_kernel_t *) zlistx_next (self->kernels)) {
         if (!kernel->kill_at)
@@ -227,6 +277,34 @@ host_kernels_count (host_kernels_t *self)
     return zlistx_size (self->kernels);
 }
 
+size_t
+host_kernels_cpu (host_kernels_t *self, int64_t now, host_kernel_cpu_t *out, size_t max)
+{
+    assert (self && (out || max == 0));
+    size_t count = 0;
+    if (!self->cgroups)
+        return 0;
+    for (s_kernel_t *kernel = (s_kernel_t *) zlistx_first (self->kernels); kernel;
+         kernel = (s_kernel_t *) zlistx_next (self->kernels)) {
+        uint64_t ns;
+        if (!kernel->grouped || cgroup_host_cpu_ns (self->cgroups, kernel->kernel_id, &ns))
+            continue;
+        bool first = kernel->sampled == 0;
+        uint64_t used = ns > kernel->cpu_ns? ns - kernel->cpu_ns: 0;
+        int64_t interval = now - kernel->sampled;
+        kernel->cpu_ns = ns;
+        kernel->sampled = now;
+        if ((used == 0 && !first) || count >= max)
+            continue;
+        out [count].kernel_id = kernel->kernel_id;
+        out [count].cpu_s = (double) ns / 1e9;
+        out [count].cpus = first || interval <= 0? 0
+                         : (double) used / ((double) interval * 1e6);
+        count++;
+    }
+    return count;
+}
+
 //  --- selftest ------------------------------------------------------------
 
 #include <sys/wait.h>
@@ -243,7 +321,7 @@ host_kernels_test (bool verbose)
     cfg->standby_kernels = 0;       //  kernel_standby_test tests those
     char root [] = "/tmp/kmq-host-kernels-test-XXXXXX";
     SELFTEST_CHECK (mkdtemp (root));
-    host_kernels_t *kernels = host_kernels_new (cfg, root);
+    host_kernels_t *kernels = host_kernels_new (cfg, root, NULL);
     char why [256];
     //  /bin/sleep refuses kmq-kernel's flags and exits: started, then reaped
     pid_t pid = host_kernels_start (kernels, "s1", "k1-1", NULL, false, NULL, why, sizeof why);

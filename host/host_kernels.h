@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "cgroup.h"
 #include "config.h"
 
 typedef struct _host_kernels_t host_kernels_t;
@@ -30,8 +31,9 @@ typedef struct {
 } host_kernel_exit_t;
 
 //  A table for cfg's kernels (borrowed), whose work dirs go under work_root
-//  (copied). Never NULL.
-host_kernels_t *host_kernels_new (config_t *cfg, const char *work_root);
+//  (copied), in groups of cgroups (borrowed; NULL: no groups). Never NULL.
+host_kernels_t *host_kernels_new (config_t *cfg, const char *work_root,
+                                  cgroup_host_t *cgroups);
 //  Forgets the table; kills nothing (call host_kernels_stop_all first).
 //  No-op on NULL.
 void host_kernels_destroy (host_kernels_t **self_p);
@@ -66,6 +68,20 @@ int64_t host_kernels_tick (host_kernels_t *self, int64_t now);
 
 //  Kernels running (not yet reaped).
 size_t host_kernels_count (host_kernels_t *self);
+
+//  One kernel's CPU use, from its group.
+typedef struct {
+    const char *kernel_id;          //  borrowed until the table changes
+    double cpu_s;                   //  CPU seconds its executor used in all
+    double cpus;                    //  CPUs it used since the last sample
+                                    //  (1.0 = one CPU all the time)
+} host_kernel_cpu_t;
+
+//  Samples the CPU time of every kernel in a group at now (ms, monotonic)
+//  and fills out with those that used any since the last sample (at most
+//  max). Returns how many were filled; 0 without groups.
+size_t host_kernels_cpu (host_kernels_t *self, int64_t now, host_kernel_cpu_t *out,
+                         size_t max);
 
 //  Selftest.
 void host_kernels_test (bool verbose);

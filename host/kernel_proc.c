@@ -104,6 +104,8 @@ kernel_proc_settings (const config_t *cfg, kernel_settings_t *settings)
     settings->tmp_quota = cfg->tmp_quota;
     settings->max_threads = cfg->max_threads;
     settings->max_files = cfg->max_files;
+    settings->executor_uid_base = cfg->executor_uid_base;
+    settings->executor_uid_count = cfg->executor_uid_count;
     settings->verbose = cfg->verbose;
     settings->state_dir = cfg->snapshot? cfg->state_dir: NULL;
     settings->snapshot = cfg->snapshot;
@@ -191,6 +193,7 @@ s_test_settings (void)
         SELFTEST_CHECK (parsed.heartbeat_ivl_ms == cfg->heartbeat_ivl_ms);
         SELFTEST_CHECK (parsed.max_output == cfg->max_output);
         SELFTEST_CHECK (parsed.memory_limit == cfg->memory_limit);
+        SELFTEST_CHECK (parsed.executor_uid_base == cfg->executor_uid_base);
         SELFTEST_CHECK (parsed.verbose == cfg->verbose);
         kernel_contract_argv_destroy (&argv);
 

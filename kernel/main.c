@@ -128,6 +128,7 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     monitor->state_dir = settings->state_dir;
     monitor->snapshot_quota = settings->snapshot_quota;
     monitor->snapshot_on_term = settings->snapshot && settings->state_dir;
+    monitor->cgroup = settings->cgroup;
     args->executor.session = settings->session;
     args->executor.work_dir = settings->work_dir;
     args->executor.state_lost = settings->state_lost;

@@ -80,6 +80,7 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
     self->from_exec = proto_reader_new (2 + PROTO_MAX_FRAME_PAYLOADS,
                                         (size_t) max_frame + MONITOR_FRAME_SLACK);
     self->chunk = (char *) zmalloc (MONITOR_CHUNK);
+    monitor_cgroup_place (self);
     return self;
 
 fail:
@@ -457,8 +458,7 @@ monitor_connect (monitor_t *self, proto_msg_t *exec_ready)
 {
     const char *applied = proto_msg_str (exec_ready, "sandbox");
     const char *missing = proto_msg_str (exec_ready, "sandbox_missing");
-    self->sandbox = applied? mem_strdup (applied): NULL;
-    self->sandbox_missing = missing? mem_strdup (missing): NULL;
+    monitor_cgroup_report (self, applied, missing, &self->sandbox, &self->sandbox_missing);
     if (!monitor_restore_begin (self))
         monitor_connect_now (self);
 }

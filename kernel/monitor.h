@@ -50,6 +50,8 @@ typedef struct {
     uint64_t snapshot_quota;        //  bytes a snapshot may take
     bool snapshot_on_term;          //  SIGTERM: snapshot, then end
     bool restore_pending;           //  state_dir holds this session's snapshot
+    const char *cgroup;             //  the executor's group list (cgroup.h),
+                                    //  NULL: the host gave it none
     unsigned test_faults;           //  TEST_FAULT_* (test_faults.h); 0 in production
 } monitor_config_t;
 

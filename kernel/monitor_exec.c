@@ -189,6 +189,8 @@ s_dead (monitor_t *self)
 {
     char status_text [128];
     const char *cause = self->death_cause;
+    if (!*cause && monitor_cgroup_cause (self, self->death_cause, sizeof self->death_cause))
+        zsys_warning ("%s: executor %d: %s", self->name, (int) self->exec.pid, cause);
     if (!*cause) {
         proc_info_describe_status (self->exec_status, status_text, sizeof status_text);
         cause = status_text;

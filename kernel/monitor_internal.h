@@ -72,6 +72,8 @@ struct _monitor_t {
     monitor_replies_t *replies;     //  kept for clients that resume (12.2)
     char *sandbox;                  //  what the executor's ready said, for
     char *sandbox_missing;          //  ... every ready to the broker
+    bool cgroup_placed;             //  the executor is in its control group
+    char cgroup_note [384];         //  why not, for sandbox_missing
 
     zsock_t *dealer;                //  to the broker
     signal_pipe_t *signals;         //  wakes the poll on a signal
@@ -102,6 +104,23 @@ void monitor_connect (monitor_t *self, proto_msg_t *exec_ready);
 
 //  Connects to the broker and says `ready` (after a restore).
 void monitor_connect_now (monitor_t *self);
+
+//  --- monitor_cgroup.c ------------------------------------------------------
+
+//  Moves the executor into its control group (config->cgroup), before it
+//  runs any request; records why not when it cannot. Logs either way.
+void monitor_cgroup_place (monitor_t *self);
+
+//  The executor's `ready` lists, with the cgroup layer as the monitor
+//  placed it (the executor cannot know): applied gets ",cgroup" or
+//  missing gets "cgroup: why". Returns owned copies in *applied_p and
+//  *missing_p.
+void monitor_cgroup_report (monitor_t *self, const char *applied, const char *missing,
+                            char **applied_p, char **missing_p);
+
+//  The cause of the executor's death when its memory cgroup killed it
+//  ("memory limit (256 MiB) exceeded"), into cause; false when it did not.
+bool monitor_cgroup_cause (monitor_t *self, char *cause, size_t size);
 
 //  --- monitor_snapshot.c ----------------------------------------------------
 

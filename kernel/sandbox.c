@@ -1,5 +1,5 @@
 /*  sandbox — the layer sequence, namespaces, capabilities, rlimits,
-    no_new_privs, the cgroup probe and the report. The filesystem, Landlock
+    no_new_privs and the report. The filesystem, Landlock
     and seccomp layers live in sandbox_fs.c, sandbox_landlock.c and
     sandbox_seccomp.c.
 */
@@ -41,6 +41,8 @@ sandbox_config_from_settings (sandbox_config_t *config, const kernel_settings_t 
     config->max_threads = settings->max_threads;
     config->max_files = settings->max_files;
     config->max_file_size = settings->work_quota;
+    config->uid_base = settings->executor_uid_base;
+    config->uid_count = settings->executor_uid_count;
 }
 
 void
@@ -155,53 +157,9 @@ s_skipped (const sandbox_config_t *config, sandbox_report_t *report, unsigned la
 }
 
 //  ---------------------------------------------------------------------
-//  cgroup v2: only a probe. Placing the executor in a delegated cgroup
-//  (memory.max, pids.max) is not implemented; on this kind of machine
-//  (cgroup v1 + an empty /sys/fs/cgroup/unified) there is nothing to use.
-
-static void
-s_cgroup_probe (sandbox_report_t *report)
-{
-    char mount_point [256] = "";
-    FILE *file = fopen ("/proc/self/mountinfo", "re");
-    if (file) {
-        char line [1024];
-        while (fgets (line, sizeof line, file)) {
-            char point [256], fstype [64];
-            //  id parent major:minor root mount-point options... - fstype
-            const char *dash = strstr (line, " - ");
-            if (dash && sscanf (line, "%*s %*s %*s %*s %255s", point) == 1
-            &&  sscanf (dash + 3, "%63s", fstype) == 1
-            &&  strcmp (fstype, "cgroup2") == 0) {
-                snprintf (mount_point, sizeof mount_point, "%s", point);
-                break;
-            }
-        }
-        fclose (file);
-    }
-    if (!mount_point [0]) {
-        sandbox_note (report, SANDBOX_L_CGROUP, "no cgroup v2 hierarchy mounted");
-        return;
-    }
-    char path [300];
-    snprintf (path, sizeof path, "%s/cgroup.controllers", mount_point);
-    char controllers [256] = "";
-    file = fopen (path, "re");
-    if (file) {
-        if (!fgets (controllers, sizeof controllers, file))
-            controllers [0] = 0;
-        fclose (file);
-    }
-    if (!strstr (controllers, "memory") || !strstr (controllers, "pids"))
-        sandbox_note (report, SANDBOX_L_CGROUP,
-                      "no delegated cgroup v2 hierarchy (%s has no memory/pids "
-                      "controllers: cgroup v1 or hybrid); rlimits only", mount_point);
-    else
-        sandbox_note (report, SANDBOX_L_CGROUP,
-                      "cgroup v2 at %s has memory/pids, but placing executors in "
-                      "a delegated cgroup is not implemented yet; rlimits only",
-                      mount_point);
-}
+//  Layer 8, cgroup, is not applied here: the kernel host makes the group
+//  (common/cgroup.h) and the monitor, which knows the executor's pid,
+//  moves it in and reports the layer (kernel/monitor_cgroup.c).
 
 //  ---------------------------------------------------------------------
 //  Layer 1: namespaces (parent side: the maps)
@@ -221,10 +179,21 @@ s_write_file (const char *path, const char *text)
 }
 
 //  Inside uid/gid 0 -> one unprivileged outside id per executor, so that
-//  RLIMIT_NPROC (per real uid) is not shared between sessions. Two
-//  executors share an id only when their pids are equal modulo 60000.
+//  RLIMIT_NPROC (per real uid) is not shared between sessions and no
+//  executor can signal, ptrace or read another's files by uid.
+//
+//  Why derived from the pid, not allocated: two processes fork executors
+//  (the zygote for its pool, a monitor when the zygote is away), and a
+//  pool child's map is written before anyone knows its session, so there
+//  is no single place to keep a free list. The kernel already keeps one:
+//  no two live processes share a pid. So id = base + pid mod count is
+//  never held by two live executors as long as count >= pid_max, which
+//  kmq-host checks at start (executor_uid_count); an id comes back only
+//  with its pid, after its previous executor was reaped. The default
+//  range, from 2^31, lies above every /etc/subuid allocation (kmq-host
+//  refuses a range that overlaps one).
 static int
-s_write_maps (pid_t pid, sandbox_report_t *report)
+s_write_maps (const sandbox_config_t *config, pid_t pid, sandbox_report_t *report)
 {
     char path [64], map [64];
     snprintf (path, sizeof path, "/proc/%d/setgroups", (int) pid);
@@ -233,7 +202,9 @@ s_write_maps (pid_t pid, sandbox_report_t *report)
                       "write %s: %s", path, strerror (errno));
         return -1;
     }
-    unsigned outside = 100000 + (unsigned) pid % 60000;
+    uint64_t base = config->uid_base? config->uid_base: SANDBOX_UID_BASE;
+    uint64_t count = config->uid_count? config->uid_count: SANDBOX_UID_COUNT;
+    unsigned outside = (unsigned) (base + (uint64_t) pid % count);
     const char *names [2] = { "uid_map", "gid_map" };
     unsigned own [2] = { (unsigned) geteuid (), (unsigned) getegid () };
     bool shared = false;
@@ -327,8 +298,6 @@ sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report)
         snprintf (report->why, sizeof report->why,
                   "skip: test switches not compiled in, ignored");
 #endif
-    s_cgroup_probe (report);
-
     bool namespaces = !s_skipped (config, report, SANDBOX_L_NAMESPACES);
     int sync [2];
     if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync)) {
@@ -365,7 +334,7 @@ sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report)
     close (sync [0]);
     int rc = 0;
     if (namespaces)
-        rc = s_write_maps (pid, report);
+        rc = s_write_maps (config, pid, report);
     if (rc == 0)
         rc = s_parent_handshake (sync [1], pid, report);
     int err = errno;

@@ -4,7 +4,9 @@
 
         sandbox_fork   (monitor side)  namespaces: clone into new user, mount,
                                        pid, net, ipc and uts namespaces; write
-                                       the child's uid/gid maps; cgroup probe
+                                       the child's uid/gid maps
+        (cgroup, last: the kernel host makes the executor's group, its
+         monitor moves it in and reports it: kernel/monitor_cgroup.c)
         sandbox_enter  (child, before Python initialises)
                                        filesystem, capabilities + signals,
                                        rlimits, no_new_privs, Landlock
@@ -28,13 +30,13 @@
         }
 
     Every layer sets its bit in report->applied, or in report->missing with
-    a reason appended to report->why. A layer the kernel lacks (Landlock,
-    delegated cgroup v2) is "missing", not an error; a layer that should
+    a reason appended to report->why. A layer the kernel lacks (Landlock)
+    is "missing", not an error; a layer that should
     work and fails makes the call return -1 (the child then _exits).
 
     The report of the child is the one that matters: the parent's copy only
-    knows about namespaces and cgroup. The executor sends its report to the
-    monitor (sandbox_report_format gives the text for stats and logs).
+    knows about namespaces. The executor sends its report to the monitor,
+    which adds the cgroup layer (sandbox_report_format gives the text for stats and logs).
 
     No function here prints; errors are returned in the report.
 */
@@ -55,6 +57,8 @@ typedef struct {
     uint64_t max_threads;       //  RLIMIT_NPROC, counts threads (0 = default 256)
     uint64_t max_files;         //  RLIMIT_NOFILE (0 = default 1024)
     uint64_t max_file_size;     //  RLIMIT_FSIZE (0 = work_quota)
+    uint64_t uid_base;          //  outside uid/gid = uid_base + pid mod
+    uint64_t uid_count;         //  uid_count (0 = SANDBOX_UID_BASE/COUNT)
     unsigned skip;              //  test-only: SANDBOX_L_* layers to skip.
                                 //  Honoured only when compiled with
                                 //  -DKMQ_SANDBOX_TEST_SWITCHES; otherwise
@@ -63,6 +67,17 @@ typedef struct {
                                 //  (it would pivot the host's root);
                                 //  skipping no_new_privs also skips landlock.
 } sandbox_config_t;
+
+//  The outside ids of executors by default: from 2^31, 2^22 of them (the
+//  largest pid_max Linux allows, so no two live executors share one).
+#define SANDBOX_UID_BASE  2147483648ull
+#define SANDBOX_UID_COUNT 4194304ull
+
+//  The executor's /dev/shm holds this much at most (or tmp_quota when
+//  smaller); its root, /dev and the few other scratch mounts
+//  SANDBOX_SCRATCH_MAX together. Both count in a session's worst case.
+#define SANDBOX_SHM_MAX     (64ull * 1024 * 1024)
+#define SANDBOX_SCRATCH_MAX (4ull * 1024 * 1024)
 
 enum {
     SANDBOX_L_NAMESPACES   = 1,
@@ -98,8 +113,8 @@ void sandbox_config_defaults (sandbox_config_t *config);
 //  of the caller's stack, so no small clone stack — one of 1 MiB crashes
 //  OpenBLAS) into new user, mount, pid, net, ipc and uts namespaces.
 //  The parent writes the child's setgroups "deny", uid_map and gid_map
-//  (inside 0 -> outside 100000 + pid % 60000, a distinct unprivileged id per
-//  executor so RLIMIT_NPROC, which counts per real uid, is not shared
+//  (inside 0 -> outside uid_base + pid % uid_count, a distinct unprivileged id
+//  per executor so RLIMIT_NPROC, which counts per real uid, is not shared
 //  between sessions; when the caller may not map other ids — it is not
 //  root — its own euid/egid is used and report->why says so) and then
 //  releases the child. sandbox_fork returns 0 in the child only after the

@@ -36,7 +36,7 @@
 
 #define S_ROOT      "/tmp"      //  where the new root is built
 #define S_MIB       (1024ULL * 1024ULL)
-#define S_SHM_MAX   (64 * S_MIB)
+#define S_SHM_MAX   SANDBOX_SHM_MAX
 
 //  /etc entries bound read-only when the host has them (found by tracing
 //  python3 importing pandas, numpy, matplotlib and saving an Agg figure).

@@ -51,6 +51,13 @@ fi
 run_probe landlock 32 $'import os\ntry:\n    os.listdir("/"); r = "listed"\nexcept PermissionError: r = "refused"\nr' "'refused'" "'listed'"
 # seccomp: fork is refused
 run_probe seccomp 64 $'import os\ntry:\n    pid = os.fork()\n    if pid == 0: os._exit(0)\n    os.waitpid(pid, 0); r = "forked"\nexcept PermissionError: r = "refused"\nr' "'refused'" "'forked'"
+# cgroup: the executor sits in its kernel's group under the host's (where
+# the host may make groups: root with cgroup v1 or a delegated v2)
+if [ -w /sys/fs/cgroup/memory ] || [ -w /sys/fs/cgroup/cgroup.subtree_control ]; then
+    run_probe cgroup 128 '"/kmq/" in open("/proc/self/cgroup").read()' True False
+else
+    echo "skip cgroup probe: no cgroup hierarchy this host may use"
+fi
 
 # sandbox_require (default: every layer but landlock and cgroup) refuses a
 # kernel that lacks one, and says which.

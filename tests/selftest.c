@@ -38,6 +38,9 @@
 #include "fd_message.h"
 #include "zygote_spawn.h"
 #include "kernel_contract.h"
+#include "cgroup.h"
+#include "host_memory.h"
+#include "host_ids.h"
 
 typedef struct {
     const char *name;
@@ -75,6 +78,9 @@ static const selftest_t s_tests [] = {
     { "http_gateway", http_gateway_test },
     { "signal_pipe", signal_pipe_test },
     { "sandbox", sandbox_test },
+    { "cgroup", cgroup_test },
+    { "host_memory", host_memory_test },
+    { "host_ids", host_ids_test },
     { "monitor_request", monitor_request_test },
     { "monitor_replies", monitor_replies_test },
     { "proc_info", proc_info_test },
