@@ -521,14 +521,19 @@ s_runtime_dir_check (const char *dir)
 //  A ROUTER bound to endpoint whose sends never block: with sndhwm >= 0 a
 //  peer's full queue or its absence is an error the caller sees
 //  (ROUTER_MANDATORY); without, such messages are dropped silently.
+//  A tcp endpoint is a CURVE server in ZAP domain (auth.h) unless cert is
+//  NULL (--insecure).
 static zsock_t *
-s_bind (const char *what, const char *endpoint, int64_t maxmsgsize, int sndhwm)
+s_bind (broker_t *self, const char *what, const char *endpoint, int64_t maxmsgsize,
+        int sndhwm, zcert_t *cert, const char *domain)
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     if (!sock) {
         zsys_error ("%s: cannot create a ZeroMQ socket: %s", what, zmq_strerror (zmq_errno ()));
         return NULL;
     }
+    if (cert)
+        auth_server (self->auth, sock, endpoint, cert, domain);
     zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, 0);           //  recv never blocks: we drain
     zsock_set_sndtimeo (sock, 0);           //  send never blocks either
@@ -543,7 +548,40 @@ s_bind (const char *what, const char *endpoint, int64_t maxmsgsize, int sndhwm)
         zsock_destroy (&sock);
         return NULL;
     }
+    if (cert)
+        auth_watch (self->auth, sock, what);
     return sock;
+}
+
+//  CURVE for the tcp endpoints: the keys (made on first start) and the ZAP
+//  handler. *cert_p stays NULL with --insecure, or when no endpoint is tcp.
+static int
+s_trust_init (broker_t *self, zcert_t **cert_p)
+{
+    config_t *config = self->cfg;
+    bool tcp = keys_endpoint_needs_curve (config->frontend)
+            || keys_endpoint_needs_curve (config->backend);
+    if (config->insecure) {
+        if (tcp)
+            zsys_warning ("kmq-broker: --insecure: tcp endpoints (%s, %s) take anyone "
+                          "who reaches them, without a key; use it only on a network "
+                          "that only you can reach", config->frontend, config->backend);
+        return 0;
+    }
+    if (!tcp)
+        return 0;
+    char error [512];
+    *cert_p = keys_broker_init (config->config_dir, error, sizeof error);
+    if (!*cert_p) {
+        zsys_error ("kmq-broker: %s (or run with --insecure)", error);
+        return -1;
+    }
+    self->auth = auth_new (config->config_dir);
+    if (!self->auth)
+        return -1;
+    zsys_info ("kmq-broker: CURVE on tcp; keys and allowlists in %s (clients/, hosts/)",
+               config->config_dir);
+    return 0;
 }
 
 broker_t *
@@ -576,12 +614,15 @@ broker_new (config_t *config)
     if (maxmsg < (int64_t) PROTO_MAX_HEADER)
         maxmsg = PROTO_MAX_HEADER;
     maxmsg += 4096;
-    self->frontend = s_bind ("frontend", config->frontend, maxmsg,
-                             (int) config->client_hwm);
-    if (!self->frontend)
+    zcert_t *cert = NULL;
+    if (s_trust_init (self, &cert))
         goto fail;
-    self->backend = s_bind ("backend", config->backend, 0, -1);
-    if (!self->backend)
+    self->frontend = s_bind (self, "frontend", config->frontend, maxmsg,
+                             (int) config->client_hwm, cert, "clients");
+    if (self->frontend)
+        self->backend = s_bind (self, "backend", config->backend, 0, -1, cert, "hosts");
+    zcert_destroy (&cert);
+    if (!self->frontend || !self->backend)
         goto fail;
     zsys_info ("kmq-broker: clients on %s, kernel hosts and kernels on %s",
                config->frontend, config->backend);
@@ -616,6 +657,7 @@ broker_destroy (broker_t **self_p)
         zsock_set_linger (self->backend, S_LINGER_MS);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->backend);
+    auth_destroy (&self->auth);
     session_table_destroy (&self->sessions);
     hosts_destroy (&self->hosts);
     zlistx_destroy (&self->resumes);
@@ -649,15 +691,17 @@ broker_run (broker_t *self)
 {
     assert (self);
     signal_pipe_t *signals = self->signals;
-    zmq_pollitem_t items [] = {
+    zmq_pollitem_t items [3 + AUTH_POLL_MAX] = {
         { zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->frontend), 0, ZMQ_POLLIN, 0 },
         { NULL, signal_pipe_fd (signals), ZMQ_POLLIN, 0 },
     };
+    //  The ZAP handler and the handshake monitors: handshakes wait on them
+    size_t nitems = 3 + (self->auth ? auth_poll_items (self->auth, items + 3) : 0);
     int64_t wait_ms = 0;
     int rc = 0;
     while (!signal_pipe_stop_signal (signals) && !self->stopping) {
-        int ready = zmq_poll (items, 3, (long) wait_ms);
+        int ready = zmq_poll (items, (int) nitems, (long) wait_ms);
         if (ready == -1 && zmq_errno () != EINTR) {
             zsys_error ("kmq-broker: zmq_poll: %s", zmq_strerror (zmq_errno ()));
             rc = -1;
@@ -666,6 +710,8 @@ broker_run (broker_t *self)
         if (ready > 0) {
             if (items [2].revents)
                 signal_pipe_drain (signals);
+            if (self->auth)
+                auth_handle (self->auth);
             //  Kernels first: their replies free sessions for the next request
             if (items [0].revents & ZMQ_POLLIN)
                 s_drain (self, self->backend, true);

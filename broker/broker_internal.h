@@ -16,11 +16,14 @@
 #include "clients.h"
 #include "signal_pipe.h"
 #include "hosts.h"
+#include "auth.h"
+#include "keys.h"
 
 struct _broker_t {
     config_t *cfg;                  //  borrowed
     zsock_t *frontend;              //  ROUTER, clients
     zsock_t *backend;               //  ROUTER, kernel hosts and kernels
+    auth_t *auth;                   //  ZAP handler of the CURVE endpoints
     session_table_t *sessions;
     hosts_t *hosts;                 //  the kernel hosts connected
     clients_t *clients;             //  labels, owed `detached` notices

@@ -10,6 +10,7 @@
 #include <czmq.h>
 #include "kmq_async.h"
 #include "kmq_private.h"
+#include "keys.h"
 #include "mem.h"
 
 #define KMQ_ASYNC_HELLO_TIMEOUT_MS  5000
@@ -71,6 +72,10 @@ s_socket_fresh (kmq_async_t *self, char *error, size_t error_size)
 static int
 s_connect (kmq_async_t *self, char *error, size_t error_size)
 {
+    //  CURVE on tcp, with the keys in the user's config dir (keys.h)
+    if (keys_apply (self->dealer, self->endpoint, NULL, "client", NULL,
+                    error, error_size) != 0)
+        return -1;
     if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
         snprintf (error, error_size, "cannot connect to %s: %s (an endpoint"
                   " looks like tcp://HOST:PORT or ipc://PATH)", self->endpoint,

@@ -2,6 +2,7 @@
     (see config.h).                                                         */
 #include "config.h"
 #include "kernel_contract.h"
+#include "keys.h"
 #include "mem.h"
 #include "selftest.h"
 
@@ -114,6 +115,13 @@ static const s_setting_t s_settings [] = {
       1, 4294967295ull, "seconds a snapshot is kept for the session's next request" },
     { "state_dir", CONFIG_HOST, S_STR, S_OFF (state_dir), "", "<runtime_dir>/state", 0, 0,
       "private directory (0700) where the kernel host keeps snapshots; no sandbox sees it" },
+    { "config_dir", CONFIG_BROKER | CONFIG_HOST, S_STR, S_OFF (config_dir), "",
+      "$XDG_CONFIG_HOME/kernelmq or ~/.config/kernelmq", 0, 0,
+      "private directory (0700) of the CURVE keys: the broker's key pair, its owner's "
+      "client and host keys, the allowlists clients/, hosts/ and gateways/ (README: Trust)" },
+    { "insecure", CONFIG_BROKER | CONFIG_HOST, S_BOOL, S_OFF (insecure), "false", NULL, 0, 0,
+      "tcp endpoints without CURVE: anyone who reaches them gets in (logged as a warning "
+      "at every start); ipc endpoints never use CURVE, their directory is 0700" },
 };
 
 #define S_COUNT (sizeof (s_settings) / sizeof (s_settings [0]))
@@ -385,6 +393,16 @@ s_derive (config_t *self, config_scope_t scope, char *err, size_t errsize)
     if (!*self->state_dir) {
         free (self->state_dir);
         self->state_dir = mem_sprintf ("%s/state", self->runtime_dir);
+    }
+    if (!*self->config_dir) {
+        char *dir = keys_dir_default ();
+        if (!dir) {
+            snprintf (err, errsize, "no config_dir: neither XDG_CONFIG_HOME nor HOME is "
+                      "set (give --config-dir)");
+            return -1;
+        }
+        free (self->config_dir);
+        self->config_dir = dir;
     }
     if (*self->state_dir != '/') {
         snprintf (err, errsize, "state_dir '%.64s' must be an absolute path", self->state_dir);

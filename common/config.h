@@ -68,6 +68,8 @@ typedef struct {
     uint64_t snapshot_quota;        //  bytes per session's snapshot
     uint64_t snapshot_ttl_s;        //  how long a snapshot stays restorable
     char *state_dir;                //  where a host keeps snapshots
+    char *config_dir;               //  CURVE keys and allowlists (keys.h)
+    bool insecure;                  //  tcp without CURVE (logged at every start)
     //  Not settings: what the command line asked for besides running.
     bool help;                      //  --help / -h
     bool config_table;              //  --config-table
