@@ -144,10 +144,18 @@ s_pack_request (broker_t *self, proto_builder_t *builder, session_request_t *req
 }
 
 static void
-s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
+s_stats (broker_t *self, zframe_t *client, proto_msg_t *req, const char *identity)
 {
     int64_t now = zclock_mono ();
-    zlistx_t *list = session_table_list (self->sessions);
+    //  The list names only the sessions this key may use; the counts are
+    //  the broker's
+    zlistx_t *all = session_table_list (self->sessions);
+    zlistx_t *list = zlistx_new ();
+    for (session_t *s = (session_t *) zlistx_first (all); s;
+         s = (session_t *) zlistx_next (all))
+        if (owners_check (self->owners, session_key (s), identity, false))
+            zlistx_add_end (list, s);
+    zlistx_destroy (&all);
     proto_builder_t *builder = proto_reply_ok_begin (proto_msg_id (req), NULL);
     proto_builder_uint (builder, "version", PROTO_VERSION);
     proto_builder_str (builder, "broker", BROKER_NAME);
@@ -156,6 +164,7 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_uint (builder, "kernels", session_table_kernels (self->sessions));
     proto_builder_uint (builder, "queued", session_table_queued (self->sessions));
     proto_builder_uint (builder, "max_sessions", self->cfg->max_sessions);
+    proto_builder_uint (builder, "auth_refusals", self->auth ? auth_refusals (self->auth) : 0);
     broker_hosts_stats (self, builder);
     proto_builder_key (builder, "session_list");
     proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
@@ -316,6 +325,7 @@ s_close (broker_t *self, zframe_t *client, proto_msg_t *req)
     if (*session_kernel_id (session))
         broker_kernel_retire (self, session, BROKER_RETIRE_CLOSE);
     zsys_info ("session %s: closed by a client", key);
+    owners_forget (self->owners, key);
     session_table_remove (self->sessions, &session, NULL);
     s_send_ok (self, client, id, key);
 }
@@ -357,6 +367,7 @@ s_shutdown_now (broker_t *self, zframe_t *client, uint64_t id, bool end_sessions
             broker_fail_queue (self, s, PROTO_E_CLOSED, NULL, text);
             if (*session_kernel_id (s))
                 broker_kernel_retire (self, s, BROKER_RETIRE_CLOSE);
+            owners_forget (self->owners, session_key (s));
             session_table_remove (self->sessions, &s, NULL);
         }
         zlistx_destroy (&list);
@@ -395,6 +406,109 @@ broker_shutdown_check (broker_t *self, int64_t now)
     zframe_destroy (&self->shutdown_client);
 }
 
+//  `share` (protocol.md 7.4): the owner lets another key use the session,
+//  or no longer (revoke). A session still unclaimed (made before keys, or
+//  by a keyless client) is claimed by the first key that shares it.
+static void
+s_share (broker_t *self, zframe_t *client, proto_msg_t *req, const char *identity)
+{
+    const char *key = proto_msg_session (req);
+    uint64_t id = proto_msg_id (req);
+    const char *with = proto_msg_str (req, "with");
+    bool revoke = proto_msg_bool (req, "revoke", false);
+    char text [320];
+    if (!keys_is_identity (with)) {
+        snprintf (text, sizeof text, "share: field with must be a CURVE public key (40 "
+                  "z85 characters; kmq keys shows yours)");
+        broker_send_error (self, client, id, key, PROTO_E_BAD_REQUEST, NULL, text);
+        return;
+    }
+    if (!owners_owner (self->owners, key) && session_table_lookup (self->sessions, key))
+        owners_check (self->owners, key, identity, true);
+    int rc = owners_share (self->owners, key, identity, with, revoke);
+    if (rc == -2) {
+        snprintf (text, sizeof text, "share: session %s has no owner to share it (it is "
+                  "not live, or every client here is keyless: ipc or --insecure)", key);
+        broker_send_error (self, client, id, key, PROTO_E_NO_SUCH_SESSION, NULL, text);
+        return;
+    }
+    if (rc == -1) {
+        snprintf (text, sizeof text, "share: session %s belongs to another key; only "
+                  "its owner shares it", key);
+        broker_send_error (self, client, id, key, PROTO_E_FORBIDDEN, NULL, text);
+        return;
+    }
+    zsys_info ("session %s: %s %s", key, revoke ? "no longer shared with" : "shared with",
+               with);
+    zlistx_t *shared = owners_shared (self->owners, key);
+    proto_builder_t *builder = proto_reply_ok_begin (id, key);
+    proto_builder_str (builder, "owner", identity);
+    proto_builder_key (builder, "shared");
+    proto_builder_val_array (builder, (uint32_t) zlistx_size (shared));
+    for (char *who = (char *) zlistx_first (shared); who; who = (char *) zlistx_next (shared))
+        proto_builder_val_str (builder, who);
+    zlistx_destroy (&shared);
+    zmsg_t *msg = proto_builder_finish (&builder);
+    broker_send_client (self, client, &msg);
+}
+
+//  Requests that may start a session claim it for their key.
+static bool
+s_creates_session (proto_type_t type)
+{
+    return type == PROTO_EXECUTE || type == PROTO_UPLOAD || type == PROTO_DOWNLOAD
+        || type == PROTO_RESET || type == PROTO_VARS || type == PROTO_FILES;
+}
+
+//  Who sent req (keys.h): the CURVE key its connection proved (User-Id,
+//  set by our ZAP handler), "local" without CURVE; or, from a key in
+//  gateways/, the identity its field `as` names. Fills identity; returns
+//  false after refusing req (an `as` from a key that is no gateway).
+static bool
+s_identity (broker_t *self, zframe_t *client, proto_msg_t *req, const char *user,
+            char *identity, size_t size)
+{
+    snprintf (identity, size, "%s", user && keys_is_identity (user) ? user : KEYS_LOCAL);
+    const char *as = proto_msg_str (req, "as");
+    if (!as)
+        return true;
+    const char *key = proto_msg_session (req);
+    if (!self->auth || !auth_is_gateway (self->auth, identity)) {
+        broker_send_error (self, client, proto_msg_id (req), *key ? key : NULL,
+                           PROTO_E_FORBIDDEN, NULL, "field as is for gateway keys only "
+                           "(the broker's gateways/ allowlist); send without it");
+        return false;
+    }
+    if (!keys_is_identity (as)) {
+        broker_send_error (self, client, proto_msg_id (req), *key ? key : NULL,
+                           PROTO_E_BAD_REQUEST, NULL, "field as must be a CURVE public "
+                           "key (40 z85 characters)");
+        return false;
+    }
+    snprintf (identity, size, "%s", as);
+    return true;
+}
+
+//  May identity send req to its session? Sends FORBIDDEN when not.
+static bool
+s_permitted (broker_t *self, zframe_t *client, proto_msg_t *req, const char *identity)
+{
+    proto_type_t type = proto_msg_type (req);
+    const char *key = proto_msg_session (req);
+    if (type == PROTO_SHARE)
+        return true;                //  s_share says who may
+    if (owners_check (self->owners, key, identity, s_creates_session (type)))
+        return true;
+    char text [400];
+    snprintf (text, sizeof text, "session %s belongs to another key, and its owner has "
+              "not shared it with yours (%s); ask them to run: kmq share -s %s --with "
+              "%s", key, identity, key, identity);
+    broker_debug (self, "session %s: %s refused to key %s (not shared with it)", key,
+                  proto_type_name (type), identity);
+    broker_send_error (self, client, proto_msg_id (req), key, PROTO_E_FORBIDDEN, NULL, text);
+    return false;
+}
+
 //  Payload frames over max_payload are refused here: ZMQ_MAXMSGSIZE has
 //  a header allowance on top of max_payload. Returns true if one was.
 static bool
@@ -428,6 +542,11 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         zmsg_destroy (&msg);
         return;
     }
+    //  The key that sent it, before the decoder takes the frames
+    char user [KEYS_Z85_LEN + 1] = "";
+    const char *meta = zframe_meta (zmsg_first (msg), "User-Id");
+    if (meta)
+        snprintf (user, sizeof user, "%s", meta);
     proto_fault_t fault;
     proto_msg_t *req = proto_decode (&msg, &fault);
     if (!req) {
@@ -451,10 +570,16 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
                            NULL, text);
         refused = true;
     }
+    char identity [KEYS_Z85_LEN + 1];
+    if (!refused)
+        refused = !s_identity (self, client, req, user, identity, sizeof identity);
+    if (!refused && proto_type_is_session_bound (type))
+        refused = !s_permitted (self, client, req, identity);
     if (!refused)
     switch (type) {
         case PROTO_HELLO:     s_hello (self, client, req); break;
-        case PROTO_STATS:     s_stats (self, client, req); break;
+        case PROTO_STATS:     s_stats (self, client, req, identity); break;
+        case PROTO_SHARE:     s_share (self, client, req, identity); break;
         case PROTO_HEARTBEAT: {
             proto_builder_t *beat = proto_builder_new (PROTO_HEARTBEAT, 0, NULL);
             proto_builder_uint (beat, "epoch", self->epoch);
@@ -609,6 +734,10 @@ broker_new (config_t *config)
     self->signals = signal_pipe_new ("kmq-broker");
     if (!self->signals || s_runtime_dir_check (config->runtime_dir))
         goto fail;
+    //  Beside the backend socket: it lives as long as the sessions do
+    char *owners_path = mem_sprintf ("%s/owners", config->runtime_dir);
+    self->owners = owners_new (owners_path);
+    free (owners_path);
     //  Room for the header frame on top of the largest payload
     int64_t maxmsg = (int64_t) config->max_payload;
     if (maxmsg < (int64_t) PROTO_MAX_HEADER)
@@ -658,6 +787,7 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->backend);
     auth_destroy (&self->auth);
+    owners_destroy (&self->owners);
     session_table_destroy (&self->sessions);
     hosts_destroy (&self->hosts);
     zlistx_destroy (&self->resumes);

@@ -17,6 +17,7 @@
 #include "signal_pipe.h"
 #include "hosts.h"
 #include "auth.h"
+#include "owners.h"
 #include "keys.h"
 
 struct _broker_t {
@@ -24,6 +25,7 @@ struct _broker_t {
     zsock_t *frontend;              //  ROUTER, clients
     zsock_t *backend;               //  ROUTER, kernel hosts and kernels
     auth_t *auth;                   //  ZAP handler of the CURVE endpoints
+    owners_t *owners;               //  whose each session is, shared with whom
     session_table_t *sessions;
     hosts_t *hosts;                 //  the kernel hosts connected
     clients_t *clients;             //  labels, owed `detached` notices

@@ -690,6 +690,23 @@ kmq_stats (kmq_t *self)
 }
 
 kmq_reply_t *
+kmq_share (kmq_t *self, const char *session, const char *with, bool revoke)
+{
+    assert (self);
+    if (!kmq_session_valid (session))
+        return kmq_reply_local ("BAD_REQUEST", "share: invalid session key");
+    char *key = keys_public_from (with);
+    if (!key)
+        return kmq_reply_local ("BAD_REQUEST", "share: '%.64s' is neither a CURVE public "
+                                "key (40 z85 characters) nor a certificate file",
+                                with ? with : "");
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = proto_encode_share (id, session, key, revoke);
+    free (key);
+    return s_request (self, &msg, id, NULL);
+}
+
+kmq_reply_t *
 kmq_shutdown (kmq_t *self, bool end_sessions)
 {
     assert (self);

@@ -83,6 +83,7 @@ typedef enum {
     PROTO_RESEND,           //  broker -> kernel: send a kept reply again
     PROTO_SNAPSHOT,         //  monitor -> executor: the session as one blob (10.3)
     PROTO_RESTORE,          //  monitor -> executor: a blob back into a fresh session
+    PROTO_SHARE,            //  client -> broker: let another key use my session
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -105,6 +106,7 @@ typedef enum {
     PROTO_E_UNSUPPORTED,          //  a valid request this kernel can't do
     PROTO_E_INTERNAL,             //  a bug or resource failure on our side
     PROTO_E_LOST,                 //  resume: the request's outcome is gone
+    PROTO_E_FORBIDDEN,            //  the session is another key's, not shared
     PROTO_E_COUNT
 } proto_error_t;
 
@@ -282,6 +284,9 @@ zmsg_t *proto_encode_is_complete (uint64_t id, const char *session,
                                   const char *code, size_t code_len);
 //  history: the last cells the session's kernel ran (last 0 = all).
 zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
+//  share: let key with (a z85 public key) use session, or no longer (revoke).
+zmsg_t *proto_encode_share (uint64_t id, const char *session, const char *with,
+                            bool revoke);
 //  The copy of a session's event or reply that attached clients other than
 //  the requester get (protocol.md 4.5): type event, id 0, `request` the
 //  original id, `client` the requester's label, `event` replaced by event

@@ -357,6 +357,17 @@ proto_encode_history (uint64_t id, const char *session, uint64_t last)
     return proto_builder_finish (&builder);
 }
 
+zmsg_t *
+proto_encode_share (uint64_t id, const char *session, const char *with, bool revoke)
+{
+    assert (with);
+    proto_builder_t *builder = proto_builder_new (PROTO_SHARE, id, session);
+    proto_builder_str (builder, "with", with);
+    if (revoke)
+        proto_builder_bool (builder, "revoke", true);
+    return proto_builder_finish (&builder);
+}
+
 //  True when the msgpack string key is name.
 static bool
 s_key_is (const msgpack_object *key, const char *name)

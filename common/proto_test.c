@@ -495,6 +495,14 @@ s_test_shared (void)
     msg = proto_test_decode (proto_encode_history (23, "nb1", 0));
     SELFTEST_CHECK (!proto_msg_has (msg, "last"));
     proto_msg_destroy (&msg);
+    msg = proto_test_decode (proto_encode_share (25, "nb1", "K", true));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_SHARE && proto_type_is_session_bound (PROTO_SHARE));
+    SELFTEST_CHECK (streq (proto_msg_str (msg, "with"), "K") && proto_msg_bool (msg, "revoke", false));
+    proto_msg_destroy (&msg);
+    msg = proto_test_decode (proto_encode_share (26, "nb1", "K", false));
+    SELFTEST_CHECK (!proto_msg_has (msg, "revoke"));
+    proto_msg_destroy (&msg);
+    SELFTEST_CHECK (proto_error_parse ("FORBIDDEN") == PROTO_E_FORBIDDEN);
     msg = proto_test_decode (proto_encode_simple (PROTO_ACK, 24, NULL));
     SELFTEST_CHECK (proto_msg_type (msg) == PROTO_ACK && proto_msg_id (msg) == 24);
     proto_msg_destroy (&msg);
