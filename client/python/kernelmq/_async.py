@@ -17,7 +17,7 @@ import zmq
 import zmq.asyncio
 
 from . import _ops, errors
-from ._keys import identity
+from ._keys import share_key
 from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
 from ._protocol import Op, Waiter, done
@@ -210,7 +210,7 @@ class AsyncSession:
         return await self.client._call(_ops.HistoryOp(self.key, last))
 
     async def share(self, key: str, revoke: bool = False) -> List[str]:
-        return await self.client._call(_ops.ShareOp(self.key, _share_key(key), revoke))
+        return await self.client._call(_ops.ShareOp(self.key, share_key(key), revoke))
 
     async def close(self) -> None:
         try:
@@ -295,11 +295,3 @@ class AsyncAttachment:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
 
-
-def _share_key(key: str) -> str:
-    """A public key from itself or from a certificate file."""
-    found = identity(key)
-    if not found:
-        raise errors.BadRequest("share: %r is neither a CURVE public key nor a "
-                                "certificate file" % (key,))
-    return found

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import zmq
 
 from . import _ops, errors
-from ._keys import identity
+from ._keys import share_key
 from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
 from ._protocol import Op, Waiter, done
@@ -309,7 +309,7 @@ class Session:
         (z85) or a certificate file's path (kernelmq.identity reads one).
         Returns the keys it is now shared with. Raises Forbidden when the
         session is another key's."""
-        return self.client._call(_ops.ShareOp(self.key, _share_key(key), revoke))
+        return self.client._call(_ops.ShareOp(self.key, share_key(key), revoke))
 
     def close(self) -> None:
         """Stops the session's kernel; its state is gone. A session that is
@@ -393,11 +393,3 @@ class Attachment:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-
-def _share_key(key: str) -> str:
-    """A public key from itself or from a certificate file."""
-    found = identity(key)
-    if not found:
-        raise errors.BadRequest("share: %r is neither a CURVE public key nor a "
-                                "certificate file" % (key,))
-    return found
