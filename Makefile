@@ -26,7 +26,7 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                python3-jupyter-client python3-jupyter-kernel-test \
                python3-nbclient python3-nbformat jupyter-console python3-jupyter-console \
                jupyter-notebook chromium chromium-driver python3-selenium \
-               clang libclang-rt-dev
+               clang libclang-rt-dev iproute2
 # What only `make bench` needs besides (its anchors: ipykernel through
 # jupyter_client). `make bench` installs them (bench-deps).
 BENCH_PACKAGES = python3-jupyter-client python3-ipykernel
