@@ -63,6 +63,9 @@ typedef struct {
     int hello_timeout_ms;                    //  default 5000
     const char *client_name;                 //  sent in hello, for logs
     volatile sig_atomic_t *interrupt_flag;   //  see "Interrupts" above
+    const char *key_role;                    //  our key on tcp: the config dir's
+                                             //  ROLE.key_secret (keys.h); default
+                                             //  "client" (kmq-http: "gateway")
 } kmq_options_t;
 
 //  A partial event, as given to the event handler. Pointers are valid only

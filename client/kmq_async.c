@@ -23,6 +23,8 @@ typedef struct {
 struct _kmq_async_t {
     char *endpoint;
     char *client_name;
+    char *key_role;                 //  keys_apply's name: client, gateway
+    char *act_as;                   //  `as` of the requests sent now, or NULL
     int hello_timeout;              //  ms
     zsock_t *dealer;
     kmq_async_state_t state;
@@ -73,7 +75,7 @@ static int
 s_connect (kmq_async_t *self, char *error, size_t error_size)
 {
     //  CURVE on tcp, with the keys in the user's config dir (keys.h)
-    if (keys_apply (self->dealer, self->endpoint, NULL, "client", NULL,
+    if (keys_apply (self->dealer, self->endpoint, NULL, self->key_role, NULL,
                     error, error_size) != 0)
         return -1;
     if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
@@ -199,6 +201,8 @@ static uint64_t
 s_request (kmq_async_t *self, uint64_t id, const char *session, zmsg_t **msg_p,
            kmq_reply_t **refused_p)
 {
+    if (*msg_p && self->act_as && zsock_mechanism (self->dealer) == ZMQ_CURVE)
+        proto_encode_add_str (*msg_p, "as", self->act_as);
     if (*msg_p)
         return s_submit (self, id, session, msg_p);
     s_answer_locally (self, refused_p, id, kmq_session_valid (session)? session: NULL);
@@ -259,6 +263,7 @@ kmq_async_new (const char *endpoint, const kmq_options_t *options,
     self->endpoint = mem_strdup (endpoint);
     self->client_name = mem_strdup (options && options->client_name?
                                     options->client_name: "libkmq 0.1");
+    self->key_role = mem_strdup (options && options->key_role? options->key_role: "client");
     self->hello_timeout = options && options->hello_timeout_ms > 0?
                           options->hello_timeout_ms: KMQ_ASYNC_HELLO_TIMEOUT_MS;
     self->max_payload = 256ull << 20;   //  until hello says
@@ -294,6 +299,8 @@ kmq_async_destroy (kmq_async_t **self_p)
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     free (self->client_name);
+    free (self->key_role);
+    free (self->act_as);
     free (self);
     *self_p = NULL;
 }
@@ -522,6 +529,16 @@ s_simple (kmq_async_t *self, proto_type_t type, const char *session)
     kmq_reply_t *refused;
     zmsg_t *msg = kmq_request_simple (type, id, session, &refused);
     return s_request (self, id, session, &msg, &refused);
+}
+
+void
+kmq_async_act_as (kmq_async_t *self, const char *identity)
+{
+    assert (self);
+    if (identity && self->act_as && streq (identity, self->act_as))
+        return;
+    free (self->act_as);
+    self->act_as = identity? mem_strdup (identity): NULL;
 }
 
 uint64_t

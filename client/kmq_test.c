@@ -319,7 +319,7 @@ s_test_offline (bool verbose)
     char error [512];
     //  Nobody listens here: hello times out with a sentence that says so
     char *endpoint = mem_sprintf ("ipc:///tmp/kmq-selftest-nobody-%d", (int) getpid ());
-    kmq_options_t options = { 1000, "selftest", NULL };
+    kmq_options_t options = { 1000, "selftest", NULL, NULL };
     int64_t started = zclock_mono ();
     kmq_t *kmq = kmq_new (endpoint, &options, error, sizeof error);
     int64_t elapsed = zclock_mono () - started;
@@ -365,7 +365,7 @@ s_test_fake (bool verbose)
     zactor_t *broker = zactor_new (s_fake_broker, NULL);
     SELFTEST_CHECK (broker);
     volatile sig_atomic_t flag = 0;
-    kmq_options_t options = { 2000, "selftest", &flag };
+    kmq_options_t options = { 2000, "selftest", &flag, NULL };
     char error [512];
     kmq_t *kmq = kmq_new (TEST_ENDPOINT, &options, error, sizeof error);
     SELFTEST_CHECK (kmq);
@@ -374,7 +374,7 @@ s_test_fake (bool verbose)
     SELFTEST_CHECK (kmq_heartbeat_ivl (kmq) == 50);
     //  A hello reply whose liveness product would overflow is refused at
     //  the boundary, not turned into a negative silence
-    kmq_options_t absurd = { 2000, "absurd", NULL };
+    kmq_options_t absurd = { 2000, "absurd", NULL, NULL };
     SELFTEST_CHECK (kmq_new (TEST_ENDPOINT, &absurd, error, sizeof error) == NULL);
     SELFTEST_CHECK (strstr (error, "announced heartbeats every"));
     SELFTEST_CHECK (strstr (error, "not a kernelmq broker"));

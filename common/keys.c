@@ -200,8 +200,9 @@ keys_broker_init (const char *dir, char *error, size_t error_size)
                    "(public key %s)", dir, zcert_public_txt (broker));
     //  Its owner's own client and kernel host: on this machine they share
     //  the directory, so they are allowed from the start
-    const char *roles [2][2] = { { "client", "clients" }, { "host", "hosts" } };
-    for (size_t i = 0; i < 2; i++) {
+    const char *roles [3][2] = { { "client", "clients" }, { "host", "hosts" },
+                                 { "gateway", "gateways" } };
+    for (size_t i = 0; i < 3; i++) {
         zcert_t *own = keys_cert_ensure (dir, roles [i][0], &created, error, error_size);
         if (!own) {
             zcert_destroy (&broker);
@@ -242,7 +243,7 @@ s_env_true (const char *name)
 }
 
 int
-keys_apply (zsock_t *sock, const char *endpoint, const char *dir, const char *name,
+keys_apply (void *sock, const char *endpoint, const char *dir, const char *name,
             const char **note, char *error, size_t error_size)
 {
     assert (sock && name);
@@ -278,7 +279,8 @@ keys_apply (zsock_t *sock, const char *endpoint, const char *dir, const char *na
         goto done;
     }
     char env [32];
-    snprintf (env, sizeof env, "KMQ_%s_KEY", streq (name, "host") ? "HOST" : "CLIENT");
+    snprintf (env, sizeof env, "KMQ_%s_KEY", streq (name, "host") ? "HOST"
+                                           : streq (name, "gateway") ? "GATEWAY" : "CLIENT");
     const char *env_own = getenv (env);
     if (env_own && *env_own) {
         char *secret = mem_sprintf ("%s_secret", env_own);
@@ -300,7 +302,7 @@ keys_apply (zsock_t *sock, const char *endpoint, const char *dir, const char *na
         if (!cert)
             goto done;
     }
-    zcert_apply (cert, zsock_resolve (sock));
+    zcert_apply (cert, sock);
     zsock_set_curve_serverkey (sock, server);
     rc = 0;
 done:

@@ -7,12 +7,13 @@
                                           files: NAME public, NAME_secret both)
           client.key, client.key_secret   this user's client certificate
           host.key, host.key_secret       this machine's kernel host certificate
+          gateway.key, gateway.key_secret kmq-http's certificate
           clients/   public certificates of the client keys the broker allows
           hosts/     public certificates of the kernel host keys it allows
           gateways/  client keys allowed to act for another key (kmq-http)
 
-    A broker creates its own certificate, its owner's client and host
-    certificates and allows both on first start (keys_broker_init). A
+    A broker creates its own certificate, its owner's client, host and
+    gateway certificates and allows each on first start (keys_broker_init). A
     client or a kernel host finds the broker's public key and its own
     certificate there with no flags (keys_apply); KMQ_BROKER_KEY (a z85
     key or a certificate file) and KMQ_CLIENT_KEY (a secret certificate
@@ -68,14 +69,15 @@ int keys_allow (const char *dir, const char *sub, const char *label,
 //  NULL with error filled. Logs (zsys_info) what it created.
 zcert_t *keys_broker_init (const char *dir, char *error, size_t error_size);
 
-//  Makes sock a CURVE client of the broker when endpoint needs it (and
+//  Makes sock (a zsock_t or a libzmq socket) a CURVE client of the broker when endpoint needs it (and
 //  KMQ_INSECURE is not set to a true word): the broker's public key from
 //  KMQ_BROKER_KEY or dir/broker.key, our certificate from KMQ_CLIENT_KEY or
-//  dir/NAME.key_secret (name "client" or "host"). dir NULL is
+//  dir/NAME.key_secret (name "client", "host" or "gateway"; KMQ_HOST_KEY
+//  and KMQ_GATEWAY_KEY override the last two). dir NULL is
 //  keys_dir_default (). With no broker key found, the socket stays plain
 //  and *note says so (for the caller's timeout message; static text).
 //  Returns 0, or -1 with error filled (a key file that cannot be read).
-int keys_apply (zsock_t *sock, const char *endpoint, const char *dir, const char *name,
+int keys_apply (void *sock, const char *endpoint, const char *dir, const char *name,
                 const char **note, char *error, size_t error_size);
 
 //  Selftest.

@@ -434,7 +434,7 @@ http_gateway_new (const http_gateway_config_t *config, char *error, size_t error
                        http_token_count (self->tokens), path);
         free (path);
     }
-    kmq_options_t options = { .client_name = "kmq-http" };
+    kmq_options_t options = { .client_name = "kmq-http", .key_role = "gateway" };
     self->kmq = kmq_async_new (config->endpoint, &options, error, error_size);
     if (!self->kmq) {
         http_gateway_destroy (&self);
