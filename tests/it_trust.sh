@@ -119,6 +119,47 @@ Forbidden
 bob exec -s t1 'print(x)'
 expect_contains "bob: refused again after revoke" "FORBIDDEN" "$ERR"
 
+# --- HTTP: a token acts for the key its line names (http_token.h) -------
+printf 'token-alice\ntoken-bob bob\n' > "$CFG/http_token"; chmod 600 "$CFG/http_token"
+port=$(free_port)
+"$KMQ_BIN/kmq-http" --listen "127.0.0.1:$port" --endpoint "$ENDPOINT" > "$T/http.log" 2>&1 &
+http_pid=$!
+wait_until 100 'curl -s -o /dev/null "http://127.0.0.1:$port/v1/health"'
+# post TOKEN SESSION CODE: prints the HTTP status, then the body
+post() { curl -s -w '\n%{http_code}' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+         -H 'Accept: application/json' -d "{\"code\": \"$3\"}" \
+         "http://127.0.0.1:$port/v1/sessions/$2/execute"; }
+run_kmq exec -s h1 'h = 5'
+out=$(post token-alice h1 'print(h)')
+expect_eq "HTTP: the owner's token uses the owner's session" "200" "$(echo "$out" | tail -1)"
+out=$(post token-bob h1 'print(h)')
+expect_eq "HTTP: bob's token on alice's unshared session: 403" "403" "$(echo "$out" | tail -1)"
+expect_contains "... with error FORBIDDEN" '"error":"FORBIDDEN"' "$(echo "$out" | tr -d ' ')"
+run_kmq share -s h1 --with "$bob_key"
+out=$(post token-bob h1 'print(h * 2)')
+expect_eq "HTTP: bob's token once shared: 200" "200" "$(echo "$out" | tail -1)"
+expect_contains "... and runs there" "10" "$out"
+out=$(post token-bob hb 'print(7)')
+expect_eq "HTTP: bob's token makes bob's session" "200" "$(echo "$out" | tail -1)"
+run_kmq exec -s hb 'print(1)'
+expect_contains "... which alice cannot use" "FORBIDDEN" "$ERR"
+bob exec -s hb 'print(8)'
+expect_eq "... and bob's CLI can" "8" "$OUT"
+# A client key that is no gateway cannot act for another key
+out=$(PYTHONPATH=client/python $PY - "$ENDPOINT" "$bob_key" <<'PY'
+import sys, zmq
+from kernelmq import _keys
+from kernelmq._protocol import encode, decode
+sock = zmq.Context().socket(zmq.DEALER)
+_keys.apply(sock, sys.argv[1])
+sock.connect(sys.argv[1])
+sock.send_multipart(encode({"type": "vars", "id": 9, "session": "hb", "as": sys.argv[2]}))
+print(decode(sock.recv_multipart()).header.get("error") if sock.poll(5000) else "no answer")
+PY
+)
+expect_eq "a client key (not in gateways/) sending as: FORBIDDEN" "FORBIDDEN" "$out"
+kill -TERM "$http_pid"; wait "$http_pid" 2>/dev/null
+
 # Owners and shares outlive a broker restart (the owners log, owners.h)
 run_kmq share -s t1 --with "$bob_key"
 bob exec -s bob3 'print(3)' 
