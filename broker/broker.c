@@ -406,7 +406,7 @@ broker_shutdown_check (broker_t *self, int64_t now)
     zframe_destroy (&self->shutdown_client);
 }
 
-//  `share` (protocol.md 7.4): the owner lets another key use the session,
+//  `share` (protocol.md 5, 13.2): the owner lets another key use the session,
 //  or no longer (revoke). A session still unclaimed (made before keys, or
 //  by a keyless client) is claimed by the first key that shares it.
 static void

@@ -3,7 +3,7 @@
     A session belongs to the identity (keys.h: a z85 public key, or "local"
     for every peer without CURVE) of the request that created it. Its
     owner, and the identities it shared it with, may use it; anyone else
-    gets FORBIDDEN (protocol.md 7.4). Only the owner shares or unshares.
+    gets FORBIDDEN (protocol.md 13.2). Only the owner shares or unshares.
 
     A claim outlives the session's kernel: it holds while the session is
     evicted (its snapshot is its owner's alone) and across broker restarts

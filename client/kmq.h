@@ -182,7 +182,7 @@ kmq_reply_t *kmq_complete (kmq_t *self, const char *session,
 //  name and signature (or type and repr), a blank line and the docstring.
 kmq_reply_t *kmq_inspect (kmq_t *self, const char *session,
                           const char *code, size_t len, size_t cursor_pos);
-//  Lets the key with use session (its owner's call; protocol.md 7.4), or
+//  Lets the key with use session (its owner's call; protocol.md 13.2), or
 //  no longer with revoke. with is a CURVE public key (z85) or the path of
 //  a certificate file holding one. Reply ok: owner and shared (the keys
 //  it is shared with, see kmq_reply_json); FORBIDDEN from another key.

@@ -286,7 +286,7 @@ zmsg_t *proto_encode_is_complete (uint64_t id, const char *session,
 zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
 //  Adds the string field key = value to the header of msg, an encoded
 //  request (proto_builder_finish's shape), for a field its maker did not
-//  know about (a gateway's `as`, protocol.md 7.5). Returns 0, or -1 when
+//  know about (a gateway's `as`, protocol.md 13.4). Returns 0, or -1 when
 //  msg is not one (it is left as it was).
 int proto_encode_add_str (zmsg_t *msg, const char *key, const char *value);
 //  share: let key with (a z85 public key) use session, or no longer (revoke).

@@ -1,4 +1,4 @@
-# Trust (README: Trust; protocol.md 1.1 and 7.4): CURVE on tcp by default,
+# Trust (README: Trust; protocol.md 13): CURVE on tcp by default,
 # keys made on first start and found by every client with no flags; a
 # client without an allowed key is refused at the handshake (and logged,
 # rate-limited); sessions belong to the key that made them, and another

@@ -175,7 +175,7 @@ http_token_load (const char *path, bool *created, char *error, size_t error_size
             line++, len--;
         if (!len || *line == '#' || self->count == S_MAX_TOKENS)
             continue;
-        //  TOKEN [KEY]: the key its requests act for (protocol.md 7.5)
+        //  TOKEN [KEY]: the key its requests act for (protocol.md 13.4)
         char *space = strchr (line, ' ');
         self->key [self->count][0] = 0;
         if (space) {

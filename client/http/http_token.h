@@ -16,7 +16,7 @@
     A line may name, after its token and a space, the client key its
     requests act for: a CURVE public key (z85), or NAME for the public
     certificate clients/NAME.key beside the token file (the broker's
-    allowlist). kmq-http then sends them with `as` (protocol.md 7.5), so
+    allowlist). kmq-http then sends them with `as` (protocol.md 13.4), so
     the sessions' owners and shares apply over HTTP as over ZeroMQ. A line
     without one acts for the owner's client key (client.key there).
 

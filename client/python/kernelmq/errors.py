@@ -163,7 +163,7 @@ class Lost(Error):
 
 class Forbidden(Error):
     """The session belongs to another key and was not shared with ours
-    (protocol.md 7.4); its owner can share it (Session.share)."""
+    (protocol.md 13.2); its owner can share it (Session.share)."""
     code = "FORBIDDEN"
 
 
