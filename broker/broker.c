@@ -406,109 +406,6 @@ broker_shutdown_check (broker_t *self, int64_t now)
     zframe_destroy (&self->shutdown_client);
 }
 
-//  `share` (protocol.md 5, 13.2): the owner lets another key use the session,
-//  or no longer (revoke). A session still unclaimed (made before keys, or
-//  by a keyless client) is claimed by the first key that shares it.
-static void
-s_share (broker_t *self, zframe_t *client, proto_msg_t *req, const char *identity)
-{
-    const char *key = proto_msg_session (req);
-    uint64_t id = proto_msg_id (req);
-    const char *with = proto_msg_str (req, "with");
-    bool revoke = proto_msg_bool (req, "revoke", false);
-    char text [320];
-    if (!keys_is_identity (with)) {
-        snprintf (text, sizeof text, "share: field with must be a CURVE public key (40 "
-                  "z85 characters; kmq keys shows yours)");
-        broker_send_error (self, client, id, key, PROTO_E_BAD_REQUEST, NULL, text);
-        return;
-    }
-    if (!owners_owner (self->owners, key) && session_table_lookup (self->sessions, key))
-        owners_check (self->owners, key, identity, true);
-    int rc = owners_share (self->owners, key, identity, with, revoke);
-    if (rc == -2) {
-        snprintf (text, sizeof text, "share: session %s has no owner to share it (it is "
-                  "not live, or every client here is keyless: ipc or --insecure)", key);
-        broker_send_error (self, client, id, key, PROTO_E_NO_SUCH_SESSION, NULL, text);
-        return;
-    }
-    if (rc == -1) {
-        snprintf (text, sizeof text, "share: session %s belongs to another key; only "
-                  "its owner shares it", key);
-        broker_send_error (self, client, id, key, PROTO_E_FORBIDDEN, NULL, text);
-        return;
-    }
-    zsys_info ("session %s: %s %s", key, revoke ? "no longer shared with" : "shared with",
-               with);
-    zlistx_t *shared = owners_shared (self->owners, key);
-    proto_builder_t *builder = proto_reply_ok_begin (id, key);
-    proto_builder_str (builder, "owner", identity);
-    proto_builder_key (builder, "shared");
-    proto_builder_val_array (builder, (uint32_t) zlistx_size (shared));
-    for (char *who = (char *) zlistx_first (shared); who; who = (char *) zlistx_next (shared))
-        proto_builder_val_str (builder, who);
-    zlistx_destroy (&shared);
-    zmsg_t *msg = proto_builder_finish (&builder);
-    broker_send_client (self, client, &msg);
-}
-
-//  Requests that may start a session claim it for their key.
-static bool
-s_creates_session (proto_type_t type)
-{
-    return type == PROTO_EXECUTE || type == PROTO_UPLOAD || type == PROTO_DOWNLOAD
-        || type == PROTO_RESET || type == PROTO_VARS || type == PROTO_FILES;
-}
-
-//  Who sent req (keys.h): the CURVE key its connection proved (User-Id,
-//  set by our ZAP handler), "local" without CURVE; or, from a key in
-//  gateways/, the identity its field `as` names. Fills identity; returns
-//  false after refusing req (an `as` from a key that is no gateway).
-static bool
-s_identity (broker_t *self, zframe_t *client, proto_msg_t *req, const char *user,
-            char *identity, size_t size)
-{
-    snprintf (identity, size, "%s", user && keys_is_identity (user) ? user : KEYS_LOCAL);
-    const char *as = proto_msg_str (req, "as");
-    if (!as)
-        return true;
-    const char *key = proto_msg_session (req);
-    if (!self->auth || !auth_is_gateway (self->auth, identity)) {
-        broker_send_error (self, client, proto_msg_id (req), *key ? key : NULL,
-                           PROTO_E_FORBIDDEN, NULL, "field as is for gateway keys only "
-                           "(the broker's gateways/ allowlist); send without it");
-        return false;
-    }
-    if (!keys_is_identity (as)) {
-        broker_send_error (self, client, proto_msg_id (req), *key ? key : NULL,
-                           PROTO_E_BAD_REQUEST, NULL, "field as must be a CURVE public "
-                           "key (40 z85 characters)");
-        return false;
-    }
-    snprintf (identity, size, "%s", as);
-    return true;
-}
-
-//  May identity send req to its session? Sends FORBIDDEN when not.
-static bool
-s_permitted (broker_t *self, zframe_t *client, proto_msg_t *req, const char *identity)
-{
-    proto_type_t type = proto_msg_type (req);
-    const char *key = proto_msg_session (req);
-    if (type == PROTO_SHARE)
-        return true;                //  s_share says who may
-    if (owners_check (self->owners, key, identity, s_creates_session (type)))
-        return true;
-    char text [400];
-    snprintf (text, sizeof text, "session %s belongs to another key, and its owner has "
-              "not shared it with yours (%s); ask them to run: kmq share -s %s --with "
-              "%s", key, identity, key, identity);
-    broker_debug (self, "session %s: %s refused to key %s (not shared with it)", key,
-                  proto_type_name (type), identity);
-    broker_send_error (self, client, proto_msg_id (req), key, PROTO_E_FORBIDDEN, NULL, text);
-    return false;
-}
-
 //  Payload frames over max_payload are refused here: ZMQ_MAXMSGSIZE has
 //  a header allowance on top of max_payload. Returns true if one was.
 static bool
@@ -572,14 +469,16 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
     }
     char identity [KEYS_Z85_LEN + 1];
     if (!refused)
-        refused = !s_identity (self, client, req, user, identity, sizeof identity);
+        refused = !broker_identity (self, client, req, user, identity, sizeof identity);
     if (!refused && proto_type_is_session_bound (type))
-        refused = !s_permitted (self, client, req, identity);
+        refused = !broker_permitted (self, client, req, identity);
+    if (!refused && type == PROTO_SHUTDOWN)
+        refused = !broker_may_shutdown (self, client, req, identity);
     if (!refused)
     switch (type) {
         case PROTO_HELLO:     s_hello (self, client, req); break;
         case PROTO_STATS:     s_stats (self, client, req, identity); break;
-        case PROTO_SHARE:     s_share (self, client, req, identity); break;
+        case PROTO_SHARE:     broker_share (self, client, req, identity); break;
         case PROTO_HEARTBEAT: {
             proto_builder_t *beat = proto_builder_new (PROTO_HEARTBEAT, 0, NULL);
             proto_builder_uint (beat, "epoch", self->epoch);
@@ -704,6 +603,9 @@ s_trust_init (broker_t *self, zcert_t **cert_p)
     self->auth = auth_new (config->config_dir);
     if (!self->auth)
         return -1;
+    char *path = mem_sprintf ("%s/client.key", config->config_dir);
+    self->owner_key = keys_public_from (path);
+    free (path);
     zsys_info ("kmq-broker: CURVE on tcp; keys and allowlists in %s (clients/, hosts/)",
                config->config_dir);
     return 0;
@@ -788,6 +690,7 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->backend);
     auth_destroy (&self->auth);
     owners_destroy (&self->owners);
+    free (self->owner_key);
     session_table_destroy (&self->sessions);
     hosts_destroy (&self->hosts);
     zlistx_destroy (&self->resumes);

@@ -437,6 +437,11 @@ s_connect_dealer (monitor_t *self)
     //  the queue (bounded by the HWM) for the next one, which drops what
     //  comes from a kernel it does not know and asks it to reregister.
     zsock_set_sndtimeo (self->dealer, 0);
+    //  Room for a burst of output (a cell's displays are bounded by
+    //  max_output) while the broker is busy: with CURVE on its clients'
+    //  side, a flood fanned out to attached clients takes it longer to
+    //  drain us, and libzmq's default of 1000 dropped events on 2 cores
+    zsock_set_sndhwm (self->dealer, 20000);
     //  Over tcp a kernel shows the broker its host's key (keys.h; the host
     //  passes its config dir in KMQ_CONFIG_DIR). The executor was forked
     //  before this, so the secret key never enters its memory.

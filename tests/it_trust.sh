@@ -76,6 +76,8 @@ bob close -s t1
 expect_contains "bob: close refused" "FORBIDDEN" "$ERR"
 bob share -s t1 --with "$BOB/client.key"
 expect_contains "bob cannot share alice's session" "FORBIDDEN" "$ERR"
+bob shutdown
+expect_contains "bob cannot stop the broker" "FORBIDDEN" "$ERR"
 bob stats --json
 check "bob's stats do not list alice's session" [ "$(echo "$OUT" | grep -c '"t1"')" == 0 ]
 run_kmq exec -s t1 'print(x)'
