@@ -26,7 +26,8 @@ struct _auth_t {
     zsock_t *monitors [S_MONITORS]; //  PAIR ends of socket monitors
     char *watched [S_MONITORS];     //  what each watches, for the log
     size_t nmonitors;
-    s_limit_t limit;
+    s_limit_t limit [2];            //  ZAP denials, failed handshakes: apart, so
+                                    //  a flood of one never hides the other
     uint64_t refusals;
 };
 
@@ -53,16 +54,16 @@ s_limit_take (s_limit_t *self, int64_t now, uint64_t *held_back)
 }
 
 static void
-s_refused (auth_t *self, const char *format, ...)
+s_refused (auth_t *self, s_limit_t *limit, const char *format, ...)
 {
     self->refusals++;
     uint64_t held_back;
-    bool log = s_limit_take (&self->limit, zclock_mono (), &held_back);
+    bool log = s_limit_take (limit, zclock_mono (), &held_back);
     if (held_back)
         zsys_warning ("auth: %" PRIu64 " more refusals in %d s were not logged",
                       held_back, AUTH_LOG_WINDOW_MS / 1000);
     if (!log) {
-        if (self->limit.suppressed == 1)
+        if (limit->suppressed == 1)
             zsys_warning ("auth: more than %d refusals in %d s; the rest of this "
                           "window is counted, not logged", AUTH_LOG_BURST,
                           AUTH_LOG_WINDOW_MS / 1000);
@@ -151,7 +152,9 @@ auth_watch (auth_t *self, zsock_t *sock, const char *what)
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://kmq-auth-monitor-%zu-%p",
               self->nmonitors, (void *) self);
-    int events = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    //  Protocol failures only: a peer that hangs up mid-handshake (NO_DETAIL)
+    //  was not refused, and ZAP denials are logged by the handler
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
     if (zmq_socket_monitor (zsock_resolve (sock), endpoint, events) == -1) {
         zsys_warning ("auth: %s: cannot monitor handshakes: %s (peers without a key are "
                       "still refused, but not logged)", what, zmq_strerror (zmq_errno ()));
@@ -213,12 +216,13 @@ s_zap_request (auth_t *self, zmsg_t *request)
         why = "key not in the allowlist";
     }
     if (!ok && *key)
-        s_refused (self, "auth: refused %s from %s: key %s is not in %s/%s/ "
+        s_refused (self, &self->limit [0], "auth: refused %s from %s: key %s is not in %s/%s/ "
                    "(kmq keys allow it to let it in)",
                    domain && streq (domain, "hosts") ? "a kernel host" : "a client",
                    address ? address : "?", key, self->dir, domain);
     else if (!ok)
-        s_refused (self, "auth: refused a peer from %s: %s", address ? address : "?", why);
+        s_refused (self, &self->limit [0], "auth: refused a peer from %s: %s",
+                   address ? address : "?", why);
     zmsg_t *reply = zmsg_new ();
     zmsg_addstr (reply, "1.0");
     zmsg_addstr (reply, sequence ? sequence : "");
@@ -247,11 +251,11 @@ s_monitor_event (auth_t *self, size_t index, zmsg_t *event)
     uint32_t value;
     memcpy (&id, zframe_data (head), 2);
     memcpy (&value, zframe_data (head) + 2, 4);
-    const char *what = id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                     ? "protocol error (a peer without CURVE, or not a ZeroMQ peer)"
-                     : "handshake failed";
-    s_refused (self, "auth: %s: refused a peer: %s, code 0x%x", self->watched [index],
-               what, (unsigned) value);
+    if (id != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        return;
+    s_refused (self, &self->limit [1], "auth: %s: refused a peer: protocol error (a peer "
+               "without CURVE, or not a ZeroMQ peer), code 0x%x", self->watched [index],
+               (unsigned) value);
 }
 
 void

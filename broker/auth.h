@@ -14,8 +14,9 @@
     A peer that comes without CURVE to a CURVE endpoint fails before ZAP
     (mechanism mismatch): a socket monitor on each CURVE endpoint reports
     those. Refusals are logged one line each, at most AUTH_LOG_BURST lines
-    per AUTH_LOG_WINDOW_MS, then one line that counts the rest, so a
-    thousand attempts cost a few lines.
+    per AUTH_LOG_WINDOW_MS for each kind (a key denied, a peer without
+    CURVE), then one line that counts the rest, so a thousand attempts
+    cost a few lines and a flood of one kind never hides the other.
 */
 #ifndef KMQ_AUTH_H
 #define KMQ_AUTH_H

@@ -728,6 +728,11 @@ config_test (bool verbose)
     SELFTEST_CHECK (strstr (cfg->kernel_path, "/kmq-kernel"));
     SELFTEST_CHECK (strstr (cfg->host_path, "/kmq-host"));
     SELFTEST_CHECK (cfg->host && streq (cfg->host_id, "local") && cfg->broker_grace_s == 120);
+    //  Keys: CURVE on unless --insecure; config_dir from keys.h's default
+    SELFTEST_CHECK (!cfg->insecure && strstr (cfg->config_dir, "kernelmq"));
+    char *with_dir [] = { "kmq-broker", "--config-dir", "/tmp/kmq-cfg", "--insecure" };
+    rc = s_try (&cfg, err, sizeof err, 4, with_dir);
+    SELFTEST_CHECK (rc == 0 && cfg->insecure && streq (cfg->config_dir, "/tmp/kmq-cfg"));
 
     //  Scopes: a program refuses flags outside its own
     char *hostflag [] = { "kmq-x", "--pool-size", "3" };

@@ -513,7 +513,7 @@ s_test_shared (void)
     proto_msg_destroy (&msg);
     proto_builder_t *wide = proto_builder_new (PROTO_VARS, 28, "nb1");
     for (int i = 0; i < 15; i++) {     //  17 keys in all: past a fixmap
-        char name [8];
+        char name [16];
         snprintf (name, sizeof name, "x%d", i);
         proto_builder_uint (wide, name, (uint64_t) i);
     }

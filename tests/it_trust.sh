@@ -42,7 +42,7 @@ run_kmq exec -s t1 'print(x)'
 expect_eq "the allowed client is still served" "42" "$OUT"
 log=$(cat "$T/broker.log")
 expect_contains "refused key is logged with its key" "is not in $CFG/clients/" "$log"
-expect_contains "keyless peer is logged" "refused a peer: protocol error" "$log"
+expect_contains "keyless peer is logged" "frontend: refused a peer" "$log"
 lines=$(grep -cE "auth: .*refused" "$T/broker.log")
 check "refusals are rate-limited ($lines lines for 1,000)" [ "$lines" -le 20 ]
 expect_contains "the rest are counted" "the rest of this window is counted" "$log"
