@@ -171,6 +171,9 @@ s_send_now (kmq_async_t *self, uint64_t id, zmsg_t **msg_p)
 static uint64_t
 s_submit (kmq_async_t *self, uint64_t id, const char *session, zmsg_t **msg_p)
 {
+    //  A gateway's requests act for the key it was told (kmq_async_act_as)
+    if (*msg_p && self->act_as && zsock_mechanism (self->dealer) == ZMQ_CURVE)
+        proto_encode_add_str (*msg_p, "as", self->act_as);
     char key [24];
     snprintf (key, sizeof key, "%" PRIu64, id);
     //  autofree: the hash keeps its own copy of the string
@@ -201,8 +204,6 @@ static uint64_t
 s_request (kmq_async_t *self, uint64_t id, const char *session, zmsg_t **msg_p,
            kmq_reply_t **refused_p)
 {
-    if (*msg_p && self->act_as && zsock_mechanism (self->dealer) == ZMQ_CURVE)
-        proto_encode_add_str (*msg_p, "as", self->act_as);
     if (*msg_p)
         return s_submit (self, id, session, msg_p);
     s_answer_locally (self, refused_p, id, kmq_session_valid (session)? session: NULL);
