@@ -26,7 +26,7 @@ DEB_PACKAGES = build-essential pkg-config libczmq-dev libzmq3-dev \
                python3-jupyter-client python3-jupyter-kernel-test \
                python3-nbclient python3-nbformat jupyter-console python3-jupyter-console \
                jupyter-notebook chromium chromium-driver python3-selenium \
-               clang libclang-rt-dev
+               clang libclang-rt-dev iproute2
 # What only `make bench` needs besides (its anchors: ipykernel through
 # jupyter_client). `make bench` installs them (bench-deps).
 BENCH_PACKAGES = python3-jupyter-client python3-ipykernel
@@ -261,13 +261,18 @@ print-fuzz:
 # kmq-http beside the broker, on 127.0.0.1:8080 (HTTP_FLAGS adds flags, e.g.
 # make run HTTP_FLAGS="--compat df-dict --no-auth"); it stops with the broker.
 HTTP_FLAGS ?=
+# kmq-http starts once the broker has made its keys there (first start), so
+# that it finds the broker's key and its own (common/keys.h).
+KEYS_DIR = $${KMQ_CONFIG_DIR:-$${XDG_CONFIG_HOME:-$$HOME/.config}/kernelmq}
 run: deps all
 	@echo "kmq-broker on its defaults. Jupyter: $(BIN)/kmq-jupyter install --user," \
 	      "then pick \"Python 3 (kernelmq sandbox)\" in a notebook, or run" \
 	      "jupyter console --kernel kernelmq"
 	@echo "kmq-http on http://127.0.0.1:8080: curl -H \"Authorization: Bearer \$$(cat" \
 	      "$${XDG_CONFIG_HOME:-$$HOME/.config}/kernelmq/http_token)\" ... (README: HTTP)"
-	$(BIN)/kmq-http $(HTTP_FLAGS) & http=$$!; \
+	@echo "CURVE keys (made on first start; README: Trust): $(KEYS_DIR)"
+	( for i in $$(seq 100); do [ -f "$(KEYS_DIR)/broker.key" ] && break; sleep 0.1; done; \
+	  exec $(BIN)/kmq-http $(HTTP_FLAGS) ) & http=$$!; \
 	$(BIN)/kmq-broker; status=$$?; kill $$http 2>/dev/null; wait $$http; exit $$status
 
 test: all

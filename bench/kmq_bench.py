@@ -42,6 +42,10 @@ usage:
 import json, os, signal, statistics, sys, time, uuid
 import msgpack, zmq
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "client",
+                                "python"))
+from kernelmq import _keys  # noqa: E402
+
 REQUEST_TIMEOUT_S = 60
 
 
@@ -56,6 +60,7 @@ class Client:
     def __init__(self, endpoint):
         self.sock = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        _keys.apply(self.sock, endpoint)    # CURVE on tcp, the user's keys
         self.sock.connect(endpoint)
         self.next_id = 1
 

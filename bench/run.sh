@@ -316,8 +316,8 @@ sleep 0.3
 step floor_tput_hb 30 "$ZB" load "$ECHO_FE" 4 "$SECONDS_TPUT" 16 hb
 kill_pid "$ECHO_PID" "zbench selfecho"
 if start_broker tput; then
-    step kmq_tput_hb 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 hb
-    step kmq_tput_stats 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 stats
+    step kmq_tput_hb 30 "$ZB" kmqload "$ENDPOINT" 4 "$SECONDS_TPUT" 16 hb
+    step kmq_tput_stats 30 "$ZB" kmqload "$ENDPOINT" 4 "$SECONDS_TPUT" 16 stats
     step kmq_tput_exec 60 $PY "$HERE/kmq_bench.py" execload "$ENDPOINT" 4 2 "$SECONDS_TPUT" 4
     if start_http; then
         step http_tput_exec 60 $PY "$HERE/http_bench.py" load "$HTTP_URL" 8 "$SECONDS_TPUT"

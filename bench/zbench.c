@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include "proto.h"
+#include "keys.h"
 #include "kmq.h"
 
 static volatile sig_atomic_t s_stop = 0;
@@ -299,9 +300,11 @@ s_rtt (const char *endpoint, int calls)
     return rc;
 }
 
+//  keyed: the broker's CURVE keys from the config dir (keys.h), as every
+//  kernelmq client finds them; the floors' plain sockets go without.
 static int
 s_load (const char *endpoint, int clients, double seconds, int window,
-        const char *kind)
+        const char *kind, bool keyed)
 {
     void *ctx = zmq_ctx_new ();
     void **socks = calloc (clients, sizeof (void *));
@@ -314,6 +317,12 @@ s_load (const char *endpoint, int clients, double seconds, int window,
         zmq_setsockopt (socks [c], ZMQ_LINGER, &zero, sizeof zero);
         zmq_setsockopt (socks [c], ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt (socks [c], ZMQ_RCVHWM, &hwm, sizeof hwm);
+        char error [256];
+        if (keyed && keys_apply (socks [c], endpoint, NULL, "client", NULL, error,
+                                 sizeof error)) {
+            fprintf (stderr, "zbench: %s\n", error);
+            return 1;
+        }
         zmq_connect (socks [c], endpoint);
         items [c] = (zmq_pollitem_t) { socks [c], 0, ZMQ_POLLIN, 0 };
     }
@@ -419,13 +428,13 @@ main (int argc, char *argv [])
         return s_selfecho (argv [2]);
     if (streq (mode, "rtt") && argc == 4)
         return s_rtt (argv [2], atoi (argv [3]));
-    if (streq (mode, "load") && argc == 7)
+    if ((streq (mode, "load") || streq (mode, "kmqload")) && argc == 7)
         return s_load (argv [2], atoi (argv [3]), atof (argv [4]),
-                       atoi (argv [5]), argv [6]);
+                       atoi (argv [5]), argv [6], streq (mode, "kmqload"));
     if (streq (mode, "kmqrtt") && argc == 5)
         return s_kmqrtt (argv [2], argv [3], atoi (argv [4]));
     fprintf (stderr, "usage: zbench proxy FE BE | worker BE | selfecho FE | "
-             "rtt EP CALLS | load EP CLIENTS SECONDS WINDOW hb|stats|exec | "
+             "rtt EP CALLS | load|kmqload EP CLIENTS SECONDS WINDOW hb|stats|exec | "
              "kmqrtt EP SESSION CALLS\n");
     return 2;
 }

@@ -144,10 +144,18 @@ s_pack_request (broker_t *self, proto_builder_t *builder, session_request_t *req
 }
 
 static void
-s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
+s_stats (broker_t *self, zframe_t *client, proto_msg_t *req, const char *identity)
 {
     int64_t now = zclock_mono ();
-    zlistx_t *list = session_table_list (self->sessions);
+    //  The list names only the sessions this key may use; the counts are
+    //  the broker's
+    zlistx_t *all = session_table_list (self->sessions);
+    zlistx_t *list = zlistx_new ();
+    for (session_t *s = (session_t *) zlistx_first (all); s;
+         s = (session_t *) zlistx_next (all))
+        if (owners_check (self->owners, session_key (s), identity, false))
+            zlistx_add_end (list, s);
+    zlistx_destroy (&all);
     proto_builder_t *builder = proto_reply_ok_begin (proto_msg_id (req), NULL);
     proto_builder_uint (builder, "version", PROTO_VERSION);
     proto_builder_str (builder, "broker", BROKER_NAME);
@@ -156,6 +164,7 @@ s_stats (broker_t *self, zframe_t *client, proto_msg_t *req)
     proto_builder_uint (builder, "kernels", session_table_kernels (self->sessions));
     proto_builder_uint (builder, "queued", session_table_queued (self->sessions));
     proto_builder_uint (builder, "max_sessions", self->cfg->max_sessions);
+    proto_builder_uint (builder, "auth_refusals", self->auth ? auth_refusals (self->auth) : 0);
     broker_hosts_stats (self, builder);
     proto_builder_key (builder, "session_list");
     proto_builder_val_array (builder, (uint32_t) zlistx_size (list));
@@ -327,6 +336,7 @@ s_close (broker_t *self, zframe_t *client, proto_msg_t *req)
     if (*session_kernel_id (session))
         broker_kernel_retire (self, session, BROKER_RETIRE_CLOSE);
     zsys_info ("session %s: closed by a client", key);
+    owners_forget (self->owners, key);
     session_table_remove (self->sessions, &session, NULL);
     s_send_ok (self, client, id, key);
 }
@@ -368,6 +378,7 @@ s_shutdown_now (broker_t *self, zframe_t *client, uint64_t id, bool end_sessions
             broker_fail_queue (self, s, PROTO_E_CLOSED, NULL, text);
             if (*session_kernel_id (s))
                 broker_kernel_retire (self, s, BROKER_RETIRE_CLOSE);
+            owners_forget (self->owners, session_key (s));
             session_table_remove (self->sessions, &s, NULL);
         }
         zlistx_destroy (&list);
@@ -439,6 +450,11 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         zmsg_destroy (&msg);
         return;
     }
+    //  The key that sent it, before the decoder takes the frames
+    char user [KEYS_Z85_LEN + 1] = "";
+    const char *meta = zframe_meta (zmsg_first (msg), "User-Id");
+    if (meta)
+        snprintf (user, sizeof user, "%s", meta);
     proto_fault_t fault;
     proto_msg_t *req = proto_decode (&msg, &fault);
     if (!req) {
@@ -462,10 +478,18 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
                            NULL, text);
         refused = true;
     }
+    char identity [KEYS_Z85_LEN + 1];
+    if (!refused)
+        refused = !broker_identity (self, client, req, user, identity, sizeof identity);
+    if (!refused && proto_type_is_session_bound (type))
+        refused = !broker_permitted (self, client, req, identity);
+    if (!refused && type == PROTO_SHUTDOWN)
+        refused = !broker_may_shutdown (self, client, req, identity);
     if (!refused)
     switch (type) {
         case PROTO_HELLO:     s_hello (self, client, req); break;
-        case PROTO_STATS:     s_stats (self, client, req); break;
+        case PROTO_STATS:     s_stats (self, client, req, identity); break;
+        case PROTO_SHARE:     broker_share (self, client, req, identity); break;
         case PROTO_HEARTBEAT: {
             proto_builder_t *beat = proto_builder_new (PROTO_HEARTBEAT, 0, NULL);
             proto_builder_uint (beat, "epoch", self->epoch);
@@ -532,14 +556,19 @@ s_runtime_dir_check (const char *dir)
 //  A ROUTER bound to endpoint whose sends never block: with sndhwm >= 0 a
 //  peer's full queue or its absence is an error the caller sees
 //  (ROUTER_MANDATORY); without, such messages are dropped silently.
+//  A tcp endpoint is a CURVE server in ZAP domain (auth.h) unless cert is
+//  NULL (--insecure).
 static zsock_t *
-s_bind (const char *what, const char *endpoint, int64_t maxmsgsize, int sndhwm)
+s_bind (broker_t *self, const char *what, const char *endpoint, int64_t maxmsgsize,
+        int sndhwm, zcert_t *cert, const char *domain)
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     if (!sock) {
         zsys_error ("%s: cannot create a ZeroMQ socket: %s", what, zmq_strerror (zmq_errno ()));
         return NULL;
     }
+    if (cert)
+        auth_server (self->auth, sock, endpoint, cert, domain);
     zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, 0);           //  recv never blocks: we drain
     zsock_set_sndtimeo (sock, 0);           //  send never blocks either
@@ -554,7 +583,43 @@ s_bind (const char *what, const char *endpoint, int64_t maxmsgsize, int sndhwm)
         zsock_destroy (&sock);
         return NULL;
     }
+    if (cert)
+        auth_watch (self->auth, sock, what);
     return sock;
+}
+
+//  CURVE for the tcp endpoints: the keys (made on first start) and the ZAP
+//  handler. *cert_p stays NULL with --insecure, or when no endpoint is tcp.
+static int
+s_trust_init (broker_t *self, zcert_t **cert_p)
+{
+    config_t *config = self->cfg;
+    bool tcp = keys_endpoint_needs_curve (config->frontend)
+            || keys_endpoint_needs_curve (config->backend);
+    if (config->insecure) {
+        if (tcp)
+            zsys_warning ("kmq-broker: --insecure: tcp endpoints (%s, %s) take anyone "
+                          "who reaches them, without a key; use it only on a network "
+                          "that only you can reach", config->frontend, config->backend);
+        return 0;
+    }
+    if (!tcp)
+        return 0;
+    char error [512];
+    *cert_p = keys_broker_init (config->config_dir, error, sizeof error);
+    if (!*cert_p) {
+        zsys_error ("kmq-broker: %s (or run with --insecure)", error);
+        return -1;
+    }
+    self->auth = auth_new (config->config_dir);
+    if (!self->auth)
+        return -1;
+    char *path = mem_sprintf ("%s/client.key", config->config_dir);
+    self->owner_key = keys_public_from (path);
+    free (path);
+    zsys_info ("kmq-broker: CURVE on tcp; keys and allowlists in %s (clients/, hosts/)",
+               config->config_dir);
+    return 0;
 }
 
 broker_t *
@@ -582,17 +647,24 @@ broker_new (config_t *config)
     self->signals = signal_pipe_new ("kmq-broker");
     if (!self->signals || s_runtime_dir_check (config->runtime_dir))
         goto fail;
+    //  Beside the backend socket: it lives as long as the sessions do
+    char *owners_path = mem_sprintf ("%s/owners", config->runtime_dir);
+    self->owners = owners_new (owners_path);
+    free (owners_path);
     //  Room for the header frame on top of the largest payload
     int64_t maxmsg = (int64_t) config->max_payload;
     if (maxmsg < (int64_t) PROTO_MAX_HEADER)
         maxmsg = PROTO_MAX_HEADER;
     maxmsg += 4096;
-    self->frontend = s_bind ("frontend", config->frontend, maxmsg,
-                             (int) config->client_hwm);
-    if (!self->frontend)
+    zcert_t *cert = NULL;
+    if (s_trust_init (self, &cert))
         goto fail;
-    self->backend = s_bind ("backend", config->backend, 0, -1);
-    if (!self->backend)
+    self->frontend = s_bind (self, "frontend", config->frontend, maxmsg,
+                             (int) config->client_hwm, cert, "clients");
+    if (self->frontend)
+        self->backend = s_bind (self, "backend", config->backend, 0, -1, cert, "hosts");
+    zcert_destroy (&cert);
+    if (!self->frontend || !self->backend)
         goto fail;
     zsys_info ("kmq-broker: clients on %s, kernel hosts and kernels on %s",
                config->frontend, config->backend);
@@ -627,6 +699,9 @@ broker_destroy (broker_t **self_p)
         zsock_set_linger (self->backend, S_LINGER_MS);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->backend);
+    auth_destroy (&self->auth);
+    owners_destroy (&self->owners);
+    free (self->owner_key);
     session_table_destroy (&self->sessions);
     hosts_destroy (&self->hosts);
     zlistx_destroy (&self->resumes);
@@ -660,15 +735,17 @@ broker_run (broker_t *self)
 {
     assert (self);
     signal_pipe_t *signals = self->signals;
-    zmq_pollitem_t items [] = {
+    zmq_pollitem_t items [3 + AUTH_POLL_MAX] = {
         { zsock_resolve (self->backend), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->frontend), 0, ZMQ_POLLIN, 0 },
         { NULL, signal_pipe_fd (signals), ZMQ_POLLIN, 0 },
     };
+    //  The ZAP handler and the handshake monitors: handshakes wait on them
+    size_t nitems = 3 + (self->auth ? auth_poll_items (self->auth, items + 3) : 0);
     int64_t wait_ms = 0;
     int rc = 0;
     while (!signal_pipe_stop_signal (signals) && !self->stopping) {
-        int ready = zmq_poll (items, 3, (long) wait_ms);
+        int ready = zmq_poll (items, (int) nitems, (long) wait_ms);
         if (ready == -1 && zmq_errno () != EINTR) {
             zsys_error ("kmq-broker: zmq_poll: %s", zmq_strerror (zmq_errno ()));
             rc = -1;
@@ -677,6 +754,8 @@ broker_run (broker_t *self)
         if (ready > 0) {
             if (items [2].revents)
                 signal_pipe_drain (signals);
+            if (self->auth)
+                auth_handle (self->auth);
             //  Kernels first: their replies free sessions for the next request
             if (items [0].revents & ZMQ_POLLIN)
                 s_drain (self, self->backend, true);

@@ -16,11 +16,17 @@
 #include "clients.h"
 #include "signal_pipe.h"
 #include "hosts.h"
+#include "auth.h"
+#include "owners.h"
+#include "keys.h"
 
 struct _broker_t {
     config_t *cfg;                  //  borrowed
     zsock_t *frontend;              //  ROUTER, clients
     zsock_t *backend;               //  ROUTER, kernel hosts and kernels
+    auth_t *auth;                   //  ZAP handler of the CURVE endpoints
+    owners_t *owners;               //  whose each session is, shared with whom
+    char *owner_key;                //  the owner's client key: may shutdown (NULL: anyone)
     session_table_t *sessions;
     hosts_t *hosts;                 //  the kernel hosts connected
     clients_t *clients;             //  labels, owed `detached` notices
@@ -193,5 +199,25 @@ void broker_kernel_retired (broker_t *self, const char *kid);
 bool broker_kernel_was_retired (broker_t *self, const char *kid);
 //  Forgets the retired kernels past their while.
 void broker_retired_purge (broker_t *self, int64_t now);
+
+//  --- broker_trust.c: identities, owners, shares (protocol.md 13) ---
+
+//  Who sent req: the key its connection proved (user, the message's
+//  User-Id; "local" when none), or the key a gateway's `as` names. Fills
+//  identity; false after answering req with an error (an `as` from a key
+//  that is no gateway, or one that is not a key).
+bool broker_identity (broker_t *self, zframe_t *client, proto_msg_t *req,
+                      const char *user, char *identity, size_t size);
+//  May identity send req (session-bound) to its session? A request that
+//  may start a session claims it. False after answering FORBIDDEN.
+bool broker_permitted (broker_t *self, zframe_t *client, proto_msg_t *req,
+                       const char *identity);
+//  May identity stop the broker (`shutdown`)? Its owner's key (the config
+//  dir's client.key) or, without CURVE, anyone. False after FORBIDDEN.
+bool broker_may_shutdown (broker_t *self, zframe_t *client, proto_msg_t *req,
+                          const char *identity);
+//  `share`: answers req.
+void broker_share (broker_t *self, zframe_t *client, proto_msg_t *req,
+                   const char *identity);
 
 #endif

@@ -17,6 +17,10 @@ main (int argc, char **argv)
         return status;
     //  Our own handlers: czmq's would make blocking calls fail mid-loop
     zsys_handler_set (NULL);
+    //  Two I/O threads: CURVE's encryption of the clients' traffic (tcp)
+    //  runs beside the reading of the kernels' (backend), so a flood of
+    //  output to attached clients does not hold the kernels' queue full
+    zsys_set_io_threads (2);
     zsys_init ();
     zsys_set_logstream (stderr);
     zsys_set_logident ("kmq-broker");

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include "frame.h"
 #include "kmq_private.h"
+#include "keys.h"
 #include "mem.h"
 
 #define KMQ_HELLO_TIMEOUT_MS    5000
@@ -413,6 +414,11 @@ kmq_new (const char *endpoint, const kmq_options_t *options,
         goto fail;
     }
     zsock_set_linger (self->dealer, 0);
+    //  CURVE on tcp, with the keys in the user's config dir (keys.h)
+    const char *key_note = NULL;
+    if (keys_apply (self->dealer, endpoint, NULL, "client", &key_note,
+                    error, error_size) != 0)
+        goto fail;
     if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
         snprintf (error, error_size, "cannot connect to %s: %s (an endpoint"
                   " looks like tcp://HOST:PORT or ipc://PATH)", endpoint,
@@ -455,12 +461,17 @@ kmq_new (const char *endpoint, const kmq_options_t *options,
     }
     self->interrupt_flag = flag;
     if (!reply) {
+        //  A broker that refuses our key looks the same from here: the
+        //  handshake fails and nothing comes back
+        const char *hint = key_note? key_note
+                         : keys_endpoint_needs_curve (endpoint)?
+                           "and does it allow our key (kmq keys)?": "";
         if (timeout % 1000 == 0)
             snprintf (error, error_size, "broker at %s did not answer within"
-                      " %d s: is kmq-broker running?", endpoint, timeout / 1000);
+                      " %d s: is kmq-broker running? %s", endpoint, timeout / 1000, hint);
         else
             snprintf (error, error_size, "broker at %s did not answer within"
-                      " %d ms: is kmq-broker running?", endpoint, timeout);
+                      " %d ms: is kmq-broker running? %s", endpoint, timeout, hint);
         goto fail;
     }
     if (!proto_msg_is_ok (reply)) {
@@ -677,6 +688,23 @@ kmq_stats (kmq_t *self)
     assert (self);
     uint64_t id = ++self->next_id;
     zmsg_t *msg = proto_encode_stats (id);
+    return s_request (self, &msg, id, NULL);
+}
+
+kmq_reply_t *
+kmq_share (kmq_t *self, const char *session, const char *with, bool revoke)
+{
+    assert (self);
+    if (!kmq_session_valid (session))
+        return kmq_reply_local ("BAD_REQUEST", "share: invalid session key");
+    char *key = keys_public_from (with);
+    if (!key)
+        return kmq_reply_local ("BAD_REQUEST", "share: '%.64s' is neither a CURVE public "
+                                "key (40 z85 characters) nor a certificate file",
+                                with ? with : "");
+    uint64_t id = ++self->next_id;
+    zmsg_t *msg = proto_encode_share (id, session, key, revoke);
+    free (key);
     return s_request (self, &msg, id, NULL);
 }
 

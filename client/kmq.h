@@ -68,6 +68,9 @@ typedef struct {
     //  `input: false` and the kernel skips the event unless another client
     //  is attached (protocol.md 4.5), which saves a trip per request.
     bool own_input;
+    const char *key_role;                    //  our key on tcp: the config dir's
+                                             //  ROLE.key_secret (keys.h); default
+                                             //  "client" (kmq-http: "gateway")
 } kmq_options_t;
 
 //  A partial event, as given to the event handler. Pointers are valid only
@@ -184,6 +187,12 @@ kmq_reply_t *kmq_complete (kmq_t *self, const char *session,
 //  name and signature (or type and repr), a blank line and the docstring.
 kmq_reply_t *kmq_inspect (kmq_t *self, const char *session,
                           const char *code, size_t len, size_t cursor_pos);
+//  Lets the key with use session (its owner's call; protocol.md 13.2), or
+//  no longer with revoke. with is a CURVE public key (z85) or the path of
+//  a certificate file holding one. Reply ok: owner and shared (the keys
+//  it is shared with, see kmq_reply_json); FORBIDDEN from another key.
+kmq_reply_t *kmq_share (kmq_t *self, const char *session, const char *with,
+                        bool revoke);
 //  Starts or stops receiving every event of session (see kmq_listen).
 kmq_reply_t *kmq_attach (kmq_t *self, const char *session);
 kmq_reply_t *kmq_detach (kmq_t *self, const char *session);

@@ -10,6 +10,7 @@
 #include <czmq.h>
 #include "kmq_async.h"
 #include "kmq_private.h"
+#include "keys.h"
 #include "mem.h"
 
 #define KMQ_ASYNC_HELLO_TIMEOUT_MS  5000
@@ -22,6 +23,8 @@ typedef struct {
 struct _kmq_async_t {
     char *endpoint;
     char *client_name;
+    char *key_role;                 //  keys_apply's name: client, gateway
+    char *act_as;                   //  `as` of the requests sent now, or NULL
     int hello_timeout;              //  ms
     zsock_t *dealer;
     kmq_async_state_t state;
@@ -71,6 +74,10 @@ s_socket_fresh (kmq_async_t *self, char *error, size_t error_size)
 static int
 s_connect (kmq_async_t *self, char *error, size_t error_size)
 {
+    //  CURVE on tcp, with the keys in the user's config dir (keys.h)
+    if (keys_apply (self->dealer, self->endpoint, NULL, self->key_role, NULL,
+                    error, error_size) != 0)
+        return -1;
     if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
         snprintf (error, error_size, "cannot connect to %s: %s (an endpoint"
                   " looks like tcp://HOST:PORT or ipc://PATH)", self->endpoint,
@@ -164,6 +171,9 @@ s_send_now (kmq_async_t *self, uint64_t id, zmsg_t **msg_p)
 static uint64_t
 s_submit (kmq_async_t *self, uint64_t id, const char *session, zmsg_t **msg_p)
 {
+    //  A gateway's requests act for the key it was told (kmq_async_act_as)
+    if (*msg_p && self->act_as && zsock_mechanism (self->dealer) == ZMQ_CURVE)
+        proto_encode_add_str (*msg_p, "as", self->act_as);
     char key [24];
     snprintf (key, sizeof key, "%" PRIu64, id);
     //  autofree: the hash keeps its own copy of the string
@@ -254,6 +264,7 @@ kmq_async_new (const char *endpoint, const kmq_options_t *options,
     self->endpoint = mem_strdup (endpoint);
     self->client_name = mem_strdup (options && options->client_name?
                                     options->client_name: "libkmq 0.1");
+    self->key_role = mem_strdup (options && options->key_role? options->key_role: "client");
     self->hello_timeout = options && options->hello_timeout_ms > 0?
                           options->hello_timeout_ms: KMQ_ASYNC_HELLO_TIMEOUT_MS;
     self->max_payload = 256ull << 20;   //  until hello says
@@ -289,6 +300,8 @@ kmq_async_destroy (kmq_async_t **self_p)
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     free (self->client_name);
+    free (self->key_role);
+    free (self->act_as);
     free (self);
     *self_p = NULL;
 }
@@ -519,6 +532,16 @@ s_simple (kmq_async_t *self, proto_type_t type, const char *session)
     kmq_reply_t *refused;
     zmsg_t *msg = kmq_request_simple (type, id, session, &refused);
     return s_request (self, id, session, &msg, &refused);
+}
+
+void
+kmq_async_act_as (kmq_async_t *self, const char *identity)
+{
+    assert (self);
+    if (identity && self->act_as && streq (identity, self->act_as))
+        return;
+    free (self->act_as);
+    self->act_as = identity? mem_strdup (identity): NULL;
 }
 
 uint64_t

@@ -112,6 +112,13 @@ uint64_t kmq_async_detach (kmq_async_t *self, const char *session);
 uint64_t kmq_async_stats (kmq_async_t *self);
 
 //  Selftest against an in-process fake broker.
+//  The identity (a z85 public key) the requests sent from now on act for:
+//  each carries it as `as` (protocol.md 13.4), which the broker honours
+//  for a key on its gateways/ list only. NULL: our own key. Only on a
+//  CURVE connection (tcp); without one it is ignored, as every client
+//  there is "local".
+void kmq_async_act_as (kmq_async_t *self, const char *identity);
+
 void kmq_async_test (bool verbose);
 
 #ifdef __cplusplus

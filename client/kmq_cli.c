@@ -14,7 +14,9 @@
 #include <unistd.h>
 #include "frame.h"
 #include "kmq_cli.h"
+#include "keys.h"
 #include "mem.h"
+#include <ctype.h>
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
 
@@ -31,6 +33,8 @@ static const char *s_usage =
 "  kmq [-e ENDPOINT] reset|vars|close|interrupt|attach -s SESSION\n"
 "  kmq [-e ENDPOINT] stats [--json]\n"
 "  kmq [-e ENDPOINT] shutdown [--sessions]\n"
+"  kmq [-e ENDPOINT] share -s SESSION --with KEY|FILE [--revoke]\n"
+"  kmq keys [allow [--host|--gateway] KEY|FILE [NAME]]\n"
 "  kmq [-e ENDPOINT] complete|inspect -s SESSION CODE [--cursor N]\n"
 "  kmq [-e ENDPOINT] repl -s SESSION [--save-display DIR]\n"
 "  kmq --help\n"
@@ -57,6 +61,12 @@ static const char *s_usage =
 "extension, else csv) to OUT or stdout, checking it as a kernel would.\n"
 "shutdown stops the broker; its sessions stay with their kernel hosts for\n"
 "the next broker, unless --sessions, which ends them and the hosts too.\n"
+"share lets another client key use SESSION (only its owner, the key that\n"
+"created it, may); --revoke takes that back. Others get FORBIDDEN.\n"
+"keys prints where the keys live ($KMQ_CONFIG_DIR, else ~/.config/kernelmq)\n"
+"and your client key (made if missing), which the broker's owner allows;\n"
+"keys allow puts a public key (or a copy of a .key file) on the broker's\n"
+"allowlist there: clients/, or hosts/ (--host), or gateways/ (--gateway).\n"
 "Exit status: 0 ok, 1 Python raised, 2 usage error, 3 service error.\n";
 
 //  --- arguments ----------------------------------------------------------
@@ -65,7 +75,8 @@ enum {
     OPT_SESSION = 1 << 0, OPT_TIMEOUT = 1 << 1, OPT_FILE = 1 << 2,
     OPT_FORMAT = 1 << 3, OPT_OUTPUT = 1 << 4, OPT_JSON = 1 << 5,
     OPT_SAVE = 1 << 6, OPT_CURSOR = 1 << 7, OPT_TO = 1 << 8, OPT_TIME = 1 << 9,
-    OPT_SESSIONS = 1 << 10
+    OPT_SESSIONS = 1 << 10, OPT_WITH = 1 << 11, OPT_REVOKE = 1 << 12,
+    OPT_HOST = 1 << 13, OPT_GATEWAY = 1 << 14
 };
 
 typedef struct {
@@ -81,6 +92,9 @@ typedef struct {
     bool json;
     bool time;                      //  exec --time: say how long the cell ran
     bool sessions;                  //  shutdown --sessions: end them too
+    const char *with;               //  share --with KEY
+    bool revoke;                    //  share --revoke
+    bool host, gateway;             //  keys allow --host / --gateway
     char *data;                     //  code or upload bytes, read before connecting
     size_t size;
     uint32_t timeout_ms;
@@ -111,7 +125,9 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         { "-o", "--output", OPT_OUTPUT }, { NULL, "--json", OPT_JSON },
         { NULL, "--save-display", OPT_SAVE }, { NULL, "--cursor", OPT_CURSOR },
         { NULL, "--to", OPT_TO }, { NULL, "--time", OPT_TIME },
-        { NULL, "--sessions", OPT_SESSIONS },
+        { NULL, "--sessions", OPT_SESSIONS }, { NULL, "--with", OPT_WITH },
+        { NULL, "--revoke", OPT_REVOKE }, { NULL, "--host", OPT_HOST },
+        { NULL, "--gateway", OPT_GATEWAY },
     };
     bool options_done = false;
     for (int i = first; i < argc; i++) {
@@ -152,12 +168,16 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         }
         if (!is_endpoint && !(flag & command->options))
             cli_usage_error ("%s: unknown option \"%.*s\"", command->name, (int) len, arg);
-        if (flag == OPT_JSON || flag == OPT_TIME || flag == OPT_SESSIONS) {
+        if (flag == OPT_JSON || flag == OPT_TIME || flag == OPT_SESSIONS
+        ||  flag == OPT_REVOKE || flag == OPT_HOST || flag == OPT_GATEWAY) {
             if (value)
                 cli_usage_error ("%s: %.*s takes no value", command->name, (int) len, arg);
             args->json |= flag == OPT_JSON;
             args->time |= flag == OPT_TIME;
             args->sessions |= flag == OPT_SESSIONS;
+            args->revoke |= flag == OPT_REVOKE;
+            args->host |= flag == OPT_HOST;
+            args->gateway |= flag == OPT_GATEWAY;
             continue;
         }
         if (!value) {
@@ -170,6 +190,9 @@ s_parse (args_t *args, const command_t *command, int argc, char **argv, int firs
         else
         if (flag == OPT_SESSION)
             args->session = value;
+        else
+        if (flag == OPT_WITH)
+            args->with = value;
         else
         if (flag == OPT_TIMEOUT)
             args->timeout = value;
@@ -526,6 +549,89 @@ s_cmd_shutdown (kmq_t *kmq, args_t *args)
 }
 
 static int
+s_prepare_share (args_t *args)
+{
+    if (!args->with)
+        cli_usage_error ("share: --with KEY is required (the other client's public key, "
+                         "or its .key file; kmq keys shows yours)");
+    return 0;
+}
+
+static int
+s_cmd_share (kmq_t *kmq, args_t *args)
+{
+    kmq_reply_t *reply = kmq_share (kmq, args->session, args->with, args->revoke);
+    int status = cli_report (reply);
+    if (status == 0)
+        printf ("session %s: %s\n", args->session, args->revoke ? "no longer shared"
+                                                                 : "shared");
+    kmq_reply_destroy (&reply);
+    return status;
+}
+
+//  kmq keys [allow ...]: no broker needed; the files of keys.h.
+static int
+s_prepare_keys (args_t *args)
+{
+    char error [512];
+    char *dir = keys_dir_default ();
+    if (!dir || keys_dir_ensure (dir, error, sizeof error)) {
+        fprintf (stderr, "kmq: keys: %s\n", dir ? error : "no config dir: set "
+                 "KMQ_CONFIG_DIR or HOME");
+        free (dir);
+        return EXIT_SERVICE;
+    }
+    int status = 0;
+    if (args->npos == 0) {
+        zcert_t *mine = keys_cert_ensure (dir, "client", NULL, error, sizeof error);
+        char *path = mem_sprintf ("%s/broker.key", dir);
+        char *broker = keys_public_from (path);
+        free (path);
+        if (!mine) {
+            fprintf (stderr, "kmq: keys: %s\n", error);
+            status = EXIT_SERVICE;
+        }
+        else
+            printf ("config dir: %s\nyour client key: %s (%s/client.key)\nbroker key: %s\n",
+                    dir, zcert_public_txt (mine), dir,
+                    broker ? broker : "none here (start the broker once, or copy its "
+                                      "broker.key here)");
+        free (broker);
+        zcert_destroy (&mine);
+    }
+    else
+    if (strcmp (args->pos [0], "allow") == 0 && args->npos >= 2) {
+        char *key = keys_public_from (args->pos [1]);
+        const char *sub = args->host ? "hosts" : args->gateway ? "gateways" : "clients";
+        char label [64];
+        if (args->npos >= 3)
+            snprintf (label, sizeof label, "%s", args->pos [2]);
+        else
+            snprintf (label, sizeof label, "key-%.8s", key ? key : "");
+        for (char *p = label; *p; p++)
+            if (!isalnum ((unsigned char) *p) && *p != '-' && *p != '_' && *p != '.')
+                *p = '_';
+        if (!key) {
+            fprintf (stderr, "kmq: keys allow: '%s' is neither a public key nor a "
+                     "certificate file\n", args->pos [1]);
+            status = EXIT_USAGE;
+        }
+        else
+        if (keys_allow (dir, sub, label, key, error, sizeof error)) {
+            fprintf (stderr, "kmq: keys allow: %s\n", error);
+            status = EXIT_SERVICE;
+        }
+        else
+            printf ("allowed %s as %s/%s/%s.key\n", key, dir, sub, label);
+        free (key);
+    }
+    else
+        cli_usage_error ("keys: expected nothing, or allow KEY|FILE [NAME]");
+    free (dir);
+    return status;
+}
+
+static int
 s_cmd_attach (kmq_t *kmq, args_t *args)
 {
     cli_output_t output;
@@ -578,6 +684,8 @@ static const command_t s_commands [] = {
     { "attach", OPT_SESSION, 0, 0, NULL, s_cmd_attach },
     { "stats", OPT_JSON, 0, 0, NULL, s_cmd_stats },
     { "shutdown", OPT_SESSIONS, 0, 0, NULL, s_cmd_shutdown },
+    { "share", OPT_SESSION | OPT_WITH | OPT_REVOKE, 0, 0, s_prepare_share, s_cmd_share },
+    { "keys", OPT_HOST | OPT_GATEWAY, 0, 3, s_prepare_keys, NULL },
     { "complete", OPT_SESSION | OPT_CURSOR, 1, 1, s_prepare_at_cursor, s_cmd_complete },
     { "inspect", OPT_SESSION | OPT_CURSOR, 1, 1, s_prepare_at_cursor, s_cmd_inspect },
     { "repl", OPT_SESSION | OPT_SAVE, 0, 0, s_prepare_repl, s_cmd_repl },

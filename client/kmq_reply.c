@@ -413,7 +413,8 @@ static const char *s_json_keys [] = {
     "max_sessions", "session_list", "matches", "cursor_start", "cursor_end",
     "found", "zygote", "completeness", "indent", "cells", "truncated",
     "duration_ms", "request", "client", "request_type", "running", "waiting",
-    "attached", "hosts", "epoch", "ran", "restored", NULL
+    "attached", "hosts", "epoch", "ran", "restored", "auth_refusals", "owner",
+    "shared", NULL
 };
 
 //  ptr's len bytes as a JSON string. JSON is UTF-8 (RFC 8259), and a

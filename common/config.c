@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cgroup.h"
 #include "kernel_contract.h"
+#include "keys.h"
 #include "mem.h"
 #include "selftest.h"
 
@@ -139,6 +140,13 @@ static const s_setting_t s_settings [] = {
       NULL, 1, 4294967294ull,
       "outside uids/gids for executors; at least the kernel's pid_max, so no two live "
       "executors share one" },
+    { "config_dir", CONFIG_BROKER | CONFIG_HOST, S_STR, S_OFF (config_dir), "",
+      "$XDG_CONFIG_HOME/kernelmq or ~/.config/kernelmq", 0, 0,
+      "private directory (0700) of the CURVE keys: the broker's key pair, its owner's "
+      "client and host keys, the allowlists clients/, hosts/ and gateways/ (README: Trust)" },
+    { "insecure", CONFIG_BROKER | CONFIG_HOST, S_BOOL, S_OFF (insecure), "false", NULL, 0, 0,
+      "tcp endpoints without CURVE: anyone who reaches them gets in (logged as a warning "
+      "at every start); ipc endpoints never use CURVE, their directory is 0700" },
 };
 
 #define S_COUNT (sizeof (s_settings) / sizeof (s_settings [0]))
@@ -439,6 +447,16 @@ s_derive (config_t *self, config_scope_t scope, char *err, size_t errsize)
     if (!*self->state_dir) {
         free (self->state_dir);
         self->state_dir = mem_sprintf ("%s/state", self->runtime_dir);
+    }
+    if (!*self->config_dir) {
+        char *dir = keys_dir_default ();
+        if (!dir) {
+            snprintf (err, errsize, "no config_dir: neither XDG_CONFIG_HOME nor HOME is "
+                      "set (give --config-dir)");
+            return -1;
+        }
+        free (self->config_dir);
+        self->config_dir = dir;
     }
     if (*self->state_dir != '/') {
         snprintf (err, errsize, "state_dir '%.64s' must be an absolute path", self->state_dir);
@@ -765,6 +783,11 @@ config_test (bool verbose)
     SELFTEST_CHECK (strstr (cfg->kernel_path, "/kmq-kernel"));
     SELFTEST_CHECK (strstr (cfg->host_path, "/kmq-host"));
     SELFTEST_CHECK (cfg->host && streq (cfg->host_id, "local") && cfg->broker_grace_s == 120);
+    //  Keys: CURVE on unless --insecure; config_dir from keys.h's default
+    SELFTEST_CHECK (!cfg->insecure && strstr (cfg->config_dir, "kernelmq"));
+    char *with_dir [] = { "kmq-broker", "--config-dir", "/tmp/kmq-cfg", "--insecure" };
+    rc = s_try (&cfg, err, sizeof err, 4, with_dir);
+    SELFTEST_CHECK (rc == 0 && cfg->insecure && streq (cfg->config_dir, "/tmp/kmq-cfg"));
 
     //  Scopes: a program refuses flags outside its own
     char *hostflag [] = { "kmq-x", "--pool-size", "3" };

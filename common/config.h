@@ -74,6 +74,8 @@ typedef struct {
     uint64_t host_memory;           //  bytes the host's sessions may hold
     uint64_t executor_uid_base;     //  first outside uid/gid of executors
     uint64_t executor_uid_count;    //  how many, at least the kernel's pid_max
+    char *config_dir;               //  CURVE keys and allowlists (keys.h)
+    bool insecure;                  //  tcp without CURVE (logged at every start)
     //  Not settings: what the command line asked for besides running.
     bool help;                      //  --help / -h
     bool config_table;              //  --config-table

@@ -361,6 +361,10 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             if (s_require (map, "kernel_id", type, fault))
                 return -1;
             return s_payloads (count, 0, type, fault);
+        case PROTO_SHARE:
+            if (s_require (map, "with", type, fault))
+                return -1;
+            return s_payloads (count, 0, type, fault);
         case PROTO_RESUME: case PROTO_RESEND:
             if (s_require (map, "request", type, fault))
                 return -1;

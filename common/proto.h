@@ -83,6 +83,7 @@ typedef enum {
     PROTO_RESEND,           //  broker -> kernel: send a kept reply again
     PROTO_SNAPSHOT,         //  monitor -> executor: the session as one blob (10.3)
     PROTO_RESTORE,          //  monitor -> executor: a blob back into a fresh session
+    PROTO_SHARE,            //  client -> broker: let another key use my session
     PROTO_TYPE_COUNT
 } proto_type_t;
 
@@ -105,6 +106,7 @@ typedef enum {
     PROTO_E_UNSUPPORTED,          //  a valid request this kernel can't do
     PROTO_E_INTERNAL,             //  a bug or resource failure on our side
     PROTO_E_LOST,                 //  resume: the request's outcome is gone
+    PROTO_E_FORBIDDEN,            //  the session is another key's, not shared
     PROTO_E_COUNT
 } proto_error_t;
 
@@ -290,6 +292,14 @@ zmsg_t *proto_encode_history (uint64_t id, const char *session, uint64_t last);
 //  A copy of msg without the header field key (absent: as msg). msg is
 //  borrowed; its payloads are duplicated.
 zmsg_t *proto_encode_without (const proto_msg_t *msg, const char *key);
+//  Adds the string field key = value to the header of msg, an encoded
+//  request (proto_builder_finish's shape), for a field its maker did not
+//  know about (a gateway's `as`, protocol.md 13.4). Returns 0, or -1 when
+//  msg is not one (it is left as it was).
+int proto_encode_add_str (zmsg_t *msg, const char *key, const char *value);
+//  share: let key with (a z85 public key) use session, or no longer (revoke).
+zmsg_t *proto_encode_share (uint64_t id, const char *session, const char *with,
+                            bool revoke);
 //  The copy of a session's event or reply that attached clients other than
 //  the requester get (protocol.md 4.5): type event, id 0, `request` the
 //  original id, `client` the requester's label, `event` replaced by event

@@ -366,6 +366,80 @@ proto_encode_history (uint64_t id, const char *session, uint64_t last)
     return proto_builder_finish (&builder);
 }
 
+int
+proto_encode_add_str (zmsg_t *msg, const char *key, const char *value)
+{
+    assert (msg && key && value);
+    zframe_t *signature = zmsg_first (msg);
+    zframe_t *old = zmsg_next (msg);
+    if (!signature || !old || zframe_size (old) == 0)
+        return -1;
+    //  The map's count leads the frame: fixmap, map 16 or map 32
+    const byte *data = zframe_data (old);
+    size_t size = zframe_size (old), skip;
+    uint32_t count;
+    if ((data [0] & 0xf0) == 0x80) {
+        count = data [0] & 0x0f;
+        skip = 1;
+    }
+    else
+    if (data [0] == 0xde && size >= 3) {
+        count = (uint32_t) data [1] << 8 | data [2];
+        skip = 3;
+    }
+    else
+    if (data [0] == 0xdf && size >= 5) {
+        count = (uint32_t) data [1] << 24 | (uint32_t) data [2] << 16
+              | (uint32_t) data [3] << 8 | data [4];
+        skip = 5;
+    }
+    else
+        return -1;
+    if (count == UINT32_MAX)
+        return -1;
+    msgpack_sbuffer head, tail;
+    msgpack_sbuffer_init (&head);
+    msgpack_sbuffer_init (&tail);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &head, s_sbuffer_write);
+    msgpack_pack_map (&packer, count + 1);
+    msgpack_packer_init (&packer, &tail, s_sbuffer_write);
+    s_pack_str (&packer, key, strlen (key));
+    s_pack_str (&packer, value, strlen (value));
+    zframe_t *header = zframe_new (NULL, head.size + size - skip + tail.size);
+    assert (header);
+    memcpy (zframe_data (header), head.data, head.size);
+    memcpy (zframe_data (header) + head.size, data + skip, size - skip);
+    memcpy (zframe_data (header) + head.size + size - skip, tail.data, tail.size);
+    msgpack_sbuffer_destroy (&head);
+    msgpack_sbuffer_destroy (&tail);
+    //  In place of the old header, before the payloads
+    zmsg_t *rest = zmsg_new ();
+    zframe_t *frame;
+    zmsg_remove (msg, old);
+    zframe_destroy (&old);
+    signature = zmsg_pop (msg);
+    while ((frame = zmsg_pop (msg)))
+        zmsg_append (rest, &frame);
+    zmsg_append (msg, &signature);
+    zmsg_append (msg, &header);
+    while ((frame = zmsg_pop (rest)))
+        zmsg_append (msg, &frame);
+    zmsg_destroy (&rest);
+    return 0;
+}
+
+zmsg_t *
+proto_encode_share (uint64_t id, const char *session, const char *with, bool revoke)
+{
+    assert (with);
+    proto_builder_t *builder = proto_builder_new (PROTO_SHARE, id, session);
+    proto_builder_str (builder, "with", with);
+    if (revoke)
+        proto_builder_bool (builder, "revoke", true);
+    return proto_builder_finish (&builder);
+}
+
 //  True when the msgpack string key is name.
 static bool
 s_key_is (const msgpack_object *key, const char *name)

@@ -15,14 +15,14 @@ static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
     "ready", "event", "reply", "spawn", "ack", "is_complete", "history", "files",
     "resume", "shutdown", "host_ready", "host_status", "start", "stop",
-    "kernel_exited", "reregister", "resend", "snapshot", "restore"
+    "kernel_exited", "reregister", "resend", "snapshot", "restore", "share"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {
     "NONE", "BAD_REQUEST", "UNSUPPORTED_VERSION", "NO_SUCH_SESSION",
     "SESSION_LIMIT", "QUEUE_FULL", "TOO_LARGE", "TIMEOUT", "INTERRUPTED",
     "KERNEL_DIED", "EVICTED", "CLOSED", "PYTHON_ERROR", "NOT_FOUND",
-    "UNSUPPORTED", "INTERNAL", "LOST"
+    "UNSUPPORTED", "INTERNAL", "LOST", "FORBIDDEN"
 };
 
 const char *
@@ -74,6 +74,7 @@ proto_type_is_session_bound (proto_type_t type)
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_COMPLETE: case PROTO_INSPECT: case PROTO_IS_COMPLETE:
         case PROTO_HISTORY: case PROTO_FILES: case PROTO_RESUME:
+        case PROTO_SHARE:
             return true;
         default:
             return false;
@@ -205,6 +206,11 @@ static const s_field_t s_fields [] = {
     { "end_sessions", K_BOOL, K_NONE },
     { "hosts", K_ARRAY, K_MAP },
     { "epoch", K_UINT, K_NONE },
+    { "with", K_STR, K_NONE },
+    { "revoke", K_BOOL, K_NONE },
+    { "as", K_STR, K_NONE },
+    { "owner", K_STR, K_NONE },
+    { "shared", K_ARRAY, K_STR },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 

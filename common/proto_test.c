@@ -495,6 +495,36 @@ s_test_shared (void)
     msg = proto_test_decode (proto_encode_history (23, "nb1", 0));
     SELFTEST_CHECK (!proto_msg_has (msg, "last"));
     proto_msg_destroy (&msg);
+    msg = proto_test_decode (proto_encode_share (25, "nb1", "K", true));
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_SHARE && proto_type_is_session_bound (PROTO_SHARE));
+    SELFTEST_CHECK (streq (proto_msg_str (msg, "with"), "K") && proto_msg_bool (msg, "revoke", false));
+    proto_msg_destroy (&msg);
+    msg = proto_test_decode (proto_encode_share (26, "nb1", "K", false));
+    SELFTEST_CHECK (!proto_msg_has (msg, "revoke"));
+    proto_msg_destroy (&msg);
+    SELFTEST_CHECK (proto_error_parse ("FORBIDDEN") == PROTO_E_FORBIDDEN);
+    //  A field added to an encoded request: payloads stay, in order
+    zmsg_t *raw = proto_encode_execute (27, "nb1", "1+1", 3, 0);
+    SELFTEST_CHECK (proto_encode_add_str (raw, "as", "someone") == 0);
+    msg = proto_test_decode (raw);
+    SELFTEST_CHECK (proto_msg_type (msg) == PROTO_EXECUTE && proto_msg_id (msg) == 27);
+    SELFTEST_CHECK (streq (proto_msg_str (msg, "as"), "someone"));
+    SELFTEST_CHECK (s_test_payload_is (msg, 0, "1+1", 3));
+    proto_msg_destroy (&msg);
+    proto_builder_t *wide = proto_builder_new (PROTO_VARS, 28, "nb1");
+    for (int i = 0; i < 15; i++) {     //  17 keys in all: past a fixmap
+        char name [16];
+        snprintf (name, sizeof name, "x%d", i);
+        proto_builder_uint (wide, name, (uint64_t) i);
+    }
+    raw = proto_builder_finish (&wide);
+    SELFTEST_CHECK (proto_encode_add_str (raw, "as", "k") == 0);
+    msg = proto_test_decode (raw);
+    SELFTEST_CHECK (streq (proto_msg_str (msg, "as"), "k") && proto_msg_uint (msg, "x14", 0) == 14);
+    proto_msg_destroy (&msg);
+    raw = zmsg_new ();
+    SELFTEST_CHECK (proto_encode_add_str (raw, "as", "k") == -1);
+    zmsg_destroy (&raw);
     msg = proto_test_decode (proto_encode_simple (PROTO_ACK, 24, NULL));
     SELFTEST_CHECK (proto_msg_type (msg) == PROTO_ACK && proto_msg_id (msg) == 24);
     proto_msg_destroy (&msg);

@@ -12,6 +12,7 @@
 #include "host_memory.h"
 #include "host_lock.h"
 #include "kernel_proc.h"
+#include "keys.h"
 #include "mem.h"
 #include "proto.h"
 #include "signal_pipe.h"
@@ -377,6 +378,50 @@ s_resources (host_t *self)
                       cfg->host_id, cfg->cpu_quota);
 }
 
+//  Over a tcp backend the host and its kernels show the broker this
+//  machine's host key (keys.h), made on first use: the broker must have it
+//  in its hosts/ allowlist. The kernels find it through the environment.
+static int
+s_trust (host_t *self, const config_t *cfg)
+{
+    setenv ("KMQ_CONFIG_DIR", cfg->config_dir, 1);
+    if (cfg->insecure)
+        setenv ("KMQ_INSECURE", "1", 1);
+    if (!keys_endpoint_needs_curve (cfg->backend))
+        return 0;
+    if (cfg->insecure) {
+        zsys_warning ("kmq-host: --insecure: the tcp backend %s is used without CURVE",
+                      cfg->backend);
+        return 0;
+    }
+    char error [512];
+    const char *note = NULL;
+    if (keys_dir_ensure (cfg->config_dir, error, sizeof error) == 0) {
+        bool created = false;
+        zcert_t *cert = keys_cert_ensure (cfg->config_dir, "host", &created, error,
+                                          sizeof error);
+        if (cert && created)
+            zsys_info ("kmq-host %s: created this host's key %s (%s/host.key); the "
+                       "broker's owner allows it with: kmq keys allow --host %s/host.key",
+                       cfg->host_id, zcert_public_txt (cert), cfg->config_dir,
+                       cfg->config_dir);
+        bool ok = cert != NULL;
+        zcert_destroy (&cert);
+        if (ok && keys_apply (self->dealer, cfg->backend, cfg->config_dir, "host", &note,
+                              error, sizeof error) == 0) {
+            if (note) {
+                zsys_error ("kmq-host %s: %s: copy the broker's broker.key to %s "
+                            "(or run both with --insecure)", cfg->host_id, note,
+                            cfg->config_dir);
+                return -1;
+            }
+            return 0;
+        }
+    }
+    zsys_error ("kmq-host %s: %s", cfg->host_id, error);
+    return -1;
+}
+
 host_t *
 host_new (config_t *cfg, bool *already)
 {
@@ -432,6 +477,8 @@ host_new (config_t *cfg, bool *already)
     zsock_set_linger (self->dealer, 0);
     zsock_set_rcvtimeo (self->dealer, 0);
     zsock_set_sndtimeo (self->dealer, 0);
+    if (s_trust (self, cfg))
+        goto fail;
     if (zsock_connect (self->dealer, "%s", cfg->backend)) {
         zsys_error ("kmq-host: connect to %s: %s", cfg->backend, zmq_strerror (zmq_errno ()));
         goto fail;

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "mem.h"
 #include "monitor_internal.h"
 #include "proc_info.h"
@@ -437,6 +438,20 @@ s_connect_dealer (monitor_t *self)
     //  the queue (bounded by the HWM) for the next one, which drops what
     //  comes from a kernel it does not know and asks it to reregister.
     zsock_set_sndtimeo (self->dealer, 0);
+    //  Room for a burst of output (a cell's displays are bounded by
+    //  max_output) while the broker is busy: with CURVE on its clients'
+    //  side, a flood fanned out to attached clients takes it longer to
+    //  drain us, and libzmq's default of 1000 dropped events on 2 cores
+    zsock_set_sndhwm (self->dealer, 20000);
+    //  Over tcp a kernel shows the broker its host's key (keys.h; the host
+    //  passes its config dir in KMQ_CONFIG_DIR). The executor was forked
+    //  before this, so the secret key never enters its memory.
+    char key_error [256];
+    if (keys_apply (self->dealer, config->endpoint, NULL, "host", NULL, key_error,
+                    sizeof key_error)) {
+        zsys_error ("%s: %s", self->name, key_error);
+        return -1;
+    }
     if (zsock_connect (self->dealer, "%s", config->endpoint)) {
         zsys_error ("%s: connect to %s: %s (is the endpoint a valid ZeroMQ "
                     "address?)", self->name, config->endpoint,

@@ -111,6 +111,9 @@ expect_contains "... as not a whole .kmqf" ".kmqf:" "$ERR"
 raw=$(py - "$ENDPOINT" <<'EOF' 2>&1
 import sys, zmq, msgpack, struct
 sock = zmq.Context().socket(zmq.DEALER)
+sys.path.insert(0, "client/python")
+from kernelmq import _keys          # CURVE on tcp, the test's keys
+_keys.apply(sock, sys.argv[1])
 sock.connect(sys.argv[1])
 def ask(header, payloads):
     sock.send_multipart([b"KMQ1", msgpack.packb(header)] + payloads)

@@ -26,6 +26,9 @@ import msgpack, zmq
 endpoint, header, code = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 socket = zmq.Context().socket(zmq.DEALER)
 socket.setsockopt(zmq.LINGER, 0)
+sys.path.insert(0, "client/python")
+from kernelmq import _keys          # CURVE on tcp, the test's keys
+_keys.apply(socket, endpoint)
 socket.connect(endpoint)
 header.update(type="execute", id=1)
 socket.send_multipart([b"KMQ1", msgpack.packb(header), code.encode()])

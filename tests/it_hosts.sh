@@ -93,7 +93,9 @@ expect_contains "... with the cell's output and value" "TEXT 246 STDOUT py finis
 out=$(/usr/bin/python3 - "$ENDPOINT" <<'PY'
 import sys, zmq
 from kernelmq._protocol import encode, decode
+from kernelmq import _keys
 sock = zmq.Context.instance().socket(zmq.DEALER)
+_keys.apply(sock, sys.argv[1])      # CURVE on tcp, the test's keys
 sock.connect(sys.argv[1])
 sock.send_multipart(encode({"type": "resume", "id": 1, "session": "r1", "request": 987654321}))
 if sock.poll(10000):

@@ -5,6 +5,9 @@
 set -u
 KMQ_BIN=${KMQ_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../bin" && pwd)}
 T=$(mktemp -d /tmp/kmq-test.XXXXXX)
+# Each test its own CURVE keys (the broker makes them on first start; every
+# client finds them here): tests never share, nor touch the user's.
+export KMQ_CONFIG_DIR="$T/config"
 BROKER_PID=""
 ENDPOINT=""
 RT="$T/rt"

@@ -31,6 +31,9 @@
 #include "http_multipart.h"
 #include "signal_pipe.h"
 #include "utf8.h"
+#include "keys.h"
+#include "auth.h"
+#include "owners.h"
 #include "sandbox.h"
 #include "monitor_request.h"
 #include "monitor_replies.h"
@@ -52,6 +55,9 @@ static const selftest_t s_tests [] = {
     { "proto_stream", proto_stream_test },
     { "frame", frame_test },
     { "utf8", utf8_test },
+    { "keys", keys_test },
+    { "auth", auth_test },
+    { "owners", owners_test },
     { "kernel_contract", kernel_contract_test },
     { "config", config_test },
     { "session", session_test },

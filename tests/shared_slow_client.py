@@ -16,6 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "client", "python"))
 import zmq                                  # noqa: E402
+from kernelmq import _keys                  # noqa: E402
 from kernelmq import _protocol as protocol  # noqa: E402
 
 
@@ -26,6 +27,7 @@ def main():
     sock.setsockopt(zmq.RCVHWM, 1)
     sock.setsockopt(zmq.RCVBUF, 4096)
     sock.setsockopt(zmq.LINGER, 0)
+    _keys.apply(sock, endpoint)             # CURVE on tcp, the test's keys
     sock.connect(endpoint)
     sock.send_multipart(protocol.encode({"type": "hello", "id": 1, "version": 1,
                                          "client": "slow"}))

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "keys.h"
 #include "proto.h"
 
 #define S_GARBAGE_KINDS  10
@@ -258,6 +259,12 @@ main (int argc, char **argv)
     }
     zsock_set_linger (sock, 0);
     zsock_set_sndtimeo (sock, S_SEND_WAIT_MS);
+    char key_error [256];
+    if (keys_apply (sock, endpoint, NULL, "client", NULL, key_error, sizeof key_error)) {
+        fprintf (stderr, "kmq-testpeer: %s\n", key_error);
+        zsock_destroy (&sock);
+        return 1;
+    }
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         fprintf (stderr, "kmq-testpeer: cannot connect to %s: %s\n",
                  endpoint, zmq_strerror (errno));

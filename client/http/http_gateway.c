@@ -10,6 +10,7 @@
 #include "http_internal.h"
 #include <stdarg.h>
 #include "kmq_json.h"
+#include "keys.h"
 #include "mem.h"
 #include "selftest.h"
 
@@ -286,8 +287,10 @@ s_dispatch (http_gateway_t *self, kmq_reply_t *msg)
         if (streq (kind, "evicted"))
             http_metrics_eviction (self->metrics);
         s_fanout (self, msg, kind);
-        if (call && call->ctx && call->on_event)
+        if (call && call->ctx && call->on_event) {
+            kmq_async_act_as (self->kmq, call->ctx->as);
             call->on_event (call->ctx, msg);
+        }
         return;
     }
     if (!call)
@@ -300,6 +303,7 @@ s_dispatch (http_gateway_t *self, kmq_reply_t *msg)
     http_ctx_t *ctx = call->ctx;
     if (ctx) {
         ctx->call = NULL;
+        kmq_async_act_as (self->kmq, ctx->as);     //  for what the reply sends next
         call->on_reply (ctx, msg);
     }
     s_call_destroy (&call);
@@ -373,6 +377,11 @@ s_handle (void *arg, http_req_t *req)
             return;
         }
     }
+    //  The key its requests act for (http_token.h): the broker applies that
+    //  key's sessions and shares, not the gateway's own
+    ctx->as = ctx->token >= 0 && http_token_key (self->tokens, (size_t) ctx->token)?
+              http_token_key (self->tokens, (size_t) ctx->token): self->owner_key;
+    kmq_async_act_as (self->kmq, ctx->as);
     if (self->verbose)
         zsys_debug ("kmq-http: %s %s", http_req_method (req), http_req_path (req));
     op->fn (ctx);
@@ -434,7 +443,16 @@ http_gateway_new (const http_gateway_config_t *config, char *error, size_t error
                        http_token_count (self->tokens), path);
         free (path);
     }
-    kmq_options_t options = { .client_name = "kmq-http" };
+    //  Over tcp kmq-http shows the broker its gateway key (gateways/), which
+    //  may act for other keys; a token that names none acts for the owner's
+    char *dir = keys_dir_default ();
+    if (dir) {
+        char *path = mem_sprintf ("%s/client.key", dir);
+        self->owner_key = keys_public_from (path);
+        free (path);
+        free (dir);
+    }
+    kmq_options_t options = { .client_name = "kmq-http", .key_role = "gateway" };
     self->kmq = kmq_async_new (config->endpoint, &options, error, error_size);
     if (!self->kmq) {
         http_gateway_destroy (&self);
@@ -466,6 +484,7 @@ http_gateway_destroy (http_gateway_t **self_p)
         return;
     //  The server first: closing its requests calls back into the tables
     http_server_destroy (&self->server);
+    free (self->owner_key);
     for (http_call_t *call = (http_call_t *) zhash_first (self->calls); call;
          call = (http_call_t *) zhash_next (self->calls))
         s_call_destroy (&call);

@@ -50,6 +50,7 @@ struct _http_ctx_t {
     http_match_t match;
     http_call_t *call;              //  the kernelmq request it waits on
     int token;                      //  the token's index; -1 without auth
+    const char *as;                 //  the client key it acts for (borrowed), or NULL
     bool sse;                       //  answering as an event stream
     http_exec_t *exec;              //  an execute's outcome so far
     char *watching;                 //  GET .../events: the session watched
@@ -65,6 +66,8 @@ struct _http_gateway_t {
     kmq_async_t *kmq;
     http_server_t *server;
     http_token_t *tokens;           //  NULL without auth
+    char *owner_key;                //  the owner's client key: what a token
+                                    //  naming no key acts for (NULL: none)
     http_metrics_t *metrics;
     signal_pipe_t *signals;
     http_route_t *routes;           //  the active table; routes [i].op = i

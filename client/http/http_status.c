@@ -21,7 +21,7 @@ static const http_status_t s_table [] = {
     { "UNSUPPORTED",         501, "valid, but this kernel does not support it" },
     { "INTERNAL",            500, "a failure on kernelmq's side: see the broker's log" },
     { "LOST",                502, "the request's outcome was lost in a broker restart" },
-    { "FORBIDDEN",           403, "the session belongs to another key (issue 12's key identities)" },
+    { "FORBIDDEN",           403, "the session belongs to another key and is not shared with the token's key" },
     //  libkmq's local errors
     { "BROKER_LOST",         503, "the broker does not answer: is kmq-broker running?" },
     //  the gateway's own

@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include "http_token.h"
+#include "keys.h"
 #include "mem.h"
 #include "selftest.h"
 
@@ -16,18 +17,43 @@ struct _http_token_t {
     size_t count;
     unsigned char hash [S_MAX_TOKENS][S_HASH_BYTES];
     char id [S_MAX_TOKENS][17];
+    char key [S_MAX_TOKENS][KEYS_Z85_LEN + 1];  //  "" when the line names none
 };
 
 char *
 http_token_default_path (void)
 {
-    const char *xdg = getenv ("XDG_CONFIG_HOME");
-    if (xdg && *xdg == '/')
-        return mem_sprintf ("%s/kernelmq/http_token", xdg);
-    const char *home = getenv ("HOME");
-    if (home && *home)
-        return mem_sprintf ("%s/.config/kernelmq/http_token", home);
-    return NULL;
+    char *dir = keys_dir_default ();
+    char *path = dir? mem_sprintf ("%s/http_token", dir): NULL;
+    free (dir);
+    return path;
+}
+
+//  The public key a token line names after its token: a z85 key, or NAME
+//  for the certificate clients/NAME.key beside the token file. Fills key;
+//  -1 when it names neither.
+static int
+s_line_key (const char *path, const char *name, char *key)
+{
+    char *found = NULL;
+    if (keys_is_identity (name))
+        found = mem_strdup (name);
+    else
+    if (!strchr (name, '/') && *name != '.') {
+        char *dir = mem_strdup (path);
+        char *slash = strrchr (dir, '/');
+        if (slash)
+            *slash = 0;
+        char *file = mem_sprintf ("%s/clients/%s.key", slash? dir: ".", name);
+        found = keys_public_from (file);
+        free (file);
+        free (dir);
+    }
+    if (!found)
+        return -1;
+    snprintf (key, KEYS_Z85_LEN + 1, "%s", found);
+    free (found);
+    return 0;
 }
 
 //  mkdir -p of path's parent directories; the last one made 0700.
@@ -149,6 +175,25 @@ http_token_load (const char *path, bool *created, char *error, size_t error_size
             line++, len--;
         if (!len || *line == '#' || self->count == S_MAX_TOKENS)
             continue;
+        //  TOKEN [KEY]: the key its requests act for (protocol.md 13.4)
+        char *space = strchr (line, ' ');
+        self->key [self->count][0] = 0;
+        if (space) {
+            *space = 0;
+            len = (size_t) (space - line);
+            char *name = space + 1;
+            while (*name == ' ')
+                name++;
+            if (*name && s_line_key (path, name, self->key [self->count]) != 0) {
+                snprintf (error, error_size, "the token file %s: '%.64s' after a token "
+                          "is neither a CURVE public key nor a name of clients/NAME.key",
+                          path, name);
+                sodium_memzero (text, (size_t) got);
+                free (text);
+                http_token_destroy (&self);
+                return NULL;
+            }
+        }
         s_hash (line, len, self->hash [self->count]);
         sodium_bin2hex (self->id [self->count], 17, self->hash [self->count], 8);
         self->count++;
@@ -198,6 +243,13 @@ http_token_check (http_token_t *self, const char *authorization)
         if (sodium_memcmp (hash, self->hash [i], S_HASH_BYTES) == 0 && found < 0)
             found = (int) i;
     return found;
+}
+
+const char *
+http_token_key (http_token_t *self, size_t index)
+{
+    assert (self && index < self->count);
+    return self->key [index][0]? self->key [index]: NULL;
 }
 
 size_t

@@ -13,6 +13,13 @@
     tokens; each has an id (16 hex digits of a hash of it) that names it
     in logs and, with --compat-session per-token, picks its session.
 
+    A line may name, after its token and a space, the client key its
+    requests act for: a CURVE public key (z85), or NAME for the public
+    certificate clients/NAME.key beside the token file (the broker's
+    allowlist). kmq-http then sends them with `as` (protocol.md 13.4), so
+    the sessions' owners and shares apply over HTTP as over ZeroMQ. A line
+    without one acts for the owner's client key (client.key there).
+
     Checks compare BLAKE2b hashes of the tokens with sodium_memcmp, so a
     guess learns nothing from the time an answer takes.
 */
@@ -40,6 +47,9 @@ void http_token_destroy (http_token_t **self_p);
 int http_token_check (http_token_t *self, const char *authorization);
 
 size_t http_token_count (http_token_t *self);
+//  The public key (z85) token index acts for, NULL when its line names
+//  none (owned by self).
+const char *http_token_key (http_token_t *self, size_t index);
 //  Token index's id: 16 hex digits (owned by self).
 const char *http_token_id (http_token_t *self, size_t index);
 

@@ -22,9 +22,12 @@ from ._types import (Completion, DetachedEvent, DisplayEvent, Event, EvictedEven
                      OutcomeEvent, Result, Stats, StatusEvent, StreamEvent, TruncatedEvent,
                      Upload, Variable)
 from .errors import (BadRequest, BrokerUnreachable, ClientClosed, Closed, Error, Evicted,
+                     Forbidden,
                      Internal, Lost, Interrupted, KernelDied, NoSuchSession, NotFound, ProtocolError,
                      PythonError, QueueFull, SessionLimit, Timeout, TooLarge, Unsupported,
                      UnsupportedVersion)
+
+from ._keys import identity
 
 __version__ = "0.1.0"
 
@@ -38,5 +41,5 @@ __all__ = [
     "Error", "BadRequest", "UnsupportedVersion", "NoSuchSession", "SessionLimit", "QueueFull",
     "TooLarge", "Timeout", "Interrupted", "KernelDied", "Evicted", "Closed", "PythonError",
     "NotFound", "Unsupported", "Internal", "Lost", "BrokerUnreachable", "ProtocolError",
-    "ClientClosed",
+    "ClientClosed", "Forbidden", "identity",
 ]

@@ -17,6 +17,7 @@ import zmq
 import zmq.asyncio
 
 from . import _ops, errors
+from ._keys import share_key
 from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
 from ._protocol import Op, Waiter, done
@@ -208,6 +209,9 @@ class AsyncSession:
     async def history(self, last: int = 0) -> List[Tuple[int, str]]:
         return await self.client._call(_ops.HistoryOp(self.key, last))
 
+    async def share(self, key: str, revoke: bool = False) -> List[str]:
+        return await self.client._call(_ops.ShareOp(self.key, share_key(key), revoke))
+
     async def close(self) -> None:
         try:
             await self.client._call(_ops.SimpleOp("close", self.key))
@@ -290,3 +294,4 @@ class AsyncAttachment:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
+

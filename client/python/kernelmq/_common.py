@@ -8,7 +8,7 @@ from typing import Optional
 
 import zmq
 
-from . import errors
+from . import _keys, errors
 from ._local import LocalBroker
 from ._protocol import MAX_HEADER, MAX_PAYLOAD, Connection, session_valid
 
@@ -41,6 +41,12 @@ def dealer(context: zmq.Context, endpoint: str) -> zmq.Socket:
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, MAX_PAYLOAD + MAX_HEADER)
     try:
+        # CURVE on tcp with the keys of the user's config dir (_keys)
+        _keys.apply(sock, endpoint)
+    except ValueError as exc:
+        sock.close()
+        raise errors.BrokerUnreachable(str(exc)) from None
+    try:
         sock.connect(endpoint)
     except zmq.ZMQError as exc:
         sock.close()
@@ -55,6 +61,8 @@ def hello_failed(endpoint: str, timeout: float, exc: errors.Error,
     if isinstance(exc, errors.BrokerUnreachable):
         text = "broker at %s did not answer within %g s: is kmq-broker running?" % (
             endpoint, timeout)
+        if endpoint.startswith("tcp://"):
+            text += " and does it allow our key (kmq keys)?"
         if local is not None:
             text += local.describe_failure()
         return errors.BrokerUnreachable(text)

@@ -100,6 +100,8 @@ class LocalBroker:
         sock = ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         try:
+            from . import _keys
+            _keys.apply(sock, self.endpoint)
             sock.connect(self.endpoint)
             sock.send_multipart(encode({"type": "shutdown", "id": 1, "end_sessions": True}))
             if sock.poll(int(STOP_TIMEOUT * 1000)):

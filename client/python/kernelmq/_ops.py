@@ -173,6 +173,20 @@ class SimpleOp(_Checked):
         super().__init__({"type": type, "session": session})
 
 
+class ShareOp(_Checked):
+    """share: the keys the session is now shared with."""
+
+    def __init__(self, session: str, with_key: str, revoke: bool) -> None:
+        header: Dict[str, Any] = {"type": "share", "session": session, "with": with_key}
+        if revoke:
+            header["revoke"] = True
+        super().__init__(header)
+
+    def result(self, message: Message) -> List[str]:
+        shared = message.get("shared")
+        return [k for k in shared if isinstance(k, str)] if isinstance(shared, list) else []
+
+
 class InterruptOp(_Checked):
     """interrupt: True if a request was running."""
 

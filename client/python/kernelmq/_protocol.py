@@ -76,6 +76,8 @@ _FIELDS: Dict[str, tuple] = {
     "grace_ms": (_UINT,), "ran": (_BOOL,), "seen": (_ARRAY, _UINT),
     "end_sessions": (_BOOL,), "hosts": (_ARRAY, _MAP),
     "epoch": (_UINT,),
+    "with": (_STR,), "revoke": (_BOOL,), "as": (_STR,), "owner": (_STR,),
+    "shared": (_ARRAY, _STR),
 }
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import zmq
 
 from . import _ops, errors
+from ._keys import share_key
 from ._common import CLIENT_NAME, HELLO_TIMEOUT, ClientBase, dealer, hello_failed
 from ._local import LocalBroker
 from ._protocol import Op, Waiter, done
@@ -309,6 +310,14 @@ class Session:
         from every client, oldest first (the last `last`, or all)."""
         return self.client._call(_ops.HistoryOp(self.key, last))
 
+    def share(self, key: str, revoke: bool = False) -> List[str]:
+        """Lets another client key use this session (it must be ours: we
+        created it), or no longer with revoke. key is a CURVE public key
+        (z85) or a certificate file's path (kernelmq.identity reads one).
+        Returns the keys it is now shared with. Raises Forbidden when the
+        session is another key's."""
+        return self.client._call(_ops.ShareOp(self.key, share_key(key), revoke))
+
     def close(self) -> None:
         """Stops the session's kernel; its state is gone. A session that is
         not live is already closed: NoSuchSession is not raised."""
@@ -390,3 +399,4 @@ class Attachment:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+

@@ -161,6 +161,12 @@ class Lost(Error):
         return bool(self.fields.get("ran"))
 
 
+class Forbidden(Error):
+    """The session belongs to another key and was not shared with ours
+    (protocol.md 13.2); its owner can share it (Session.share)."""
+    code = "FORBIDDEN"
+
+
 #  --- the client's own ---
 
 class BrokerUnreachable(Error):
@@ -183,7 +189,7 @@ _BY_CODE: Dict[str, Type[Error]] = {
     cls.code: cls for cls in (
         BadRequest, UnsupportedVersion, NoSuchSession, SessionLimit, QueueFull,
         TooLarge, Timeout, Interrupted, KernelDied, Evicted, Closed, PythonError,
-        NotFound, Unsupported, Internal, Lost)
+        NotFound, Unsupported, Internal, Lost, Forbidden)
 }
 
 
