@@ -97,12 +97,26 @@ keys_public_from (const char *text_or_path)
 }
 
 //  Saves cert as path (public) and path_secret, neither readable by others.
+//  Each file appears whole (written aside, then renamed), the secret one
+//  first: a client that finds a key file never reads half of one.
 static int
 s_save (zcert_t *cert, const char *path, char *error, size_t error_size)
 {
+    char *tmp = mem_sprintf ("%s.%d.tmp", path, (int) getpid ());
+    char *tmp_secret = mem_sprintf ("%s_secret", tmp);
+    char *secret = mem_sprintf ("%s_secret", path);
     mode_t old = umask (077);
-    int rc = zcert_save (cert, path);
+    int rc = zcert_save (cert, tmp);
     umask (old);
+    if (rc == 0)
+        rc = rename (tmp_secret, secret) || rename (tmp, path) ? -1 : 0;
+    if (rc) {
+        unlink (tmp);
+        unlink (tmp_secret);
+    }
+    free (tmp);
+    free (tmp_secret);
+    free (secret);
     if (rc) {
         snprintf (error, error_size, "cannot save certificate %s: %s", path,
                   strerror (errno));
@@ -295,12 +309,18 @@ keys_apply (void *sock, const char *endpoint, const char *dir, const char *name,
         }
     }
     else {
-        //  Ours is made when missing, so a new user has a key to hand over
-        if (keys_dir_ensure (own_dir, error, error_size))
+        //  Never made here: the broker makes its owner's on first start,
+        //  `kmq keys` another user's (a client that made one would race
+        //  a broker making it)
+        char *path = mem_sprintf ("%s/%s.key_secret", own_dir, name);
+        cert = access (path, R_OK) == 0? zcert_load (path): NULL;
+        free (path);
+        if (!cert || !*zcert_secret_txt (cert)
+        ||  streq (zcert_secret_txt (cert), "0000000000000000000000000000000000000000")) {
+            snprintf (error, error_size, "no %s key in %s (%s.key_secret): `kmq keys` makes "
+                      "one, which the broker's owner then allows", name, own_dir, name);
             goto done;
-        cert = keys_cert_ensure (own_dir, name, NULL, error, error_size);
-        if (!cert)
-            goto done;
+        }
     }
     zcert_apply (cert, sock);
     zsock_set_curve_serverkey (sock, server);

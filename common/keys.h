@@ -76,7 +76,8 @@ zcert_t *keys_broker_init (const char *dir, char *error, size_t error_size);
 //  and KMQ_GATEWAY_KEY override the last two). dir NULL is
 //  keys_dir_default (). With no broker key found, the socket stays plain
 //  and *note says so (for the caller's timeout message; static text).
-//  Returns 0, or -1 with error filled (a key file that cannot be read).
+//  Returns 0, or -1 with error filled (our key is missing or unreadable:
+//  it is never made here, see keys_cert_ensure).
 int keys_apply (void *sock, const char *endpoint, const char *dir, const char *name,
                 const char **note, char *error, size_t error_size);
 
