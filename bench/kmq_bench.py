@@ -92,6 +92,12 @@ class Client:
         return reply, frames
 
 
+def replies_waiting(sock):
+    """The header of every message sock holds now, without waiting."""
+    while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        yield msgpack.unpackb(sock.recv_multipart()[1])
+
+
 def latency(ms):
     ms = sorted(ms)
     return {"calls": len(ms), "median_ms": statistics.median(ms),
@@ -290,12 +296,7 @@ def mode_execload(endpoint, nclients, per_client, seconds, window):
                 raise RuntimeError("no reply within 5 s")
             for sock in ready:
                 cl, keys = by_sock[sock]
-                while True:
-                    try:
-                        frames = sock.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    header = msgpack.unpackb(frames[1])
+                for header in replies_waiting(sock):
                     if header.get("type") != "reply":
                         continue
                     replies += 1
@@ -372,12 +373,7 @@ def mode_live(endpoint, target, budget_s, pidfile, keysfile=None, nclients=4, in
             raise RuntimeError(f"no reply within {REQUEST_TIMEOUT_S} s with "
                                f"{len(opened)} sessions open")
         for sock in ready:
-            while True:
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                header = msgpack.unpackb(frames[1])
+            for header in replies_waiting(sock):
                 mine = pending[sock]
                 if header.get("type") != "reply" or header.get("id") not in mine:
                     continue
