@@ -62,4 +62,12 @@ expect_eq "the client that reads sees every display" "6000" "$displays"
 wait "$slow"
 expect_contains "the slow client gets its detached notice when it reads again" \
     "notice you were detached from session flood" "$(cat "$T/slow.out")"
+
+# --- input: false (protocol.md 4.5) --------------------------------------
+# The requester gets its own input event unless it said input: false; with
+# another client attached, that one still gets it (the transcripts above:
+# `kmq exec` says input: false).
+counts=$($PY tests/input_events.py "$ENDPOINT" solo 2>&1)
+expect_contains "a requester gets its own input event by default" "default 1" "$counts"
+expect_contains "... and none when it said input: false" "input_false 0" "$counts"
 exit 0
