@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,13 +267,19 @@ s_remove_dir (const char *dir)
 }
 
 //  Removes the children of dir (each s_remove_dir), then dir itself.
-//  Returns the children removed.
+//  A SIGKILLed task leaves its group only once the kernel has run its
+//  exit, so a busy child is retried every 5 ms for up to a second: the
+//  callers (host exit, stale-host cleanup) have no later tick to retry
+//  from. Returns the children removed.
 static size_t
 s_remove_tree (const char *dir)
 {
     size_t removed = 0;
-    DIR *handle = opendir (dir);
-    if (handle) {
+    for (int attempt = 0; attempt < 200; attempt++) {
+        bool busy = false;
+        DIR *handle = opendir (dir);
+        if (!handle)
+            break;
         struct dirent *entry;
         while ((entry = readdir (handle)))
             if (entry->d_type == DT_DIR && entry->d_name [0] != '.') {
@@ -280,8 +287,13 @@ s_remove_tree (const char *dir)
                 snprintf (child, sizeof child, "%s/%s", dir, entry->d_name);
                 if (s_remove_dir (child) == 0)
                     removed++;
+                else
+                    busy = true;
             }
         closedir (handle);
+        if (!busy)
+            break;
+        usleep (5000);
     }
     rmdir (dir);
     return removed;
