@@ -197,7 +197,7 @@ kernel_standby_test (bool verbose)
     char *out = mem_sprintf ("%s/assigned", root);
     FILE *file = fopen (script, "w");
     SELFTEST_CHECK (file);
-    fprintf (file, "#!/bin/sh\ncat > %s.$$\n", out);
+    fprintf (file, "#!/bin/sh\nexec cat > %s.$$\n", out);
     fclose (file);
     SELFTEST_CHECK (chmod (script, 0700) == 0);
 
