@@ -18,6 +18,8 @@ from ._types import (Completion, DetachedEvent, DisplayEvent, EvictedEvent, Exec
 
 log = logging.getLogger("kernelmq")
 
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+
 TextCallback = Optional[Callable[[str], Any]]
 DisplayCallback = Optional[Callable[[Result], Any]]
 
@@ -95,13 +97,18 @@ class ExecuteOp(_Checked):
         super().__init__(header, [code.encode("utf-8")])
         self.callbacks = {"stdout": on_stdout, "stderr": on_stderr}
         self.on_display = on_display
-        self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace")
-                         for name in ("stdout", "stderr")}
+        #  Made on a stream's first chunk: most cells print nothing
+        self.decoders: Dict[str, Any] = {}
         self.chunks: Dict[str, List[str]] = {"stdout": [], "stderr": []}
         self.execution = Execution()
 
     def _stream(self, name: str, data: bytes, final: bool = False) -> None:
-        text = self.decoders[name].decode(data, final)
+        decoder = self.decoders.get(name)
+        if decoder is None:
+            if final:
+                return
+            decoder = self.decoders[name] = _utf8_decoder("replace")
+        text = decoder.decode(data, final)
         if not text:
             return
         self.chunks[name].append(text)
@@ -111,7 +118,7 @@ class ExecuteOp(_Checked):
 
     def on_event(self, message: Message) -> Any:
         kind = message.get("event")
-        if kind == "stream" and message.get("name") in self.decoders:
+        if kind == "stream" and message.get("name") in self.chunks:
             self._stream(message.get("name"), message.payloads[0])
         elif kind == "display":
             result = Result(mime_bundle(message.get("mime", []), message.payloads))
@@ -123,7 +130,7 @@ class ExecuteOp(_Checked):
         return None
 
     def _finish(self, message: Message) -> Execution:
-        for name in self.decoders:
+        for name in list(self.decoders):
             self._stream(name, b"", final=True)
         ex = self.execution
         ex.stdout = "".join(self.chunks["stdout"])
@@ -158,7 +165,7 @@ class ExecuteOp(_Checked):
 
     def on_failure(self, exc: BaseException) -> BaseException:
         if isinstance(exc, errors.Error):
-            for name in self.decoders:
+            for name in list(self.decoders):
                 self._stream(name, b"", final=True)
             self.execution.stdout = "".join(self.chunks["stdout"])
             self.execution.stderr = "".join(self.chunks["stderr"])

@@ -32,6 +32,13 @@ from ._types import (ENDS_ATTACHMENT, Completion, Event, EvictedEvent, Execution
 #  Requests from this many bytes on are sent without a copy.
 _ZERO_COPY_MIN = 64 * 1024
 
+#  pyzmq's constants are enums whose | and & run Python code: the hot path
+#  uses their int values.
+_SNDMORE = int(zmq.SNDMORE)
+_EVENTS = int(zmq.EVENTS)
+_RCVMORE = int(zmq.RCVMORE)
+_POLLIN = int(zmq.POLLIN)
+
 
 class Client(ClientBase):
     """A connection to a kmq-broker. Thread-safe; see the module docstring.
@@ -45,6 +52,8 @@ class Client(ClientBase):
     def __init__(self, endpoint: Optional[str] = None, *, hello_timeout: float = HELLO_TIMEOUT,
                  client_name: str = CLIENT_NAME, _local: Optional[LocalBroker] = None) -> None:
         super().__init__(endpoint, _local)
+        #  Held as `with self._lock` (a C-level context manager); the
+        #  condition shares it, for wait and notify only
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._leader = False
@@ -55,9 +64,7 @@ class Client(ClientBase):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._poller = zmq.Poller()
-        self._poller.register(self._sock, zmq.POLLIN)
-        self._poller.register(self._wake_r, zmq.POLLIN)
+        self._poll_items = [(self._sock, _POLLIN), (self._wake_r, _POLLIN)]
         try:
             self._hello(hello_timeout, client_name)
         except BaseException:
@@ -102,7 +109,7 @@ class Client(ClientBase):
     def close(self) -> None:
         """Fails every waiting call with ClientClosed, closes the socket and
         stops a local broker. Idempotent."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
@@ -132,7 +139,7 @@ class Client(ClientBase):
             pass                                # already awake, or closed
 
     def _start(self, op: Op) -> Waiter:
-        with self._cond:
+        with self._lock:
             if self._closed:
                 raise errors.ClientClosed("the client is closed")
             waiter = self._conn.start(op, time.monotonic())
@@ -160,14 +167,14 @@ class Client(ClientBase):
                 if done(result):
                     return result
         finally:
-            with self._cond:
+            with self._lock:
                 self._conn.forget(waiter, time.monotonic())
 
     def _wait(self, waiter: Waiter, deadline: Optional[float]) -> Tuple[List[Any], Any]:
         """Waits until waiter has something or deadline (monotonic s)
         passes; returns Waiter.process's (outputs, result)."""
         while True:
-            with self._cond:
+            with self._lock:
                 items = waiter.take()
                 if not items:
                     if deadline is not None and time.monotonic() >= deadline:
@@ -182,13 +189,13 @@ class Client(ClientBase):
             try:
                 self._lead(deadline)
             finally:
-                with self._cond:
+                with self._lock:
                     self._leader = False
                     self._cond.notify_all()
 
     def _lead(self, deadline: Optional[float]) -> None:
         """One round of I/O as the leader: send, heartbeat, poll, route."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             now = time.monotonic()
@@ -197,30 +204,38 @@ class Client(ClientBase):
             timeout = self._conn.timeout(now) if self._conn.busy else 0.1
         if failed:
             return
+        sock = self._sock
         for waiter, frames in outbox + [(None, beat) for beat in beats]:
             if waiter is not None:
                 waiter.sent_at = time.monotonic()
             #  Zero-copy only pays for big payloads: a Frame per part costs
             #  more than copying a few hundred bytes
-            big = sum(len(frame) for frame in frames) >= _ZERO_COPY_MIN
-            self._sock.send_multipart(frames, copy=not big)
+            copy = sum(len(frame) for frame in frames) < _ZERO_COPY_MIN
+            last = len(frames) - 1
+            for index, frame in enumerate(frames):
+                sock.send(frame, _SNDMORE if index < last else 0, copy=copy)
         if deadline is not None:
             timeout = min(timeout, max(0.0, deadline - time.monotonic()))
-        ready = dict(self._poller.poll(int(timeout * 1000) + 1))
-        if self._wake_r in ready:
-            try:
-                os.read(self._wake_r, 4096)
-            except BlockingIOError:
-                pass
-        if self._sock not in ready:
+        sock_ready = False
+        for item, _ in zmq.zmq_poll(self._poll_items, int(timeout * 1000) + 1):
+            if item is sock:
+                sock_ready = True
+            else:
+                try:
+                    os.read(self._wake_r, 4096)
+                except BlockingIOError:
+                    pass
+        if not sock_ready:
             return
         received = []
         #  ZMQ_EVENTS says when the queue is empty, where a NOBLOCK recv
         #  would say it with a raised zmq.Again (an exception per wake-up)
-        while (len(received) < 1000
-               and self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN):
-            received.append(self._sock.recv_multipart(copy=True))
-        with self._cond:
+        while len(received) < 1000 and sock.getsockopt(_EVENTS) & _POLLIN:
+            frames = [sock.recv()]
+            while sock.getsockopt(_RCVMORE):
+                frames.append(sock.recv())
+            received.append(frames)
+        with self._lock:
             now = time.monotonic()
             for frames in received:
                 self._conn.receive(frames, now)
@@ -344,7 +359,7 @@ class Attachment:
         self.key = key
         self._buffer: List[Event] = []
         self._ended = False
-        with client._cond:
+        with client._lock:
             self._waiter = client._conn.subscribe(key, _ops.SubscriptionOp({}), time.monotonic())
         try:
             client._call(_ops.AttachOp(key))
@@ -353,7 +368,7 @@ class Attachment:
             raise
 
     def _forget(self) -> None:
-        with self.client._cond:
+        with self.client._lock:
             self.client._conn.forget(self._waiter, time.monotonic())
         self._ended = True
 
