@@ -244,31 +244,39 @@ s_mount_point (const char *controller, char *buf, size_t size)
     return rc;
 }
 
-//  Removes one child dir: SIGKILL to what runs in it, then rmdir.
-//  Returns 0 or -1 (errno; EBUSY while a process lingers).
-static int
-s_remove_dir (const char *dir)
+//  SIGKILL to every process in group dir but ours.
+static void
+s_kill_members (const char *dir)
 {
     char path [CGROUP_PATH_MAX + 32], pids [4096];
     snprintf (path, sizeof path, "%s/cgroup.procs", dir);
     if (cgroup_internal_read (path, pids, sizeof pids) == 0)
         for (char *p = pids; *p; ) {
             long pid = strtol (p, &p, 10);
-            if (pid > 1)
+            if (pid > 1 && pid != (long) getpid ())
                 kill ((pid_t) pid, SIGKILL);
             while (*p == '\n')
                 p++;
             if (pid <= 0)
                 break;
         }
+}
+
+//  Removes one child dir: SIGKILL to what runs in it, then rmdir.
+//  Returns 0 or -1 (errno; EBUSY while a process lingers).
+static int
+s_remove_dir (const char *dir)
+{
+    s_kill_members (dir);
     if (rmdir (dir) == 0 || errno == ENOENT)
         return 0;
     return -1;
 }
 
-//  Removes the children of dir (each s_remove_dir), then dir itself.
+//  Removes the children of dir (each s_remove_dir), then dir itself, and
+//  what runs in it (v1: the zygote lives in the parent, cgroup.h).
 //  A SIGKILLed task leaves its group only once the kernel has run its
-//  exit, so a busy child is retried every 5 ms for up to a second: the
+//  exit, so a busy group is retried every 5 ms for up to a second: the
 //  callers (host exit, stale-host cleanup) have no later tick to retry
 //  from. Returns the children removed.
 static size_t
@@ -291,11 +299,10 @@ s_remove_tree (const char *dir)
                     busy = true;
             }
         closedir (handle);
-        if (!busy)
+        if (!busy && s_remove_dir (dir) == 0)
             break;
         usleep (5000);
     }
-    rmdir (dir);
     return removed;
 }
 
@@ -646,6 +653,59 @@ fail:
 }
 
 int
+cgroup_host_spares (cgroup_host_t *self, size_t count, const cgroup_limits_t *limits,
+                    char *why, size_t why_size)
+{
+    assert (self && limits && why);
+    if (self->mode != CGROUP_V1)
+        return 0;
+    int made = 0;
+    for (size_t k = 0; k < count; k++) {
+        char name [32], fresh [32];
+        snprintf (name, sizeof name, "spare-%zu", k);
+        snprintf (fresh, sizeof fresh, "new-spare-%zu", k);
+        bool whole = true;
+        for (size_t h = 0; h < self->count && whole; h++) {
+            char dir [CGROUP_PATH_MAX + 80];
+            snprintf (dir, sizeof dir, "%s/%s", self->hier [h].base, name);
+            whole = access (dir, F_OK) == 0;
+        }
+        if (whole)
+            continue;
+        //  Half there (an adoption that failed midway): made again whole
+        cgroup_host_remove (self, name);
+        char *list = cgroup_host_add (self, fresh, limits, why, why_size);
+        if (!list)
+            return -1;
+        free (list);
+        for (size_t h = 0; h < self->count; h++) {
+            char from [CGROUP_PATH_MAX + 80], to [CGROUP_PATH_MAX + 80];
+            snprintf (from, sizeof from, "%s/%s", self->hier [h].base, fresh);
+            snprintf (to, sizeof to, "%s/%s", self->hier [h].base, name);
+            if (rename (from, to)) {
+                snprintf (why, why_size, "rename %s to %s: %s", from, to, strerror (errno));
+                cgroup_host_remove (self, fresh);
+                cgroup_host_remove (self, name);
+                return -1;
+            }
+        }
+        made++;
+    }
+    return made;
+}
+
+char *
+cgroup_host_parent_list (cgroup_host_t *self)
+{
+    assert (self);
+    char list [S_HIERARCHIES * (CGROUP_PATH_MAX + 1)] = "";
+    for (size_t h = 0; h < self->count; h++)
+        snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s",
+                  h? ":": "", self->hier [h].base);
+    return mem_strdup (list);
+}
+
+int
 cgroup_host_remove (cgroup_host_t *self, const char *name)
 {
     assert (self && name);
@@ -729,6 +789,81 @@ cgroup_attach (const char *list, pid_t pid, char *why, size_t why_size)
         return -1;
     }
     return s_each (list, s_attach_one, &attach);
+}
+
+typedef struct {
+    const char *spare;
+    char *why;
+    size_t why_size;
+} s_spare_t;
+
+static int
+s_enter_one (const char *dir, void *arg)
+{
+    s_spare_t *enter = (s_spare_t *) arg;
+    char group [CGROUP_PATH_MAX + 120];
+    snprintf (group, sizeof group, "%s%s%s", dir, enter->spare? "/": "",
+              enter->spare? enter->spare: "");
+    char path [CGROUP_PATH_MAX + 130];
+    snprintf (path, sizeof path, "%s/tasks", group);
+    //  v2 has no tasks file: cgroup.procs (the whole process; the slow kind)
+    return s_set (group, access (path, F_OK) == 0? "tasks": "cgroup.procs", "0",
+                  enter->why, enter->why_size);
+}
+
+int
+cgroup_enter_self (const char *list, const char *spare, char *why, size_t why_size)
+{
+    assert (list && why);
+    s_spare_t enter = { spare, why, why_size };
+    return s_each (list, s_enter_one, &enter);
+}
+
+static int
+s_adopt_one (const char *dir, void *arg)
+{
+    s_spare_t *adopt = (s_spare_t *) arg;
+    char from [CGROUP_PATH_MAX + 120];
+    const char *slash = strrchr (dir, '/');
+    if (!slash || slash == dir) {
+        snprintf (adopt->why, adopt->why_size, "group %s has no parent", dir);
+        return -1;
+    }
+    snprintf (from, sizeof from, "%.*s/%s", (int) (slash - dir), dir, adopt->spare);
+    if (rmdir (dir) && errno != ENOENT) {
+        snprintf (adopt->why, adopt->why_size, "rmdir %s: %s", dir, strerror (errno));
+        return -1;
+    }
+    if (rename (from, dir)) {
+        int saved = errno;
+        snprintf (adopt->why, adopt->why_size, "rename %s to %s: %s", from, dir,
+                  strerror (saved));
+        return -1;
+    }
+    return 0;
+}
+
+bool
+cgroup_spare_free (const char *list, const char *spare)
+{
+    assert (list && spare);
+    char path [CGROUP_PATH_MAX + 120], pids [16];
+    snprintf (path, sizeof path, "%.*s/%s/cgroup.procs", (int) strcspn (list, ":"), list,
+              spare);
+    return cgroup_internal_read (path, pids, sizeof pids) == 0 && pids [0] == 0;
+}
+
+int
+cgroup_adopt_spare (const char *list, const char *spare, char *why, size_t why_size)
+{
+    assert (list && spare && why);
+    if (!cgroup_internal_name_valid (spare)) {
+        snprintf (why, why_size, "spare group name '%.64s' is not 1-64 of [A-Za-z0-9-]",
+                  spare);
+        return -1;
+    }
+    s_spare_t adopt = { spare, why, why_size };
+    return s_each (list, s_adopt_one, &adopt);
 }
 
 typedef struct {

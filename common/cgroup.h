@@ -95,6 +95,26 @@ int cgroup_host_limit (cgroup_host_t *self, uint64_t memory_bytes, char *why,
 char *cgroup_host_add (cgroup_host_t *self, const char *name,
                        const cgroup_limits_t *limits, char *why, size_t why_size);
 
+//  Spare groups, for the zygote's pool (cgroup v1 only): moving another
+//  process into a v1 group takes the cgroup threadgroup lock for writing,
+//  which waits out an RCU grace period (5-16 ms measured here), while a
+//  single-threaded process moving itself ("0" into tasks) does not. So
+//  the zygote forks each pool child from inside a spare group (entering
+//  and leaving it itself, cgroup_enter_self), and the child's monitor
+//  renames that group to its kernel's (cgroup_adopt_spare): no move on a
+//  session's start. Spares are children named "spare-N" made whole (made
+//  and configured as "new-spare-N", then renamed) so that one seen is
+//  ready. Makes the missing ones of spare-0 .. spare-(count-1). Returns
+//  how many it made, or -1 with why (v2: 0, nothing made).
+#define CGROUP_SPARES_EXTRA 2   //  spares beyond the pool's size (a fork on
+                                //  demand, a hand-over that failed)
+int cgroup_host_spares (cgroup_host_t *self, size_t count, const cgroup_limits_t *limits,
+                        char *why, size_t why_size);
+
+//  The parent's group list ("<base>:<base>:..."), for the zygote; owned
+//  by the caller.
+char *cgroup_host_parent_list (cgroup_host_t *self);
+
 //  Removes child name: SIGKILLs what still runs in it, then rmdir in each
 //  hierarchy. Returns 0, or -1 with errno EBUSY when a process still
 //  lingers (call again later), or another errno.
@@ -115,6 +135,23 @@ int cgroup_host_dir (cgroup_host_t *self, const char *name, const char *controll
 //  Moves pid (a whole process) into every group of list. Returns 0, or -1
 //  with why ("write .../cgroup.procs: No such file or directory").
 int cgroup_attach (const char *list, pid_t pid, char *why, size_t why_size);
+
+//  The calling thread (the whole process when single-threaded) moves
+//  itself into every group of list (v1 "tasks": no grace period to wait
+//  out). With spare (a child name, or NULL) the groups are list's
+//  children of that name. Returns 0, or -1 with why.
+int cgroup_enter_self (const char *list, const char *spare, char *why, size_t why_size);
+
+//  True when child spare of list's first group exists and holds no
+//  process: free for the next pool executor (the host makes spares whole,
+//  so the first hierarchy speaks for all).
+bool cgroup_spare_free (const char *list, const char *spare);
+
+//  The kernel's side of a spare: its executor already runs in child
+//  spare of list's parents; each group of list (the kernel's, empty) is
+//  removed and the spare renamed to it. Returns 0, or -1 with why (the
+//  caller then moves the executor with cgroup_attach).
+int cgroup_adopt_spare (const char *list, const char *spare, char *why, size_t why_size);
 
 //  After the executor's death: true when the memory controller's OOM
 //  killer ended a process of the group (v1 memory.oom_control oom_kill,

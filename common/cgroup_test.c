@@ -99,6 +99,48 @@ cgroup_test (bool verbose)
     SELFTEST_CHECK (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
     SELFTEST_CHECK (access (dir, F_OK) == -1);
     free (list);
+
+    //  Spares (v1): made whole, entered by a process of its own accord (as
+    //  the zygote does around a fork), then renamed to a kernel's group
+    if (cgroup_host_mode (host) == CGROUP_V1) {
+        SELFTEST_CHECK (cgroup_host_spares (host, 2, &limits, why, sizeof why) == 2);
+        SELFTEST_CHECK (cgroup_host_spares (host, 2, &limits, why, sizeof why) == 0);
+        char *parents = cgroup_host_parent_list (host);
+        SELFTEST_CHECK (cgroup_spare_free (parents, "spare-1"));
+        SELFTEST_CHECK (!cgroup_spare_free (parents, "spare-9"));
+        int ready [2];
+        SELFTEST_CHECK (pipe (ready) == 0);
+        child = fork ();
+        if (child == 0) {
+            int rc = cgroup_enter_self (parents, "spare-1", why, sizeof why);
+            if (write (ready [1], &rc, sizeof rc) != sizeof rc)
+                _exit (1);
+            pause ();
+            _exit (0);
+        }
+        int entered = -1;
+        SELFTEST_CHECK (read (ready [0], &entered, sizeof entered) == sizeof entered);
+        SELFTEST_CHECK (entered == 0 && !cgroup_spare_free (parents, "spare-1"));
+        close (ready [0]);
+        close (ready [1]);
+        list = cgroup_host_add (host, "k-spare", &limits, why, sizeof why);
+        SELFTEST_CHECK (list);
+        SELFTEST_CHECK (cgroup_adopt_spare (list, "../x", why, sizeof why) == -1);
+        SELFTEST_CHECK (cgroup_adopt_spare (list, "spare-1", why, sizeof why) == 0);
+        SELFTEST_CHECK (cgroup_host_dir (host, "k-spare", "memory", dir, sizeof dir) == 0);
+        snprintf (path, sizeof path, "%s/cgroup.procs", dir);
+        SELFTEST_CHECK (cgroup_internal_read (path, procs, sizeof procs) == 0);
+        SELFTEST_CHECK (atoi (procs) == child);
+        snprintf (path, sizeof path, "%s/memory.limit_in_bytes", dir);
+        SELFTEST_CHECK (cgroup_internal_number (path, &value) == 0 && value == 64 * S_MIB);
+        //  The renamed spare is made again
+        SELFTEST_CHECK (cgroup_host_spares (host, 2, &limits, why, sizeof why) == 1);
+        while (cgroup_host_remove (host, "k-spare") && errno == EBUSY)
+            waitpid (child, &status, WNOHANG);
+        waitpid (child, &status, 0);
+        free (list);
+        free (parents);
+    }
     cgroup_host_destroy (&host);
     cgroup_host_destroy (&host);
 }

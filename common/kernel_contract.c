@@ -109,6 +109,11 @@ const kernel_contract_row_t kernel_contract_rows [] = {
     { "pool", 0, KERNEL_CONTRACT_UINT, S_OFF (pool_size), "0",
       0, 64, S_ZYGOTE, 0, false, NULL, "N",
       "executors the zygote keeps forked ahead of demand (0 = fork on demand)" },
+    { "cgroup-spares", 0, KERNEL_CONTRACT_STRING, S_OFF (cgroup_spares), NULL, 0, 0,
+      S_ZYGOTE, 0, false, s_check_absolute, "LIST",
+      "the kernel host's parent groups, one directory per hierarchy, ':'-separated: "
+      "the zygote forks each pool executor inside a ready spare-N child of them, "
+      "which the executor's kernel then renames to its own group" },
     { "memory-limit", 0, KERNEL_CONTRACT_SIZE, S_OFF (memory_limit), "2G",
       S_ANY, S_BOTH, 0, true, NULL, "BYTES",
       "address-space bytes per executor (0 = unlimited)" },

@@ -57,6 +57,7 @@ typedef struct {
     const char *host;               //  --host: the kernel host that started it
     const char *state_dir;          //  --state-dir: where snapshots are kept
     const char *cgroup;             //  --cgroup: the executor's groups (cgroup.h)
+    const char *cgroup_spares;      //  --cgroup-spares: the zygote's (cgroup.h)
     uint64_t heartbeat_ivl_ms;
     uint64_t heartbeat_liveness;
     uint64_t request_timeout_ms;    //  0 = none

@@ -124,6 +124,7 @@ s_zygote_settings (kernel_settings_t *settings)
     kernel_contract_defaults (settings);
     settings->zygote = session.zygote;
     settings->pool_size = 2;
+    settings->cgroup_spares = "/sys/fs/cgroup/memory/kmq/h1.1.2:/sys/fs/cgroup/pids/kmq/h1.1.2";
     for (size_t i = 0; i < kernel_contract_row_count; i++)
         if (S_ROW (i)->sandbox) {
             SELFTEST_CHECK (S_ROW (i)->dflt);       //  a number

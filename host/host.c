@@ -485,6 +485,7 @@ host_new (config_t *cfg, bool *already)
     }
     if (cfg->zygote) {
         self->zygote = zygote_proc_new (cfg, cfg->runtime_dir);
+        zygote_proc_set_spares (self->zygote, host_kernels_spares (self->kernels));
         zygote_proc_start (self->zygote, zclock_mono ());
     }
     int64_t now = zclock_mono ();

@@ -29,7 +29,33 @@ struct _host_kernels_t {
     kernel_standby_t *standby;      //  kernels started ahead; NULL once ending
     cgroup_host_t *cgroups;         //  borrowed; NULL: no groups
     zlistx_t *busy_groups;          //  names of groups still to remove
+    size_t spares;                  //  spare groups kept for the zygote's pool
+    int64_t spares_at;              //  when to make the missing ones; 0: none due
 };
+
+//  After a start, its spare group is made again this much later: off the
+//  start's path, as the zygote's refill (kernel/zygote.c)
+#define S_SPARES_DELAY_MS 50
+
+static cgroup_limits_t
+s_limits (host_kernels_t *self)
+{
+    cgroup_limits_t limits = { self->cfg->memory_limit, self->cfg->max_threads,
+                               self->cfg->cpu_quota };
+    return limits;
+}
+
+//  Makes the spare groups that are missing (cgroup.h).
+static void
+s_make_spares (host_kernels_t *self)
+{
+    self->spares_at = 0;
+    cgroup_limits_t limits = s_limits (self);
+    char why [320];
+    if (cgroup_host_spares (self->cgroups, self->spares, &limits, why, sizeof why) == -1)
+        zsys_warning ("cgroup: spare groups for the zygote's pool: %s (its executors "
+                      "are moved into their groups instead: slower starts)", why);
+}
 
 static void
 s_kernel_destructor (void **item)
@@ -53,6 +79,17 @@ host_kernels_new (config_t *cfg, const char *work_root, cgroup_host_t *cgroups)
     zlistx_set_destructor (self->kernels, s_kernel_destructor);
     self->standby = kernel_standby_new (cfg->kernel_path, work_root, cfg->standby_kernels);
     return self;
+}
+
+char *
+host_kernels_spares (host_kernels_t *self)
+{
+    assert (self);
+    if (!self->cgroups || cgroup_host_mode (self->cgroups) != CGROUP_V1)
+        return NULL;
+    self->spares = self->cfg->pool_size + CGROUP_SPARES_EXTRA;
+    s_make_spares (self);
+    return cgroup_host_parent_list (self->cgroups);
 }
 
 void
@@ -115,8 +152,7 @@ host_kernels_start (host_kernels_t *self, const char *session, const char *kerne
     kernel_proc_settings (self->cfg, &settings);
     char *groups = NULL;
     if (self->cgroups) {
-        cgroup_limits_t limits = { self->cfg->memory_limit, self->cfg->max_threads,
-                                   self->cfg->cpu_quota };
+        cgroup_limits_t limits = s_limits (self);
         char reason [256];
         groups = cgroup_host_add (self->cgroups, kernel_id, &limits, reason, sizeof reason);
         if (!groups) {
@@ -148,6 +184,8 @@ host_kernels_start (host_kernels_t *self, const char *session, const char *kerne
                   self->cfg->kernel_path, strerror (error));
         return -1;
     }
+    if (self->spares && !self->spares_at)
+        self->spares_at = zclock_mono () + S_SPARES_DELAY_MS;
     s_kernel_t *kernel = (s_kernel_t *) zmalloc (sizeof (s_kernel_t));
     snprintf (kernel->session, sizeof kernel->session, "%s", session);
     snprintf (kernel->kernel_id, sizeof kernel->kernel_id, "%s", kernel_id);
@@ -248,6 +286,13 @@ host_kernels_tick (host_kernels_t *self, int64_t now)
 {
     assert (self);
     int64_t next = self->standby? kernel_standby_tick (self->standby, now): -1;
+    if (self->spares_at) {
+        if (now >= self->spares_at)
+            s_make_spares (self);
+        else
+        if (next < 0 || self->spares_at - now < next)
+            next = self->spares_at - now;
+    }
     if (zlistx_size (self->busy_groups)) {
         s_remove_busy_groups (self);
         if (zlistx_size (self->busy_groups) && (next < 0 || next > 100))

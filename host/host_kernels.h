@@ -34,6 +34,12 @@ typedef struct {
 //  (copied), in groups of cgroups (borrowed; NULL: no groups). Never NULL.
 host_kernels_t *host_kernels_new (config_t *cfg, const char *work_root,
                                   cgroup_host_t *cgroups);
+
+//  With cgroup v1 and a zygote: makes the spare groups its pool
+//  executors are forked in (cgroup.h), keeps them made after each start,
+//  and returns the parent group list the zygote takes as --cgroup-spares
+//  (the caller's); NULL without (no cgroups, or v2).
+char *host_kernels_spares (host_kernels_t *self);
 //  Forgets the table; kills nothing (call host_kernels_stop_all first).
 //  No-op on NULL.
 void host_kernels_destroy (host_kernels_t **self_p);

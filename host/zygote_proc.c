@@ -14,6 +14,7 @@
 struct _zygote_proc_t {
     config_t *cfg;                  //  borrowed
     char *socket;                   //  <runtime_dir>/zygote.sock
+    char *cgroup_spares;            //  --cgroup-spares; NULL: none
     pid_t pid;                      //  0 when none runs
     uint64_t restarts;              //  starts after the first
     bool started_once;
@@ -41,6 +42,7 @@ zygote_proc_destroy (zygote_proc_t **self_p)
     if (!self)
         return;
     zstr_free (&self->socket);
+    free (self->cgroup_spares);
     free (self);
     *self_p = NULL;
 }
@@ -55,6 +57,14 @@ s_schedule_restart (zygote_proc_t *self, int64_t now)
     self->restart_at = at;
 }
 
+void
+zygote_proc_set_spares (zygote_proc_t *self, char *list)
+{
+    assert (self);
+    free (self->cgroup_spares);
+    self->cgroup_spares = list;
+}
+
 int
 zygote_proc_start (zygote_proc_t *self, int64_t now)
 {
@@ -65,6 +75,7 @@ zygote_proc_start (zygote_proc_t *self, int64_t now)
     kernel_settings_t settings;
     kernel_proc_settings (cfg, &settings);
     settings.zygote = self->socket;         //  and no session: the zygote
+    settings.cgroup_spares = self->cgroup_spares;
 
     bool restart = self->started_once;
     self->started_once = true;

@@ -29,6 +29,10 @@ typedef struct _zygote_proc_t zygote_proc_t;
 //  is <runtime_dir>/zygote.sock. Never NULL.
 zygote_proc_t *zygote_proc_new (config_t *config, const char *runtime_dir);
 
+//  The parent groups whose spare-N children the zygote forks its pool
+//  in (host_kernels_spares; taken, NULL for none): from its next start.
+void zygote_proc_set_spares (zygote_proc_t *self, char *list);
+
 //  Destroys the tracker; does not touch the process (release and stop it
 //  first). No-op on NULL.
 void zygote_proc_destroy (zygote_proc_t **self_p);

@@ -49,6 +49,8 @@ typedef struct {
                                 //  (or the zygote could not make one)
     int super_fd;               //  the zygote connection (poll POLLIN: the
                                 //  executor ended); -1 when forked here
+    char spare [32];            //  the spare group (cgroup.h) the zygote
+                                //  forked it in; "" when none
 } executor_handle_t;
 
 //  Forks the executor into its sandbox (sandbox_fork). In the parent returns 0 and fills *handle (all fds

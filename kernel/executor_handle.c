@@ -149,6 +149,7 @@ executor_spawn (const executor_config_t *config, executor_handle_t *handle)
     handle->pid = pid;
     handle->pidfd = -1;
     handle->super_fd = -1;
+    handle->spare [0] = 0;
     return 0;
 
 fail:
@@ -189,7 +190,8 @@ s_connect (const char *path, char *why, size_t why_size)
 //  Waits for the zygote's reply. Returns the executor's pid (and its pidfd
 //  in *pidfd, or -1), or -1 with why filled.
 static pid_t
-s_await_reply (int fd, int *pidfd, char *why, size_t why_size)
+s_await_reply (int fd, int *pidfd, char *spare, size_t spare_size, char *why,
+               size_t why_size)
 {
     *pidfd = -1;
     int64_t give_up = s_now_ms () + S_REPLY_WAIT_MS;
@@ -235,6 +237,8 @@ s_await_reply (int fd, int *pidfd, char *why, size_t why_size)
                 snprintf (why, why_size, "its reply has no valid pid");
             else
                 pid = (pid_t) value;
+            const char *group = proto_msg_str (reply, "cgroup");
+            snprintf (spare, spare_size, "%s", group? group: "");
         }
         proto_msg_destroy (&reply);
         if (pid > 0 && count == 1) {
@@ -284,7 +288,8 @@ executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
         goto fail;
     }
     s_channels_close (&channels, 1);    //  the executor's ends are the zygote's now
-    pid_t pid = s_await_reply (fd, &pidfd, why, why_size);
+    pid_t pid = s_await_reply (fd, &pidfd, handle->spare, sizeof handle->spare, why,
+                               why_size);
     if (pid == -1)
         goto fail;
     if (s_channels_keep (&channels, handle)) {

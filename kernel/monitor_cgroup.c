@@ -39,6 +39,18 @@ monitor_cgroup_place (monitor_t *self)
     }
 #endif
     char why [320];
+    //  Forked by the zygote inside a spare group: renamed to ours, no move
+    //  (cgroup.h: a move waits out an RCU grace period, 5-16 ms)
+    if (*self->exec.spare) {
+        if (cgroup_adopt_spare (list, self->exec.spare, why, sizeof why) == 0) {
+            self->cgroup_placed = true;
+            monitor_debug (self, "%s: executor %d's group %s renamed to %s", self->name,
+                           (int) self->exec.pid, self->exec.spare, list);
+            return;
+        }
+        zsys_warning ("%s: cgroup: adopting spare group %s: %s; moving the executor "
+                      "instead", self->name, self->exec.spare, why);
+    }
     if (cgroup_attach (list, self->exec.pid, why, sizeof why)) {
         snprintf (self->cgroup_note, sizeof self->cgroup_note, "placing executor %d: %s",
                   (int) self->exec.pid, why);

@@ -14,6 +14,7 @@
     child handed its session at once.
 */
 #include "zygote.h"
+#include "cgroup.h"
 #include "executor_internal.h"
 #include "fd_message.h"
 #include "proto.h"
@@ -66,6 +67,7 @@ typedef struct {
 typedef struct {
     pid_t pid;
     int sock;                   //  our end of its hand-over socketpair
+    int spare;                  //  in group spare-N (cgroup.h); -1: none
 } s_pool_child_t;
 
 typedef struct {
@@ -81,6 +83,7 @@ typedef struct {
     int64_t next_refill;
     s_conn_t *conns;
     size_t conn_count;
+    const char *spares;         //  config->cgroup_spares, once we are home
     bool stop;
 } s_zygote_t;
 
@@ -131,12 +134,35 @@ s_single_threaded (void)
     return count == 1;
 }
 
+//  A spare group the host has ready and nobody holds: no pool child,
+//  and no executor handed over whose monitor has not yet renamed it.
+//  Returns N of spare-N, or -1.
+static int
+s_free_spare (s_zygote_t *self)
+{
+    if (!self->spares)
+        return -1;
+    for (int k = 0; k < (int) (self->pool_size + CGROUP_SPARES_EXTRA); k++) {
+        bool held = false;
+        for (size_t i = 0; i < self->pool_count && !held; i++)
+            held = self->pool [i].spare == k;
+        char group [32];
+        snprintf (group, sizeof group, "spare-%d", k);
+        if (!held && cgroup_spare_free (self->spares, group))
+            return k;
+    }
+    return -1;
+}
+
 //  Forks a child that sets itself up as an executor and waits for its
 //  hand-over. Returns its pid and our end of its socketpair in *sock, or
-//  -1 with why filled.
+//  -1 with why filled. *spare gets the spare group it was forked in (the
+//  zygote steps into the group for the fork, and back: a move of our own
+//  costs no grace period, cgroup.h), or -1.
 static pid_t
-s_fork_child (s_zygote_t *self, int *sock, char *why, size_t why_size)
+s_fork_child (s_zygote_t *self, int *sock, int *spare, char *why, size_t why_size)
 {
+    *spare = -1;
     if (!s_single_threaded ()) {
         snprintf (why, why_size, "the zygote has more than one thread "
                   "(/proc/self/task); refusing to fork (a bug: restart it)");
@@ -147,6 +173,16 @@ s_fork_child (s_zygote_t *self, int *sock, char *why, size_t why_size)
         snprintf (why, why_size, "socketpair: %s", strerror (errno));
         return -1;
     }
+    char group [32] = "", cgroup_why [320];
+    int k = s_free_spare (self);
+    if (k >= 0) {
+        snprintf (group, sizeof group, "spare-%d", k);
+        if (cgroup_enter_self (self->spares, group, cgroup_why, sizeof cgroup_why)) {
+            s_log ('W', "cgroup: %s (this executor's monitor moves it instead)",
+                   cgroup_why);
+            k = -1;
+        }
+    }
     pid_t zygote = getpid ();
     sandbox_report_t report;
     executor_python_before_fork ();
@@ -156,6 +192,12 @@ s_fork_child (s_zygote_t *self, int *sock, char *why, size_t why_size)
                              pair [1], self->python_signals, &report);
     int saved = errno;
     executor_python_after_fork (false);
+    if (*group && cgroup_enter_self (self->spares, NULL, cgroup_why, sizeof cgroup_why)) {
+        //  Stuck in a spare, our later children would share it: no more
+        s_log ('E', "cgroup: back to the host's group: %s; no more spare groups",
+               cgroup_why);
+        self->spares = NULL;
+    }
     close (pair [1]);
     if (pid == -1) {
         close (pair [0]);
@@ -163,6 +205,7 @@ s_fork_child (s_zygote_t *self, int *sock, char *why, size_t why_size)
         return -1;
     }
     *sock = pair [0];
+    *spare = k;
     return pid;
 }
 
@@ -171,15 +214,15 @@ s_pool_refill (s_zygote_t *self)
 {
     while (self->pool_count < self->pool_size && s_now_ms () >= self->next_refill) {
         char why [768];
-        int sock;
-        pid_t pid = s_fork_child (self, &sock, why, sizeof why);
+        int sock, spare;
+        pid_t pid = s_fork_child (self, &sock, &spare, why, sizeof why);
         if (pid == -1) {
             s_log ('E', "cannot fork a pool executor: %s; retrying in %d ms",
                    why, S_REFILL_BACKOFF_MS);
             self->next_refill = s_now_ms () + S_REFILL_BACKOFF_MS;
             return;
         }
-        self->pool [self->pool_count++] = (s_pool_child_t) { pid, sock };
+        self->pool [self->pool_count++] = (s_pool_child_t) { pid, sock, spare };
         if (self->config->verbose)
             s_log ('D', "pool executor %d forked (%zu of %zu)", (int) pid,
                    self->pool_count, self->pool_size);
@@ -234,7 +277,7 @@ s_handover (s_zygote_t *self, s_conn_t *conn, const char *notice, const int *fds
     while (true) {
         if (!pooled) {
             char why [768];
-            child.pid = s_fork_child (self, &child.sock, why, sizeof why);
+            child.pid = s_fork_child (self, &child.sock, &child.spare, why, sizeof why);
             if (child.pid == -1) {
                 s_reply_error (conn, "the zygote could not fork an executor: %s", why);
                 return -1;
@@ -277,6 +320,11 @@ s_handover (s_zygote_t *self, s_conn_t *conn, const char *notice, const int *fds
     conn->state = S_SUPERVISING;
     proto_builder_t *builder = proto_reply_ok_begin (conn->id, conn->session);
     proto_builder_uint (builder, "pid", (uint64_t) child.pid);
+    if (child.spare >= 0) {
+        char group [32];
+        snprintf (group, sizeof group, "spare-%d", child.spare);
+        proto_builder_str (builder, "cgroup", group);
+    }
     zmsg_t *reply = proto_builder_finish (&builder);
     if (fd_message_send (conn->fd, &reply, &pidfd, 1))
         s_log ('W', "executor %d: reply to its monitor: %s (the executor goes "
@@ -473,6 +521,26 @@ s_listen (s_zygote_t *self)
     return 0;
 }
 
+//  With spare groups: the zygote lives in the host's parent group (v1
+//  lets a parent hold processes), where it steps back after each fork.
+static void
+s_spares_home (s_zygote_t *self)
+{
+    const char *list = self->config->cgroup_spares;
+    if (!list || !*list)
+        return;
+    //  Test builds (kmq-kernel-testsw): with the cgroup layer switched off
+    //  no group may hold an executor (tests/it_cgroup.sh), a spare included
+    if (self->config->executor.sandbox.skip & SANDBOX_L_CGROUP)
+        return;
+    char why [320];
+    if (cgroup_enter_self (list, NULL, why, sizeof why))
+        s_log ('W', "cgroup: joining the host's group: %s; pool executors are moved "
+               "by their monitors instead (slower starts)", why);
+    else
+        self->spares = list;
+}
+
 static int
 s_start (s_zygote_t *self)
 {
@@ -516,6 +584,7 @@ s_start (s_zygote_t *self)
     }
     if (s_listen (self))
         return -1;
+    s_spares_home (self);
     s_log ('I', "ready on %s in %lld ms (pool of %zu; sandbox %s)",
            self->config->socket_path, (long long) (s_now_ms () - started),
            self->pool_size, self->fingerprint);

@@ -29,6 +29,9 @@ typedef struct {
     executor_config_t executor; //  sandbox, max_payload and fingerprint of
                                 //  every executor; session and state_lost
                                 //  come with each spawn
+    const char *cgroup_spares;  //  the host's parent groups (a cgroup.h group
+                                //  list) whose spare-N children pool
+                                //  executors are forked into; NULL: none
     bool verbose;
     unsigned test_faults;       //  TEST_FAULT_* (test_faults.h); 0 in production
 } zygote_config_t;

@@ -128,6 +128,26 @@ if [ -n "$CGROUPS" ]; then
     pids_dir=$(group_dir "$epid" pids)
     expect_eq "pids.max is max_threads" 64 "$(cat "$pids_dir/pids.max")"
 
+    # Pool executors wait inside spare groups that already hold the session's
+    # limits (forked there by the zygote; a kernel renames its spare to its
+    # own group instead of moving the executor, which costs a grace period)
+    zyg=$(zygote_pid)
+    spare_children() {
+        local child d
+        for child in $(pgrep -P "$zyg"); do
+            d=$(group_dir "$child" memory)
+            case "$d" in */spare-*) echo "$child:$d" ;; esac
+        done
+    }
+    wait_until 100 '[ -n "$(spare_children)" ]'
+    pooled=$(spare_children | head -1)
+    check "the zygote's pool executor waits in a spare group (${pooled:-none})" test -n "$pooled"
+    [ -n "$pooled" ] && expect_eq "the spare group holds memory_limit" $((256 * MIB)) \
+        "$(cat "${pooled#*:}/memory.limit_in_bytes")"
+    check "the session's executor is in its kernel's group ($(basename "$mem")), not a spare" \
+        $PY -c 'import re, sys; sys.exit(0 if re.match(r"k[0-9]+-[0-9a-f]+$", sys.argv[1]) else 1)' \
+        "$(basename "$mem")"
+
     # Threads past pids.max are refused; the session lives on
     run_kmq exec -s a $'import threading\nev = threading.Event()\nn = 0\ntry:\n    while n < 10000:\n        threading.Thread(target=ev.wait).start()\n        n += 1\nexcept RuntimeError as e:\n    print("refused", e)\nev.set()\nprint(n < 64)'
     expect_contains "a thread bomb is refused" "refused can't start new thread" "$OUT"
