@@ -764,16 +764,18 @@ s_each (const char *list, int (*fn) (const char *dir, void *arg), void *arg)
     return 0;
 }
 
+//  What one s_each step over a group list needs.
 typedef struct {
-    pid_t pid;
+    pid_t pid;                  //  attach: who moves in
+    const char *spare;          //  enter, adopt: a child name, or NULL
     char *why;
     size_t why_size;
-} s_attach_t;
+} s_step_t;
 
 static int
 s_attach_one (const char *dir, void *arg)
 {
-    s_attach_t *attach = (s_attach_t *) arg;
+    s_step_t *attach = (s_step_t *) arg;
     char pid [24];
     snprintf (pid, sizeof pid, "%d", (int) attach->pid);
     return s_set (dir, "cgroup.procs", pid, attach->why, attach->why_size);
@@ -783,7 +785,7 @@ int
 cgroup_attach (const char *list, pid_t pid, char *why, size_t why_size)
 {
     assert (list && why);
-    s_attach_t attach = { pid, why, why_size };
+    s_step_t attach = { pid, NULL, why, why_size };
     if (!*list) {
         snprintf (why, why_size, "empty group list");
         return -1;
@@ -791,16 +793,10 @@ cgroup_attach (const char *list, pid_t pid, char *why, size_t why_size)
     return s_each (list, s_attach_one, &attach);
 }
 
-typedef struct {
-    const char *spare;
-    char *why;
-    size_t why_size;
-} s_spare_t;
-
 static int
 s_enter_one (const char *dir, void *arg)
 {
-    s_spare_t *enter = (s_spare_t *) arg;
+    s_step_t *enter = (s_step_t *) arg;
     char group [CGROUP_PATH_MAX + 120];
     snprintf (group, sizeof group, "%s%s%s", dir, enter->spare? "/": "",
               enter->spare? enter->spare: "");
@@ -815,14 +811,14 @@ int
 cgroup_enter_self (const char *list, const char *spare, char *why, size_t why_size)
 {
     assert (list && why);
-    s_spare_t enter = { spare, why, why_size };
+    s_step_t enter = { 0, spare, why, why_size };
     return s_each (list, s_enter_one, &enter);
 }
 
 static int
 s_adopt_one (const char *dir, void *arg)
 {
-    s_spare_t *adopt = (s_spare_t *) arg;
+    s_step_t *adopt = (s_step_t *) arg;
     char from [CGROUP_PATH_MAX + 120];
     const char *slash = strrchr (dir, '/');
     if (!slash || slash == dir) {
@@ -862,7 +858,7 @@ cgroup_adopt_spare (const char *list, const char *spare, char *why, size_t why_s
                   spare);
         return -1;
     }
-    s_spare_t adopt = { spare, why, why_size };
+    s_step_t adopt = { 0, spare, why, why_size };
     return s_each (list, s_adopt_one, &adopt);
 }
 
