@@ -33,16 +33,22 @@ broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
     zmsg_pushmem (msg, zframe_data (client), zframe_size (client));
     if (zmsg_send (&msg, self->frontend) == 0)
         return 0;
-    //  ROUTER_MANDATORY and a send timeout of 0: never blocks
     int error = zmq_errno ();
     zmsg_destroy (&msg);
+    broker_send_failed (self, client, error);
+    errno = error;
+    return -1;
+}
+
+void
+broker_send_failed (broker_t *self, zframe_t *client, int error)
+{
+    //  ROUTER_MANDATORY and a send timeout of 0: never blocks
     if (error == EHOSTUNREACH)
         broker_client_gone (self, client);
     else
         broker_debug (self, "client %s: its queue is full; a message is dropped",
                       clients_label (self->clients, client));
-    errno = error;
-    return -1;
 }
 
 //  An error reply (cause may be NULL).
@@ -439,8 +445,8 @@ s_too_large (broker_t *self, zframe_t *client, proto_msg_t *req)
     return false;
 }
 
-static void
-s_frontend_message (broker_t *self, zmsg_t **msg_p)
+void
+broker_frontend_message (broker_t *self, zmsg_t **msg_p, const char *user)
 {
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
@@ -450,11 +456,6 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         zmsg_destroy (&msg);
         return;
     }
-    //  The key that sent it, before the decoder takes the frames
-    char user [KEYS_Z85_LEN + 1] = "";
-    const char *meta = zframe_meta (zmsg_first (msg), "User-Id");
-    if (meta)
-        snprintf (user, sizeof user, "%s", meta);
     proto_fault_t fault;
     proto_msg_t *req = proto_decode (&msg, &fault);
     if (!req) {
@@ -491,9 +492,8 @@ s_frontend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_STATS:     s_stats (self, client, req, identity); break;
         case PROTO_SHARE:     broker_share (self, client, req, identity); break;
         case PROTO_HEARTBEAT: {
-            proto_builder_t *beat = proto_builder_new (PROTO_HEARTBEAT, 0, NULL);
-            proto_builder_uint (beat, "epoch", self->epoch);
-            zmsg_t *msg = proto_builder_finish (&beat);
+            //  One with more than broker_recv.c's fast path reads
+            zmsg_t *msg = zmsg_dup (self->heartbeat_reply);
             broker_send_client (self, client, &msg);
             break;
         }
@@ -643,6 +643,7 @@ broker_new (config_t *config)
     if (getrandom (&self->epoch, sizeof self->epoch, 0) != (ssize_t) sizeof self->epoch)
         self->epoch = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 20);
     self->epoch = (self->epoch & 0xffffffffffffull) | 1;    //  never 0: "unknown"
+    broker_recv_prepare (self);
     //  For the whole life of the broker, shutdown included
     self->signals = signal_pipe_new ("kmq-broker");
     if (!self->signals || s_runtime_dir_check (config->runtime_dir))
@@ -708,26 +709,33 @@ broker_destroy (broker_t **self_p)
     zhashx_destroy (&self->retired);
     zhashx_destroy (&self->snapshots);
     zframe_destroy (&self->shutdown_client);
+    zmsg_destroy (&self->heartbeat_reply);
     clients_destroy (&self->clients);
     signal_pipe_destroy (&self->signals);
     free (self);
     *self_p = NULL;
 }
 
-//  Receives up to S_DRAIN_BATCH messages from sock, without blocking.
+//  Receives up to S_DRAIN_BATCH messages from the backend, without blocking.
 static void
-s_drain (broker_t *self, zsock_t *sock, bool backend)
+s_drain_backend (broker_t *self)
 {
     for (int i = 0; i < S_DRAIN_BATCH; i++) {
-        zmsg_t *msg = zmsg_recv (sock);
+        zmsg_t *msg = zmsg_recv (self->backend);
         if (!msg)
             break;              //  EAGAIN (drained) or EINTR (signal)
-        if (backend)
-            broker_backend_message (self, &msg);
-        else
-            s_frontend_message (self, &msg);
+        broker_backend_message (self, &msg);
         zmsg_destroy (&msg);
     }
+}
+
+//  The same for the frontend, through broker_recv.c's hot path.
+static void
+s_drain_frontend (broker_t *self)
+{
+    for (int i = 0; i < S_DRAIN_BATCH; i++)
+        if (broker_recv_frontend (self))
+            break;              //  EAGAIN (drained) or EINTR (signal)
 }
 
 int
@@ -758,9 +766,9 @@ broker_run (broker_t *self)
                 auth_handle (self->auth);
             //  Kernels first: their replies free sessions for the next request
             if (items [0].revents & ZMQ_POLLIN)
-                s_drain (self, self->backend, true);
+                s_drain_backend (self);
             if (items [1].revents & ZMQ_POLLIN)
-                s_drain (self, self->frontend, false);
+                s_drain_frontend (self);
         }
         wait_ms = broker_timers (self);
     }

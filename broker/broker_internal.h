@@ -1,5 +1,6 @@
 /*  broker_internal — what the broker's files share: broker.c (the loop,
-    sockets, frontend), broker_attached.c (clients sharing a session),
+    sockets, frontend dispatch), broker_recv.c (the frontend's receive
+    path and its allocation-free heartbeat answer), broker_attached.c (clients sharing a session),
     broker_kernel.c (kernels: starting, routing, deaths, timers),
     broker_hosts.c (kernel hosts) and broker_resume.c (a restarted broker).
     Not for other modules.                                                */
@@ -40,6 +41,7 @@ struct _broker_t {
     uint64_t shutdown_id;           //  hosts to settle (broker_shutdown_check)
     uint64_t epoch;                 //  random, this broker process's: in hello
                                     //  and heartbeats, so clients see a restart
+    zmsg_t *heartbeat_reply;        //  {type:heartbeat, epoch}, built once
     uint64_t kernel_seq;
     uint64_t host_seq;              //  ids of our requests to hosts
     int64_t started_at;
@@ -72,6 +74,12 @@ int broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p);
 //  Sends *msg_p to session's kernel (its routing id prefixed); a failed
 //  send drops it (the kernel's liveness timer deals with a dead kernel).
 void broker_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p);
+//  After a send to client failed with error (a zmq errno): a gone client
+//  is forgotten (EHOSTUNREACH), a full queue noted at debug.
+void broker_send_failed (broker_t *self, zframe_t *client, int error);
+//  Decodes and dispatches *msg_p (taken): a client's request, routing id
+//  first. user is the CURVE key that sent it ("" without CURVE).
+void broker_frontend_message (broker_t *self, zmsg_t **msg_p, const char *user);
 //  Error reply to a client; session may be NULL, cause NULL.
 void broker_send_error (broker_t *self, zframe_t *client, uint64_t id,
                         const char *session, proto_error_t code,
@@ -83,6 +91,16 @@ void broker_fail_request (broker_t *self, session_t *session,
 //  Answers every queued request of session with the same error.
 void broker_fail_queue (broker_t *self, session_t *session, proto_error_t code,
                         const char *cause, const char *message);
+//  --- broker_recv.c: the frontend's receive path ---------------------------
+
+//  Builds self->heartbeat_reply from self->epoch (broker_new, once).
+void broker_recv_prepare (broker_t *self);
+//  Receives one message from the frontend without blocking and handles it:
+//  a client's heartbeat is answered at once, anything else goes to
+//  broker_frontend_message. Returns 0, or -1 when there was none (EAGAIN)
+//  or a signal came (EINTR).
+int broker_recv_frontend (broker_t *self);
+
 //  --- broker_attached.c: the attached clients (protocol.md 4.5) -------
 
 //  Sends *msg_p (taken) to every client attached to session but requester

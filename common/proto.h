@@ -155,6 +155,28 @@ int proto_msgpack_check (const void *data, size_t size, const char *what,
 //  malformed (the zmsg is then destroyed).
 proto_msg_t *proto_decode (zmsg_t **msg_p, proto_fault_t *fault);
 
+//  What a router reads from the simplest headers, without decoding them.
+//  session points into the header bytes (not NUL-terminated; NULL when
+//  absent) and lives as long as they do.
+typedef struct {
+    proto_type_t type;
+    bool has_id;
+    uint64_t id;
+    const char *session;
+    size_t session_len;
+} proto_peek_t;
+
+//  Reads a header frame's bytes in place, allocating nothing. Returns 0
+//  with *peek filled when the header is a msgpack map of at most `type`,
+//  `id` and `session`, each once with its documented kind (a known type
+//  name, an unsigned integer, a string), `type` present and nothing after
+//  the map: such a header proto_decode accepts as well, whatever frames
+//  follow it that the type allows. Returns -1 for every other header,
+//  valid or not; decode those with proto_decode, which says what is wrong.
+//  The type's other rules (payload count, required fields, session-key
+//  syntax) are the caller's to check or to leave to proto_decode.
+int proto_peek (const void *header, size_t size, proto_peek_t *peek);
+
 //  Destroys a decoded message and the zmsg it owns. No-op on NULL.
 void proto_msg_destroy (proto_msg_t **self_p);
 

@@ -2,7 +2,8 @@
 
     proto.c is the decoder, proto_names.c the vocabulary (names, session
     keys, known header fields), proto_encode.c the builder and encoders,
-    proto_test.c and proto_test_malformed.c the selftest. The public API is
+    proto_peek.c the allocation-free header reader, proto_test*.c the
+    selftest. The public API is
     proto.h.
 */
 #ifndef KMQ_PROTO_INTERNAL_H
@@ -34,6 +35,9 @@ bool proto_test_str_is (proto_msg_t *msg, const char *key, const char *value);
 
 //  Runs the malformed-input and fuzz tests (proto_test_malformed.c).
 void proto_test_malformed (bool verbose);
+
+//  Runs the tests of proto_peek (proto_test_peek.c).
+void proto_test_peek (bool verbose);
 
 //  Runs the tests of frame-format messages (proto_test_frame.c).
 void proto_test_frame (bool verbose);

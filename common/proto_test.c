@@ -581,6 +581,7 @@ proto_test (bool verbose)
     s_test_files_reply ();
     proto_test_malformed (verbose);
     proto_test_frame (verbose);
+    proto_test_peek (verbose);
     if (verbose)
         printf ("\n");
 }

@@ -11,6 +11,12 @@ for _ in 1 2 3 4 5; do "$KMQ_BIN/kmq-testpeer" "$ENDPOINT" garbage 1000 > /dev/n
 rss2=$(rss_kib "$BROKER_PID")
 check "broker RSS grows < 4 MiB over 5000 more malformed messages ($rss1 -> $rss2 KiB)" \
     test $((rss2 - rss1)) -lt 4096
+# Heartbeats the broker answers without decoding them (broker_recv.c) and
+# ones only its decoder reads are all answered with hello's epoch; one with
+# a payload frame is refused.
+run=$("$KMQ_BIN/kmq-testpeer" "$ENDPOINT" heartbeats 600 2>&1); rc=$?
+expect_eq "600 heartbeats answered with the broker's epoch, a bad one refused" 0 "$rc"
+expect_contains "testpeer reports every heartbeat answered" "ok" "$run"
 run_kmq exec -s after '"still here"'
 expect_eq "sessions still work after the garbage" "0:'still here'" "$RC:$OUT"
 check "broker still running" kill -0 "$BROKER_PID"

@@ -3,6 +3,7 @@
 
     Usage: kmq-testpeer ENDPOINT garbage N
            kmq-testpeer ENDPOINT huge-timeout SESSION
+           kmq-testpeer ENDPOINT heartbeats N
 
     Sends N malformed messages to the broker frontend from a DEALER,
     cycling through the kinds in s_garbage, draining whatever comes back
@@ -14,6 +15,12 @@
     huge-timeout runs a cell whose timeout_ms is 2^64 - 1, which the kernel
     must cap rather than wrap into a deadline in the past, and prints
     "ok " and the cell's result.
+
+    heartbeats sends N heartbeats at once, each as the broker's fast path
+    reads it (broker_recv.c) or as only its full decoder does (an unknown
+    key, an id), and one with a payload frame, and prints "ok" when every
+    heartbeat is answered with the epoch hello gave and the bad one with
+    BAD_REQUEST.
 
     The malformed messages start from proto_encode_* output and break it,
     so the peer builds no msgpack of its own; only the non-map and random
@@ -222,6 +229,78 @@ s_huge_timeout (zsock_t *sock, const char *endpoint, const char *session)
     return 0;
 }
 
+//  The heartbeats mode (see the top). Returns 0 when all were answered.
+static int
+s_heartbeats (zsock_t *sock, const char *endpoint, unsigned long long count)
+{
+    uint64_t id = 0x7e59000000ull + (uint64_t) getpid ();
+    zmsg_t *hello = proto_encode_hello (id, PROTO_VERSION, "testpeer");
+    if (zmsg_send (&hello, sock) != 0) {
+        zmsg_destroy (&hello);
+        fprintf (stderr, "kmq-testpeer: sending hello to %s: %s\n", endpoint,
+                 zmq_strerror (errno));
+        return -1;
+    }
+    proto_msg_t *reply = s_await_reply (sock, id, endpoint, "hello");
+    if (!reply)
+        return -1;
+    uint64_t epoch = proto_msg_uint (reply, "epoch", 0);
+    proto_msg_destroy (&reply);
+    for (unsigned long long i = 0; i < count; i++) {
+        proto_builder_t *builder = proto_builder_new (PROTO_HEARTBEAT, i % 3 == 2 ? i : 0,
+                                                      NULL);
+        if (i % 3 == 1)
+            proto_builder_str (builder, "x-unknown", "the full decoder's");
+        zmsg_t *beat = proto_builder_finish (&builder);
+        if (zmsg_send (&beat, sock) != 0) {
+            zmsg_destroy (&beat);
+            fprintf (stderr, "kmq-testpeer: sending heartbeat %llu: %s\n", i,
+                     zmq_strerror (errno));
+            return -1;
+        }
+    }
+    zmsg_t *bad = proto_encode_heartbeat ();
+    zmsg_addstr (bad, "a payload no heartbeat carries");
+    if (zmsg_send (&bad, sock) != 0) {
+        zmsg_destroy (&bad);
+        return -1;
+    }
+    unsigned long long beats = 0;
+    bool refused = false;
+    int64_t deadline = zclock_mono () + S_REPLY_WAIT_MS;
+    while ((beats < count || !refused) && zclock_mono () < deadline) {
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 100) <= 0)
+            continue;
+        zmsg_t *msg = zmsg_recv (sock);
+        proto_msg_t *got = msg ? proto_decode (&msg, NULL) : NULL;
+        if (got && proto_msg_type (got) == PROTO_HEARTBEAT) {
+            if (proto_msg_uint (got, "epoch", 0) != epoch) {
+                fprintf (stderr, "kmq-testpeer: heartbeat answered with epoch %llu, "
+                         "hello said %llu\n",
+                         (unsigned long long) proto_msg_uint (got, "epoch", 0),
+                         (unsigned long long) epoch);
+                proto_msg_destroy (&got);
+                return -1;
+            }
+            beats++;
+        }
+        else
+        if (got && proto_msg_type (got) == PROTO_REPLY
+        &&  proto_msg_error (got) == PROTO_E_BAD_REQUEST)
+            refused = true;
+        proto_msg_destroy (&got);
+    }
+    if (beats != count || !refused) {
+        fprintf (stderr, "kmq-testpeer: %llu of %llu heartbeats answered by %s, the one "
+                 "with a payload %s\n", beats, count, endpoint,
+                 refused ? "refused" : "not refused");
+        return -1;
+    }
+    printf ("ok\n");
+    return 0;
+}
+
 static int
 s_usage (void)
 {
@@ -229,7 +308,9 @@ s_usage (void)
                      "  sends N malformed messages to the broker at ENDPOINT, then a\n"
                      "  stats request; prints \"ok\" if the broker still answers it\n"
                      "       kmq-testpeer ENDPOINT huge-timeout SESSION\n"
-                     "  runs a cell with timeout_ms 2^64 - 1; prints \"ok RESULT\"\n");
+                     "  runs a cell with timeout_ms 2^64 - 1; prints \"ok RESULT\"\n"
+                     "       kmq-testpeer ENDPOINT heartbeats N\n"
+                     "  N heartbeats, fast path and not; prints \"ok\" if all are answered\n");
     return 2;
 }
 
@@ -239,13 +320,15 @@ main (int argc, char **argv)
     if (argc != 4)
         return s_usage ();
     bool garbage = strcmp (argv [2], "garbage") == 0;
-    if (!garbage && strcmp (argv [2], "huge-timeout") != 0)
+    bool heartbeats = strcmp (argv [2], "heartbeats") == 0;
+    if (!garbage && !heartbeats && strcmp (argv [2], "huge-timeout") != 0)
         return s_usage ();
     const char *endpoint = argv [1];
     char *end;
     errno = 0;
-    unsigned long long count = garbage? strtoull (argv [3], &end, 10): 0;
-    if (garbage && (errno || end == argv [3] || *end || argv [3][0] == '-'))
+    bool counted = garbage || heartbeats;
+    unsigned long long count = counted? strtoull (argv [3], &end, 10): 0;
+    if (counted && (errno || end == argv [3] || *end || argv [3][0] == '-'))
         return s_usage ();
 
     zsys_init ();
@@ -272,6 +355,10 @@ main (int argc, char **argv)
         return 1;
     }
     int result = 1;
+    if (heartbeats) {
+        result = s_heartbeats (sock, endpoint, count) == 0? 0: 1;
+        goto done;
+    }
     if (!garbage) {
         result = s_huge_timeout (sock, endpoint, argv [3]) == 0? 0: 1;
         goto done;
