@@ -240,7 +240,7 @@ s_standby_wait (int *argc_p, char ***argv_p)
     *argv_p = argv;
 }
 
-//  The Python side's binary beside this one (kmq-executor.c): the zygote,
+//  The Python side's binary beside this one (executor_main.c): the zygote,
 //  and the executor a monitor forks when no zygote gives it one.
 #if defined (KMQ_SANDBOX_TEST_SWITCHES)
 #   define S_EXECUTOR_NAME "kmq-executor-testsw"
