@@ -1,7 +1,7 @@
 # kernelmq — one flat Makefile.
 #
 #   make deps    install the Debian packages (idempotent)
-#   make         build bin/kmq-broker, bin/kmq-kernel, bin/kmq, bin/libkmq.a
+#   make         build bin/kmq-broker, bin/kmq-kernel, bin/kmq-executor, bin/kmq, bin/libkmq.a
 #   make run     deps + build + start the broker on its defaults, kmq-http beside it
 #   make test    build + run every test (selftests and integration)
 #   make check   the same tests against ASan/UBSan builds in bin/asan/
@@ -67,7 +67,7 @@ PY_VERSION   = $(shell /usr/bin/python3 -c 'import platform; print(platform.pyth
 COMMON_SRC = $(wildcard common/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
 HOST_SRC   = $(filter-out host/main.c,$(wildcard host/*.c))
-KERNEL_SRC = $(filter-out kernel/main.c,$(wildcard kernel/*.c))
+KERNEL_SRC = $(filter-out kernel/main.c kernel/executor_main.c,$(wildcard kernel/*.c))
 CLIENT_SRC = $(filter-out client/kmq_cli%.c,$(wildcard client/*.c))
 CLI_SRC    = $(wildcard client/kmq_cli*.c)
 JUPYTER_SRC = $(filter-out client/jupyter/jupyter_main.c,$(wildcard client/jupyter/*.c))
@@ -98,9 +98,10 @@ JUPYTER_OBJ = $(call obj,$(JUPYTER_SRC))
 JSON_OBJ    = $(call obj,$(JSON_SRC))
 HTTP_OBJ    = $(call obj,$(HTTP_SRC))
 
-BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-host $(BIN)/kmq-kernel $(BIN)/kmq $(BIN)/libkmq.a $(BIN)/kmq-jupyter \
-           $(BIN)/kmq-http \
-           $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw
+BINARIES = $(BIN)/kmq-broker $(BIN)/kmq-host $(BIN)/kmq-kernel $(BIN)/kmq-executor $(BIN)/kmq \
+           $(BIN)/libkmq.a $(BIN)/kmq-jupyter $(BIN)/kmq-http \
+           $(BIN)/kmq-selftest $(BIN)/kmq-testpeer $(BIN)/kmq-kernel-testsw \
+           $(BIN)/kmq-executor-testsw
 
 .PHONY: all deps bench-deps print-packages run test check bench install clean \
         fuzz fuzz-build fuzz-seeds print-fuzz
@@ -152,7 +153,16 @@ $(BIN)/kmq-host: $(BUILD)/host/main.o $(HOST_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
 
-$(BIN)/kmq-kernel: $(BUILD)/kernel/main.o $(KERNEL_OBJ) $(BUILD)/kernel/glue_blob.o $(COMMON_OBJ)
+# A session's monitor, one per session: no libpython. Linked from the
+# kernel's archive, so it takes only the objects it calls (never the
+# interpreter's: the link fails if one is called). kmq-executor beside it is
+# the Python side: the zygote, and the executor it forks without a zygote.
+$(BIN)/kmq-kernel: $(BUILD)/kernel/main.o $(BUILD)/kernel.a $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+$(BIN)/kmq-executor: $(BUILD)/kernel/executor_main.o $(KERNEL_OBJ) $(BUILD)/kernel/glue_blob.o \
+                     $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(LIBS) $(PY_LIBS)
 
@@ -188,12 +198,21 @@ $(BIN)/kmq-selftest: $(BUILD)/tests/selftest.o $(BROKER_OBJ) $(HOST_OBJ) $(CLIEN
 # A test-only kernel whose sandbox layers can be switched off one at a time
 # (KMQ_SANDBOX_SKIP, read only when built with KMQ_SANDBOX_TEST_SWITCHES), to
 # show what each layer stops. The production kmq-kernel has no such switch.
-TESTSW_OBJ = $(patsubst %.c,$(BUILD)/testsw/%.o,kernel/main.c $(KERNEL_SRC))
+# Its Python side is kmq-executor-testsw (kernel/main.c names it).
+TESTSW_OBJ = $(patsubst %.c,$(BUILD)/testsw/%.o,$(KERNEL_SRC))
 $(BUILD)/testsw/%.o: %.c $(wildcard common/*.h kernel/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DKMQ_SANDBOX_TEST_SWITCHES $(CFLAGS) $(PY_CFLAGS) -c $< -o $@
 
-$(BIN)/kmq-kernel-testsw: $(TESTSW_OBJ) $(BUILD)/kernel/glue_blob.o $(COMMON_OBJ)
+$(BUILD)/testsw/kernel.a: $(TESTSW_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/kmq-kernel-testsw: $(BUILD)/testsw/kernel/main.o $(BUILD)/testsw/kernel.a $(COMMON_OBJ)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS)
+
+$(BIN)/kmq-executor-testsw: $(BUILD)/testsw/kernel/executor_main.o $(TESTSW_OBJ) \
+                            $(BUILD)/kernel/glue_blob.o $(COMMON_OBJ)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(LIBS) $(PY_LIBS)
 
@@ -291,7 +310,7 @@ bench: bench-deps all
 # (and /usr); kernelmq.Client.local() finds kmq-broker in PREFIX/bin from there.
 PREFIX     ?= /usr/local
 PY_SITEDIR ?= $(PREFIX)/lib/python3/dist-packages
-INSTALL_BIN = kmq-broker kmq-host kmq-kernel kmq kmq-http
+INSTALL_BIN = kmq-broker kmq-host kmq-kernel kmq-executor kmq kmq-http
 PY_PACKAGE  = $(wildcard client/python/kernelmq/*.py)
 
 install: all

@@ -58,7 +58,7 @@ T=$(mktemp -d /tmp/kmq-bench.XXXXXX)
 # A private copy of the binaries, so a rebuild of BIN during the run does not
 # swap the broker or the kernel under a benchmark.
 mkdir -p "$T/bin"
-for f in kmq-broker kmq-host kmq-kernel kmq kmq-http libkmq.a; do
+for f in kmq-broker kmq-host kmq-kernel kmq-executor kmq kmq-http libkmq.a; do
     cp "$BIN/$f" "$T/bin/" || { echo "bench: $BIN/$f is missing: run make" >&2; rm -rf "$T"; exit 0; }
 done
 BIN="$T/bin"

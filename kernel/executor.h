@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <stddef.h>
+#include "kernel_contract.h"
 #include "sandbox.h"
 
 typedef struct {
@@ -53,10 +55,38 @@ typedef struct {
                                 //  forked it in; "" when none
 } executor_handle_t;
 
-//  Forks the executor into its sandbox (sandbox_fork). In the parent returns 0 and fills *handle (all fds
-//  close-on-exec, non-blocking), or -1 with errno set. The child never
-//  returns: it runs requests until its socket closes, then _exit(0).
-int executor_spawn (const executor_config_t *config, executor_handle_t *handle);
+//  Fills *config from a kernel's settings (kernel_contract.h), the same
+//  way in the monitor, the zygote and a fallback executor, so that all
+//  three agree on the sandbox: its layers and limits, the fingerprint
+//  (written into fingerprint, which config then borrows, as it borrows
+//  the settings' strings), max_payload, session, work dir, state_lost.
+//  In test builds (KMQ_SANDBOX_TEST_SWITCHES) KMQ_SANDBOX_SKIP switches
+//  layers off, and the fingerprint says which.
+void executor_config_from_settings (executor_config_t *config,
+                                    const kernel_settings_t *settings,
+                                    char *fingerprint, size_t fingerprint_size);
+
+//  The program a monitor's fallback executor runs: kmq-executor (no
+//  libpython in the monitor). fd is the binary, opened by the monitor:
+//  the child execs it through the fd because, in its user namespace, it
+//  is an unprivileged outside uid that may not reach the binary's
+//  directory. args is the kernel contract's argv of the session
+//  (kernel_contract_argv; args [0] is what ps shows).
+typedef struct {
+    int fd;
+    char *const *args;
+} executor_program_t;
+
+//  Forks the executor into its sandbox's namespaces (sandbox_fork); the
+//  child at once execs program with `--executor PARENT SOCK OUT ERR`
+//  before args [1..] (its channels' fds, inherited), and kmq-executor then
+//  goes through the same set-up as every executor (executor_child_fresh),
+//  sandbox_enter and the seal included. In the parent returns 0 and fills
+//  *handle (all fds close-on-exec, non-blocking), or -1 with errno set.
+//  The child never returns: it runs requests until its socket closes,
+//  then _exit(0).
+int executor_spawn (const executor_config_t *config, const executor_program_t *program,
+                    executor_handle_t *handle);
 
 //  The same executor from the zygote listening on socket_path (zygote.h,
 //  protocol.md section 10): a pool child or a fork of the loaded zygote,

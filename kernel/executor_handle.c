@@ -3,8 +3,9 @@
     (executor_spawn_zygote, protocol.md section 10), signalled through its
     pidfd or as its parent, reaped without blocking.
 
-    Forked here, the child goes through executor_child.c's set-up; the
-    parent keeps its ends of the socketpair and the pipes.
+    Forked here, the child (in its namespaces) execs kmq-executor, which
+    goes through executor_child.c's set-up: the monitor's binary holds no
+    interpreter. The parent keeps its ends of the socketpair and the pipes.
     From the zygote, on one SOCK_SEQPACKET connection per executor:
         monitor -> zygote   spawn {session, notice?, sandbox_config}
                             + SCM_RIGHTS [socket, stdout w, stderr w]
@@ -24,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -115,16 +117,73 @@ s_channels_keep (s_channels_t *channels, executor_handle_t *handle)
 //  --------------------------------------------------------------------
 //  Forked here
 
+//  "--executor PARENT SOCK OUT ERR" has this many words.
+#define S_EXEC_WORDS 5
+
+//  The fallback executor's argv: args [0], --executor and its four
+//  numbers (held in numbers), then args [1..]. Returns it (free it), or
+//  NULL with errno set.
+static char **
+s_exec_argv (char *const *args, pid_t parent, const s_channels_t *channels,
+             char numbers [4][16])
+{
+    size_t count = 0;
+    while (args [count])
+        count++;
+    assert (count > 0);
+    char **argv = (char **) calloc (count + S_EXEC_WORDS + 1, sizeof (char *));
+    if (!argv)
+        return NULL;
+    snprintf (numbers [0], sizeof numbers [0], "%d", (int) parent);
+    snprintf (numbers [1], sizeof numbers [1], "%d", channels->sock [1]);
+    snprintf (numbers [2], sizeof numbers [2], "%d", channels->out [1]);
+    snprintf (numbers [3], sizeof numbers [3], "%d", channels->err [1]);
+    argv [0] = args [0];
+    argv [1] = (char *) "--executor";
+    for (int i = 0; i < 4; i++)
+        argv [2 + i] = numbers [i];
+    for (size_t i = 1; i < count; i++)
+        argv [S_EXEC_WORDS + i] = args [i];
+    return argv;
+}
+
+//  In the child of sandbox_fork, before any other set-up: keeps the
+//  executor's three ends open across the exec and execs kmq-executor,
+//  which does the set-up (executor_child.c). Never returns.
+static void
+s_exec_child (const executor_program_t *program, char **argv, const s_channels_t *channels)
+{
+    int ends [3] = { channels->sock [1], channels->out [1], channels->err [1] };
+    for (int i = 0; i < 3; i++)
+        if (fcntl (ends [i], F_SETFD, 0) == -1)
+            _exit (EXECUTOR_EXIT_SETUP);
+    syscall (SYS_execveat, program->fd, "", argv, environ, AT_EMPTY_PATH);
+    //  stderr is still the monitor's: its log says why
+    char line [256];
+    int size = snprintf (line, sizeof line, "E: kmq-kernel: exec kmq-executor: %s "
+                         "(is it beside kmq-kernel, executable by all?)\n", strerror (errno));
+    ssize_t rc = write (STDERR_FILENO, line, (size_t) size < sizeof line? (size_t) size:
+                        sizeof line - 1);
+    (void) rc;
+    _exit (EXECUTOR_EXIT_SETUP);
+}
+
 int
-executor_spawn (const executor_config_t *config, executor_handle_t *handle)
+executor_spawn (const executor_config_t *config, const executor_program_t *program,
+                executor_handle_t *handle)
 {
     assert (config);
+    assert (program && program->args);
     assert (handle);
     assert (config->work_dir);
     s_channels_t channels;
     if (s_channels_open (&channels))
         return -1;
-    pid_t parent = getpid ();
+    //  Everything the child needs is made here: it only execs
+    char numbers [4][16];
+    char **argv = s_exec_argv (program->args, getpid (), &channels, numbers);
+    if (!argv)
+        goto fail;
     sandbox_report_t report;
     pid_t pid = sandbox_fork (&config->sandbox, &report);
     if (pid == -1) {
@@ -135,8 +194,9 @@ executor_spawn (const executor_config_t *config, executor_handle_t *handle)
         goto fail;
     }
     if (pid == 0)
-        executor_child_fresh (config, parent, channels.sock [1], channels.out [1],
-                              channels.err [1], &report);
+        s_exec_child (program, argv, &channels);
+    free (argv);
+    argv = NULL;
     s_channels_close (&channels, 1);
     //  A failure to make our ends non-blocking leaves a child we can't
     //  talk to: kill it.
@@ -153,6 +213,7 @@ executor_spawn (const executor_config_t *config, executor_handle_t *handle)
     return 0;
 
 fail:
+    free (argv);
     s_channels_close (&channels, 0);
     s_channels_close (&channels, 1);
     return -1;

@@ -1,5 +1,13 @@
-/*  kmq-kernel — one session's kernel, started by kmq-broker; or, with
-    --zygote SOCKET and no --session, the broker's zygote (zygote.h).
+/*  kmq-kernel — one session's kernel (its monitor), started by kmq-host;
+    or, with --zygote SOCKET and no --session, the host's zygote, which
+    this binary becomes at once by exec'ing kmq-executor (zygote.h).
+
+    This binary holds no interpreter: the per-session monitor maps no
+    libpython (bench/NOTES.md section 3). kmq-executor, beside it, is the
+    Python side: the zygote, and the executor forked here when no zygote
+    gives one (executor_spawn: cloned into the sandbox's namespaces, it
+    execs kmq-executor before any other set-up, so it is sandboxed exactly
+    as a zygote's executor is).
 
     As `kmq-kernel --standby WORK_ROOT PADDING` (host/kernel_standby.h) it
     is a kernel started ahead of demand: it waits for its argv on stdin,
@@ -24,6 +32,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -34,7 +43,6 @@
 #include "monitor.h"
 #include "proto.h"
 #include "test_faults.h"
-#include "zygote.h"
 #include "mem.h"
 #include "snapshot_store.h"
 
@@ -44,6 +52,7 @@ typedef struct {
     executor_config_t executor;
     char name [PROTO_SESSION_MAX + 300];
     char fingerprint [KERNEL_CONTRACT_FINGERPRINT_MAX];   //  sandbox_fingerprint
+    const char *argv0;              //  what ps shows of this kernel
     char *state_lost;               //  the first reply's notice, when the
                                     //  snapshot store adds to --state-lost
 } s_args_t;
@@ -59,31 +68,6 @@ s_early_error (const char *name, const char *format, ...)
     vfprintf (stderr, format, args);
     fprintf (stderr, "\n");
     va_end (args);
-}
-
-//  The executor's sandbox, and what the zygote compares to give a monitor
-//  an executor: every sandbox setting of the contract, and in test builds
-//  the layers switched off.
-static void
-s_sandbox_config (s_args_t *args)
-{
-    executor_config_t *executor = &args->executor;
-    sandbox_config_from_settings (&executor->sandbox, &args->settings);
-    size_t used = kernel_contract_fingerprint (&args->settings, args->fingerprint,
-                                               sizeof args->fingerprint);
-    (void) used;
-#if defined (KMQ_SANDBOX_TEST_SWITCHES)
-    //  Test builds only (bin/kmq-kernel-testsw): switch layers off to show
-    //  what each one stops. Production builds have no way to do this.
-    const char *skip = getenv ("KMQ_SANDBOX_SKIP");
-    if (skip)
-        executor->sandbox.skip = (unsigned) strtoul (skip, NULL, 0);
-    if (used < sizeof args->fingerprint)
-        snprintf (args->fingerprint + used, sizeof args->fingerprint - used,
-                  ",skip=%u", executor->sandbox.skip);
-#endif
-    executor->sandbox_fingerprint = args->fingerprint;
-    executor->max_payload = args->settings.max_payload;
 }
 
 //  Fills args from argv (the kernel contract). Returns 0, or -1 after
@@ -102,15 +86,13 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         fprintf (stderr, "kmq-kernel: %s (kmq-kernel --help lists the flags)\n", err);
         return -1;
     }
-    s_sandbox_config (args);
+    executor_config_from_settings (&args->executor, settings, args->fingerprint,
+                                   sizeof args->fingerprint);
     monitor_config_t *monitor = &args->monitor;
     monitor->verbose = settings->verbose;
     monitor->test_faults = test_faults_parse ();
-    if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE) {
-        snprintf (args->name, sizeof args->name, "zygote");
-        args->executor.work_dir = "/tmp";   //  unused: executors live in /work
+    if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE)
         return 0;
-    }
     snprintf (args->name, sizeof args->name, "kernel %s %s",
               settings->session, settings->kernel_id);
     monitor->name = args->name;
@@ -130,9 +112,6 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     monitor->snapshot_quota = settings->snapshot_quota;
     monitor->snapshot_on_term = settings->snapshot && settings->state_dir;
     monitor->cgroup = settings->cgroup;
-    args->executor.session = settings->session;
-    args->executor.work_dir = settings->work_dir;
-    args->executor.state_lost = settings->state_lost;
     return 0;
 }
 
@@ -268,6 +247,72 @@ s_standby_wait (int *argc_p, char ***argv_p)
     *argv_p = argv;
 }
 
+//  The Python side's binary beside this one (executor_main.c): the zygote,
+//  and the executor a monitor forks when no zygote gives it one.
+#if defined (KMQ_SANDBOX_TEST_SWITCHES)
+#   define S_EXECUTOR_NAME "kmq-executor-testsw"
+#else
+#   define S_EXECUTOR_NAME "kmq-executor"
+#endif
+
+//  Writes the path of kmq-executor, beside this binary, into path.
+//  Returns 0, or -1 with errno set.
+static int
+s_executor_path (char *path, size_t size)
+{
+    ssize_t len = readlink ("/proc/self/exe", path, size - 1);
+    if (len <= 0)
+        return -1;
+    path [len] = 0;
+    char *slash = strrchr (path, '/');
+    size_t dir = slash? (size_t) (slash - path) + 1: 0;
+    if (dir + strlen (S_EXECUTOR_NAME) >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy (path + dir, S_EXECUTOR_NAME);
+    return 0;
+}
+
+//  The zygote role: this binary holds no interpreter, so it becomes
+//  kmq-executor with the same argv (ps still shows `kmq-kernel --zygote
+//  ...`, what the host started). Returns only on failure: 1.
+static int
+s_exec_zygote (char *argv [])
+{
+    char path [PATH_MAX];
+    if (s_executor_path (path, sizeof path) == 0)
+        execv (path, argv);
+    s_early_error ("zygote", "exec %s: %s (it is built and installed beside kmq-kernel)",
+                   S_EXECUTOR_NAME, strerror (errno));
+    return 1;
+}
+
+//  Forks the executor here (no zygote): kmq-executor, exec'd in the
+//  sandbox's namespaces, with this session's flags (state_lost as the
+//  snapshot probe left it). Returns 0 or -1 with errno set.
+static int
+s_spawn_here (s_args_t *args, executor_handle_t *handle)
+{
+    char path [PATH_MAX];
+    if (s_executor_path (path, sizeof path))
+        return -1;
+    int fd = open (path, O_PATH | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    kernel_settings_t settings = args->settings;
+    settings.state_lost = args->executor.state_lost;
+    settings.zygote = NULL;             //  the executor's role is the session's
+    char **argv = kernel_contract_argv (args->argv0, &settings, NULL);
+    executor_program_t program = { fd, argv };
+    int rc = executor_spawn (&args->executor, &program, handle);
+    int saved = errno;
+    kernel_contract_argv_destroy (&argv);
+    close (fd);
+    errno = saved;
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -283,6 +328,7 @@ main (int argc, char *argv [])
     }
     s_args_t args;
     memset (&args, 0, sizeof args);
+    args.argv0 = argv [0];
     if (s_parse_args (argc, argv, &args))
         return 2;
     if (title && kernel_contract_role (&args.settings) != KERNEL_CONTRACT_ZYGOTE) {
@@ -294,20 +340,8 @@ main (int argc, char *argv [])
     }
     const char *name = args.name;
     const kernel_settings_t *settings = &args.settings;
-    if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE) {
-        //  Dies with the kernel host, like a kernel; the host restarts it.
-        if (prctl (PR_SET_PDEATHSIG, SIGKILL) == -1) {
-            s_early_error (name, "prctl(PR_SET_PDEATHSIG): %s", strerror (errno));
-            return 1;
-        }
-        zygote_config_t zygote = {
-            .socket_path = settings->zygote, .pool_size = settings->pool_size,
-            .cgroup_spares = settings->cgroup_spares,
-            .executor = args.executor, .verbose = args.monitor.verbose,
-            .test_faults = args.monitor.test_faults
-        };
-        return zygote_run (&zygote);
-    }
+    if (kernel_contract_role (settings) == KERNEL_CONTRACT_ZYGOTE)
+        return s_exec_zygote (argv);
 
     //  Die with the kernel host. The parent may already have gone before the
     //  prctl took effect, hence the check after it.
@@ -333,8 +367,9 @@ main (int argc, char *argv [])
                                zygote_why, sizeof zygote_why) == 0)
         ;                       //  a pool child or a fork of the zygote
     else
-    if (executor_spawn (&args.executor, &executor) == -1) {
-        s_early_error (name, "cannot start the executor: %s", strerror (errno));
+    if (s_spawn_here (&args, &executor) == -1) {
+        s_early_error (name, "cannot start the executor: %s (is %s built beside "
+                       "kmq-kernel?)", strerror (errno), S_EXECUTOR_NAME);
         s_remove_tree (settings->work_dir);
         return 1;
     }

@@ -287,18 +287,35 @@ s_parent_handshake (int sock, pid_t pid, sandbox_report_t *report)
     return -1;
 }
 
-pid_t
-sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report)
+//  Starts *report as sandbox_fork does in both processes. Returns true
+//  when the namespaces layer is to be applied.
+static bool
+s_fork_report (const sandbox_config_t *config, sandbox_report_t *report)
 {
-    assert (config);
-    assert (report);
     memset (report, 0, sizeof *report);
 #ifndef KMQ_SANDBOX_TEST_SWITCHES
     if (config->skip)
         snprintf (report->why, sizeof report->why,
                   "skip: test switches not compiled in, ignored");
 #endif
-    bool namespaces = !s_skipped (config, report, SANDBOX_L_NAMESPACES);
+    return !s_skipped (config, report, SANDBOX_L_NAMESPACES);
+}
+
+void
+sandbox_exec_report (const sandbox_config_t *config, sandbox_report_t *report)
+{
+    assert (config);
+    assert (report);
+    if (s_fork_report (config, report))
+        report->applied |= SANDBOX_L_NAMESPACES;
+}
+
+pid_t
+sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report)
+{
+    assert (config);
+    assert (report);
+    bool namespaces = s_fork_report (config, report);
     int sync [2];
     if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync)) {
         int err = errno;

@@ -137,6 +137,12 @@ void sandbox_config_defaults (sandbox_config_t *config);
 //  keep running code).
 pid_t sandbox_fork (const sandbox_config_t *config, sandbox_report_t *report);
 
+//  The report sandbox_fork's child holds when it returns 0, made again
+//  from the same config by a child that exec'd before sandbox_enter (the
+//  monitor's fallback executor, kmq-executor --executor): the namespaces
+//  it was cloned into are still in force, and nothing else is yet.
+void sandbox_exec_report (const sandbox_config_t *config, sandbox_report_t *report);
+
 //  In the child after sandbox_fork returned 0, before Python initialises:
 //  filesystem (tmpfs root, read-only /usr and the few /etc files needed,
 //  tmpfs /work (the cwd) and /tmp of the configured size, private /proc,

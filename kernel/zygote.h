@@ -1,7 +1,8 @@
 /*  zygote — forks sandboxed executors from one interpreter already loaded.
 
-    `kmq-kernel --zygote SOCKET --pool N [limits]`, started by the broker
-    (one per broker). It starts CPython exactly as an executor does
+    `kmq-kernel --zygote SOCKET --pool N [limits]`, started by the kernel
+    host (one per host); kmq-kernel, which holds no interpreter, execs
+    kmq-executor with that argv, which runs zygote_run. It starts CPython exactly as an executor does
     (executor.c), loads the glue (pandas, numpy), imports matplotlib,
     freezes the collector (gc.freeze: children's collections then leave the
     shared pages alone), and serves monitors on SOCKET (AF_UNIX
