@@ -70,6 +70,7 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
     self->pipes [1] = (monitor_pipe_t) { executor->err_fd, "stderr" };
     self->to_exec = proto_writer_new ();
     self->replies = monitor_replies_new ();
+    self->backlog = zlist_new ();
 
     self->signals = signal_pipe_new (self->name);
     if (!self->signals)
@@ -109,6 +110,10 @@ monitor_destroy (monitor_t **self_p)
         close (self->exec.super_fd);
     if (self->exec.pidfd >= 0)
         close (self->exec.pidfd);
+    zmsg_t *left;
+    while ((left = (zmsg_t *) zlist_pop (self->backlog)))
+        zmsg_destroy (&left);
+    zlist_destroy (&self->backlog);
     zsock_destroy (&self->dealer);
     proto_reader_destroy (&self->from_exec);
     signal_pipe_destroy (&self->signals);
@@ -124,9 +129,16 @@ monitor_destroy (monitor_t **self_p)
 //  --------------------------------------------------------------------------
 //  Sending to the broker
 
-//  Sends and destroys *msg_p. Sends never block (no send timeout): when the
-//  queue to the broker is full the message is dropped, logged once per
-//  outage; the liveness timer decides what that means.
+//  The most messages kept for a broker that takes none (one dead past its
+//  grace): past it, messages are dropped and the liveness timer decides.
+#define S_BACKLOG_MAX 10000
+
+//  Sends and destroys *msg_p. Sends never block (no send timeout). When
+//  the queue to the broker is full the message waits in the backlog, in
+//  order behind any already there, for s_flush_backlog: the run loop
+//  reads nothing from the executor while the backlog holds anything
+//  (protocol.md 4.4), so it stays within one pass's output, and a reply
+//  behind a flood of output is never lost.
 void
 monitor_send (monitor_t *self, zmsg_t **msg_p)
 {
@@ -134,15 +146,36 @@ monitor_send (monitor_t *self, zmsg_t **msg_p)
         zmsg_destroy (msg_p);       //  not connected yet: nobody to tell
         return;
     }
+    if (zlist_size (self->backlog) || !(zsock_events (self->dealer) & ZMQ_POLLOUT)) {
+        if (zlist_size (self->backlog) < S_BACKLOG_MAX) {
+            zlist_append (self->backlog, *msg_p);
+            *msg_p = NULL;
+            return;
+        }
+    }
+    else
     if (zmsg_send (msg_p, self->dealer) == 0) {
         self->send_failing = false;
         return;
     }
     if (!self->send_failing && !self->broker_lost)
         zsys_warning ("%s: send to the broker failed: %s; dropping messages until "
-                      "it takes them again", self->name, zmq_strerror (zmq_errno ()));
+                      "it takes them again", self->name,
+                      *msg_p? "its queue and ours are full": zmq_strerror (zmq_errno ()));
     self->send_failing = true;
     zmsg_destroy (msg_p);
+}
+
+//  Sends what waits in the backlog while the broker's queue has room.
+static void
+s_flush_backlog (monitor_t *self)
+{
+    while (self->dealer && zlist_size (self->backlog)
+       &&  (zsock_events (self->dealer) & ZMQ_POLLOUT)) {
+        zmsg_t *msg = (zmsg_t *) zlist_pop (self->backlog);
+        if (zmsg_send (&msg, self->dealer) == 0)
+            self->send_failing = false;
+    }
 }
 
 void
@@ -525,7 +558,9 @@ monitor_run (monitor_t *self)
         //  read from the executor (its output waits in the pipes, its next
         //  event for our ack), so a cell that floods a slow broker is slowed
         //  down instead of having its output dropped.
-        bool broker_full = self->dealer && !(zsock_events (self->dealer) & ZMQ_POLLOUT);
+        s_flush_backlog (self);
+        bool broker_full = self->dealer && (zlist_size (self->backlog)
+                                            || !(zsock_events (self->dealer) & ZMQ_POLLOUT));
         int broker_item = -1;
         if (self->dealer) {
             broker_item = count;

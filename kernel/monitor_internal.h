@@ -81,6 +81,8 @@ struct _monitor_t {
     int64_t broker_heard;           //  its last valid message
     bool broker_lost;               //  silent past the patience: waited for
                                     //  until broker_grace
+    zlist_t *backlog;               //  zmsg_t * the broker's queue had no room
+                                    //  for, sent in order once it has
     bool send_failing;              //  a send failed; said once per outage
     bool stop;
     int exit_code;
