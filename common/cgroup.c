@@ -664,16 +664,17 @@ cgroup_host_spares (cgroup_host_t *self, size_t count, const cgroup_limits_t *li
         char name [32], fresh [32];
         snprintf (name, sizeof name, "spare-%zu", k);
         snprintf (fresh, sizeof fresh, "new-spare-%zu", k);
-        bool whole = true;
-        for (size_t h = 0; h < self->count && whole; h++) {
+        size_t present = 0;
+        for (size_t h = 0; h < self->count; h++) {
             char dir [CGROUP_PATH_MAX + 80];
             snprintf (dir, sizeof dir, "%s/%s", self->hier [h].base, name);
-            whole = access (dir, F_OK) == 0;
+            present += access (dir, F_OK) == 0;
         }
-        if (whole)
+        //  Whole, or in some hierarchies only: a monitor renaming it to its
+        //  kernel's group right now, or what a failed adoption left around
+        //  an executor. Either way not ours to touch (host exit clears it)
+        if (present)
             continue;
-        //  Half there (an adoption that failed midway): made again whole
-        cgroup_host_remove (self, name);
         char *list = cgroup_host_add (self, fresh, limits, why, why_size);
         if (!list)
             return -1;
@@ -684,8 +685,12 @@ cgroup_host_spares (cgroup_host_t *self, size_t count, const cgroup_limits_t *li
             snprintf (to, sizeof to, "%s/%s", self->hier [h].base, name);
             if (rename (from, to)) {
                 snprintf (why, why_size, "rename %s to %s: %s", from, to, strerror (errno));
+                //  Undone: the renamed ones are ours and empty, as is the rest
+                for (size_t undo = 0; undo < h; undo++) {
+                    snprintf (to, sizeof to, "%s/%s", self->hier [undo].base, name);
+                    rmdir (to);
+                }
                 cgroup_host_remove (self, fresh);
-                cgroup_host_remove (self, name);
                 return -1;
             }
         }

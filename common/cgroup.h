@@ -104,8 +104,10 @@ char *cgroup_host_add (cgroup_host_t *self, const char *name,
 //  renames that group to its kernel's (cgroup_adopt_spare): no move on a
 //  session's start. Spares are children named "spare-N" made whole (made
 //  and configured as "new-spare-N", then renamed) so that one seen is
-//  ready. Makes the missing ones of spare-0 .. spare-(count-1). Returns
-//  how many it made, or -1 with why (v2: 0, nothing made).
+//  ready. Makes those of spare-0 .. spare-(count-1) missing from every
+//  hierarchy (one present in some only is being adopted, or holds what a
+//  failed adoption left: never touched). Returns how many it made, or -1
+//  with why (v2: 0, nothing made).
 #define CGROUP_SPARES_EXTRA 2   //  spares beyond the pool's size (a fork on
                                 //  demand, a hand-over that failed)
 int cgroup_host_spares (cgroup_host_t *self, size_t count, const cgroup_limits_t *limits,
