@@ -161,6 +161,13 @@ int sandbox_enter (const sandbox_config_t *config, sandbox_report_t *report);
 //  EPERM. Returns 0, or -1 with report->why saying why.
 int sandbox_seal (const sandbox_config_t *config, sandbox_report_t *report);
 
+//  Builds what sandbox_seal loads (the allowlist's BPF program), once per
+//  process; sandbox_seal builds it itself when it was not. A zygote calls
+//  it before it forks, so each child loads the zygote's program, shared,
+//  instead of building its own into pages it would copy. Returns 0, or -1
+//  with report->why saying why.
+int sandbox_seal_prepare (sandbox_report_t *report);
+
 //  "namespaces", "filesystem", ... for one SANDBOX_L_* bit (the names are
 //  the kernel contract's, kernel_contract_layer_name); "?" otherwise.
 const char *sandbox_layer_name (unsigned layer);

@@ -16,15 +16,27 @@
         and no namespace flag; fork/vfork/posix_spawn get EPERM;
       - the filter is synchronised to every thread (TSYNC): the BLAS pool
         may already run when the executor seals.
+
+    The program is built once per process (sandbox_seal_prepare) and
+    loaded with seccomp(2) directly. A zygote builds it before it forks, so
+    its children share the program instead of each building its own:
+    libseccomp's work in a child wrote 2.8 MiB of heap pages it shared with
+    the zygote, copies every session then kept (bench/NOTES.md 3).
 */
 #include "sandbox_internal.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static const char *s_allowed [] = {
     //  memory
@@ -107,21 +119,18 @@ s_rule (scmp_filter_ctx ctx, uint32_t action, const char *name,
     return 0;
 }
 
-int
-sandbox_seccomp_apply (const sandbox_config_t *config, sandbox_report_t *report)
+//  The allowlist as libseccomp's rules; NULL with report->why on failure.
+static scmp_filter_ctx
+s_rules (sandbox_report_t *report)
 {
-    (void) config;
     scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ERRNO (EPERM));
     if (!ctx) {
         sandbox_note (report, SANDBOX_L_SECCOMP, "seccomp_init failed (out of memory?)");
-        return -1;
+        return NULL;
     }
     int rc;
     const char *step = "attr BADARCH";
     if ((rc = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
-        goto fail;
-    step = "attr TSYNC";
-    if ((rc = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
         goto fail;
     for (int i = 0; s_allowed [i]; i++)
         if (s_rule (ctx, SCMP_ACT_ALLOW, s_allowed [i], report))
@@ -149,18 +158,92 @@ sandbox_seccomp_apply (const sandbox_config_t *config, sandbox_report_t *report)
     if ((rc = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (prctl), 1,
                                 SCMP_A0 (SCMP_CMP_NE, PR_SET_PDEATHSIG))) < 0)
         goto fail;
-    step = "seccomp_load";
-    if ((rc = seccomp_load (ctx)) < 0)
-        goto fail;
-    seccomp_release (ctx);
-    report->applied |= SANDBOX_L_SECCOMP;
-    return 0;
+    return ctx;
 
 fail:
-    sandbox_note (report, SANDBOX_L_SECCOMP, "%s: %s%s", step, strerror (-rc),
-                  rc == -EINVAL && strcmp (step, "seccomp_load") == 0
-                  ? " (kernel built without CONFIG_SECCOMP_FILTER?)" : "");
+    sandbox_note (report, SANDBOX_L_SECCOMP, "%s: %s", step, strerror (-rc));
 fail_noted:
     seccomp_release (ctx);
+    return NULL;
+}
+
+//  The BPF program, built once per process; read-only once built.
+static struct sock_fprog s_program;
+
+int
+sandbox_seal_prepare (sandbox_report_t *report)
+{
+    if (s_program.filter)
+        return 0;
+    scmp_filter_ctx ctx = s_rules (report);
+    if (!ctx)
+        return -1;
+    //  libseccomp 2.5 exports the program only to a descriptor
+    //  (seccomp_export_bpf_mem is 2.6): a memfd, read back whole.
+    const char *step = "memfd_create";
+    struct sock_filter *filter = NULL;
+    int fd = memfd_create ("kmq-seccomp", MFD_CLOEXEC);
+    if (fd == -1)
+        goto fail_errno;
+    step = "seccomp_export_bpf";
+    int rc = seccomp_export_bpf (ctx, fd);
+    if (rc < 0) {
+        errno = -rc;
+        goto fail_errno;
+    }
+    step = "reading the exported program";
+    off_t size = lseek (fd, 0, SEEK_END);
+    if (size <= 0 || size % (off_t) sizeof (struct sock_filter) != 0
+    ||  size / (off_t) sizeof (struct sock_filter) > BPF_MAXINSNS) {
+        errno = size < 0? errno: EINVAL;
+        goto fail_errno;
+    }
+    filter = (struct sock_filter *) malloc ((size_t) size);
+    if (!filter || pread (fd, filter, (size_t) size, 0) != size) {
+        errno = filter? (errno? errno: EIO): ENOMEM;
+        goto fail_errno;
+    }
+    close (fd);
+    seccomp_release (ctx);
+    s_program.len = (unsigned short) (size / (off_t) sizeof (struct sock_filter));
+    s_program.filter = filter;
+    return 0;
+
+fail_errno:
+    sandbox_note (report, SANDBOX_L_SECCOMP, "%s: %s", step, strerror (errno));
+    free (filter);
+    if (fd != -1)
+        close (fd);
+    seccomp_release (ctx);
     return -1;
+}
+
+int
+sandbox_seccomp_apply (const sandbox_config_t *config, sandbox_report_t *report)
+{
+    (void) config;
+    if (sandbox_seal_prepare (report))
+        return -1;
+    //  sandbox_enter set no_new_privs, which an unprivileged filter needs
+    //  (libseccomp's seccomp_load set it again; so do we, it is idempotent).
+    if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+        sandbox_note (report, SANDBOX_L_SECCOMP, "prctl NO_NEW_PRIVS: %s", strerror (errno));
+        return -1;
+    }
+    //  TSYNC: on every thread, or on none (a positive return names the
+    //  thread that could not take it).
+    long rc = syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
+                       &s_program);
+    if (rc > 0) {
+        sandbox_note (report, SANDBOX_L_SECCOMP,
+                      "seccomp: thread %ld could not be synchronised", rc);
+        return -1;
+    }
+    if (rc < 0) {
+        sandbox_note (report, SANDBOX_L_SECCOMP, "seccomp: %s%s", strerror (errno),
+                      errno == EINVAL? " (kernel built without CONFIG_SECCOMP_FILTER?)": "");
+        return -1;
+    }
+    report->applied |= SANDBOX_L_SECCOMP;
+    return 0;
 }

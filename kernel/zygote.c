@@ -567,6 +567,11 @@ s_start (s_zygote_t *self)
     int64_t started = s_now_ms ();
     self->python = executor_python_start ();
     executor_python_preload (self->python);
+    sandbox_report_t seal_report;
+    memset (&seal_report, 0, sizeof seal_report);
+    if (sandbox_seal_prepare (&seal_report))
+        s_log ('W', "seccomp program not built ahead (each child builds its own): %s",
+               seal_report.why);
     for (int sig = 1; sig < NSIG; sig++)
         if (sigaction (sig, NULL, &self->python_signals [sig]) == -1)
             self->python_signals [sig].sa_handler = SIG_DFL;
