@@ -74,19 +74,23 @@ def row(figure, kmq, anchor, ratio, target, met):
 rows = []   # (figure, kernelmq, anchor, ratio, target, verdict)
 
 # ---------------------------------------------------------------- 1. round trip
-floor, kmq_c, kmq_py, kmq_pc, ipy = (load(n) for n in (
-    "floor_rtt", "kmq_rtt_c", "kmq_rtt_py", "kmq_rtt_pyclient", "ipy_rtt"))
+floor, floor_curve, kmq_c, kmq_py, kmq_pc, ipy = (load(n) for n in (
+    "floor_rtt", "floor_rtt_curve", "kmq_rtt_c", "kmq_rtt_py", "kmq_rtt_pyclient", "ipy_rtt"))
 calls = (kmq_c or kmq_pc or kmq_py or ipy or floor or {}).get("calls", "?")
 ipy_s = "ipykernel (jupyter_client): " + lat(ipy)
-if kmq_c and floor:
-    x = kmq_c["median_ms"] / floor["median_ms"]
-    r = f"{x:.2f}× the echo" + (f"; {ipy['median_ms'] / kmq_c['median_ms']:.1f}× faster "
-                                 "than ipykernel" if ipy else "")
+# kmq's client hop is CURVE (tcp): its like-for-like floor is the echo with
+# CURVE on the same hop; the plain echo is shown beside it.
+if kmq_c and floor_curve:
+    x = kmq_c["median_ms"] / floor_curve["median_ms"]
+    r = (f"{x:.2f}× the CURVE echo" + (f" ({kmq_c['median_ms'] / floor['median_ms']:.2f}× the "
+                                        "plain one)" if floor else "")
+         + (f"; {ipy['median_ms'] / kmq_c['median_ms']:.1f}× faster than ipykernel" if ipy else ""))
     m = verdict(x / 1.6)
 else:
     r, m = "-", FAILED
-row(f"1 execute x=1 round trip ({calls} calls), C client (libkmq)", lat(kmq_c),
-    "C two-hop echo via ROUTER/ROUTER proxy: " + lat(floor) + "; " + ipy_s, r,
+row(f"1 execute x=1 round trip ({calls} calls), C client (libkmq), CURVE on the client hop",
+    lat(kmq_c), "C two-hop echo via ROUTER/ROUTER proxy, CURVE on the client hop: "
+    + lat(floor_curve) + "; the same without CURVE: " + lat(floor) + "; " + ipy_s, r,
     "≤ 1.6× the two-hop C echo", m)
 if kmq_pc and kmq_c:
     x = kmq_pc["median_ms"] / kmq_c["median_ms"]
@@ -229,8 +233,9 @@ else:
         "≤ 3× pickle, ≥ 10× faster than csv", FAILED)
 
 # ---------------------------------------------------------------- 6. throughput
-hb, hbf, st, ex, exf = (load(n) for n in ("kmq_tput_hb", "floor_tput_hb", "kmq_tput_stats",
-                                          "kmq_tput_exec", "floor_tput_exec"))
+hb, hbf, st, ex, exf, hbc, hbi = (load(n) for n in (
+    "kmq_tput_hb", "floor_tput_hb", "kmq_tput_stats", "kmq_tput_exec", "floor_tput_exec",
+    "floor_tput_hb_curve", "kmq_tput_hb_insecure"))
 
 
 def rate(r):
@@ -238,14 +243,19 @@ def rate(r):
 
 
 cfg = f"{hb['clients']} DEALERs x {hb['window']} in flight" if hb else "4 DEALERs x 16 in flight"
-if hb and hbf:
-    x = hb["rate"] / hbf["rate"]
-    r, m = f"{x:.2f}× raw", verdict(0.6 / x)
+# Like for like: the default broker (CURVE) against the echo with CURVE, and
+# the broker run --insecure against the plain echo; the row meets its target
+# only if both pairs do.
+if hb and hbc and hbi and hbf:
+    x, y = hb["rate"] / hbc["rate"], hbi["rate"] / hbf["rate"]
+    r, m = (f"{x:.2f}× the CURVE echo; --insecure {y:.2f}× the plain echo (default broker "
+            f"{hb['rate'] / hbf['rate']:.2f}× the plain echo)"), verdict(0.6 / x, 0.6 / y)
 else:
     r, m = "-", FAILED
 row(f"6 broker routing, small messages: client heartbeats answered by the broker ({cfg}, "
-    "C load generator)", rate(hb), "raw libzmq ROUTER echoing each message, same load: "
-    + rate(hbf), r, "≥ 0.6× the raw ROUTER echo", m)
+    "C load generator): default broker (CURVE); --insecure broker", rate(hb) + "; --insecure "
+    + rate(hbi), "raw libzmq ROUTER echoing each message, same load: CURVE " + rate(hbc)
+    + "; plain " + rate(hbf), r, "≥ 0.6× the raw ROUTER echo", m)
 row("6 broker: stats requests answered by the broker", rate(st), "", "-", INFO,
     "-" if st else FAILED)
 if ex:

@@ -248,6 +248,15 @@ if start_broker rtt; then
         step http_rtt 120 $PY "$HERE/http_bench.py" rtt "$HTTP_URL" "$CALLS"
         kill_pid "$HTTP_PID" kmq-http
     fi
+    # The same floor with CURVE on its client hop, as the broker has it on
+    # tcp (its keys exist now that a broker ran: ZBENCH_CURVE, zbench.c).
+    CURVE_FE="tcp://127.0.0.1:$(free_port)"
+    start_bg "zbench proxy" env ZBENCH_CURVE=1 "$ZB" proxy "$CURVE_FE" "ipc://$T/curve-backend"
+    CURVE_PROXY=$BG_PID
+    start_bg "zbench worker" "$ZB" worker "ipc://$T/curve-backend"; CURVE_WORKER=$BG_PID
+    sleep 0.3
+    step floor_rtt_curve 60 env ZBENCH_CURVE=1 "$ZB" rtt "$CURVE_FE" "$CALLS"
+    kill_pid "$CURVE_WORKER" "zbench worker"; kill_pid "$CURVE_PROXY" "zbench proxy"
     stop_broker
 fi
 step ipy_rtt 150 $PY "$HERE/ipy_bench.py" rtt "$CALLS" "$T/ipy.pids"
@@ -315,6 +324,17 @@ start_bg "zbench selfecho" "$ZB" selfecho "$ECHO_FE"; ECHO_PID=$BG_PID
 sleep 0.3
 step floor_tput_hb 30 "$ZB" load "$ECHO_FE" 4 "$SECONDS_TPUT" 16 hb
 kill_pid "$ECHO_PID" "zbench selfecho"
+ECHO_FE="tcp://127.0.0.1:$(free_port)"
+start_bg "zbench selfecho" env ZBENCH_CURVE=1 "$ZB" selfecho "$ECHO_FE"; ECHO_PID=$BG_PID
+sleep 0.3
+step floor_tput_hb_curve 30 env ZBENCH_CURVE=1 "$ZB" load "$ECHO_FE" 4 "$SECONDS_TPUT" 16 hb
+kill_pid "$ECHO_PID" "zbench selfecho"
+# The broker without CURVE (--insecure; kmq's clients then need
+# KMQ_INSECURE), beside the plain floor.
+if KMQ_INSECURE=1 start_broker tput_insecure --insecure --pool-size 0; then
+    step kmq_tput_hb_insecure 30 "$ZB" load "$ENDPOINT" 4 "$SECONDS_TPUT" 16 hb
+    KMQ_INSECURE=1 stop_broker
+fi
 if start_broker tput; then
     step kmq_tput_hb 30 "$ZB" kmqload "$ENDPOINT" 4 "$SECONDS_TPUT" 16 hb
     step kmq_tput_stats 30 "$ZB" kmqload "$ENDPOINT" 4 "$SECONDS_TPUT" 16 stats

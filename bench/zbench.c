@@ -17,6 +17,12 @@
 //
 //  Every mode stops on SIGTERM/SIGINT; client modes also stop on their own
 //  deadline. Output is one JSON line on stdout.
+//
+//  ZBENCH_CURVE=1 puts CURVE on the floors' client hop, as kmq has it on
+//  tcp: proxy and selfecho bind their frontend as a CURVE server with the
+//  broker's certificate from the config dir (no ZAP handler: any client key
+//  is taken), and rtt and load connect as kmq's clients do (keys_apply). So
+//  a floor can pay the same per-frame encryption as the broker it anchors.
 
 #include <czmq.h>
 #include <zmq.h>
@@ -98,6 +104,50 @@ s_forward (void *src, void *dst, zmq_msg_t *prefix, bool drop_first)
     return 0;
 }
 
+static bool
+s_curve (void)
+{
+    const char *curve = getenv ("ZBENCH_CURVE");
+    return curve && streq (curve, "1");
+}
+
+//  With ZBENCH_CURVE=1, makes sock a CURVE server holding the broker's
+//  secret key; returns 0, or -1 having said why.
+static int
+s_curve_server (void *sock)
+{
+    if (!s_curve ())
+        return 0;
+    char *dir = keys_dir_default ();
+    char path [4096];
+    snprintf (path, sizeof path, "%s/broker.key", dir? dir: ".");
+    free (dir);
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        fprintf (stderr, "zbench: ZBENCH_CURVE=1 but no certificate at %s\n", path);
+        return -1;
+    }
+    int server = 1;
+    zmq_setsockopt (sock, ZMQ_CURVE_SERVER, &server, sizeof server);
+    zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, zcert_secret_key (cert), 32);
+    zcert_destroy (&cert);
+    return 0;
+}
+
+//  With ZBENCH_CURVE=1 (or keyed), makes sock a CURVE client of the broker's
+//  key; returns 0, or -1 having said why.
+static int
+s_curve_client (void *sock, const char *endpoint, bool keyed)
+{
+    char error [256];
+    if ((keyed || s_curve ())
+    &&  keys_apply (sock, endpoint, NULL, "client", NULL, error, sizeof error)) {
+        fprintf (stderr, "zbench: %s\n", error);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_proxy (const char *frontend_ep, const char *backend_ep)
 {
@@ -107,6 +157,8 @@ s_proxy (const char *frontend_ep, const char *backend_ep)
     int zero = 0;
     zmq_setsockopt (frontend, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (backend, ZMQ_LINGER, &zero, sizeof zero);
+    if (s_curve_server (frontend))
+        return 1;
     if (zmq_bind (frontend, frontend_ep) || zmq_bind (backend, backend_ep)) {
         fprintf (stderr, "zbench proxy: bind: %s\n", zmq_strerror (errno));
         return 1;
@@ -207,6 +259,8 @@ s_selfecho (const char *frontend_ep)
     void *sock = zmq_socket (ctx, ZMQ_ROUTER);
     int zero = 0;
     zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (s_curve_server (sock))
+        return 1;
     if (zmq_bind (sock, frontend_ep)) {
         fprintf (stderr, "zbench selfecho: bind: %s\n", zmq_strerror (errno));
         return 1;
@@ -274,6 +328,8 @@ s_rtt (const char *endpoint, int calls)
     int zero = 0, timeout = 5000;
     zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    if (s_curve_client (sock, endpoint, false))
+        return 1;
     zmq_connect (sock, endpoint);
     zmsg_t *req = s_request_frames ("exec");
     double *ms = calloc (calls, sizeof (double));
@@ -301,7 +357,7 @@ s_rtt (const char *endpoint, int calls)
 }
 
 //  keyed: the broker's CURVE keys from the config dir (keys.h), as every
-//  kernelmq client finds them; the floors' plain sockets go without.
+//  kernelmq client finds them; the floors' sockets only with ZBENCH_CURVE.
 static int
 s_load (const char *endpoint, int clients, double seconds, int window,
         const char *kind, bool keyed)
@@ -317,12 +373,8 @@ s_load (const char *endpoint, int clients, double seconds, int window,
         zmq_setsockopt (socks [c], ZMQ_LINGER, &zero, sizeof zero);
         zmq_setsockopt (socks [c], ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt (socks [c], ZMQ_RCVHWM, &hwm, sizeof hwm);
-        char error [256];
-        if (keyed && keys_apply (socks [c], endpoint, NULL, "client", NULL, error,
-                                 sizeof error)) {
-            fprintf (stderr, "zbench: %s\n", error);
+        if (s_curve_client (socks [c], endpoint, keyed))
             return 1;
-        }
         zmq_connect (socks [c], endpoint);
         items [c] = (zmq_pollitem_t) { socks [c], 0, ZMQ_POLLIN, 0 };
     }

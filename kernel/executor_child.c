@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -245,6 +246,14 @@ s_handover (executor_config_t *config)
         close (fds [i]);
 }
 
+//  True when the zygote's hand-over is already queued on our socket.
+static bool
+s_handover_waiting (void)
+{
+    struct pollfd item = { .fd = EXECUTOR_SOCK_FD, .events = POLLIN };
+    return poll (&item, 1, 0) == 1;
+}
+
 void
 executor_pool_child (const executor_config_t *zygote_config,
                      executor_python_t *python, pid_t parent, int sock,
@@ -263,8 +272,12 @@ executor_pool_child (const executor_config_t *zygote_config,
     executor_python_prepare (python, &config);
     s_seal (&config, report);
     //  Sealed: from here on this child is as contained as any executor,
-    //  and waits, holding nothing of any session.
-    executor_python_prewarm (python);
+    //  and waits, holding nothing of any session. It prewarms only when no
+    //  session waits for it yet: a child forked on demand finds its
+    //  hand-over queued, and the prewarm (2.5 ms) would be on that
+    //  session's clock, doing more than its first request needs.
+    if (!s_handover_waiting ())
+        executor_python_prewarm (python);
     s_handover (&config);
     executor_python_handover (python, &config);
     executor_python_serve (python, report);
