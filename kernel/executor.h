@@ -93,10 +93,13 @@ int executor_spawn (const executor_config_t *config, const executor_program_t *p
 //  sandboxed exactly as executor_spawn's. Fills *handle (pidfd and
 //  super_fd set) and returns 0; or returns -1 with why (a sentence)
 //  filled, having closed everything: the caller then forks with
-//  executor_spawn. Call before any ZeroMQ context exists, like
-//  executor_spawn.
+//  executor_spawn. while_waiting (when not NULL) runs once the spawn is
+//  sent, before the reply is awaited, so the caller's own start-up runs
+//  while the zygote hands over (the monitor connects to the broker there).
 int executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
-                           executor_handle_t *handle, char *why, size_t why_size);
+                           executor_handle_t *handle,
+                           void (*while_waiting) (void *arg), void *arg,
+                           char *why, size_t why_size);
 
 //  Sends sig to the executor: through its pidfd, or, for a child forked
 //  here (and not yet reaped), by pid. A zygote's executor without a pidfd

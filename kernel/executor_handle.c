@@ -322,7 +322,9 @@ s_await_reply (int fd, int *pidfd, char *spare, size_t spare_size, char *why,
 
 int
 executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
-                       executor_handle_t *handle, char *why, size_t why_size)
+                       executor_handle_t *handle,
+                       void (*while_waiting) (void *arg), void *arg,
+                       char *why, size_t why_size)
 {
     assert (config);
     assert (socket_path);
@@ -349,6 +351,8 @@ executor_spawn_zygote (const executor_config_t *config, const char *socket_path,
         goto fail;
     }
     s_channels_close (&channels, 1);    //  the executor's ends are the zygote's now
+    if (while_waiting)
+        while_waiting (arg);
     pid_t pid = s_await_reply (fd, &pidfd, handle->spare, sizeof handle->spare, why,
                                why_size);
     if (pid == -1)

@@ -288,6 +288,48 @@ s_exec_zygote (char *argv [])
     return 1;
 }
 
+//  ZeroMQ's start, once: the monitor owns SIGINT/SIGTERM, so czmq
+//  installs no handler. The process may fork only while ZeroMQ is not
+//  started (its I/O threads would be copied half-alive).
+static bool s_zeromq_started = false;
+
+static void
+s_zeromq_stop (void)
+{
+    if (s_zeromq_started) {
+        zsys_shutdown ();
+        s_zeromq_started = false;
+    }
+}
+
+static void
+s_zeromq_start (void)
+{
+    if (s_zeromq_started)
+        return;
+    zsys_handler_set (NULL);
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    zsys_set_linger (0);
+    s_zeromq_started = true;
+}
+
+//  While the zygote hands over the executor: ZeroMQ starts and the DEALER
+//  connects, so its handshake with the broker is done by the time the
+//  executor says ready (a warm start spent ~1 ms on these after it).
+typedef struct {
+    const monitor_config_t *config;
+    zsock_t *dealer;            //  NULL when it could not be made (logged)
+} s_early_t;
+
+static void
+s_connect_early (void *arg)
+{
+    s_early_t *early = (s_early_t *) arg;
+    s_zeromq_start ();
+    early->dealer = monitor_dealer_new (early->config);
+}
+
 //  Forks the executor here (no zygote): kmq-executor, exec'd in the
 //  sandbox's namespaces, with this session's flags (state_lost as the
 //  snapshot probe left it). Returns 0 or -1 with errno set.
@@ -362,29 +404,32 @@ main (int argc, char *argv [])
     s_probe_snapshot (&args);
     executor_handle_t executor;
     char zygote_why [512] = "";
+    s_early_t early = { &args.monitor, NULL };
     if (settings->zygote
     &&  executor_spawn_zygote (&args.executor, settings->zygote, &executor,
-                               zygote_why, sizeof zygote_why) == 0)
+                               s_connect_early, &early, zygote_why,
+                               sizeof zygote_why) == 0)
         ;                       //  a pool child or a fork of the zygote
-    else
-    if (s_spawn_here (&args, &executor) == -1) {
-        s_early_error (name, "cannot start the executor: %s (is %s built beside "
-                       "kmq-kernel?)", strerror (errno), S_EXECUTOR_NAME);
-        s_remove_tree (settings->work_dir);
-        return 1;
+    else {
+        //  The zygote refused after ZeroMQ started: stop it (and its
+        //  threads) before the fork, which runs glibc code in the child
+        //  and must find the process single-threaded.
+        zsock_destroy (&early.dealer);
+        s_zeromq_stop ();
+        if (s_spawn_here (&args, &executor) == -1) {
+            s_early_error (name, "cannot start the executor: %s (is %s built beside "
+                           "kmq-kernel?)", strerror (errno), S_EXECUTOR_NAME);
+            s_remove_tree (settings->work_dir);
+            return 1;
+        }
     }
-
-    //  Only now may a ZeroMQ context exist. The monitor owns SIGINT/SIGTERM.
-    zsys_handler_set (NULL);
-    zsys_init ();
-    zsys_set_logstream (stderr);
-    zsys_set_linger (0);
+    s_zeromq_start ();
     if (settings->zygote && *zygote_why)
         zsys_warning ("%s: zygote unavailable (%s); forking the executor here "
                       "(slower)", name, zygote_why);
 
     int status = 1;
-    monitor_t *monitor = monitor_new (&args.monitor, &executor);
+    monitor_t *monitor = monitor_new (&args.monitor, &executor, &early.dealer);
     if (monitor) {
         status = monitor_run (monitor);
         monitor_destroy (&monitor);

@@ -54,11 +54,16 @@ s_grace (monitor_t *self)
 //  Lifecycle
 
 monitor_t *
-monitor_new (const monitor_config_t *config, const executor_handle_t *executor)
+monitor_new (const monitor_config_t *config, const executor_handle_t *executor,
+             zsock_t **dealer_p)
 {
     assert (config);
     assert (executor);
     monitor_t *self = (monitor_t *) zmalloc (sizeof (monitor_t));
+    if (dealer_p) {
+        self->early_dealer = *dealer_p;
+        *dealer_p = NULL;
+    }
     self->config = config;
     self->name = config->name;
     self->limits = (monitor_request_limits_t) {
@@ -115,6 +120,7 @@ monitor_destroy (monitor_t **self_p)
         zmsg_destroy (&left);
     zlist_destroy (&self->backlog);
     zsock_destroy (&self->dealer);
+    zsock_destroy (&self->early_dealer);
     proto_reader_destroy (&self->from_exec);
     signal_pipe_destroy (&self->signals);
     monitor_request_end (&self->req);
@@ -448,49 +454,65 @@ s_poll_timeout (monitor_t *self, int64_t now)
 //  --------------------------------------------------------------------------
 //  Main loop
 
-static int
-s_connect_dealer (monitor_t *self)
+zsock_t *
+monitor_dealer_new (const monitor_config_t *config)
 {
-    const monitor_config_t *config = self->config;
-    self->dealer = zsock_new (ZMQ_DEALER);
-    if (!self->dealer) {
-        zsys_error ("%s: cannot create the DEALER: %s", self->name,
+    assert (config);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer) {
+        zsys_error ("%s: cannot create the DEALER: %s", config->name,
                     zmq_strerror (zmq_errno ()));
-        return -1;
+        return NULL;
     }
-    void *handle = zsock_resolve (self->dealer);
+    void *handle = zsock_resolve (dealer);
     if (zmq_setsockopt (handle, ZMQ_ROUTING_ID, config->kernel_id,
                         strlen (config->kernel_id))) {
-        zsys_error ("%s: ZMQ_ROUTING_ID '%s': %s", self->name, config->kernel_id,
+        zsys_error ("%s: ZMQ_ROUTING_ID '%s': %s", config->name, config->kernel_id,
                     zmq_strerror (zmq_errno ()));
-        return -1;
+        zsock_destroy (&dealer);
+        return NULL;
     }
-    zsock_set_linger (self->dealer, 0);
-    zsock_set_rcvtimeo (self->dealer, 0);
+    zsock_set_linger (dealer, 0);
+    zsock_set_rcvtimeo (dealer, 0);
     //  Sends never block. What is sent while the broker is gone waits in
     //  the queue (bounded by the HWM) for the next one, which drops what
     //  comes from a kernel it does not know and asks it to reregister.
-    zsock_set_sndtimeo (self->dealer, 0);
+    zsock_set_sndtimeo (dealer, 0);
     //  Room for a burst of output (a cell's displays are bounded by
     //  max_output) while the broker is busy: with CURVE on its clients'
     //  side, a flood fanned out to attached clients takes it longer to
     //  drain us, and libzmq's default of 1000 dropped events on 2 cores
-    zsock_set_sndhwm (self->dealer, 20000);
+    zsock_set_sndhwm (dealer, 20000);
     //  Over tcp a kernel shows the broker its host's key (keys.h; the host
-    //  passes its config dir in KMQ_CONFIG_DIR). The executor was forked
-    //  before this, so the secret key never enters its memory.
+    //  passes its config dir in KMQ_CONFIG_DIR). The executor is the
+    //  zygote's or was forked before this, so the secret key never enters
+    //  its memory.
     char key_error [256];
-    if (keys_apply (self->dealer, config->endpoint, NULL, "host", NULL, key_error,
+    if (keys_apply (dealer, config->endpoint, NULL, "host", NULL, key_error,
                     sizeof key_error)) {
-        zsys_error ("%s: %s", self->name, key_error);
-        return -1;
+        zsys_error ("%s: %s", config->name, key_error);
+        zsock_destroy (&dealer);
+        return NULL;
     }
-    if (zsock_connect (self->dealer, "%s", config->endpoint)) {
+    if (zsock_connect (dealer, "%s", config->endpoint)) {
         zsys_error ("%s: connect to %s: %s (is the endpoint a valid ZeroMQ "
-                    "address?)", self->name, config->endpoint,
+                    "address?)", config->name, config->endpoint,
                     zmq_strerror (zmq_errno ()));
-        return -1;
+        zsock_destroy (&dealer);
+        return NULL;
     }
+    return dealer;
+}
+
+//  The DEALER from now on: the one made early, or a new one.
+static int
+s_connect_dealer (monitor_t *self)
+{
+    const monitor_config_t *config = self->config;
+    self->dealer = self->early_dealer? self->early_dealer: monitor_dealer_new (config);
+    self->early_dealer = NULL;
+    if (!self->dealer)
+        return -1;
     int64_t now = zclock_mono ();
     self->next_heartbeat = now + (int64_t) config->heartbeat_ivl_ms;
     self->broker_heard = now;

@@ -20,12 +20,16 @@
 
     One monitor runs per process: monitor_new installs the process's
     SIGTERM, SIGINT and SIGCHLD handlers. Create it only after the executor
-    was forked (executor_spawn), since it creates the ZeroMQ context's
-    first socket.
+    was forked (executor_spawn), since it may create the ZeroMQ context's
+    first socket. With a zygote, the DEALER is made earlier
+    (monitor_dealer_new, while the zygote hands the executor over) and
+    given to monitor_new: its connection's handshake is then done before
+    the executor is ready, and nothing is sent on it until then.
 */
 #ifndef KMQ_MONITOR_H
 #define KMQ_MONITOR_H
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "executor.h"
@@ -57,12 +61,20 @@ typedef struct {
 
 typedef struct _monitor_t monitor_t;
 
+//  A DEALER to the broker's backend (routing id, limits and keys set),
+//  connecting. The broker does not know this kernel until its `ready`,
+//  which monitor_run sends once the executor is ready. NULL when it could
+//  not be made (logged). Needs zsys_init.
+zsock_t *monitor_dealer_new (const monitor_config_t *config);
+
 //  Creates the monitor for an executor that is already running. Takes
 //  ownership of the executor: from here on the monitor kills and reaps it
-//  (also when monitor_new fails and returns NULL). config must outlive the
-//  monitor. Does not connect yet.
+//  (also when monitor_new fails and returns NULL), and of *dealer_p when
+//  dealer_p is not NULL (a monitor_dealer_new socket, or NULL: the monitor
+//  makes its own once the executor is ready). config must outlive the
+//  monitor. Sends nothing yet.
 monitor_t *monitor_new (const monitor_config_t *config,
-                        const executor_handle_t *executor);
+                        const executor_handle_t *executor, zsock_t **dealer_p);
 
 //  Connects, sends `ready` and runs until the kernel must end. Returns the
 //  process exit status: 0 after `close`, SIGTERM/SIGINT, the executor's

@@ -76,6 +76,7 @@ struct _monitor_t {
     char cgroup_note [384];         //  why not, for sandbox_missing
 
     zsock_t *dealer;                //  to the broker
+    zsock_t *early_dealer;          //  made before the executor was ready; unused till then
     signal_pipe_t *signals;         //  wakes the poll on a signal
     int64_t next_heartbeat;
     int64_t broker_heard;           //  its last valid message
