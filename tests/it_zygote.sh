@@ -144,3 +144,20 @@ wait_for 600 children_are "$zpid" 2
 run_kmq exec -s after_restart '2+2'
 expect_eq "restarted zygote: a session starts" "0:4" "$RC:$OUT"
 check "restarted zygote: its executor is the new zygote's child" from_zygote after_restart "$zpid"
+
+# --- a kernel the zygote refuses (its sandbox settings differ) forks its
+# own executor. Its ZeroMQ started, and its DEALER connected, while the
+# zygote was asked; both are stopped before that fork (main.c), and the
+# executor forked after it comes up as usual.
+refused_log="$T/refused.err"
+timeout -k 1 60 "$KMQ_BIN/kmq-kernel" --endpoint "ipc://$RT/backend" --session zrefused \
+    --kernel-id kz-refused --work-dir "$RT/work/kz-refused" --zygote "$RT/zygote.sock" \
+    --memory-limit 512M > /dev/null 2> "$refused_log" &
+refused_pid=$!
+refused_ready() { grep -q "executor [0-9]* ready" "$refused_log"; }
+wait_for 600 refused_ready
+expect_contains "refused by the zygote: the kernel says why it forks here" \
+    "zygote unavailable" "$(cat "$refused_log")"
+check "refused by the zygote: its own executor gets ready" refused_ready
+kill -TERM "$refused_pid" 2> /dev/null
+wait "$refused_pid" 2> /dev/null
