@@ -54,6 +54,16 @@ expect_contains "namespaces: b's variable is not in a" "NameError" "$OUT$ERR"
 run_kmq exec -s za 'secret_a'
 expect_eq "namespaces: a keeps its own" "0:41" "$RC:$OUT"
 
+# Each pool child reseeds numpy after its fork (the prewarm's renewal, or
+# the hand-over's): two sessions do not draw the zygote's numbers alike
+wait_for 600 children_are "$zpid" 4
+run_kmq exec -s zr1 'import numpy; repr(numpy.random.random())'; draw1=$OUT
+run_kmq exec -s zr2 'import numpy; repr(numpy.random.random())'; draw2=$OUT
+check "numpy: zr1 and zr2 answer" bash -c \
+    "[ -n '$draw1' ] && [ -n '$draw2' ]"
+check "numpy: two pool sessions draw different numbers" test "$draw1" != "$draw2"
+kmq close -s zr1 > /dev/null; kmq close -s zr2 > /dev/null
+
 run_kmq exec -s za 'open("/work/only_a", "w").write("a"); import os; os.path.exists("/work/only_a")'
 expect_eq "/work: a writes a file" "0:True" "$RC:$OUT"
 run_kmq exec -s zb 'import os; os.path.exists("/work/only_a")'
