@@ -140,11 +140,12 @@ monitor_destroy (monitor_t **self_p)
 #define S_BACKLOG_MAX 10000
 
 //  Sends and destroys *msg_p. Sends never block (no send timeout). When
-//  the queue to the broker is full the message waits in the backlog, in
-//  order behind any already there, for s_flush_backlog: the run loop
-//  reads nothing from the executor while the backlog holds anything
-//  (protocol.md 4.4), so it stays within one pass's output, and a reply
-//  behind a flood of output is never lost.
+//  the queue to the broker is full (the send says EAGAIN) the message
+//  waits in the backlog, in order behind any already there, for
+//  s_flush_backlog: the run loop reads nothing from the executor while the
+//  backlog holds anything (protocol.md 4.4), so it stays within one pass's
+//  output, and a reply behind a flood of output is never lost. No
+//  ZMQ_EVENTS probe before each send: the failed send is the probe.
 void
 monitor_send (monitor_t *self, zmsg_t **msg_p)
 {
@@ -152,35 +153,41 @@ monitor_send (monitor_t *self, zmsg_t **msg_p)
         zmsg_destroy (msg_p);       //  not connected yet: nobody to tell
         return;
     }
-    if (zlist_size (self->backlog) || !(zsock_events (self->dealer) & ZMQ_POLLOUT)) {
-        if (zlist_size (self->backlog) < S_BACKLOG_MAX) {
-            zlist_append (self->backlog, *msg_p);
-            *msg_p = NULL;
+    bool full = true;               //  behind a backlog, as if the send failed so
+    if (!zlist_size (self->backlog)) {
+        if (zmsg_send (msg_p, self->dealer) == 0) {
+            self->send_failing = false;
             return;
         }
+        full = zmq_errno () == EAGAIN;
     }
-    else
-    if (zmsg_send (msg_p, self->dealer) == 0) {
-        self->send_failing = false;
+    if (full && zlist_size (self->backlog) < S_BACKLOG_MAX) {
+        zlist_append (self->backlog, *msg_p);
+        *msg_p = NULL;
         return;
     }
     if (!self->send_failing && !self->broker_lost)
         zsys_warning ("%s: send to the broker failed: %s; dropping messages until "
                       "it takes them again", self->name,
-                      *msg_p? "its queue and ours are full": zmq_strerror (zmq_errno ()));
+                      full? "its queue and ours are full": zmq_strerror (zmq_errno ()));
     self->send_failing = true;
     zmsg_destroy (msg_p);
 }
 
-//  Sends what waits in the backlog while the broker's queue has room.
+//  Sends what waits in the backlog, in order, until the broker's queue is
+//  full again (EAGAIN: the loop then polls the DEALER for room). A message
+//  that fails otherwise is dropped, as monitor_send drops it.
 static void
 s_flush_backlog (monitor_t *self)
 {
-    while (self->dealer && zlist_size (self->backlog)
-       &&  (zsock_events (self->dealer) & ZMQ_POLLOUT)) {
-        zmsg_t *msg = (zmsg_t *) zlist_pop (self->backlog);
-        if (zmsg_send (&msg, self->dealer) == 0)
-            self->send_failing = false;
+    while (self->dealer && zlist_size (self->backlog)) {
+        zmsg_t *msg = (zmsg_t *) zlist_first (self->backlog);
+        int rc = zmsg_send (&msg, self->dealer);
+        if (rc && zmq_errno () == EAGAIN)
+            return;
+        zlist_pop (self->backlog);
+        zmsg_destroy (&msg);        //  NULL once sent
+        self->send_failing = rc != 0;
     }
 }
 
@@ -576,13 +583,12 @@ monitor_run (monitor_t *self)
         int what [7] = { 0 };       //  S_ITEM_* or a pipe index (0, 1)
         int count = 0;
         items [count++] = (zmq_pollitem_t) { NULL, signal_pipe_fd (self->signals), ZMQ_POLLIN, 0 };
-        //  Backpressure: while the queue to the broker is full, nothing is
-        //  read from the executor (its output waits in the pipes, its next
+        //  Backpressure: while messages wait in the backlog (the queue to
+        //  the broker was full), nothing is read from the executor (its output waits in the pipes, its next
         //  event for our ack), so a cell that floods a slow broker is slowed
         //  down instead of having its output dropped.
         s_flush_backlog (self);
-        bool broker_full = self->dealer && (zlist_size (self->backlog)
-                                            || !(zsock_events (self->dealer) & ZMQ_POLLOUT));
+        bool broker_full = self->dealer && zlist_size (self->backlog) > 0;
         int broker_item = -1;
         if (self->dealer) {
             broker_item = count;
