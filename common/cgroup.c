@@ -798,6 +798,7 @@ cgroup_attach (const char *list, pid_t pid, char *why, size_t why_size)
     return s_each (list, s_attach_one, &attach);
 }
 
+//  v1 only, as spares are (cgroup.h): "tasks" moves the calling thread.
 static int
 s_enter_one (const char *dir, void *arg)
 {
@@ -805,11 +806,7 @@ s_enter_one (const char *dir, void *arg)
     char group [CGROUP_PATH_MAX + 120];
     snprintf (group, sizeof group, "%s%s%s", dir, enter->spare? "/": "",
               enter->spare? enter->spare: "");
-    char path [CGROUP_PATH_MAX + 130];
-    snprintf (path, sizeof path, "%s/tasks", group);
-    //  v2 has no tasks file: cgroup.procs (the whole process; the slow kind)
-    return s_set (group, access (path, F_OK) == 0? "tasks": "cgroup.procs", "0",
-                  enter->why, enter->why_size);
+    return s_set (group, "tasks", "0", enter->why, enter->why_size);
 }
 
 int

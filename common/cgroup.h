@@ -139,8 +139,8 @@ int cgroup_host_dir (cgroup_host_t *self, const char *name, const char *controll
 int cgroup_attach (const char *list, pid_t pid, char *why, size_t why_size);
 
 //  The calling thread (the whole process when single-threaded) moves
-//  itself into every group of list (v1 "tasks": no grace period to wait
-//  out). With spare (a child name, or NULL) the groups are list's
+//  itself into every group of list, a v1 list (its "tasks": no grace
+//  period to wait out; spares exist only with v1). With spare (a child name, or NULL) the groups are list's
 //  children of that name. Returns 0, or -1 with why.
 int cgroup_enter_self (const char *list, const char *spare, char *why, size_t why_size);
 
