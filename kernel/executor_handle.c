@@ -117,9 +117,6 @@ s_channels_keep (s_channels_t *channels, executor_handle_t *handle)
 //  --------------------------------------------------------------------
 //  Forked here
 
-//  "--executor PARENT SOCK OUT ERR" has this many words.
-#define S_EXEC_WORDS 5
-
 //  The fallback executor's argv: args [0], --executor and its four
 //  numbers (held in numbers), then args [1..]. Returns it (free it), or
 //  NULL with errno set.
@@ -131,7 +128,7 @@ s_exec_argv (char *const *args, pid_t parent, const s_channels_t *channels,
     while (args [count])
         count++;
     assert (count > 0);
-    char **argv = (char **) calloc (count + S_EXEC_WORDS + 1, sizeof (char *));
+    char **argv = (char **) calloc (count + EXECUTOR_EXEC_WORDS + 1, sizeof (char *));
     if (!argv)
         return NULL;
     snprintf (numbers [0], sizeof numbers [0], "%d", (int) parent);
@@ -143,7 +140,7 @@ s_exec_argv (char *const *args, pid_t parent, const s_channels_t *channels,
     for (int i = 0; i < 4; i++)
         argv [2 + i] = numbers [i];
     for (size_t i = 1; i < count; i++)
-        argv [S_EXEC_WORDS + i] = args [i];
+        argv [EXECUTOR_EXEC_WORDS + i] = args [i];
     return argv;
 }
 

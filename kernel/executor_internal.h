@@ -26,6 +26,11 @@
 //  Where the child's request socket lands after the fork (0-2 are stdio).
 #define EXECUTOR_SOCK_FD        3
 
+//  A fallback executor's argv (executor_handle.c writes it, executor_main.c
+//  reads it): the program, then these words, "--executor PARENT SOCK OUT
+//  ERR", then the kernel contract's flags of its session.
+#define EXECUTOR_EXEC_WORDS     5
+
 //  Exit statuses of a child that could not start, as the monitor sees them.
 #define EXECUTOR_EXIT_SETUP     120     //  fds, signals, sandbox, environment
 #define EXECUTOR_EXIT_PYTHON    121     //  CPython or the glue would not start

@@ -32,9 +32,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-//  "--executor PARENT SOCK OUT ERR" has this many words.
-#define S_EXEC_WORDS 5
-
 //  Parses a non-negative int; -1 when text is not one.
 static int
 s_number (const char *text)
@@ -56,11 +53,11 @@ s_executor (int argc, char *argv [])
         if ((numbers [i] = s_number (argv [2 + i])) == -1)
             executor_die (EXECUTOR_EXIT_SETUP, "--executor: bad number %s", argv [2 + i]);
     //  The kernel contract's argv: the program, then the monitor's flags
-    char **contract = argv + S_EXEC_WORDS;
+    char **contract = argv + EXECUTOR_EXEC_WORDS;
     contract [0] = argv [0];
     static kernel_settings_t settings;
     char err [512];
-    if (kernel_contract_parse (&settings, argc - S_EXEC_WORDS, contract, err, sizeof err)
+    if (kernel_contract_parse (&settings, argc - EXECUTOR_EXEC_WORDS, contract, err, sizeof err)
     ||  kernel_contract_role (&settings) != KERNEL_CONTRACT_SESSION)
         executor_die (EXECUTOR_EXIT_SETUP, "--executor: %s", *err? err: "no --session");
     static executor_config_t config;
@@ -110,7 +107,7 @@ s_zygote (int argc, char *argv [])
 int
 main (int argc, char *argv [])
 {
-    if (argc > S_EXEC_WORDS && strcmp (argv [1], "--executor") == 0)
+    if (argc > EXECUTOR_EXEC_WORDS && strcmp (argv [1], "--executor") == 0)
         s_executor (argc, argv);
     return s_zygote (argc, argv);
 }

@@ -2,9 +2,10 @@
 
     `kmq-kernel --zygote SOCKET --pool N [limits]`, started by the kernel
     host (one per host); kmq-kernel, which holds no interpreter, execs
-    kmq-executor with that argv, which runs zygote_run. It starts CPython exactly as an executor does
-    (executor.c), loads the glue (pandas, numpy), imports matplotlib,
-    freezes the collector (gc.freeze: children's collections then leave the
+    kmq-executor with that argv, which runs zygote_run. It starts CPython
+    exactly as an executor does (executor.c), loads the glue (pandas,
+    numpy), imports matplotlib, builds the seccomp program its children
+    load (sandbox_seal_prepare), freezes the collector (gc.freeze: children's collections then leave the
     shared pages alone), and serves monitors on SOCKET (AF_UNIX
     SOCK_SEQPACKET, mode 0600). It keeps N pool children: each forked with
     sandbox_fork, entered and sealed like a fresh executor, waiting for a
