@@ -16,6 +16,7 @@
 #define S_DRAIN_BATCH   256         //  messages per socket per poll, for fairness
 #define S_MAX_CLIENTS   100000      //  client labels remembered at most
 #define S_LINGER_MS     1000        //  at exit, for the last replies to leave
+#define S_OUTBOX_RETRY_MS 2         //  while messages wait for a slow client
 
 //  --- sending ------------------------------------------------------------
 
@@ -23,6 +24,30 @@ int
 broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
 {
     assert (msg_p && *msg_p);
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (!client) {
+        zmsg_destroy (&msg);
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    if (outbox_send (self->outbox, self->frontend, client, &msg) == 0)
+        return 0;
+    int error = errno;
+    broker_send_failed (self, client, error);
+    errno = error;
+    return -1;
+}
+
+int
+broker_send_droppable (broker_t *self, zframe_t *client, zmsg_t **msg_p)
+{
+    assert (msg_p && *msg_p);
+    if (client && outbox_behind (self->outbox, client)) {
+        zmsg_destroy (msg_p);
+        errno = EAGAIN;
+        return -1;
+    }
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
     if (!client) {
@@ -47,8 +72,8 @@ broker_send_failed (broker_t *self, zframe_t *client, int error)
     if (error == EHOSTUNREACH)
         broker_client_gone (self, client);
     else
-        broker_debug (self, "client %s: its queue is full; a message is dropped",
-                      clients_label (self->clients, client));
+        broker_debug (self, "client %s: a message is dropped: %s",
+                      clients_label (self->clients, client), zmq_strerror (error));
 }
 
 //  An error reply (cause may be NULL).
@@ -633,6 +658,7 @@ broker_new (config_t *config)
     self->snapshots = zhashx_new ();
     zhashx_set_destructor (self->snapshots, (zhashx_destructor_fn *) zstr_free);
     self->clients = clients_new (S_MAX_CLIENTS);
+    self->outbox = outbox_new ();
     self->started_at = zclock_mono ();
     self->no_host_since = self->started_at;
     self->next_local_host = self->started_at;
@@ -711,6 +737,7 @@ broker_destroy (broker_t **self_p)
     zframe_destroy (&self->shutdown_client);
     zmsg_destroy (&self->heartbeat_reply);
     clients_destroy (&self->clients);
+    outbox_destroy (&self->outbox);
     signal_pipe_destroy (&self->signals);
     free (self);
     *self_p = NULL;
@@ -736,6 +763,24 @@ s_drain_frontend (broker_t *self)
     for (int i = 0; i < S_DRAIN_BATCH; i++)
         if (broker_recv_frontend (self))
             break;              //  EAGAIN (drained) or EINTR (signal)
+}
+
+//  What waits for slow clients, as far as their queues take it now. A
+//  ROUTER does not say when one peer's queue has room again, so the loop
+//  polls again within S_OUTBOX_RETRY_MS while anything waits.
+static void
+s_flush_outbox (broker_t *self)
+{
+    if (!outbox_waiting (self->outbox))
+        return;
+    zlistx_t *gone = zlistx_new ();
+    outbox_flush (self->outbox, self->frontend, gone);
+    for (zframe_t *client = (zframe_t *) zlistx_first (gone); client;
+         client = (zframe_t *) zlistx_next (gone)) {
+        broker_client_gone (self, client);
+        zframe_destroy (&client);
+    }
+    zlistx_destroy (&gone);
 }
 
 int
@@ -770,7 +815,10 @@ broker_run (broker_t *self)
             if (items [1].revents & ZMQ_POLLIN)
                 s_drain_frontend (self);
         }
+        s_flush_outbox (self);
         wait_ms = broker_timers (self);
+        if (outbox_waiting (self->outbox) && wait_ms > S_OUTBOX_RETRY_MS)
+            wait_ms = S_OUTBOX_RETRY_MS;
     }
     int stop = signal_pipe_stop_signal (signals);
     if (stop)

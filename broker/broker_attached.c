@@ -52,7 +52,7 @@ broker_fanout (broker_t *self, session_t *session, zframe_t *requester,
         if (requester && zframe_eq (client, requester))
             continue;
         zmsg_t *copy = zmsg_dup (msg);
-        if (broker_send_client (self, client, &copy) == -1) {
+        if (broker_send_droppable (self, client, &copy) == -1) {
             if (!failed)
                 failed = zlistx_new ();
             zlistx_add_end (failed, zframe_dup (client));
@@ -142,7 +142,7 @@ broker_send_notices (broker_t *self, int64_t now)
                   "to follow it", notice->session, self->cfg->client_hwm);
         proto_builder_str (builder, "message", text);
         zmsg_t *msg = proto_builder_finish (&builder);
-        int rc = broker_send_client (self, notice->client, &msg);
+        int rc = broker_send_droppable (self, notice->client, &msg);
         if (rc == 0 || errno != EAGAIN || now >= notice->give_up)
             clients_notice_remove_current (self->clients);
     }

@@ -15,6 +15,7 @@
 #include "proto.h"
 #include "session.h"
 #include "clients.h"
+#include "outbox.h"
 #include "signal_pipe.h"
 #include "hosts.h"
 #include "auth.h"
@@ -31,6 +32,7 @@ struct _broker_t {
     session_table_t *sessions;
     hosts_t *hosts;                 //  the kernel hosts connected
     clients_t *clients;             //  labels, owed `detached` notices
+    outbox_t *outbox;               //  what waits for clients whose queue is full
     zlistx_t *resumes;              //  broker_resume_t *: parked until settled
     zhashx_t *retired;              //  kernel id -> (intptr_t) until: ignore it
     zhashx_t *snapshots;            //  session key -> host id: evicted with a
@@ -68,9 +70,15 @@ typedef struct {
 //  --- broker.c: sending ----------------------------------------------------
 
 //  Sends *msg_p (taken) to the client with routing id client (borrowed),
-//  never blocking. Returns 0, or -1 with errno EAGAIN (its queue is full)
-//  or EHOSTUNREACH (it is gone); the message is then dropped.
+//  never blocking: when its queue is full the message waits in the
+//  outbox, in order (outbox.h). Returns 0 (sent or waiting), or -1 with
+//  errno EHOSTUNREACH (it is gone) or ENOBUFS (far too much waits for
+//  it); the message is then dropped.
 int broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p);
+//  The same for a message a slow client may miss (an attached client's
+//  copy, a notice): never kept, and never ahead of what waits for it.
+//  -1 with errno EAGAIN when its queue is full or messages wait for it.
+int broker_send_droppable (broker_t *self, zframe_t *client, zmsg_t **msg_p);
 //  Sends *msg_p to session's kernel (its routing id prefixed); a failed
 //  send drops it (the kernel's liveness timer deals with a dead kernel).
 void broker_send_kernel (broker_t *self, session_t *session, zmsg_t **msg_p);

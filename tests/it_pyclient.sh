@@ -34,3 +34,29 @@ with kernelmq.Client.local() as c:
 expect_contains "the installed package is the one imported" "$root/usr/local/lib/python3" "$out"
 expect_contains "the installed package runs Client.local() with the installed broker" \
     $'\n42' "$out"
+
+# A requester that reads slower than its cell writes loses nothing: with a
+# client queue of 10 messages (the least client_hwm allows), every stream
+# event and the reply of a 30,000-line cell reach the Python client, in
+# order (the broker's outbox, broker/outbox.h). Before it, the broker
+# dropped what a full queue refused, the reply included.
+stop_broker
+start_broker --client-hwm 10 || exit 1
+out=$(timeout 120 /usr/bin/python3 - "$ENDPOINT" <<'PY' 2>&1
+import sys, time
+sys.path.insert(0, "client/python")
+import kernelmq
+with kernelmq.Client(sys.argv[1]) as c, c.session("slow-reader") as s:
+    chunks = []
+    def slow(text):
+        chunks.append(text)
+        time.sleep(0.0005)
+    ex = s.run("for i in range(30000):\n    print(i)\n'done'", on_stdout=slow)
+    text = "".join(chunks)
+    print("reply", ex.text, "events", len(chunks),
+          "whole", text == "".join("%d\n" % i for i in range(30000)))
+PY
+)
+expect_contains "a slow requester gets its reply through a full queue" "reply 'done'" "$out"
+expect_contains "... and every line of the cell's output, in order" "whole True" "$out"
+stop_broker

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "session.h"
 #include "clients.h"
+#include "outbox.h"
 #include "hosts.h"
 #include "host_lock.h"
 #include "snapshot_store.h"
@@ -62,6 +63,7 @@ static const selftest_t s_tests [] = {
     { "config", config_test },
     { "session", session_test },
     { "clients", clients_test },
+    { "outbox", outbox_test },
     { "hosts", hosts_test },
     { "host_lock", host_lock_test },
     { "snapshot_store", snapshot_store_test },
