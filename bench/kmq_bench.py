@@ -23,7 +23,8 @@ usage:
       with MemAvailable before / after. Writes the session keys to KEYSFILE
       and leaves them open.
   kmq_bench.py upload ENDPOINT CSVFILE REPEATS
-      upload the CSV as a DataFrame (format csv), then download it as csv.
+      upload the CSV as a DataFrame (format csv) through the Python client,
+      then download it as csv.
   kmq_bench.py execload ENDPOINT CLIENTS SESSIONS_PER_CLIENT SECONDS WINDOW
       small executes (`x = 1`) pipelined through several clients and
       sessions: replies per second.
@@ -231,26 +232,30 @@ def mode_sessions(endpoint, n, pidfile, gap_s=0.0, mem=True):
 
 
 def mode_upload(endpoint, path, repeats):
+    """The upload through the Python client, as an agent makes it (in
+    parts: protocol.md 5, upload); the download from the raw DEALER."""
+    import kernelmq
     with open(path, "rb") as f:
         data = f.read()
     c = Client(endpoint)
     session = "bench-up-" + uuid.uuid4().hex[:8]
     c.ok({"type": "execute", "session": session}, [b"import pandas as pd"])
+    agent = kernelmq.Client(endpoint)
     up, down = [], []
     rows = cols = nbytes = 0
     try:
         for _ in range(repeats):
             t = time.perf_counter()
-            reply, _ = c.ok({"type": "upload", "session": session, "name": "df",
-                             "format": "csv"}, [data], timeout_s=120)
+            done = agent.session(session).upload("df", data, format="csv")
             up.append(time.perf_counter() - t)
-            rows, cols = reply["rows"], reply["columns"]
+            rows, cols = done.rows, done.columns
             t = time.perf_counter()
             reply, frames = c.ok({"type": "download", "session": session,
                                   "name": "df", "format": "csv"}, timeout_s=120)
             down.append(time.perf_counter() - t)
             nbytes = len(frames[0])
     finally:
+        agent.close()
         c.request({"type": "close", "session": session}, timeout_s=10)
     return {"bytes": len(data), "rows": rows, "columns": cols,
             "upload_s": statistics.median(up), "upload_all_s": up,

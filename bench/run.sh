@@ -292,9 +292,9 @@ step ipy_sessions 180 $PY "$HERE/ipy_bench.py" sessions "$SESSIONS" "$T/ipy.pids
 # ---------------------------------------------------------------- 5. upload, download
 CSV="$T/data.csv"
 if step csv_gen 90 $PY "$HERE/inproc.py" gen "$CSV" "$CSV_MB"; then
-    step inproc_csv 120 $PY "$HERE/inproc.py" csv "$CSV" 3
+    step inproc_csv 120 $PY "$HERE/inproc.py" csv "$CSV" 5
     if start_broker upload; then
-        step kmq_upload 150 $PY "$HERE/kmq_bench.py" upload "$ENDPOINT" "$CSV" 3
+        step kmq_upload 150 $PY "$HERE/kmq_bench.py" upload "$ENDPOINT" "$CSV" 5
         stop_broker
     fi
     rm -f "$CSV"

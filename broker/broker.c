@@ -293,10 +293,25 @@ s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
                    session_state_lost (session) ? " (state lost earlier)" : "");
     }
     bool no_input = !proto_msg_bool (req, "input", true);
+    uint64_t parts = type == PROTO_UPLOAD? proto_msg_uint (req, "parts", 1): 1;
+    uint64_t bytes = proto_msg_uint (req, "bytes", 0);
+    if (parts > 1 && bytes > self->cfg->max_payload) {
+        //  In parts or not, an upload is bounded as one payload is
+        char text [256];
+        snprintf (text, sizeof text, "upload %s: %" PRIu64 " bytes, over max_payload "
+                  "(%" PRIu64 "); send less or raise max_payload",
+                  proto_msg_str (req, "name"), bytes, self->cfg->max_payload);
+        broker_send_error (self, client, id, key, PROTO_E_TOO_LARGE, NULL, text);
+        return;
+    }
+    size_t first_size = parts > 1? zframe_size (proto_msg_payload (req, 0)): 0;
     zmsg_t *frames = proto_msg_release (req_p);
     zframe_t *requester = zframe_dup (client);
     session_request_t *queued = session_request_new (&requester, &frames, id, type);
     queued->no_input = no_input;
+    queued->parts = (uint32_t) parts;
+    queued->bytes = bytes;
+    queued->bytes_seen = first_size;
     if (session_enqueue (session, &queued)) {
         char text [256];
         snprintf (text, sizeof text, "session %s: %" PRIu64 " requests are already "
@@ -309,6 +324,43 @@ s_queue_request (broker_t *self, zframe_t *client, proto_msg_t **req_p)
     }
     session_touch (session, now);
     broker_dispatch (self, session);
+}
+
+//  The next piece of an upload in parts: after the upload to its kernel
+//  when the upload runs, held with it while it waits. A piece nobody
+//  waits for (its upload failed, was answered or never came; another
+//  client's; out of order; past the bytes announced) is dropped: the
+//  upload's own reply says what became of it, and a kernel missing a
+//  piece ends the upload with an error (protocol.md 5, upload).
+static void
+s_upload_part (broker_t *self, zframe_t *client, proto_msg_t **part_p)
+{
+    proto_msg_t *part = *part_p;
+    const char *key = proto_msg_session (part);
+    uint64_t id = proto_msg_id (part);
+    uint64_t number = proto_msg_uint (part, "part", 0);
+    session_t *session = session_table_lookup (self->sessions, key);
+    session_request_t *upload = session? session_inflight (session): NULL;
+    bool running = upload && upload->id == id && zframe_eq (upload->client, client);
+    if (session && !running) {
+        zlistx_t *waiting = session_waiting (session);
+        for (upload = (session_request_t *) zlistx_first (waiting); upload;
+             upload = (session_request_t *) zlistx_next (waiting))
+            if (upload->id == id && zframe_eq (upload->client, client))
+                break;
+    }
+    if (!upload || !session_request_part_due (upload, number,
+                                              zframe_size (proto_msg_payload (part, 0)))) {
+        broker_debug (self, "session %s: dropped part %" PRIu64 " of upload %" PRIu64
+                      ": no upload of this client waits for it", key, number, id);
+        return;
+    }
+    session_touch (session, zclock_mono ());
+    zmsg_t *frames = proto_msg_release (part_p);
+    if (running)
+        broker_send_kernel (self, session, &frames);
+    else
+        session_request_hold_part (upload, &frames);
 }
 
 static void
@@ -532,6 +584,7 @@ broker_frontend_message (broker_t *self, zmsg_t **msg_p, const char *user)
         case PROTO_INSPECT:
         case PROTO_IS_COMPLETE:
         case PROTO_HISTORY:   s_queue_request (self, client, &req); break;
+        case PROTO_UPLOAD_PART: s_upload_part (self, client, &req); break;
         case PROTO_INTERRUPT: s_interrupt (self, client, &req); break;
         case PROTO_CLOSE:     s_close (self, client, req); break;
         case PROTO_ATTACH:    s_attach (self, client, req, true); break;

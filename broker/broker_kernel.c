@@ -77,6 +77,10 @@ broker_dispatch (broker_t *self, session_t *session)
         if (req->no_input && broker_has_peers (session, req->client))
             s_want_input (&frames);
         broker_send_kernel (self, session, &frames);
+        //  An upload's pieces that came while it waited follow it
+        zmsg_t *part;
+        while (req->held_parts && (part = (zmsg_t *) zlistx_detach (req->held_parts, NULL)))
+            broker_send_kernel (self, session, &part);
         broker_tell_status (self, session, req, "busy");
         session_set_inflight (session, &req);
     }

@@ -1,6 +1,7 @@
 /*  session — the broker's session table (see session.h).                   */
 #include "session.h"
 #include "mem.h"
+#include "proto.h"
 #include "selftest.h"
 
 #include <inttypes.h>
@@ -71,7 +72,39 @@ session_request_new (zframe_t **client_p, zmsg_t **msg_p, uint64_t id, int type)
         *msg_p = NULL;
     self->id = id;
     self->type = type;
+    self->parts = 1;
+    self->next_part = 1;
     return self;
+}
+
+bool
+session_request_part_due (session_request_t *self, uint64_t part, size_t size)
+{
+    assert (self);
+    if (self->type != PROTO_UPLOAD || part != self->next_part || part >= self->parts
+    ||  size > self->bytes - self->bytes_seen)
+        return false;
+    self->next_part++;
+    self->bytes_seen += size;
+    return true;
+}
+
+static void
+s_msg_destructor (void **item)
+{
+    zmsg_destroy ((zmsg_t **) item);
+}
+
+void
+session_request_hold_part (session_request_t *self, zmsg_t **part_p)
+{
+    assert (self && part_p);
+    if (!self->held_parts) {
+        self->held_parts = zlistx_new ();
+        zlistx_set_destructor (self->held_parts, s_msg_destructor);
+    }
+    zlistx_add_end (self->held_parts, *part_p);
+    *part_p = NULL;
 }
 
 void
@@ -83,6 +116,7 @@ session_request_destroy (session_request_t **self_p)
         return;
     zframe_destroy (&self->client);
     zmsg_destroy (&self->msg);
+    zlistx_destroy (&self->held_parts);
     free (self);
     *self_p = NULL;
 }

@@ -38,6 +38,15 @@ typedef struct {
     int type;               //  proto_type_t
     bool no_input;          //  the request said `input: false`: its client
                             //  wants no `input` event (protocol.md 4.5)
+    //  An upload in parts (protocol.md 5, upload): the pieces announced
+    //  (1 when it is one message), the next one due, the bytes announced
+    //  and those come so far; the pieces that came while it waited,
+    //  sent to the kernel after it (zmsg_t *, owned).
+    uint32_t parts;
+    uint32_t next_part;
+    uint64_t bytes;
+    uint64_t bytes_seen;
+    zlistx_t *held_parts;
 } session_request_t;
 
 typedef struct _session_t session_t;
@@ -49,6 +58,11 @@ typedef struct _session_table_t session_table_t;
 session_request_t *session_request_new (zframe_t **client_p, zmsg_t **msg_p,
                                         uint64_t id, int type);
 void session_request_destroy (session_request_t **self_p);
+//  The next piece of an upload in parts: true if part is the one due and
+//  fits the bytes announced (it is then counted), else false (drop it).
+bool session_request_part_due (session_request_t *self, uint64_t part, size_t size);
+//  Holds a piece that came while the upload waits (takes *part_p).
+void session_request_hold_part (session_request_t *self, zmsg_t **part_p);
 
 //  --- the table ----------------------------------------------------------
 

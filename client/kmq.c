@@ -339,6 +339,9 @@ s_resume (kmq_t *self, uint64_t id, const char *session, bool restarted)
     }
 }
 
+static kmq_reply_t *s_await_reply (kmq_t *self, uint64_t id,
+                                   const char *interrupt_session);
+
 //  Sends *msg_p (taking it) as request id and waits for its reply. When
 //  interrupt_session is set, a raised interrupt flag sends one interrupt
 //  for it per raise; it is also the session whose request is resumed when
@@ -350,6 +353,13 @@ s_request (kmq_t *self, zmsg_t **msg_p, uint64_t id, const char *interrupt_sessi
     if (s_send (self, msg_p) != 0)
         return kmq_reply_local ("INTERNAL", "could not send to the broker at %s: %s",
                                 self->endpoint, zmq_strerror (zmq_errno ()));
+    return s_await_reply (self, id, interrupt_session);
+}
+
+//  Waits for request id's reply (see s_request).
+static kmq_reply_t *
+s_await_reply (kmq_t *self, uint64_t id, const char *interrupt_session)
+{
     while (true) {
         proto_msg_t *msg = NULL;
         s_wait_t result = s_wait (self, -1, &msg);
@@ -584,7 +594,26 @@ kmq_upload (kmq_t *self, const char *session, const char *name,
     kmq_reply_t *refused;
     zmsg_t *msg = kmq_request_upload (self->max_payload, id, session, name, format,
                                       data, size, &refused);
-    return msg? s_request (self, &msg, id, session): refused;
+    if (!msg)
+        return refused;
+    size_t parts = kmq_upload_parts (format, size);
+    if (parts == 1)
+        return s_request (self, &msg, id, session);
+    //  In parts: piece 0 went with the request, the others follow at once
+    //  (built one at a time: no second copy of the whole upload)
+    s_wait_begin (self);
+    int rc = s_send (self, &msg);
+    for (size_t part = 1; rc == 0 && part < parts; part++) {
+        size_t at = part * KMQ_UPLOAD_PIECE;
+        size_t piece = size - at < KMQ_UPLOAD_PIECE? size - at: KMQ_UPLOAD_PIECE;
+        zmsg_t *next = kmq_request_upload_part (id, session, part,
+                                                (const char *) data + at, piece);
+        rc = s_send (self, &next);
+    }
+    if (rc != 0)
+        return kmq_reply_local ("INTERNAL", "could not send to the broker at %s: %s",
+                                self->endpoint, zmq_strerror (zmq_errno ()));
+    return s_await_reply (self, id, session);
 }
 
 kmq_reply_t *

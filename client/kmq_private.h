@@ -28,6 +28,15 @@ zmsg_t *kmq_request_execute (uint64_t max_payload, uint64_t id, const char *sess
 zmsg_t *kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
                             const char *name, const char *format,
                             const void *data, size_t size, kmq_reply_t **refused);
+//  An upload of KMQ_UPLOAD_IN_PARTS_MIN bytes or more (csv, json, file)
+//  goes in pieces of KMQ_UPLOAD_PIECE (protocol.md 5, upload): the
+//  request carries piece 0, kmq_request_upload_part encodes the others.
+#define KMQ_UPLOAD_PIECE         (1u << 20)
+#define KMQ_UPLOAD_IN_PARTS_MIN  (4u * KMQ_UPLOAD_PIECE)
+//  How many pieces an upload of size bytes in format goes in (1: one message).
+size_t kmq_upload_parts (const char *format, size_t size);
+zmsg_t *kmq_request_upload_part (uint64_t id, const char *session, size_t part,
+                                 const void *data, size_t size);
 zmsg_t *kmq_request_download (uint64_t id, const char *session, const char *name,
                               const char *format, kmq_reply_t **refused);
 //  complete, inspect (cursor_pos a byte offset, at most len) and

@@ -108,7 +108,34 @@ kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
         *refused = kmq_check_size (max_payload, "the upload", size);
     if (*refused)
         return NULL;
-    return proto_encode_upload (id, session, name, format, data? data: "", size);
+    size_t parts = kmq_upload_parts (format, size);
+    if (parts == 1)
+        return proto_encode_upload (id, session, name, format, data? data: "", size);
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD, id, session);
+    proto_builder_str (builder, "name", name);
+    proto_builder_str (builder, "format", format);
+    proto_builder_uint (builder, "parts", parts);
+    proto_builder_uint (builder, "bytes", size);
+    proto_builder_payload_copy (builder, data, KMQ_UPLOAD_PIECE);
+    return proto_builder_finish (&builder);
+}
+
+size_t
+kmq_upload_parts (const char *format, size_t size)
+{
+    if (streq (format, "frame") || size < KMQ_UPLOAD_IN_PARTS_MIN)
+        return 1;
+    return (size + KMQ_UPLOAD_PIECE - 1) / KMQ_UPLOAD_PIECE;
+}
+
+zmsg_t *
+kmq_request_upload_part (uint64_t id, const char *session, size_t part,
+                         const void *data, size_t size)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD_PART, id, session);
+    proto_builder_uint (builder, "part", part);
+    proto_builder_payload_copy (builder, data, size);
+    return proto_builder_finish (&builder);
 }
 
 zmsg_t *

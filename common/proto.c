@@ -272,6 +272,42 @@ s_check_frame (const msgpack_object_map *map, proto_type_t type, size_t count,
     return s_require (map, "frame", type, fault);
 }
 
+//  An upload in parts (protocol.md 5, upload): `parts` pieces in all,
+//  payload 0 the first, and `bytes` their total, which the receivers
+//  check the pieces against. Not for frame uploads: their payloads are
+//  buffers already.
+static int
+s_check_parts (proto_msg_t *self, proto_fault_t *fault)
+{
+    const msgpack_object_map *map = self->header;
+    const msgpack_object *parts = s_find (map, "parts");
+    if (!parts)
+        return 0;
+    if (parts->via.u64 == 0 || parts->via.u64 > PROTO_MAX_UPLOAD_PARTS) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "header field 'parts' must be 1 to %d", PROTO_MAX_UPLOAD_PARTS);
+        return -1;
+    }
+    if (parts->via.u64 == 1)
+        return 0;
+    if (s_is_frame (map, PROTO_UPLOAD)) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "a frame upload cannot come in parts (its payloads are its "
+            "buffers); send it as one message, or use csv, json or file");
+        return -1;
+    }
+    if (s_require (map, "bytes", PROTO_UPLOAD, fault))
+        return -1;
+    if (self->payload_count == 1
+    &&  zframe_size (self->payloads [0]) > s_find (map, "bytes")->via.u64) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "payload 0 holds %zu bytes, more than the upload's 'bytes' (%" PRIu64 ")",
+            zframe_size (self->payloads [0]), s_find (map, "bytes")->via.u64);
+        return -1;
+    }
+    return 0;
+}
+
 //  Fields and payload counts each type requires (protocol.md section 5).
 static int
 s_check_type (proto_msg_t *self, proto_fault_t *fault)
@@ -342,10 +378,27 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
                     "header field 'name' must be 1 to %d bytes", PROTO_NAME_MAX);
                 return -1;
             }
+            if (type == PROTO_UPLOAD && s_check_parts (self, fault))
+                return -1;
             if (s_is_frame (map, type))
                 return 0;           //  one payload per buffer (s_check_frame)
             return s_payloads (count, type == PROTO_UPLOAD ? 1 : 0, type, fault);
         }
+        case PROTO_UPLOAD_PART:
+            if (s_require (map, "part", type, fault))
+                return -1;
+            if (s_find (map, "part")->via.u64 == 0
+            ||  s_find (map, "part")->via.u64 >= PROTO_MAX_UPLOAD_PARTS) {
+                proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+                    "header field 'part' must be 1 to %d: piece 0 is the "
+                    "upload's own payload", PROTO_MAX_UPLOAD_PARTS - 1);
+                return -1;
+            }
+            return s_payloads (count, 1, type, fault);
+        case PROTO_NEXT_PART:
+            if (s_require (map, "part", type, fault))
+                return -1;
+            return s_payloads (count, 0, type, fault);
         case PROTO_RESET: case PROTO_INTERRUPT: case PROTO_VARS:
         case PROTO_FILES:
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:

@@ -40,6 +40,7 @@
 #define PROTO_MAX_FRAME_PAYLOADS 4096            //  ... of a frame-format upload
                                                  //  or reply (protocol.md 11.3)
 #define PROTO_MAX_PAYLOAD    (1024ull << 20)     //  1 GiB per payload frame
+#define PROTO_MAX_UPLOAD_PARTS 65536            //  pieces of one upload (upload)
 #define PROTO_SESSION_MAX    128                 //  bytes in a session key
 #define PROTO_NAME_MAX       255                 //  bytes in a variable/file name
 //  Heartbeat settings a peer may announce (hello reply): the product of
@@ -84,6 +85,9 @@ typedef enum {
     PROTO_SNAPSHOT,         //  monitor -> executor: the session as one blob (10.3)
     PROTO_RESTORE,          //  monitor -> executor: a blob back into a fresh session
     PROTO_SHARE,            //  client -> broker: let another key use my session
+    PROTO_UPLOAD_PART,      //  client -> broker -> kernel: the next piece of an
+                            //  upload sent in parts (protocol.md 5, upload)
+    PROTO_NEXT_PART,        //  executor -> monitor: send me that piece (10.1)
     PROTO_TYPE_COUNT
 } proto_type_t;
 

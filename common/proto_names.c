@@ -15,7 +15,8 @@ static const char *s_type_names [PROTO_TYPE_COUNT] = {
     "close", "attach", "detach", "complete", "inspect", "heartbeat", "stats",
     "ready", "event", "reply", "spawn", "ack", "is_complete", "history", "files",
     "resume", "shutdown", "host_ready", "host_status", "start", "stop",
-    "kernel_exited", "reregister", "resend", "snapshot", "restore", "share"
+    "kernel_exited", "reregister", "resend", "snapshot", "restore", "share",
+    "upload_part", "next_part"
 };
 
 static const char *s_error_names [PROTO_E_COUNT] = {
@@ -74,7 +75,7 @@ proto_type_is_session_bound (proto_type_t type)
         case PROTO_CLOSE: case PROTO_ATTACH: case PROTO_DETACH:
         case PROTO_COMPLETE: case PROTO_INSPECT: case PROTO_IS_COMPLETE:
         case PROTO_HISTORY: case PROTO_FILES: case PROTO_RESUME:
-        case PROTO_SHARE:
+        case PROTO_SHARE: case PROTO_UPLOAD_PART:
             return true;
         default:
             return false;
@@ -150,6 +151,8 @@ static const s_field_t s_fields [] = {
     { "cause", K_STR, K_NONE },
     { "kind", K_STR, K_NONE },
     { "bytes", K_UINT, K_NONE },
+    { "parts", K_UINT, K_NONE },
+    { "part", K_UINT, K_NONE },
     { "rows", K_UINT, K_NONE },
     { "columns", K_UINT, K_NONE },
     { "interrupted", K_BOOL, K_NONE },

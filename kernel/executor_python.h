@@ -54,7 +54,18 @@ struct _executor_python_t {
     //  wants its `input` event, which then is not sent, sparing the event
     //  and its ack a trip through the monitor.
     bool req_input;
+    //  An upload in parts (executor_parts.c): its pieces, the next one
+    //  due, and whether the monitor was asked for it.
+    uint64_t parts;
+    uint64_t next_part;
+    bool part_asked;
 };
+
+//  executor_parts.c: an upload of parts pieces begins (1: one message).
+void executor_parts_begin (executor_python_t *self, uint64_t parts);
+//  The next piece's bytes; b"" once every piece came (or none is in
+//  flight); NULL with KeyboardInterrupt raised when a SIGINT ends the wait.
+PyObject *executor_parts_next (executor_python_t *self);
 
 //  One line for the current Python exception; clears it (executor.c).
 void executor_python_describe (char *buffer, size_t size);

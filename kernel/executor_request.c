@@ -192,7 +192,21 @@ s_io_send_input (PyObject *module, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+//  next_part(): the next piece of the upload in flight (executor_parts.c).
+static PyObject *
+s_io_next_part (PyObject *module, PyObject *args)
+{
+    (void) args;
+    s_io_state_t *state = (s_io_state_t *) PyModule_GetState (module);
+    if (!state || !state->child)
+        return PyBytes_FromStringAndSize (NULL, 0);
+    return executor_parts_next (state->child);
+}
+
 static PyMethodDef s_io_methods [] = {
+    { "next_part", s_io_next_part, METH_NOARGS,
+      "next_part() -> bytes: the next piece of the upload in flight; b'' "
+      "once all came." },
     { "send_event", s_io_send_event, METH_VARARGS,
       "send_event(mime, payloads) -> bool: one display event for the "
       "request in flight (False when none is)." },
@@ -607,10 +621,16 @@ s_handle_upload (executor_python_t *self, proto_msg_t **msg_p, uint64_t id,
         ? s_frame_data (msg)
         : PyBytes_FromStringAndSize ((const char *) zframe_data (frame),
                                      (Py_ssize_t) zframe_size (frame));
+    //  In parts, the glue reads the further pieces through _kmq_io.next_part
+    uint64_t parts = proto_msg_uint (msg, "parts", 1);
+    executor_parts_begin (self, parts);
+    PyObject *args = data? Py_BuildValue ("(OOOKK)", name, format, data,
+                                          (unsigned long long) parts,
+                                          (unsigned long long) proto_msg_uint (msg, "bytes", 0))
+                         : NULL;
     //  The request's copy goes before parsing: a big upload needs memory
     //  for the bytes and the DataFrame, not twice the bytes.
     proto_msg_destroy (msg_p);
-    PyObject *args = data? PyTuple_Pack (3, name, format, data): NULL;
     Py_DECREF (name);
     Py_DECREF (format);
     Py_XDECREF (data);
@@ -717,6 +737,7 @@ executor_request_handle (executor_python_t *self, zmsg_t **request_p)
 
     executor_drop_stray_interrupt ();
     self->in_flight = true;
+    executor_parts_begin (self, 1);
     self->internal = type == PROTO_SNAPSHOT || type == PROTO_RESTORE;
     self->req_id = id;
     self->req_session = reply_session;
@@ -777,6 +798,10 @@ executor_request_handle (executor_python_t *self, zmsg_t **request_p)
         case PROTO_HEARTBEAT:
         case PROTO_INTERRUPT:
             //  The monitor's business (interrupt is a signal); no reply.
+            break;
+        case PROTO_UPLOAD_PART:
+            //  The piece an upload asked for last, left unread when it
+            //  failed or was interrupted (executor_parts.c); no reply.
             break;
         default: {
             char message [128];

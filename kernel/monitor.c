@@ -68,7 +68,9 @@ monitor_new (const monitor_config_t *config, const executor_handle_t *executor,
     self->name = config->name;
     self->limits = (monitor_request_limits_t) {
         .timeout_ms = config->request_timeout_ms, .cpu_ms = config->request_cpu_ms,
-        .grace_ms = config->kill_grace_ms, .max_output = config->max_output
+        .grace_ms = config->kill_grace_ms, .max_output = config->max_output,
+        .part_wait_ms = config->test_faults & TEST_FAULT_SHORT_PART_WAIT? 1000
+                                                                      : MONITOR_PART_WAIT_MS
     };
     self->exec = *executor;
     self->pipes [0] = (monitor_pipe_t) { executor->out_fd, "stdout" };
@@ -336,6 +338,9 @@ s_broker_input (monitor_t *self)
             case PROTO_INTERRUPT:
                 s_on_interrupt (self, proto_msg_id (msg));
                 break;
+            case PROTO_UPLOAD_PART:
+                monitor_exec_part (self, &msg);
+                break;
             case PROTO_CLOSE:
                 if (self->snapshotting)
                     break;          //  it ends once the snapshot is stored
@@ -381,6 +386,11 @@ s_request_timers (monitor_t *self, int64_t now)
         case MONITOR_REQUEST_ON_TIME:
             break;
         case MONITOR_REQUEST_INTERRUPT:
+            if (self->req.part_late)
+                zsys_info ("%s: upload %" PRIu64 ": piece %" PRIu64 " did not come "
+                           "within %" PRIu64 " ms; interrupting it", self->name,
+                           self->req.id, self->req.part_wanted, self->limits.part_wait_ms);
+            else
             if (self->req.cpu_limited)
                 zsys_info ("%s: request %" PRIu64 " used more than its %" PRIu64 " ms "
                            "of CPU; interrupting it", self->name, self->req.id,

@@ -341,6 +341,7 @@ monitor_exec_flush (monitor_t *self)
 void
 monitor_exec_write (monitor_t *self, zmsg_t **msg_p)
 {
+    self->part_last = false;
     if (proto_writer_push (self->to_exec, msg_p)) {
         char text [128];
         snprintf (text, sizeof text, "a message for it could not be queued: %s",
@@ -349,6 +350,37 @@ monitor_exec_write (monitor_t *self, zmsg_t **msg_p)
         return;
     }
     monitor_exec_flush (self);
+}
+
+static void
+s_write_part (monitor_t *self, zmsg_t **part_p)
+{
+    monitor_exec_write (self, part_p);
+    self->part_last = true;
+}
+
+void
+monitor_exec_part (monitor_t *self, proto_msg_t **part_p)
+{
+    zmsg_t *due = monitor_request_part_came (&self->req, part_p);
+    if (due && !self->dying)
+        s_write_part (self, &due);
+    zmsg_destroy (&due);
+}
+
+//  The executor asks for the next piece of the upload in flight.
+static void
+s_on_next_part (monitor_t *self, proto_msg_t *ask)
+{
+    uint64_t part = proto_msg_uint (ask, "part", 0);
+    bool valid;
+    zmsg_t *piece = monitor_request_part_wanted (&self->req, part, zclock_mono (), &valid);
+    if (!valid)
+        s_violation (self, "asked for piece %" PRIu64 " of an upload that has no "
+                     "such piece due", part);
+    else
+    if (piece)
+        s_write_part (self, &piece);
 }
 
 //  --------------------------------------------------------------------------
@@ -435,6 +467,16 @@ s_on_reply (monitor_t *self, proto_msg_t **reply_p)
         return;
     }
     zmsg_t *msg;
+    if (self->req.part_late && proto_msg_error (*reply_p) == PROTO_E_INTERRUPTED) {
+        char message [256];
+        snprintf (message, sizeof message, "the upload's piece %" PRIu64 " did not come "
+                  "within %g s, and the upload was dropped; send every piece its "
+                  "parts announces, or retry", self->req.part_wanted,
+                  (double) self->limits.part_wait_ms / 1000.0);
+        msg = proto_encode_error (self->req.id, self->req.session, PROTO_E_BAD_REQUEST,
+                                  message);
+    }
+    else
     if (self->req.timed_out && proto_msg_error (*reply_p) == PROTO_E_INTERRUPTED) {
         zsys_info ("%s: request %" PRIu64 " stopped on its %" PRIu64 " ms "
                    "timeout; namespace kept", self->name, self->req.id,
@@ -472,8 +514,8 @@ s_executor_message (monitor_t *self, zmsg_t *raw)
                          proto_type_name (type));
     }
     else
-    if (type != PROTO_EVENT && type != PROTO_REPLY)
-        s_violation (self, "sent a %s message, not an event or a reply",
+    if (type != PROTO_EVENT && type != PROTO_REPLY && type != PROTO_NEXT_PART)
+        s_violation (self, "sent a %s message, not an event, a reply or next_part",
                      proto_type_name (type));
     else
     if (!monitor_request_matches (&self->req, id, session))
@@ -482,10 +524,16 @@ s_executor_message (monitor_t *self, zmsg_t *raw)
                      type == PROTO_EVENT? "n": "", proto_type_name (type), id, session,
                      self->req.busy? self->req.session: "none");
     else
-    if (monitor_exec_writing (self))
-        //  It has not read all we sent (the request, or the last ack)
+    if (monitor_exec_writing (self) && !(type == PROTO_REPLY && self->part_last))
+        //  It has not read all we sent (the request, the last ack, or a
+        //  piece: a reply alone may leave the piece it asked for last
+        //  unread, when the upload failed or was interrupted meanwhile;
+        //  it skips it before the next request)
         s_violation (self, "sent a%s %s before reading all that was sent to it",
                      type == PROTO_EVENT? "n": "", proto_type_name (type));
+    else
+    if (type == PROTO_NEXT_PART)
+        s_on_next_part (self, msg);
     else
     if (type == PROTO_EVENT)
         s_on_event (self, &msg);

@@ -54,7 +54,10 @@ struct _monitor_t {
     bool exec_reaped;               //  its end is known: never signal it again
     int exec_status;                //  its wait status once reaped (-1 unknown)
     monitor_pipe_t pipes [2];       //  its stdout, stderr
-    proto_writer_t *to_exec;        //  requests and acks, as it reads them
+    proto_writer_t *to_exec;        //  requests, acks and upload pieces, as it
+                                    //  reads them
+    bool part_last;                 //  the last thing queued was a piece it
+                                    //  asked for (a reply may leave it unread)
     proto_reader_t *from_exec;      //  its events and replies
     char *chunk;                    //  MONITOR_CHUNK read buffer
 
@@ -148,6 +151,10 @@ void monitor_own_lost (monitor_t *self, const char *cause);
 //  Queues *msg_p (a request or an ack) for the executor and writes what its
 //  socket takes now; takes ownership. A failed write starts its end.
 void monitor_exec_write (monitor_t *self, zmsg_t **msg_p);
+
+//  A piece of the upload in flight from the broker (takes *part_p): to
+//  the executor if it asked for it, else held until it does (10.1).
+void monitor_exec_part (monitor_t *self, proto_msg_t **part_p);
 
 //  Writes more of what is queued (the socket polled writable).
 void monitor_exec_flush (monitor_t *self);

@@ -33,11 +33,68 @@ monitor_request_begin (monitor_request_t *self, uint64_t id, const char *session
     };
 }
 
+static void
+s_part_destructor (void **item)
+{
+    proto_msg_destroy ((proto_msg_t **) item);
+}
+
+zmsg_t *
+monitor_request_part_came (monitor_request_t *self, proto_msg_t **part_p)
+{
+    assert (self && part_p);
+    proto_msg_t *part = *part_p;
+    if (!self->busy || self->type != PROTO_UPLOAD || proto_msg_id (part) != self->id) {
+        proto_msg_destroy (part_p);
+        return NULL;
+    }
+    if (self->part_late) {          //  too late: the upload is being dropped
+        proto_msg_destroy (part_p);
+        return NULL;
+    }
+    //  The broker passes pieces on in order, each once (session.h)
+    if (self->part_wanted && proto_msg_uint (part, "part", 0) == self->part_wanted) {
+        self->part_wanted = 0;
+        return proto_msg_release (part_p);
+    }
+    if (!self->parts) {
+        self->parts = zlistx_new ();
+        zlistx_set_destructor (self->parts, s_part_destructor);
+    }
+    zlistx_add_end (self->parts, part);
+    *part_p = NULL;
+    return NULL;
+}
+
+zmsg_t *
+monitor_request_part_wanted (monitor_request_t *self, uint64_t part, int64_t now,
+                             bool *valid)
+{
+    assert (self && valid);
+    *valid = self->busy && self->type == PROTO_UPLOAD && !self->part_wanted
+          && part > 0 && part < PROTO_MAX_UPLOAD_PARTS;
+    if (!*valid)
+        return NULL;
+    proto_msg_t *head = self->parts? (proto_msg_t *) zlistx_first (self->parts): NULL;
+    if (!head) {
+        self->part_wanted = part;
+        self->part_since = now;
+        return NULL;
+    }
+    if (proto_msg_uint (head, "part", 0) != part) {
+        *valid = false;             //  it asks out of order
+        return NULL;
+    }
+    head = (proto_msg_t *) zlistx_detach (self->parts, NULL);
+    return proto_msg_release (&head);
+}
+
 void
 monitor_request_end (monitor_request_t *self)
 {
     assert (self);
     free (self->session);
+    zlistx_destroy (&self->parts);
     *self = (monitor_request_t) { .busy = false };
 }
 
@@ -79,6 +136,9 @@ monitor_request_due (monitor_request_t *self, int64_t now, uint64_t cpu_now_ms,
     if (self->timed_out)
         return now >= self->grace_deadline? MONITOR_REQUEST_KILL: MONITOR_REQUEST_ON_TIME;
     bool over = self->deadline && now >= self->deadline;
+    if (!over && self->part_wanted && limits->part_wait_ms
+    &&  now - self->part_since >= (int64_t) limits->part_wait_ms)
+        over = self->part_late = true;
     if (!over && limits->cpu_ms && now >= self->next_cpu_check) {
         self->next_cpu_check = now + S_CPU_CHECK_MS;
         if (self->cpu_at_start_ms != PROC_INFO_UNKNOWN && cpu_now_ms != PROC_INFO_UNKNOWN
@@ -107,6 +167,9 @@ monitor_request_next_timer (const monitor_request_t *self,
     int64_t next = self->deadline? self->deadline: INT64_MAX;
     if (limits->cpu_ms && self->next_cpu_check < next)
         next = self->next_cpu_check;
+    if (self->part_wanted && limits->part_wait_ms
+    &&  self->part_since + (int64_t) limits->part_wait_ms < next)
+        next = self->part_since + (int64_t) limits->part_wait_ms;
     return next;
 }
 

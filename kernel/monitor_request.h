@@ -34,6 +34,14 @@ typedef struct {
     int64_t next_cpu_check;
     uint64_t output_bytes;          //  stdout, stderr and display bytes sent
     bool truncated;                 //  the `truncated` event went out
+    //  An upload in parts (protocol.md 10.1): the pieces the broker
+    //  forwarded that the executor has not asked for yet (zmsg_t *, in
+    //  order), and the one it asked for that has not come (0: none).
+    zlistx_t *parts;
+    uint64_t part_wanted;
+    int64_t part_since;             //  when it asked for it
+    bool part_late;                 //  the monitor interrupted it: the piece
+                                    //  did not come within part_wait_ms
 } monitor_request_t;
 
 //  What the limits say at a given moment.
@@ -49,7 +57,13 @@ typedef struct {
     uint64_t cpu_ms;                //  CPU time per request; 0 = none
     uint64_t grace_ms;              //  SIGINT -> SIGKILL
     uint64_t max_output;            //  bytes per request; 0 = no cap
+    uint64_t part_wait_ms;          //  for a piece of an upload; 0 = forever
 } monitor_request_limits_t;
+
+//  How long the executor waits for the next piece of an upload in parts
+//  before the upload fails (protocol.md 5, upload): a client that died or
+//  lost its pieces must not hold its session busy.
+#define MONITOR_PART_WAIT_MS  30000
 
 //  Starts a request: asked_ms is the request's own timeout_ms (0 = none),
 //  capped by limits->timeout_ms and by MONITOR_REQUEST_MAX_LIMIT_MS, so no
@@ -59,6 +73,19 @@ void monitor_request_begin (monitor_request_t *self, uint64_t id, const char *se
                             proto_type_t type, uint64_t asked_ms,
                             const monitor_request_limits_t *limits, int64_t now,
                             uint64_t cpu_now_ms);
+
+//  A piece of the upload in flight, from the broker (takes *part_p).
+//  Returns the piece the executor should have now, if any: the one it
+//  asked for (caller writes it); NULL when it waits for its turn, or was
+//  dropped (no upload in flight with that id).
+zmsg_t *monitor_request_part_came (monitor_request_t *self, proto_msg_t **part_p);
+
+//  The executor asks for piece part at now. Returns it when it is here
+//  (caller writes it), else NULL and remembers the wish, which
+//  monitor_request_due holds to limits->part_wait_ms; *valid is false when
+//  nothing in flight could give that piece (a protocol violation).
+zmsg_t *monitor_request_part_wanted (monitor_request_t *self, uint64_t part, int64_t now,
+                                     bool *valid);
 
 //  Ends the request (idle again). No-op when idle.
 void monitor_request_end (monitor_request_t *self);

@@ -19,7 +19,8 @@ enum {
     TEST_FAULT_NO_PIDFD        = 1 << 0,   //  zygote: pidfd_open "fails"
     TEST_FAULT_DROP_EXITED     = 1 << 1,   //  zygote: `exited` is never sent
     TEST_FAULT_GARBAGE_BEATS   = 1 << 2,   //  monitor: malformed heartbeats
-    TEST_FAULT_EXIT_BUSY       = 1 << 3    //  monitor: exits 0 mid-request, no reply
+    TEST_FAULT_EXIT_BUSY       = 1 << 3,   //  monitor: exits 0 mid-request, no reply
+    TEST_FAULT_SHORT_PART_WAIT = 1 << 4    //  monitor: waits 1 s for an upload's piece
 };
 
 //  The faults named in KMQ_TEST_FAULTS (test build), else 0.
@@ -32,6 +33,7 @@ test_faults_parse (void)
         { "drop_exited", TEST_FAULT_DROP_EXITED },
         { "garbage_heartbeats", TEST_FAULT_GARBAGE_BEATS },
         { "exit_busy", TEST_FAULT_EXIT_BUSY },
+        { "short_part_wait", TEST_FAULT_SHORT_PART_WAIT },
     };
     const char *list = getenv ("KMQ_TEST_FAULTS");
     unsigned faults = 0;

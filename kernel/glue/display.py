@@ -194,6 +194,14 @@ def send_input(request_type, fields, payload=None):
     return _kmq_io.send_input(request_type, fields, payload)
 
 
+def next_part():
+    """The next piece of the upload in flight, in parts (transfer._Pieces):
+    b"" once every piece came."""
+    if _kmq_io is None or not hasattr(_kmq_io, "next_part"):
+        return b""
+    return _kmq_io.next_part()
+
+
 #  clear_output(wait=False), IPython's, for Jupyter frontends: a display
 #  event whose bundle is text/plain "" and this type with {"wait": bool}
 #  as JSON (protocol.md 4.3); kmq-jupyter turns it into IOPub clear_output.

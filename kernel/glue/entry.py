@@ -57,8 +57,8 @@ def execute(code):
     return _reply(cells.run, code)
 
 
-def upload(name, format, data):
-    return _reply(transfer.upload, name, format, data)
+def upload(name, format, data, parts=1, size=0):
+    return _reply(transfer.upload, name, format, data, parts, size)
 
 
 def download(name, format):

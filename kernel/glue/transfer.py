@@ -4,8 +4,13 @@ its working directory. The frame format (protocol.md section 11) is
 kmq_frame's, the one codec the client uses too; a frame upload arrives
 from the C side as (description as msgpack bytes, [buffers]).
 
-Contract: upload(session, name, format, data) and download(session, name,
-format) return (fields, payloads) as the protocol's ok replies; they raise
+An upload in parts (protocol.md 5, upload) arrives as its first piece
+with the count of pieces and the bytes announced; the rest is read
+through _Pieces as the parser (or the file) takes it, so the pieces still
+on their way overlap with the parsing.
+
+Contract: upload(session, name, format, data, parts, size) and
+download(session, name, format) return (fields, payloads) as the protocol's ok replies; they raise
 RequestError BAD_REQUEST (bad name or format, a value that can't be
 written in that format), NOT_FOUND (no such variable or file),
 PYTHON_ERROR (bytes that do not parse, a file that can't be written) or
@@ -97,24 +102,92 @@ def _read_json(data):
     return pandas.read_json(text, orient="columns")
 
 
+class _Pieces(io.RawIOBase):
+    """The bytes of an upload in parts, read once: the first piece, then
+    each further one as the reader gets to it (_kmq_io.next_part, which
+    asks the monitor for the piece after it at once). BAD_REQUEST when the
+    pieces hold more bytes than announced, or, at their end, fewer."""
+
+    def __init__(self, name, first, parts, size):
+        super().__init__()
+        self._name, self._parts, self._size = name, parts, size
+        self._piece = memoryview(first)
+        self._seen = len(first)
+        self._ended = False
+        #  What ended the reading (KeyboardInterrupt, a RequestError):
+        #  pandas' C parser reports any failed read as its own ParserError,
+        #  so upload raises this one instead
+        self.failure = None
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        try:
+            return self._readinto(buffer)
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+    def _readinto(self, buffer):
+        while not self._piece:
+            if self._ended:
+                return 0
+            piece = display.next_part()
+            if not piece:
+                self._ended = True
+                self._check(self._seen == self._size)
+                return 0
+            self._seen += len(piece)
+            self._check(self._seen <= self._size)
+            self._piece = memoryview(piece)
+        count = min(len(buffer), len(self._piece))
+        buffer[:count] = self._piece[:count]
+        self._piece = self._piece[count:]
+        return count
+
+    def _check(self, holds):
+        if not holds:
+            raise RequestError("BAD_REQUEST",
+                               "upload %s: its %d pieces held %s bytes, and it announced %d; "
+                               "send bytes equal to the total of the pieces"
+                               % (self._name, self._parts,
+                                  "more than %d" % self._size if self._seen > self._size
+                                  else "%d" % self._seen, self._size))
+
+
 def _write_file(name, data):
+    """data: bytes, or a _Pieces stream written as its pieces come."""
     _check_file_name(name)
+    size = 0
     try:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
                      | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with open(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                size = f.write(data)
+            else:
+                while True:
+                    chunk = data.read(1 << 20)
+                    if not chunk:
+                        break
+                    size += f.write(chunk)
     except OSError as exc:
         fields = {"ename": type(exc).__name__, "evalue": str(exc)}
         raise RequestError("PYTHON_ERROR",
                            "upload %s: could not write the file: %s"
                            % (name, exc_summary(exc)), fields) from None
-    return {"name": name, "kind": "file", "bytes": len(data)}
+    return {"name": name, "kind": "file", "bytes": size}
 
 
-def upload(session, name, format, data):
+def upload(session, name, format, data, parts=1, size=0):
     """The bytes as file name, or parsed into DataFrame name."""
-    size = sum(len(b) for b in data[1]) if format == "frame" else len(data)
+    pieces = None
+    if parts > 1:
+        pieces = _Pieces(name, data, parts, size)
+        data = io.BufferedReader(pieces, 1 << 20)
+    else:
+        size = sum(len(b) for b in data[1]) if format == "frame" else len(data)
     display.send_input("upload", {"name": name, "format": format, "bytes": size})
     if format == "file":
         return _write_file(name, data), []
@@ -134,17 +207,23 @@ def upload(session, name, format, data):
                 "rows": int(rows), "columns": int(columns)}, []
     try:
         if format == "csv":
-            frame = pandas.read_csv(io.BytesIO(data))
+            frame = pandas.read_csv(data if parts > 1 else io.BytesIO(data))
         else:
-            frame = _read_json(data)
+            frame = _read_json(data.read() if parts > 1 else data)
+        if parts > 1:
+            data.read()             # the pieces' end, and their count checked
     except Exception as exc:       # noqa: BLE001 -- any parse failure is the data's
+        if pieces is not None and pieces.failure is not None:
+            raise pieces.failure from None
+        if isinstance(exc, RequestError):
+            raise
         fields = {"ename": type(exc).__name__, "evalue": str(exc)}
         raise RequestError("PYTHON_ERROR",
                            "upload %s: the bytes are not valid %s: %s"
                            % (name, format, exc_summary(exc)), fields) from None
     session.namespace[name] = frame
     rows, columns = frame.shape
-    return {"name": name, "kind": "dataframe", "bytes": len(data),
+    return {"name": name, "kind": "dataframe", "bytes": size,
             "rows": int(rows), "columns": int(columns)}, []
 
 

@@ -40,7 +40,8 @@ class FakeIO(types.ModuleType):
     """Stands in for _kmq_io (kernel/executor_request.c): send_event checks
     its arguments as the C module does and records each event as a list of
     (mime, bytes) while in_flight, else returns False as the C module does
-    between requests. max_payload makes a bigger payload a ValueError."""
+    between requests. max_payload makes a bigger payload a ValueError;
+    next_part answers from pieces."""
 
     def __init__(self):
         super().__init__("_kmq_io")
@@ -48,6 +49,7 @@ class FakeIO(types.ModuleType):
         self.inputs = []
         self.in_flight = True
         self.max_payload = None
+        self.pieces = []            # next_part's answers: bytes, or an exception
 
     def send_event(self, mime, payloads):
         if not isinstance(mime, list) or not isinstance(payloads, list):
@@ -77,6 +79,14 @@ class FakeIO(types.ModuleType):
             return False
         self.inputs.append((request_type, fields, payload))
         return True
+
+    def next_part(self):
+        """The next piece of an upload in parts, from self.pieces (an
+        exception there is raised, as a SIGINT during the wait does)."""
+        item = self.pieces.pop(0) if self.pieces else b""
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
 
 fake_io = FakeIO()

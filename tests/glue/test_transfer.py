@@ -3,7 +3,7 @@
 import json
 import os
 
-from .support import GlueTest, WORKDIR, entry
+from .support import GlueTest, WORKDIR, entry, fake_io
 
 
 class Upload(GlueTest):
@@ -55,6 +55,42 @@ class Upload(GlueTest):
             error, message, fields = self.error(entry.upload, name, format, b"A\n1\n")
             self.assertEqual(error, "BAD_REQUEST", (name, format))
         self.assertEqual(os.listdir(WORKDIR), [])
+
+
+class InParts(GlueTest):
+    """An upload in parts: the glue reads the pieces after the first
+    through _kmq_io.next_part (the stand-in answers from a list)."""
+
+    def feed(self, pieces):
+        fake_io.pieces = list(pieces)
+        self.addCleanup(setattr, fake_io, "pieces", [])
+
+    def test_csv_pieces_cut_anywhere_make_the_dataframe(self):
+        data = b'A,B\n1,"x\ny"\n2,"z"\n'
+        self.feed([data[4:9], data[9:10], data[10:]])
+        fields, _ = self.ok(entry.upload, "df", "csv", data[:4], 4, len(data))
+        self.assertEqual((fields["rows"], fields["bytes"]), (2, len(data)))
+        self.assertEqual(self.result("df.B[0]"), {"text/plain": b"'x\\ny'"})
+
+    def test_file_pieces_are_written_in_order(self):
+        self.feed([b"cd", b"ef"])
+        fields, _ = self.ok(entry.upload, "p.bin", "file", b"ab", 3, 6)
+        self.assertEqual(fields["bytes"], 6)
+        with open(os.path.join(WORKDIR, "p.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"abcdef")
+
+    def test_pieces_short_of_the_bytes_announced_are_a_bad_request(self):
+        self.feed([b"1\n"])
+        error, message, _ = self.error(entry.upload, "df", "csv", b"A\n", 2, 50)
+        self.assertEqual(error, "BAD_REQUEST")
+        self.assertIn("held 4 bytes, and it announced 50", message)
+        self.assertNotIn("df", entry.SESSION.namespace)
+
+    def test_an_interrupt_while_waiting_is_not_turned_into_a_parse_error(self):
+        self.feed([KeyboardInterrupt()])
+        with self.assertRaises(KeyboardInterrupt):
+            entry.upload("df", "csv", b"A\n", 2, 5)
+        self.assertNotIn("df", entry.SESSION.namespace)
 
 
 class Download(GlueTest):

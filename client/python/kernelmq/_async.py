@@ -119,6 +119,8 @@ class AsyncClient(ClientBase):
         try:
             waiter.sent_at = time.monotonic()
             await self._sock.send_multipart(waiter.frames, copy=False)
+            for frames in waiter.more:
+                await self._sock.send_multipart(frames, copy=False)
             while True:
                 _, result = await self._next(waiter)
                 if done(result):

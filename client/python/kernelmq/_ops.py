@@ -247,8 +247,13 @@ class UploadOp(_Checked):
 
     def __init__(self, session: str, name: str, data: Any, format: Optional[str]) -> None:
         name, format, payloads, extra = _data.upload_payloads(name, data, format)
+        pieces = _data.upload_pieces(format, payloads)
+        if pieces:
+            payloads, pieces = pieces[:1], pieces[1:]
+            extra = dict(extra, parts=len(pieces) + 1,
+                         bytes=sum(len(piece) for piece in payloads + pieces))
         super().__init__({"type": "upload", "session": session, "name": name,
-                          "format": format, **extra}, payloads)
+                          "format": format, **extra}, payloads, pieces)
 
     def result(self, message: Message) -> Upload:
         return Upload(message.get("name", ""), message.get("kind", ""),

@@ -57,6 +57,7 @@ _FIELDS: Dict[str, tuple] = {
     "max_payload": (_UINT,), "execution_count": (_UINT,), "mime": (_ARRAY, _STR),
     "ename": (_STR,), "evalue": (_STR,), "traceback": (_ARRAY, _STR),
     "killed": (_BOOL,), "cause": (_STR,), "kind": (_STR,), "bytes": (_UINT,),
+    "parts": (_UINT,), "part": (_UINT,),
     "rows": (_UINT,), "columns": (_UINT,), "interrupted": (_BOOL,),
     "vars": (_ARRAY, _MAP), "files": (_ARRAY, _MAP), "uptime_ms": (_UINT,),
     "sessions": (_UINT,), "kernels": (_UINT,), "queued": (_UINT,),
@@ -203,9 +204,13 @@ class Op(Generic[T]):
     how its reply becomes a result (or an exception). Subclasses live in
     _ops.py; both fronts run them unchanged."""
 
-    def __init__(self, header: Dict[str, Any], payloads: Sequence[bytes] = ()) -> None:
+    def __init__(self, header: Dict[str, Any], payloads: Sequence[bytes] = (),
+                 pieces: Sequence[Any] = ()) -> None:
         self.header = header
         self.payloads = list(payloads)
+        #  An upload in parts (protocol.md 5, upload): payload 0 is the
+        #  first piece, these are sent after it as upload_part messages
+        self.pieces = list(pieces)
         self.wall_ms: Optional[int] = None    # send to reply, measured here
 
     def on_event(self, message: Message) -> Any:
@@ -237,10 +242,12 @@ class Waiter:
     arrives to inbox; the caller takes it and processes it in its own
     thread, so user callbacks run where the call was made."""
 
-    def __init__(self, op: Op, id: int, frames: List[bytes], subscription: str = "") -> None:
+    def __init__(self, op: Op, id: int, frames: List[bytes], subscription: str = "",
+                 more: Sequence[List[Any]] = ()) -> None:
         self.op = op
         self.id = id
         self.frames = frames
+        self.more = list(more)                # further messages: an upload's pieces
         self.subscription = subscription      # attach: the session key
         self.inbox: Deque[Any] = collections.deque()
         self.finished = False                 # the final item is in inbox
@@ -320,18 +327,25 @@ class Connection:
 
     def start(self, op: Op, now: float) -> Waiter:
         """Registers op as a request with a fresh id; its frames are in
-        waiter.frames for the front to send. Raises TooLarge (nothing is
-        registered) for a payload over the broker's max_payload."""
-        for index, payload in enumerate(op.payloads):
-            if len(payload) > self.max_payload:
+        waiter.frames for the front to send, then those in waiter.more.
+        Raises TooLarge (nothing is registered) for a payload, or an upload
+        in parts, over the broker's max_payload."""
+        sizes = [len(payload) for payload in op.payloads]
+        if op.pieces:
+            sizes = [sum(sizes) + sum(len(piece) for piece in op.pieces)]
+        for index, size in enumerate(sizes):
+            if size > self.max_payload:
                 raise errors.TooLarge(
                     "%s: payload %d is %d bytes, over the broker's max_payload of %d "
                     "bytes; send less, or raise max_payload"
-                    % (op.header.get("type"), index, len(payload), self.max_payload),
+                    % (op.header.get("type"), index, size, self.max_payload),
                     session=op.header.get("session", ""))
         self.next_id += 1
         header = dict(op.header, id=self.next_id)
-        waiter = Waiter(op, self.next_id, encode(header, op.payloads))
+        more = [encode({"type": "upload_part", "id": self.next_id,
+                        "session": header.get("session", ""), "part": part}, [piece])
+                for part, piece in enumerate(op.pieces, 1)]
+        waiter = Waiter(op, self.next_id, encode(header, op.payloads), more=more)
         self._wait_begin(now)
         self.waiters[waiter.id] = waiter
         return waiter

@@ -144,6 +144,7 @@ class Client(ClientBase):
                 raise errors.ClientClosed("the client is closed")
             waiter = self._conn.start(op, time.monotonic())
             self._outbox.append((waiter, waiter.frames))
+            self._outbox.extend((None, frames) for frames in waiter.more)
             if self._leader:
                 self._wake()
             return waiter
