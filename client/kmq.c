@@ -593,7 +593,7 @@ kmq_upload (kmq_t *self, const char *session, const char *name,
     uint64_t id = ++self->next_id;
     kmq_reply_t *refused;
     zmsg_t *msg = kmq_request_upload (self->max_payload, id, session, name, format,
-                                      data, size, &refused);
+                                      data, size, true, &refused);
     if (!msg)
         return refused;
     size_t parts = kmq_upload_parts (format, size);

@@ -465,8 +465,10 @@ kmq_async_upload (kmq_async_t *self, const char *session, const char *name,
     assert (self);
     uint64_t id = ++self->next_id;
     kmq_reply_t *refused;
+    //  One message: a request held for a hello or resent after a broker
+    //  restart is one message here (libkmq's kmq_upload sends in parts)
     zmsg_t *msg = kmq_request_upload (self->max_payload, id, session, name, format,
-                                      data, size, &refused);
+                                      data, size, false, &refused);
     return s_request (self, id, session, &msg, &refused);
 }
 

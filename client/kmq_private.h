@@ -24,10 +24,13 @@ zmsg_t *kmq_request_execute (uint64_t max_payload, uint64_t id, const char *sess
                              const char *code, size_t len, uint32_t timeout_ms,
                              bool input, kmq_reply_t **refused);
 //  format csv, json, file, or frame (data is then a .kmqf file, validated
-//  here: BAD_REQUEST when it is not a valid one).
+//  here: BAD_REQUEST when it is not a valid one). With in_parts, an upload
+//  that kmq_upload_parts splits carries piece 0 only: the caller sends
+//  the others (kmq_request_upload_part); without, it is one message.
 zmsg_t *kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
                             const char *name, const char *format,
-                            const void *data, size_t size, kmq_reply_t **refused);
+                            const void *data, size_t size, bool in_parts,
+                            kmq_reply_t **refused);
 //  An upload of KMQ_UPLOAD_IN_PARTS_MIN bytes or more (csv, json, file)
 //  goes in pieces of KMQ_UPLOAD_PIECE (protocol.md 5, upload): the
 //  request carries piece 0, kmq_request_upload_part encodes the others.

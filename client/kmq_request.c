@@ -95,7 +95,7 @@ s_upload_frame (uint64_t max_payload, uint64_t id, const char *session,
 zmsg_t *
 kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
                     const char *name, const char *format, const void *data,
-                    size_t size, kmq_reply_t **refused)
+                    size_t size, bool in_parts, kmq_reply_t **refused)
 {
     assert (refused && (data || size == 0));
     *refused = kmq_check_session (session);
@@ -108,7 +108,7 @@ kmq_request_upload (uint64_t max_payload, uint64_t id, const char *session,
         *refused = kmq_check_size (max_payload, "the upload", size);
     if (*refused)
         return NULL;
-    size_t parts = kmq_upload_parts (format, size);
+    size_t parts = in_parts? kmq_upload_parts (format, size): 1;
     if (parts == 1)
         return proto_encode_upload (id, session, name, format, data? data: "", size);
     proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD, id, session);

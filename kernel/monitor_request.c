@@ -231,4 +231,41 @@ monitor_request_test (bool verbose)
                     == MONITOR_REQUEST_INTERRUPT);
     SELFTEST_CHECK (req.cpu_limited);
     monitor_request_end (&req);
+
+    //  Pieces of an upload: held until asked, or written when asked first;
+    //  one asked for and not come is due at part_wait_ms
+    limits = (monitor_request_limits_t) { .grace_ms = 500, .part_wait_ms = 1000 };
+    monitor_request_begin (&req, 4, "s", PROTO_UPLOAD, 0, &limits, 0, 0);
+    bool valid;
+    for (int part = 1; part <= 2; part++) {
+        proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD_PART, 4, "s");
+        proto_builder_uint (builder, "part", (uint64_t) part);
+        proto_builder_payload_copy (builder, "x", 1);
+        zmsg_t *raw = proto_builder_finish (&builder);
+        proto_msg_t *piece = proto_decode (&raw, NULL);
+        SELFTEST_CHECK (monitor_request_part_came (&req, &piece) == NULL && !piece);
+    }
+    zmsg_t *out = monitor_request_part_wanted (&req, 1, 10, &valid);
+    SELFTEST_CHECK (valid && out);
+    zmsg_destroy (&out);
+    SELFTEST_CHECK (!monitor_request_part_wanted (&req, 3, 10, &valid) && !valid);
+    out = monitor_request_part_wanted (&req, 2, 10, &valid);
+    SELFTEST_CHECK (valid && out);
+    zmsg_destroy (&out);
+    SELFTEST_CHECK (!monitor_request_part_wanted (&req, 3, 20, &valid) && valid);
+    SELFTEST_CHECK (monitor_request_next_timer (&req, &limits) == 1020);
+    SELFTEST_CHECK (monitor_request_due (&req, 1019, 0, &limits) == MONITOR_REQUEST_ON_TIME);
+    SELFTEST_CHECK (monitor_request_due (&req, 1020, 0, &limits) == MONITOR_REQUEST_INTERRUPT);
+    SELFTEST_CHECK (req.part_late && req.part_wanted == 3);
+    monitor_request_end (&req);
+    //  a piece for no upload in flight is dropped
+    monitor_request_begin (&req, 5, "s", PROTO_EXECUTE, 0, &limits, 0, 0);
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD_PART, 5, "s");
+    proto_builder_uint (builder, "part", 1);
+    proto_builder_payload_copy (builder, "x", 1);
+    zmsg_t *raw = proto_builder_finish (&builder);
+    proto_msg_t *piece = proto_decode (&raw, NULL);
+    SELFTEST_CHECK (monitor_request_part_came (&req, &piece) == NULL && !piece);
+    SELFTEST_CHECK (!monitor_request_part_wanted (&req, 1, 0, &valid) && !valid);
+    monitor_request_end (&req);
 }
