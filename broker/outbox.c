@@ -97,7 +97,8 @@ int
 outbox_send (outbox_t *self, zsock_t *router, zframe_t *client, zmsg_t **msg_p)
 {
     assert (self && router && client && msg_p && *msg_p);
-    s_queue_t *queue = s_queue (self, client);
+    //  The common case, nothing waits for anyone: no lookup
+    s_queue_t *queue = zhashx_size (self->queues)? s_queue (self, client): NULL;
     if (!queue) {
         if (s_send_now (router, client, msg_p) == 0)
             return 0;

@@ -95,7 +95,8 @@ static const s_setting_t s_settings [] = {
       "(0 = start each on demand)" },
     { "client_hwm", CONFIG_BROKER, S_UINT, S_OFF (client_hwm), "10000", NULL, 10, 10000000,
       "messages a client may leave unread; an attached client past it is detached "
-      "with a notice (protocol.md 4.5)" },
+      "with a notice, a requester's own events and reply wait in the broker until "
+      "it reads (protocol.md 4.5)" },
     { "verbose", CONFIG_BROKER | CONFIG_HOST, S_BOOL, S_OFF (verbose), "false", NULL, 0, 0,
       "log every message at debug level (-v)" },
     { "host", CONFIG_BROKER, S_BOOL, S_OFF (host), "true", NULL, 0, 0,
