@@ -20,18 +20,20 @@
 
 //  --- sending ------------------------------------------------------------
 
-int
-broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
+//  To client through the outbox: kept when its queue is full (keep), or
+//  dropped then (a copy a slow client may miss).
+static int
+s_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p, bool keep)
 {
     assert (msg_p && *msg_p);
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
     if (!client) {
-        zmsg_destroy (&msg);
+        zmsg_destroy (msg_p);
         errno = EHOSTUNREACH;
         return -1;
     }
-    if (outbox_send (self->outbox, self->frontend, client, &msg) == 0)
+    int rc = keep? outbox_send (self->outbox, self->frontend, client, msg_p)
+                 : outbox_send_or_drop (self->outbox, self->frontend, client, msg_p);
+    if (rc == 0)
         return 0;
     int error = errno;
     broker_send_failed (self, client, error);
@@ -40,29 +42,15 @@ broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
 }
 
 int
+broker_send_client (broker_t *self, zframe_t *client, zmsg_t **msg_p)
+{
+    return s_send_client (self, client, msg_p, true);
+}
+
+int
 broker_send_droppable (broker_t *self, zframe_t *client, zmsg_t **msg_p)
 {
-    assert (msg_p && *msg_p);
-    if (client && outbox_behind (self->outbox, client)) {
-        zmsg_destroy (msg_p);
-        errno = EAGAIN;
-        return -1;
-    }
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    if (!client) {
-        zmsg_destroy (&msg);
-        errno = EHOSTUNREACH;
-        return -1;
-    }
-    zmsg_pushmem (msg, zframe_data (client), zframe_size (client));
-    if (zmsg_send (&msg, self->frontend) == 0)
-        return 0;
-    int error = zmq_errno ();
-    zmsg_destroy (&msg);
-    broker_send_failed (self, client, error);
-    errno = error;
-    return -1;
+    return s_send_client (self, client, msg_p, false);
 }
 
 void

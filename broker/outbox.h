@@ -35,9 +35,12 @@ void outbox_destroy (outbox_t **self_p);
 //  (over OUTBOX_MAX_BYTES: dropped), or the send's error.
 int outbox_send (outbox_t *self, zsock_t *router, zframe_t *client, zmsg_t **msg_p);
 
-//  True when messages wait for client: a message that may be dropped
-//  (an attached client's copy) must then not overtake them.
-bool outbox_behind (outbox_t *self, zframe_t *client);
+//  Sends *msg_p (taken) to client on router now, or drops it: a message
+//  a slow client may miss (an attached client's copy, a notice), which
+//  never overtakes what waits for it. Returns 0, or -1 with errno EAGAIN
+//  (its queue is full, or messages wait for it) or the send's error.
+int outbox_send_or_drop (outbox_t *self, zsock_t *router, zframe_t *client,
+                         zmsg_t **msg_p);
 
 //  Sends what waits, per client in order, while their queues take it.
 //  Clients found gone are appended (routing id copies) to gone when it is

@@ -342,6 +342,14 @@ s_resume (kmq_t *self, uint64_t id, const char *session, bool restarted)
 static kmq_reply_t *s_await_reply (kmq_t *self, uint64_t id,
                                    const char *interrupt_session);
 
+//  The local reply when a request could not be sent.
+static kmq_reply_t *
+s_send_failed (kmq_t *self)
+{
+    return kmq_reply_local ("INTERNAL", "could not send to the broker at %s: %s",
+                            self->endpoint, zmq_strerror (zmq_errno ()));
+}
+
 //  Sends *msg_p (taking it) as request id and waits for its reply. When
 //  interrupt_session is set, a raised interrupt flag sends one interrupt
 //  for it per raise; it is also the session whose request is resumed when
@@ -351,8 +359,7 @@ s_request (kmq_t *self, zmsg_t **msg_p, uint64_t id, const char *interrupt_sessi
 {
     s_wait_begin (self);
     if (s_send (self, msg_p) != 0)
-        return kmq_reply_local ("INTERNAL", "could not send to the broker at %s: %s",
-                                self->endpoint, zmq_strerror (zmq_errno ()));
+        return s_send_failed (self);
     return s_await_reply (self, id, interrupt_session);
 }
 
@@ -611,8 +618,7 @@ kmq_upload (kmq_t *self, const char *session, const char *name,
         rc = s_send (self, &next);
     }
     if (rc != 0)
-        return kmq_reply_local ("INTERNAL", "could not send to the broker at %s: %s",
-                                self->endpoint, zmq_strerror (zmq_errno ()));
+        return s_send_failed (self);
     return s_await_reply (self, id, session);
 }
 
