@@ -27,7 +27,10 @@ def case(function):
     try:
         function()
     except Exception:           # noqa: BLE001 -- report and go on
-        check(function.__name__ + " ran to the end", False, traceback.format_exc()[-1500:])
+        #  The exception's own line first: check() keeps 600 characters
+        exc_line = traceback.format_exc().rstrip().splitlines()[-1]
+        check(function.__name__ + " ran to the end", False,
+              exc_line + "\n" + traceback.format_exc()[-1500:])
 
 
 def endpoint():
