@@ -272,10 +272,43 @@ s_check_frame (const msgpack_object_map *map, proto_type_t type, size_t count,
     return s_require (map, "frame", type, fault);
 }
 
+//  A frame upload in parts: `sizes` cuts the pieces' bytes into its
+//  buffers, so they must add up to `bytes`, and the one payload is piece 0.
+static int
+s_check_frame_sizes (proto_msg_t *self, uint64_t bytes, proto_fault_t *fault)
+{
+    if (s_require (self->header, "sizes", PROTO_UPLOAD, fault))
+        return -1;
+    const msgpack_object_array *sizes = &s_find (self->header, "sizes")->via.array;
+    if (sizes->size > PROTO_MAX_FRAME_PAYLOADS) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "a frame upload in parts has %" PRIu32 " sizes, more than the %d buffers "
+            "a frame may have", sizes->size, PROTO_MAX_FRAME_PAYLOADS);
+        return -1;
+    }
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < sizes->size; i++) {
+        uint64_t size = sizes->ptr [i].via.u64;
+        sum = size > UINT64_MAX - sum? UINT64_MAX: sum + size;
+    }
+    if (sum != bytes) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "a frame upload in parts announces %" PRIu64 " bytes, but its sizes add up "
+            "to %" PRIu64 "; send sizes that sum to bytes", bytes, sum);
+        return -1;
+    }
+    if (self->payload_count != 1) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "a frame upload in parts carries %zu payloads; it carries one, piece 0, "
+            "and its upload_part messages the rest", self->payload_count);
+        return -1;
+    }
+    return 0;
+}
+
 //  An upload in parts (protocol.md 5, upload): `parts` pieces in all,
 //  payload 0 the first, and `bytes` their total, which the receivers
-//  check the pieces against. Not for frame uploads: their payloads are
-//  buffers already.
+//  check the pieces against.
 static int
 s_check_parts (proto_msg_t *self, proto_fault_t *fault)
 {
@@ -290,13 +323,10 @@ s_check_parts (proto_msg_t *self, proto_fault_t *fault)
     }
     if (parts->via.u64 == 1)
         return 0;
-    if (s_is_frame (map, PROTO_UPLOAD)) {
-        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
-            "a frame upload cannot come in parts (its payloads are its "
-            "buffers); send it as one message, or use csv, json or file");
-        return -1;
-    }
     if (s_require (map, "bytes", PROTO_UPLOAD, fault))
+        return -1;
+    if (s_is_frame (map, PROTO_UPLOAD)
+    &&  s_check_frame_sizes (self, s_find (map, "bytes")->via.u64, fault))
         return -1;
     if (self->payload_count == 1
     &&  zframe_size (self->payloads [0]) > s_find (map, "bytes")->via.u64) {

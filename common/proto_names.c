@@ -153,6 +153,7 @@ static const s_field_t s_fields [] = {
     { "bytes", K_UINT, K_NONE },
     { "parts", K_UINT, K_NONE },
     { "part", K_UINT, K_NONE },
+    { "sizes", K_ARRAY, K_UINT },
     { "rows", K_UINT, K_NONE },
     { "columns", K_UINT, K_NONE },
     { "interrupted", K_BOOL, K_NONE },

@@ -100,6 +100,30 @@ s_upload (const msgpack_object *description, size_t count)
     return msg;
 }
 
+//  A frame upload in parts (2 pieces) announcing bytes, with count sizes
+//  (no `sizes` field when sizes is NULL) and payloads payloads of 10 bytes.
+static zmsg_t *
+s_upload_in_parts (const msgpack_object *description, const uint64_t *sizes,
+                   size_t count, uint64_t bytes, size_t payloads)
+{
+    proto_builder_t *builder = proto_builder_new (PROTO_UPLOAD, 9, "nb1");
+    proto_builder_str (builder, "name", "t");
+    proto_builder_str (builder, "format", "frame");
+    proto_builder_key (builder, "frame");
+    proto_builder_val_object (builder, description);
+    proto_builder_uint (builder, "parts", 2);
+    proto_builder_uint (builder, "bytes", bytes);
+    if (sizes) {
+        proto_builder_key (builder, "sizes");
+        proto_builder_val_array (builder, (uint32_t) count);
+        for (size_t i = 0; i < count; i++)
+            proto_builder_val_uint (builder, sizes [i]);
+    }
+    for (size_t i = 0; i < payloads; i++)
+        proto_builder_payload_copy (builder, "0123456789", 10);
+    return proto_builder_finish (&builder);
+}
+
 void
 proto_test_frame (bool verbose)
 {
@@ -152,6 +176,25 @@ proto_test_frame (bool verbose)
     proto_builder_str (builder, "frame", "{rows: 2}");
     s_refused (proto_builder_finish (&builder), PROTO_E_BAD_REQUEST,
                "'frame' must be a map", verbose);
+
+    //  in parts: `sizes` cuts the pieces into buffers; one payload, piece 0
+    uint64_t good [2] = { 10, 6 };
+    msg = proto_test_decode (s_upload_in_parts (description, good, 2, 16, 1));
+    SELFTEST_CHECK (proto_msg_uint (msg, "parts", 0) == 2);
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 1);
+    proto_msg_destroy (&msg);
+    s_refused (s_upload_in_parts (description, good, 2, 17, 1), PROTO_E_BAD_REQUEST,
+               "announces 17 bytes, but its sizes add up to 16", verbose);
+    s_refused (s_upload_in_parts (description, good, 2, 16, 2), PROTO_E_BAD_REQUEST,
+               "carries 2 payloads; it carries one, piece 0", verbose);
+    s_refused (s_upload_in_parts (description, NULL, 0, 16, 1), PROTO_E_BAD_REQUEST,
+               "'sizes' is missing", verbose);
+    uint64_t *many = (uint64_t *) calloc (PROTO_MAX_FRAME_PAYLOADS + 1, sizeof (uint64_t));
+    SELFTEST_CHECK (many);
+    many [0] = 16;
+    s_refused (s_upload_in_parts (description, many, PROTO_MAX_FRAME_PAYLOADS + 1, 16, 1),
+               PROTO_E_BAD_REQUEST, "has 4097 sizes, more than the 4096", verbose);
+    free (many);
 
     //  other uploads keep their one payload and the cap of 64
     raw = proto_encode_upload (7, "nb1", "t", "csv", "a", 1);

@@ -567,8 +567,27 @@ s_handle_execute (executor_python_t *self, proto_msg_t **msg_p, uint64_t id,
     return s_call (self, id, session, self->glue.execute, args);
 }
 
+//  A frame upload in parts: its `sizes` (the codec checked them) as a
+//  list of ints. NULL with a Python error set.
+static PyObject *
+s_frame_sizes (proto_msg_t *msg)
+{
+    const msgpack_object *sizes = proto_msg_object (msg, "sizes");
+    uint32_t count = sizes? sizes->via.array.size: 0;
+    PyObject *list = PyList_New ((Py_ssize_t) count);
+    for (uint32_t i = 0; list && i < count; i++) {
+        PyObject *size = PyLong_FromUnsignedLongLong (sizes->via.array.ptr [i].via.u64);
+        if (!size)
+            Py_CLEAR (list);
+        else
+            PyList_SET_ITEM (list, (Py_ssize_t) i, size);
+    }
+    return list;
+}
+
 //  A frame upload's data for the glue: (the description as msgpack bytes,
-//  [each payload as bytes]). NULL with a Python error set.
+//  [each payload as bytes]), and in parts (piece 0 the one payload) its
+//  sizes as a third item. NULL with a Python error set.
 static PyObject *
 s_frame_data (proto_msg_t *msg)
 {
@@ -593,9 +612,14 @@ s_frame_data (proto_msg_t *msg)
         else
             PyList_SET_ITEM (buffers, (Py_ssize_t) i, bytes);
     }
-    PyObject *data = packed_bytes && buffers? PyTuple_Pack (2, packed_bytes, buffers): NULL;
+    PyObject *sizes = proto_msg_uint (msg, "parts", 1) > 1? s_frame_sizes (msg): NULL;
+    PyObject *data = !packed_bytes || !buffers? NULL
+                   : sizes? PyTuple_Pack (3, packed_bytes, buffers, sizes)
+                   : proto_msg_uint (msg, "parts", 1) > 1? NULL
+                   : PyTuple_Pack (2, packed_bytes, buffers);
     Py_XDECREF (packed_bytes);
     Py_XDECREF (buffers);
+    Py_XDECREF (sizes);
     return data;
 }
 

@@ -7,7 +7,8 @@ from the C side as (description as msgpack bytes, [buffers]).
 An upload in parts (protocol.md 5, upload) arrives as its first piece
 with the count of pieces and the bytes announced; the rest is read
 through _Pieces as the parser (or the file) takes it, so the pieces still
-on their way overlap with the parsing.
+on their way overlap with the parsing. A frame's pieces are read straight
+into one buffer, which its `sizes` cut into the frame's buffers.
 
 Contract: upload(session, name, format, data, parts, size) and
 download(session, name, format) return (fields, payloads) as the protocol's ok replies; they raise
@@ -180,10 +181,33 @@ def _write_file(name, data):
     return {"name": name, "kind": "file", "bytes": size}
 
 
+def _frame_buffers(pieces, sizes, size):
+    """A frame upload in parts: its pieces read straight into one buffer of
+    size bytes, then cut into the frame's buffers as sizes says (the codec
+    checked they add up to size)."""
+    whole = memoryview(bytearray(size))
+    at = 0
+    while at < size:
+        count = pieces.readinto(whole[at:])
+        if not count:
+            break               # fewer bytes: _Pieces raised BAD_REQUEST
+        at += count
+    pieces.readinto(bytearray(1))   # their end: more bytes raise BAD_REQUEST
+    buffers, at = [], 0
+    for length in sizes:
+        buffers.append(whole[at:at + length])
+        at += length
+    return buffers
+
+
 def upload(session, name, format, data, parts=1, size=0):
-    """The bytes as file name, or parsed into DataFrame name."""
+    """The bytes as file name, or parsed into DataFrame name. A frame
+    upload's data is (description, buffers), in parts (description,
+    [piece 0], sizes)."""
     pieces = None
-    if parts > 1:
+    if parts > 1 and format == "frame":
+        pieces = _Pieces(name, data[1][0], parts, size)
+    elif parts > 1:
         pieces = _Pieces(name, data, parts, size)
         data = io.BufferedReader(pieces, 1 << 20)
     else:
@@ -200,10 +224,12 @@ def upload(session, name, format, data, parts=1, size=0):
         if kmq_frame is None:
             raise RequestError("UNSUPPORTED", "this kernel has no frame codec; "
                                "upload as csv")
+        if pieces is not None:
+            data = (data[0], _frame_buffers(pieces, data[2], size))
         frame = _read_frame(name, data)
         session.namespace[name] = frame
         rows, columns = frame.shape
-        return {"name": name, "kind": "dataframe", "bytes": sum(len(b) for b in data[1]),
+        return {"name": name, "kind": "dataframe", "bytes": size,
                 "rows": int(rows), "columns": int(columns)}, []
     try:
         if format == "csv":

@@ -86,6 +86,31 @@ class InParts(GlueTest):
         self.assertIn("held 4 bytes, and it announced 50", message)
         self.assertNotIn("df", entry.SESSION.namespace)
 
+    def test_frame_pieces_cut_through_buffers_make_the_dataframe(self):
+        import kmq_frame
+        import pandas as pd
+        df = pd.DataFrame({"x": [1.5, None, 3.0], "s": ["a", "bé", "c"]})
+        description, buffers = kmq_frame.encode(df)
+        sizes = [len(b) for b in buffers]
+        joined = b"".join(bytes(b) for b in buffers)
+        self.feed([joined[at:at + 3] for at in range(3, len(joined), 3)])
+        data = (kmq_frame.pack_description(description), [joined[:3]], sizes)
+        fields, _ = self.ok(entry.upload, "df", "frame", data,
+                            1 + (len(joined) - 1) // 3, len(joined))
+        self.assertEqual((fields["rows"], fields["bytes"]), (3, len(joined)))
+        self.assertTrue(entry.SESSION.namespace["df"].equals(df))
+
+    def test_frame_pieces_past_the_bytes_announced_are_a_bad_request(self):
+        import kmq_frame
+        import pandas as pd
+        description, buffers = kmq_frame.encode(pd.DataFrame({"x": [1.5, 2.5]}))
+        self.feed([b"\0" * 8, b"extra"])
+        data = (kmq_frame.pack_description(description), [b"\0" * 8], [16])
+        error, message, _ = self.error(entry.upload, "df", "frame", data, 3, 16)
+        self.assertEqual(error, "BAD_REQUEST")
+        self.assertIn("held more than 16 bytes, and it announced 16", message)
+        self.assertNotIn("df", entry.SESSION.namespace)
+
     def test_an_interrupt_while_waiting_is_not_turned_into_a_parse_error(self):
         self.feed([KeyboardInterrupt()])
         with self.assertRaises(KeyboardInterrupt):

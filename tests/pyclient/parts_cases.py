@@ -6,6 +6,7 @@ the upload waits, too few or too many bytes, a piece that never comes, an
 interrupt meanwhile, another client's piece, bad headers."""
 import hashlib
 import os
+import struct
 import time
 import uuid
 
@@ -15,7 +16,7 @@ import zmq
 
 from harness import case, check, endpoint, finish
 import kernelmq
-from kernelmq import _data, _keys
+from kernelmq import _data, _keys, _ops
 
 MAX_PAYLOAD = 8 << 20
 
@@ -212,10 +213,18 @@ def raw_bad_headers():
     raw = Raw()
     s = key()
     cases = [
-        ("a frame upload in parts", {"type": "upload", "session": s, "name": "t",
-                                     "format": "frame", "parts": 2, "bytes": 8,
-                                     "frame": {"rows": 0, "columns": []}}, [b"12345678"],
-         "BAD_REQUEST", "cannot come in parts"),
+        ("a frame upload in parts without sizes",
+         {"type": "upload", "session": s, "name": "t", "format": "frame", "parts": 2,
+          "bytes": 8, "frame": {"rows": 0, "columns": []}}, [b"12345678"],
+         "BAD_REQUEST", "'sizes' is missing"),
+        ("a frame upload in parts whose sizes miss bytes",
+         {"type": "upload", "session": s, "name": "t", "format": "frame", "parts": 2,
+          "bytes": 16, "sizes": [8, 4], "frame": {"rows": 0, "columns": []}},
+         [b"12345678"], "BAD_REQUEST", "its sizes add up to 12"),
+        ("a frame upload in parts with two payloads",
+         {"type": "upload", "session": s, "name": "t", "format": "frame", "parts": 2,
+          "bytes": 16, "sizes": [16], "frame": {"rows": 0, "columns": []}},
+         [b"12345678", b"12345678"], "BAD_REQUEST", "carries 2 payloads"),
         ("parts without bytes", {"type": "upload", "session": s, "name": "t",
                                  "format": "csv", "parts": 2}, [b"a\n"],
          "BAD_REQUEST", "'bytes'"),
@@ -245,7 +254,84 @@ def raw_bad_headers():
     raw.close()
 
 
+def sample_frame(rows):
+    """A frame whose buffers are of several sizes, with nulls and strings."""
+    return pd.DataFrame({"x": [i * 0.25 for i in range(rows)],
+                         "n": pd.array([None if i % 7 == 0 else i for i in range(rows)],
+                                       dtype="Int64"),
+                         "s": ["row %d, é" % i for i in range(rows)],
+                         "c": pd.Categorical(["a", "b", "c"] * (rows // 3) + ["a"] * (rows % 3))})
+
+
+def client_frame():
+    frame = sample_frame(300000)
+    op = _ops.UploadOp("k", "df", frame, None)
+    check("client: a %d-byte frame goes in %d parts with its sizes"
+          % (op.header.get("bytes", 0), op.header.get("parts", 0)),
+          op.header.get("parts", 0) > 4 and len(op.header.get("sizes", [])) > 4
+          and sum(op.header["sizes"]) == op.header["bytes"], op.header.get("sizes"))
+    with kernelmq.Client(endpoint()) as c:
+        s = c.session(key())
+        done = s.upload("df", frame)
+        check("client: a frame upload in parts becomes the DataFrame",
+              (done.rows, done.columns) == (300000, 4)
+              and done.bytes == op.header.get("bytes"), done)
+        back = s.download("df")
+        check("client: it comes back equal, nulls, strings and categories too",
+              back.equals(frame), back.dtypes.to_dict())
+        # Over max_payload in all (8M here), each buffer within it: one message
+        big = pd.DataFrame({"a": range(700000), "b": [0.5] * 700000})
+        done = s.upload("big", big)
+        check("client: a frame over max_payload in all still goes, as one message",
+              (done.rows, done.bytes) == (700000, 11200000), done)
+        check("client: ... and is the same frame",
+              s.run("int(big.a.sum()), float(big.b.sum())").text == "(244999650000, 350000.0)")
+        s.close()
+
+
+def raw_frame_pieces():
+    """A frame in pieces cut through its buffers; pieces short of bytes;
+    sizes that do not match the description."""
+    raw = Raw()
+    s = key()
+    raw.run(s, "import pandas as pd")
+    description = {"rows": 3, "index": {"kind": "range", "start": 0, "stop": 3, "step": 1},
+                   "columns": [{"name": "x", "kind": "numeric", "dtype": "float64"},
+                               {"name": "i", "kind": "numeric", "dtype": "int64"}]}
+    data = (struct.pack("<3d", 1.5, -2.0, 3.25) + struct.pack("<3q", 7, 8, 9))
+    pieces = [data[at:at + 5] for at in range(0, len(data), 5)]
+
+    def upload(name, sizes, pieces, size):
+        id = raw.send({"type": "upload", "session": s, "name": name, "format": "frame",
+                       "parts": len(pieces), "bytes": size, "sizes": sizes,
+                       "frame": description}, [pieces[0]])
+        for part, piece in enumerate(pieces[1:], 1):
+            raw.piece(s, id, part, piece)
+        return raw.reply(id)
+
+    reply = upload("f", [24, 24], pieces, 48)
+    check("raw: a frame in %d five-byte pieces, seams inside values, is built"
+          % len(pieces), reply.get("status") == "ok" and reply.get("rows") == 3
+          and reply.get("bytes") == 48, reply)
+    values = raw.run(s, "assert f.x.tolist() == [1.5, -2.0, 3.25], f.x.tolist()\n"
+                        "assert f.i.tolist() == [7, 8, 9], f.i.tolist()")
+    check("raw: ... with its values", values.get("status") == "ok", values)
+    reply = upload("g", [24, 24], pieces[:4], 48)
+    check("raw: a frame whose pieces hold fewer bytes: BAD_REQUEST naming both",
+          reply.get("error") == "BAD_REQUEST" and "held 20 bytes" in reply.get("message", "")
+          and "announced 48" in reply.get("message", ""), reply)
+    reply = upload("h", [16, 32], pieces, 48)
+    check("raw: sizes that do not fit the description: BAD_REQUEST naming the column",
+          reply.get("error") == "BAD_REQUEST" and "'x'" in reply.get("message", "")
+          and "exactly 24" in reply.get("message", ""), reply)
+    after = raw.run(s, "assert 'g' not in dir() and 'h' not in dir()")
+    check("raw: nothing bound for the failed ones, and the session runs on",
+          after.get("status") == "ok", after)
+    raw.close()
+
+
 for function in (client_csv_json_file, raw_queued_and_small_pieces, raw_wrong_totals,
-                 raw_missing_piece_and_interrupt, raw_other_clients_piece, raw_bad_headers):
+                 raw_missing_piece_and_interrupt, raw_other_clients_piece, raw_bad_headers,
+                 client_frame, raw_frame_pieces):
     case(function)
 finish()

@@ -91,12 +91,15 @@ UPLOAD_IN_PARTS_MIN = 4 * UPLOAD_PIECE
 
 
 def upload_pieces(format: str, payloads: List[Any]) -> List[memoryview]:
-    """The pieces of an upload sent in parts (views of its one payload),
-    or [] when it goes as one message: frame uploads, and small ones."""
-    if format == "frame" or len(payloads) != 1 or len(payloads[0]) < UPLOAD_IN_PARTS_MIN:
+    """The pieces of an upload sent in parts: views of its one payload, or
+    of a frame's buffers one after the other (none spans two, none is
+    empty); [] when it goes as one message, as small uploads do."""
+    views = [memoryview(payload).cast("B") for payload in payloads]
+    if (format != "frame" and len(views) != 1) or \
+            sum(len(view) for view in views) < UPLOAD_IN_PARTS_MIN:
         return []
-    view = memoryview(payloads[0])
-    return [view[at:at + UPLOAD_PIECE] for at in range(0, len(view), UPLOAD_PIECE)]
+    return [view[at:at + UPLOAD_PIECE] for view in views
+            for at in range(0, len(view), UPLOAD_PIECE)]
 
 
 def download_format(format: str | None) -> str:

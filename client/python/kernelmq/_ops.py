@@ -247,13 +247,25 @@ class UploadOp(_Checked):
 
     def __init__(self, session: str, name: str, data: Any, format: Optional[str]) -> None:
         name, format, payloads, extra = _data.upload_payloads(name, data, format)
+        header = {"type": "upload", "session": session, "name": name, "format": format,
+                  **extra}
+        #  A frame whose total is over max_payload still goes as one
+        #  message, each buffer within it (whole_message)
+        self.whole = (header, payloads) if format == "frame" else None
         pieces = _data.upload_pieces(format, payloads)
         if pieces:
+            sizes = [len(memoryview(payload).cast("B")) for payload in payloads]
+            header = dict(header, parts=len(pieces), bytes=sum(sizes),
+                          **({"sizes": sizes} if format == "frame" else {}))
             payloads, pieces = pieces[:1], pieces[1:]
-            extra = dict(extra, parts=len(pieces) + 1,
-                         bytes=sum(len(piece) for piece in payloads + pieces))
-        super().__init__({"type": "upload", "session": session, "name": name,
-                          "format": format, **extra}, payloads, pieces)
+        super().__init__(header, payloads, pieces)
+
+    def whole_message(self) -> bool:
+        if self.whole is None or not self.pieces:
+            return False
+        self.header, self.payloads = self.whole
+        self.pieces = []
+        return True
 
     def result(self, message: Message) -> Upload:
         return Upload(message.get("name", ""), message.get("kind", ""),

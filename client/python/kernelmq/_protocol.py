@@ -57,7 +57,7 @@ _FIELDS: Dict[str, tuple] = {
     "max_payload": (_UINT,), "execution_count": (_UINT,), "mime": (_ARRAY, _STR),
     "ename": (_STR,), "evalue": (_STR,), "traceback": (_ARRAY, _STR),
     "killed": (_BOOL,), "cause": (_STR,), "kind": (_STR,), "bytes": (_UINT,),
-    "parts": (_UINT,), "part": (_UINT,),
+    "parts": (_UINT,), "part": (_UINT,), "sizes": (_ARRAY, _UINT),
     "rows": (_UINT,), "columns": (_UINT,), "interrupted": (_BOOL,),
     "vars": (_ARRAY, _MAP), "files": (_ARRAY, _MAP), "uptime_ms": (_UINT,),
     "sessions": (_UINT,), "kernels": (_UINT,), "queued": (_UINT,),
@@ -213,6 +213,11 @@ class Op(Generic[T]):
         self.pieces = list(pieces)
         self.wall_ms: Optional[int] = None    # send to reply, measured here
 
+    def whole_message(self) -> bool:
+        """For a request in parts over max_payload: True if it can go as one
+        message instead (it then is one), False if it cannot."""
+        return False
+
     def on_event(self, message: Message) -> Any:
         """Called in the caller's thread for each event of this request.
         Returns something to hand the caller (attach) or None."""
@@ -330,9 +335,11 @@ class Connection:
         waiter.frames for the front to send, then those in waiter.more.
         Raises TooLarge (nothing is registered) for a payload, or an upload
         in parts, over the broker's max_payload."""
+        if op.pieces and op.header.get("bytes", 0) > self.max_payload:
+            op.whole_message()
         sizes = [len(payload) for payload in op.payloads]
         if op.pieces:
-            sizes = [sum(sizes) + sum(len(piece) for piece in op.pieces)]
+            sizes = [op.header.get("bytes", 0)]
         for index, size in enumerate(sizes):
             if size > self.max_payload:
                 raise errors.TooLarge(
