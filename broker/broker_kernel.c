@@ -240,9 +240,11 @@ s_kernel_event (broker_t *self, session_t *session, proto_msg_t **msg_p)
         return;
     }
     //  The other attached clients get it re-addressed (protocol.md 4.5),
-    //  the requester untouched
-    broker_fanout_copy (self, session, req, *msg_p, NULL);
+    //  the requester untouched; a download's pieces are the requester's
+    //  only (protocol.md 5, download)
     const char *kind = proto_msg_str (*msg_p, "event");
+    if (!kind || !streq (kind, "part"))
+        broker_fanout_copy (self, session, req, *msg_p, NULL);
     if (req->no_input && kind && streq (kind, "input"))
         return;                 //  for the others only
     zmsg_t *frames = proto_msg_release (msg_p);

@@ -272,18 +272,25 @@ s_check_frame (const msgpack_object_map *map, proto_type_t type, size_t count,
     return s_require (map, "frame", type, fault);
 }
 
-//  A frame upload in parts: `sizes` cuts the pieces' bytes into its
-//  buffers, so they must add up to `bytes`, and the one payload is piece 0.
+static const char *
+s_what (proto_msg_t *self)
+{
+    return self->type == PROTO_UPLOAD? "upload": "reply";
+}
+
+//  A frame upload or reply in parts: `sizes` cuts the pieces' bytes into
+//  its buffers, so they must add up to `bytes`; an upload's one payload is
+//  piece 0, a reply carries none (its pieces were events).
 static int
 s_check_frame_sizes (proto_msg_t *self, uint64_t bytes, proto_fault_t *fault)
 {
-    if (s_require (self->header, "sizes", PROTO_UPLOAD, fault))
+    if (s_require (self->header, "sizes", self->type, fault))
         return -1;
     const msgpack_object_array *sizes = &s_find (self->header, "sizes")->via.array;
     if (sizes->size > PROTO_MAX_FRAME_PAYLOADS) {
         proto_fault_set (fault, PROTO_E_BAD_REQUEST,
-            "a frame upload in parts has %" PRIu32 " sizes, more than the %d buffers "
-            "a frame may have", sizes->size, PROTO_MAX_FRAME_PAYLOADS);
+            "a frame %s in parts has %" PRIu32 " sizes, more than the %d buffers "
+            "a frame may have", s_what (self), sizes->size, PROTO_MAX_FRAME_PAYLOADS);
         return -1;
     }
     uint64_t sum = 0;
@@ -293,17 +300,43 @@ s_check_frame_sizes (proto_msg_t *self, uint64_t bytes, proto_fault_t *fault)
     }
     if (sum != bytes) {
         proto_fault_set (fault, PROTO_E_BAD_REQUEST,
-            "a frame upload in parts announces %" PRIu64 " bytes, but its sizes add up "
-            "to %" PRIu64 "; send sizes that sum to bytes", bytes, sum);
+            "a frame %s in parts announces %" PRIu64 " bytes, but its sizes add up "
+            "to %" PRIu64 "; send sizes that sum to bytes", s_what (self), bytes, sum);
         return -1;
     }
-    if (self->payload_count != 1) {
+    if (self->type == PROTO_UPLOAD && self->payload_count != 1) {
         proto_fault_set (fault, PROTO_E_BAD_REQUEST,
             "a frame upload in parts carries %zu payloads; it carries one, piece 0, "
             "and its upload_part messages the rest", self->payload_count);
         return -1;
     }
+    if (self->type != PROTO_UPLOAD && self->payload_count != 0) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "a frame reply in parts carries %zu payloads; its pieces come as `part` "
+            "events before it, and it carries none", self->payload_count);
+        return -1;
+    }
     return 0;
+}
+
+//  A frame reply (or its outcome copy) in parts (protocol.md 5,
+//  download): `parts` pieces came as events before it; it says how to cut
+//  them into buffers.
+static int
+s_check_reply_parts (proto_msg_t *self, proto_fault_t *fault)
+{
+    const msgpack_object *parts = s_find (self->header, "parts");
+    if (!parts)
+        return 0;
+    if (parts->via.u64 < 2 || parts->via.u64 > PROTO_MAX_UPLOAD_PARTS) {
+        proto_fault_set (fault, PROTO_E_BAD_REQUEST,
+            "header field 'parts' of a frame reply must be 2 to %d",
+            PROTO_MAX_UPLOAD_PARTS);
+        return -1;
+    }
+    if (s_require (self->header, "bytes", self->type, fault))
+        return -1;
+    return s_check_frame_sizes (self, s_find (self->header, "bytes")->via.u64, fault);
 }
 
 //  An upload in parts (protocol.md 5, upload): `parts` pieces in all,
@@ -469,6 +502,13 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
             if (s_str_is (s_find (map, "event"), "display")
             &&  s_require (map, "mime", type, fault))
                 return -1;
+            if (s_str_is (s_find (map, "event"), "part")) {
+                if (s_require (map, "part", type, fault))
+                    return -1;
+                return s_payloads (count, 1, type, fault);
+            }
+            if (s_is_frame (map, type))
+                return s_check_reply_parts (self, fault);     //  an outcome
             return 0;
         case PROTO_REPLY: {
             if (s_require (map, "status", type, fault))
@@ -493,6 +533,8 @@ s_check_type (proto_msg_t *self, proto_fault_t *fault)
                     "'cursor_end' (%" PRIu64 ")", start->via.u64, end->via.u64);
                 return -1;
             }
+            if (s_is_frame (map, type))
+                return s_check_reply_parts (self, fault);
             return 0;
         }
         default:

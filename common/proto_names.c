@@ -154,6 +154,7 @@ static const s_field_t s_fields [] = {
     { "parts", K_UINT, K_NONE },
     { "part", K_UINT, K_NONE },
     { "sizes", K_ARRAY, K_UINT },
+    { "in_parts", K_BOOL, K_NONE },
     { "rows", K_UINT, K_NONE },
     { "columns", K_UINT, K_NONE },
     { "interrupted", K_BOOL, K_NONE },

@@ -124,6 +124,25 @@ s_upload_in_parts (const msgpack_object *description, const uint64_t *sizes,
     return proto_builder_finish (&builder);
 }
 
+//  An ok frame reply in parts (3 pieces) announcing bytes and one size of
+//  16, with payloads empty payloads.
+static zmsg_t *
+s_reply_in_parts (const msgpack_object *description, uint64_t bytes, size_t payloads)
+{
+    proto_builder_t *builder = proto_reply_ok_begin (4, "nb1");
+    proto_builder_str (builder, "format", "frame");
+    proto_builder_key (builder, "frame");
+    proto_builder_val_object (builder, description);
+    proto_builder_uint (builder, "parts", 3);
+    proto_builder_uint (builder, "bytes", bytes);
+    proto_builder_key (builder, "sizes");
+    proto_builder_val_array (builder, 1);
+    proto_builder_val_uint (builder, 16);
+    for (size_t i = 0; i < payloads; i++)
+        proto_builder_payload_copy (builder, "", 0);
+    return proto_builder_finish (&builder);
+}
+
 void
 proto_test_frame (bool verbose)
 {
@@ -195,6 +214,29 @@ proto_test_frame (bool verbose)
     s_refused (s_upload_in_parts (description, many, PROTO_MAX_FRAME_PAYLOADS + 1, 16, 1),
                PROTO_E_BAD_REQUEST, "has 4097 sizes, more than the 4096", verbose);
     free (many);
+
+    //  a download reply in parts: its pieces came as `part` events, one
+    //  payload each; the reply says how to cut them and carries none
+    msg = proto_test_decode (s_reply_in_parts (description, 16, 0));
+    SELFTEST_CHECK (proto_msg_uint (msg, "parts", 0) == 3);
+    proto_msg_destroy (&msg);
+    s_refused (s_reply_in_parts (description, 16, 1), PROTO_E_BAD_REQUEST,
+               "a frame reply in parts carries 1 payloads", verbose);
+    s_refused (s_reply_in_parts (description, 20, 0), PROTO_E_BAD_REQUEST,
+               "a frame reply in parts announces 20 bytes, but its sizes add up to 16",
+               verbose);
+    builder = proto_builder_new (PROTO_EVENT, 4, "nb1");
+    proto_builder_str (builder, "event", "part");
+    proto_builder_uint (builder, "part", 0);
+    proto_builder_payload_copy (builder, "piece", 5);
+    msg = proto_test_decode (proto_builder_finish (&builder));
+    SELFTEST_CHECK (proto_msg_payload_count (msg) == 1);
+    proto_msg_destroy (&msg);
+    builder = proto_builder_new (PROTO_EVENT, 4, "nb1");
+    proto_builder_str (builder, "event", "part");
+    proto_builder_uint (builder, "part", 0);
+    s_refused (proto_builder_finish (&builder), PROTO_E_BAD_REQUEST,
+               "event carries 0 payload frames", verbose);
 
     //  other uploads keep their one payload and the cap of 64
     raw = proto_encode_upload (7, "nb1", "t", "csv", "a", 1);

@@ -203,13 +203,63 @@ s_io_next_part (PyObject *module, PyObject *args)
     return executor_parts_next (state->child);
 }
 
+//  send_part(part, piece): one `part` event of the download in flight
+//  (protocol.md 5, download), piece any contiguous buffer (a memoryview
+//  over a frame's buffer, copied once into the message). Returns True, or
+//  False when nothing is in flight.
+static PyObject *
+s_io_send_part (PyObject *module, PyObject *args)
+{
+    unsigned long long part;
+    Py_buffer piece;
+    if (!PyArg_ParseTuple (args, "Ky*:send_part", &part, &piece))
+        return NULL;
+    s_io_state_t *state = (s_io_state_t *) PyModule_GetState (module);
+    executor_python_t *self = state? state->child: NULL;
+    if (!self || !self->in_flight) {
+        PyBuffer_Release (&piece);
+        Py_RETURN_FALSE;
+    }
+    proto_builder_t *builder = proto_builder_new (PROTO_EVENT, self->req_id,
+                                                  self->req_session);
+    proto_builder_str (builder, "event", "part");
+    proto_builder_uint (builder, "part", part);
+    proto_builder_payload_copy (builder, piece.buf, (size_t) piece.len);
+    PyBuffer_Release (&piece);
+    zmsg_t *event = proto_builder_finish (&builder);
+    fflush (stdout);
+    fflush (stderr);
+    executor_write_or_die (&event, "a part event");
+    s_await_ack (self);
+    Py_RETURN_TRUE;
+}
+
+//  max_payload(): what the pieces of a download in parts hold at most in
+//  all (the monitor's bound, protocol.md 4.4). Read at each call: a zygote
+//  installs the module before its executors have their settings.
+static PyObject *
+s_io_max_payload (PyObject *module, PyObject *args)
+{
+    (void) args;
+    s_io_state_t *state = (s_io_state_t *) PyModule_GetState (module);
+    executor_python_t *self = state? state->child: NULL;
+    uint64_t max = self && self->config && self->config->max_payload?
+                   self->config->max_payload: PROTO_MAX_PAYLOAD;
+    return PyLong_FromUnsignedLongLong (max);
+}
+
 static PyMethodDef s_io_methods [] = {
+    { "max_payload", s_io_max_payload, METH_NOARGS,
+      "max_payload() -> int: the bytes a download's pieces may hold in all." },
     { "next_part", s_io_next_part, METH_NOARGS,
       "next_part() -> bytes: the next piece of the upload in flight; b'' "
       "once all came." },
     { "send_event", s_io_send_event, METH_VARARGS,
       "send_event(mime, payloads) -> bool: one display event for the "
       "request in flight (False when none is)." },
+    { "send_part", s_io_send_part, METH_VARARGS,
+      "send_part(part, piece) -> bool: one part event of the download in "
+      "flight (False when none is)." },
     { "send_input", s_io_send_input, METH_VARARGS,
       "send_input(request_type, fields, payload) -> bool: the input event "
       "of the request in flight (False when none is)." },
@@ -692,7 +742,8 @@ s_handle_download (executor_python_t *self, proto_msg_t *msg, uint64_t id,
     if (s_name_and_format (msg, &name, &format))
         return s_bad_request (self, id, session,
                               "download needs name and format as UTF-8 strings");
-    PyObject *args = PyTuple_Pack (2, name, format);
+    PyObject *args = PyTuple_Pack (3, name, format,
+                                   proto_msg_bool (msg, "in_parts", false)? Py_True: Py_False);
     Py_DECREF (name);
     Py_DECREF (format);
     return s_call (self, id, session, self->glue.download, args);

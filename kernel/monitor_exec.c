@@ -420,6 +420,32 @@ s_timeout_reply (monitor_t *self, proto_msg_t *interrupted)
     return proto_builder_finish (&reply);
 }
 
+//  A piece of a download in parts (protocol.md 5, download): not output,
+//  so not under max_output, but only a download sends them and at most
+//  max_payload bytes in all, as its one-message reply would hold.
+static void
+s_on_part (monitor_t *self, proto_msg_t **event_p)
+{
+    uint64_t max = self->config->max_payload? self->config->max_payload
+                                            : PROTO_MAX_PAYLOAD;
+    uint64_t size = zframe_size (proto_msg_payload (*event_p, 0));
+    if (self->req.type != PROTO_DOWNLOAD) {
+        s_violation (self, "sent a part event for a %s request; only a download's "
+                     "reply comes in parts", proto_type_name (self->req.type));
+        return;
+    }
+    if (size > max - self->req.part_bytes) {
+        s_violation (self, "sent more than max_payload (%" PRIu64 " bytes) in the "
+                     "part events of one download", max);
+        return;
+    }
+    self->req.part_bytes += size;
+    zmsg_t *msg = proto_msg_release (event_p);
+    monitor_send (self, &msg);
+    zmsg_t *ack = proto_encode_simple (PROTO_ACK, self->req.id, NULL);
+    monitor_exec_write (self, &ack);
+}
+
 //  An event of the request in flight (display, or input): the output
 //  written before it goes first, then the event (a display within the
 //  output limit), then the `ack` that lets the code go on.
@@ -439,6 +465,10 @@ s_on_event (monitor_t *self, proto_msg_t **event_p)
         monitor_send (self, &msg);
         zmsg_t *ack = proto_encode_simple (PROTO_ACK, self->req.id, NULL);
         monitor_exec_write (self, &ack);
+        return;
+    }
+    if (kind && streq (kind, "part")) {
+        s_on_part (self, event_p);
         return;
     }
     uint64_t size = 0;

@@ -194,6 +194,22 @@ def send_input(request_type, fields, payload=None):
     return _kmq_io.send_input(request_type, fields, payload)
 
 
+def max_payload():
+    """The kernel's max_payload: what a download's pieces hold in all
+    (0 without the executor's _kmq_io)."""
+    if _kmq_io is None or not hasattr(_kmq_io, "max_payload"):
+        return 0
+    return _kmq_io.max_payload()
+
+
+def send_part(part, piece):
+    """One `part` event of the download in flight (transfer.download in
+    parts); False when the executor cannot send one."""
+    if _kmq_io is None or not hasattr(_kmq_io, "send_part"):
+        return False
+    return _kmq_io.send_part(part, piece)
+
+
 def next_part():
     """The next piece of the upload in flight, in parts (transfer._Pieces):
     b"" once every piece came."""

@@ -61,8 +61,8 @@ def upload(name, format, data, parts=1, size=0):
     return _reply(transfer.upload, name, format, data, parts, size)
 
 
-def download(name, format):
-    return _reply(transfer.download, name, format)
+def download(name, format, in_parts=False):
+    return _reply(transfer.download, name, format, in_parts)
 
 
 def _vars(session_):

@@ -311,10 +311,36 @@ def _is_tabular(value):
     return pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series))
 
 
-def download(session, name, format):
+#  A frame reply from this size on goes in pieces of DOWNLOAD_PIECE bytes
+#  when the client takes it in parts (protocol.md 5, download): every hop
+#  then passes one on while the next is on its way. The upload's figures.
+DOWNLOAD_PIECE = 1 << 20
+DOWNLOAD_IN_PARTS_MIN = 4 * DOWNLOAD_PIECE
+
+
+def _in_parts(fields, payloads):
+    """A frame reply sent as `part` events (pieces of the buffers one after
+    the other, none spanning two, none empty): the reply's fields then say
+    parts and sizes, and it carries no payload. As it was when it is small,
+    over max_payload in all, or the executor cannot send a part."""
+    views = [memoryview(payload).cast("B") for payload in payloads]
+    sizes = [len(view) for view in views]
+    if not DOWNLOAD_IN_PARTS_MIN <= sum(sizes) <= display.max_payload():
+        return fields, payloads     # over it, each buffer is checked alone
+    part = 0
+    for view in views:
+        for at in range(0, len(view), DOWNLOAD_PIECE):
+            if not display.send_part(part, view[at:at + DOWNLOAD_PIECE]):
+                return fields, payloads     # nothing was sent: nothing in flight
+            part += 1
+    return dict(fields, parts=part, sizes=sizes), []
+
+
+def download(session, name, format, in_parts=False):
     """The bytes of file name, or of variable name in format. Format auto
     is frame for a DataFrame or Series and json for anything else; the
-    reply's format says which."""
+    reply's format says which. in_parts: the client takes a big frame
+    reply in parts."""
     if format == "file":
         data = _read_file(name)
         return {"name": name, "format": format, "bytes": len(data)}, [data]
@@ -331,6 +357,7 @@ def download(session, name, format):
             raise RequestError("BAD_REQUEST",
                                "%s is a %s: frame needs a DataFrame or Series; "
                                "try --format json" % (name, type(value).__name__))
-        return _frame_reply(name, value)
+        fields, payloads = _frame_reply(name, value)
+        return _in_parts(fields, payloads) if in_parts else (fields, payloads)
     data = _encode_var(name, format, value)
     return {"name": name, "format": format, "bytes": len(data)}, [data]

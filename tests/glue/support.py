@@ -50,6 +50,8 @@ class FakeIO(types.ModuleType):
         self.in_flight = True
         self.max_payload = None
         self.pieces = []            # next_part's answers: bytes, or an exception
+        self.parts = []             # send_part's (part, bytes)
+        self.part_limit = 1 << 30   # max_payload() for a download in parts
 
     def send_event(self, mime, payloads):
         if not isinstance(mime, list) or not isinstance(payloads, list):
@@ -79,6 +81,16 @@ class FakeIO(types.ModuleType):
             return False
         self.inputs.append((request_type, fields, payload))
         return True
+
+    def send_part(self, part, piece):
+        """Records (part, bytes) as the C module writes a part event."""
+        if not self.in_flight:
+            return False
+        self.parts.append((part, bytes(piece)))
+        return True
+
+    def max_payload(self):
+        return self.part_limit
 
     def next_part(self):
         """The next piece of an upload in parts, from self.pieces (an
@@ -144,6 +156,8 @@ class GlueTest(unittest.TestCase):
         entry.SESSION.renew(used=False)
         fake_io.events.clear()
         fake_io.inputs.clear()
+        fake_io.parts.clear()
+        fake_io.part_limit = 1 << 30
         fake_io.in_flight = True
         fake_io.max_payload = None
 

@@ -118,6 +118,48 @@ class InParts(GlueTest):
         self.assertNotIn("df", entry.SESSION.namespace)
 
 
+class DownloadInParts(GlueTest):
+    """A frame of 4 MiB or more, asked for in parts, goes as part events."""
+
+    def setUp(self):
+        super().setUp()
+        self.ok(entry.execute, "import pandas as pd, numpy as np\n"
+                               "big = pd.DataFrame({'x': np.arange(400000, dtype='float64'),"
+                               " 's': ['v%d' % i for i in range(400000)]})\n"
+                               "small = big.head(3)")
+
+    def test_big_frame_goes_as_pieces_the_reply_cuts_by_sizes(self):
+        import kmq_frame
+        fields, payloads = self.ok(entry.download, "big", "frame", True)
+        self.assertEqual(payloads, [])
+        self.assertEqual(fields["parts"], len(fake_io.parts))
+        self.assertEqual([part for part, _ in fake_io.parts], list(range(fields["parts"])))
+        self.assertTrue(all(0 < len(piece) <= 1 << 20 for _, piece in fake_io.parts))
+        joined = b"".join(piece for _, piece in fake_io.parts)
+        self.assertEqual((sum(fields["sizes"]), len(joined)), (fields["bytes"],) * 2)
+        buffers, at = [], 0
+        for size in fields["sizes"]:
+            buffers.append(joined[at:at + size])
+            at += size
+        back = kmq_frame.decode(fields["frame"], buffers)
+        self.assertTrue(back.equals(entry.SESSION.namespace["big"]))
+
+    def test_small_frames_and_frames_over_max_payload_go_whole(self):
+        fields, payloads = self.ok(entry.download, "small", "frame", True)
+        self.assertNotIn("parts", fields)
+        self.assertTrue(payloads)
+        fake_io.part_limit = 4 << 20
+        fields, payloads = self.ok(entry.download, "big", "frame", True)
+        self.assertNotIn("parts", fields)
+        self.assertEqual(len(payloads), len(fields["frame"]["columns"]) + 1)
+        self.assertEqual(fake_io.parts, [])
+
+    def test_without_in_parts_the_reply_carries_the_buffers(self):
+        fields, payloads = self.ok(entry.download, "big", "auto")
+        self.assertNotIn("parts", fields)
+        self.assertEqual(fields["bytes"], sum(len(memoryview(p).cast("B")) for p in payloads))
+
+
 class Download(GlueTest):
 
     def test_csv_of_a_frame_with_and_without_its_index(self):

@@ -111,6 +111,34 @@ def download_format(format: str | None) -> str:
     return format
 
 
+def join_pieces(pieces: List[Any], parts: Any, sizes: Any, size: Any) -> List[memoryview]:
+    """A frame reply in parts: its pieces ((part, bytes) as they came)
+    joined into one buffer, cut into the frame's buffers as sizes says.
+    ValueError when they are not what the reply announced (pieces sent
+    while the broker restarted are lost)."""
+    if not isinstance(sizes, list) or sum(sizes) != size:
+        raise ValueError("its sizes %r do not add up to its %r bytes" % (sizes, size))
+    if [part for part, _ in pieces] != list(range(len(pieces))):
+        raise ValueError("its pieces came out of order: %r"
+                         % [part for part, _ in pieces][:20])
+    held = sum(len(piece) for _, piece in pieces)
+    if len(pieces) != parts or held != size:
+        raise ValueError("%d of its %s pieces came, %d of its %s bytes (pieces sent while "
+                         "the broker restarted are not sent again): download it again"
+                         % (len(pieces), parts, held, size))
+    whole = memoryview(bytearray(held))
+    at = 0
+    for _, piece in pieces:
+        whole[at:at + len(piece)] = piece
+        at += len(piece)
+    pieces.clear()                      # their memory goes back before decoding
+    buffers, at = [], 0
+    for length in sizes:
+        buffers.append(whole[at:at + length])
+        at += length
+    return buffers
+
+
 def download_value(asked: str | None, answered: str, header: Dict[str, Any],
                    payloads: List[bytes]) -> Any:
     """What download() returns: a DataFrame for a frame reply; the raw

@@ -278,17 +278,30 @@ class DownloadOp(_Checked):
     """download: see _data.download_value."""
 
     def __init__(self, session: str, name: str, format: Optional[str]) -> None:
+        wire = _data.download_format(format)
+        #  A big frame then comes as part events, each hop passing one on
+        #  while the kernel sends the next (protocol.md 5, download)
         super().__init__({"type": "download", "session": session, "name": name,
-                          "format": _data.download_format(format)})
+                          "format": wire, **({"in_parts": True} if wire in ("frame", "auto")
+                                             else {})})
         self.asked = format
+        self.pieces: List[Tuple[Any, bytes]] = []      # (part, piece) as they came
+
+    def on_event(self, message: Message) -> Any:
+        if message.get("event") == "part":
+            self.pieces.append((message.get("part"), message.payloads[0]))
+        return None
 
     def result(self, message: Message) -> Any:
         answered = message.get("format", self.header["format"])
         if answered not in ("frame", "json") and self.header["format"] == "auto":
             raise errors.ProtocolError("a download for format auto answered %r" % answered)
         try:
-            return _data.download_value(self.asked, answered, message.header,
-                                        message.payloads)
+            payloads = message.payloads
+            if "parts" in message.header:
+                payloads = _data.join_pieces(self.pieces, message.get("parts"),
+                                             message.get("sizes"), message.get("bytes"))
+            return _data.download_value(self.asked, answered, message.header, payloads)
         except ValueError as exc:   # FrameError too: a kernel's lie is a protocol error
             raise errors.ProtocolError("download %s: %s" % (self.header["name"], exc)) from None
 

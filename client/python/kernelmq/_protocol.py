@@ -57,7 +57,7 @@ _FIELDS: Dict[str, tuple] = {
     "max_payload": (_UINT,), "execution_count": (_UINT,), "mime": (_ARRAY, _STR),
     "ename": (_STR,), "evalue": (_STR,), "traceback": (_ARRAY, _STR),
     "killed": (_BOOL,), "cause": (_STR,), "kind": (_STR,), "bytes": (_UINT,),
-    "parts": (_UINT,), "part": (_UINT,), "sizes": (_ARRAY, _UINT),
+    "parts": (_UINT,), "part": (_UINT,), "sizes": (_ARRAY, _UINT), "in_parts": (_BOOL,),
     "rows": (_UINT,), "columns": (_UINT,), "interrupted": (_BOOL,),
     "vars": (_ARRAY, _MAP), "files": (_ARRAY, _MAP), "uptime_ms": (_UINT,),
     "sessions": (_UINT,), "kernels": (_UINT,), "queued": (_UINT,),
