@@ -40,7 +40,8 @@ class FakeIO(types.ModuleType):
     """Stands in for _kmq_io (kernel/executor_request.c): send_event checks
     its arguments as the C module does and records each event as a list of
     (mime, bytes) while in_flight, else returns False as the C module does
-    between requests. max_payload makes a bigger payload a ValueError;
+    between requests. payload_limit (max_payload) makes a bigger payload a
+    ValueError and bounds a download in parts;
     next_part answers from pieces."""
 
     def __init__(self):
@@ -48,10 +49,9 @@ class FakeIO(types.ModuleType):
         self.events = []
         self.inputs = []
         self.in_flight = True
-        self.max_payload = None
+        self.payload_limit = None   # the kernel's max_payload (None: 1 GiB)
         self.pieces = []            # next_part's answers: bytes, or an exception
         self.parts = []             # send_part's (part, bytes)
-        self.part_limit = 1 << 30   # max_payload() for a download in parts
 
     def send_event(self, mime, payloads):
         if not isinstance(mime, list) or not isinstance(payloads, list):
@@ -62,7 +62,7 @@ class FakeIO(types.ModuleType):
         if not all(isinstance(m, str) for m in mime) \
                 or not all(isinstance(p, bytes) for p in payloads):
             raise TypeError("send_event: MIME types must be str, payloads bytes")
-        if self.max_payload is not None and any(len(p) > self.max_payload
+        if self.payload_limit is not None and any(len(p) > self.payload_limit
                                                 for p in payloads):
             raise ValueError("the output is more than the kernel's max_payload")
         if not self.in_flight:
@@ -90,7 +90,7 @@ class FakeIO(types.ModuleType):
         return True
 
     def max_payload(self):
-        return self.part_limit
+        return self.payload_limit if self.payload_limit is not None else 1 << 30
 
     def next_part(self):
         """The next piece of an upload in parts, from self.pieces (an
@@ -157,9 +157,8 @@ class GlueTest(unittest.TestCase):
         fake_io.events.clear()
         fake_io.inputs.clear()
         fake_io.parts.clear()
-        fake_io.part_limit = 1 << 30
         fake_io.in_flight = True
-        fake_io.max_payload = None
+        fake_io.payload_limit = None
 
     def tearDown(self):
         sys.stdin, sys.stdout, sys.stderr = _SAVED_STDIO

@@ -146,7 +146,7 @@ class Figures(GlueTest):
         self.assertEqual(len(self.events()), 1)
 
     def test_a_figure_over_max_payload_is_skipped_with_a_warning(self):
-        fake_io.max_payload = 10
+        fake_io.payload_limit = 10
         import io
         import sys
         sys.stderr = io.StringIO()

@@ -148,7 +148,7 @@ class DownloadInParts(GlueTest):
         fields, payloads = self.ok(entry.download, "small", "frame", True)
         self.assertNotIn("parts", fields)
         self.assertTrue(payloads)
-        fake_io.part_limit = 4 << 20
+        fake_io.payload_limit = 4 << 20
         fields, payloads = self.ok(entry.download, "big", "frame", True)
         self.assertNotIn("parts", fields)
         self.assertEqual(len(payloads), len(fields["frame"]["columns"]) + 1)

@@ -52,15 +52,25 @@ class Raw:
             self.piece(session, id, part, piece)
         return id
 
-    def reply(self, id, timeout_s=60):
+    def messages(self, id, timeout_s=60):
+        """Every message of request id up to its reply: [(header, payloads)]."""
+        got = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.sock.poll(200):
                 continue
             frames = self.sock.recv_multipart()
             header = msgpack.unpackb(frames[1])
-            if header.get("type") == "reply" and header.get("id") == id:
-                return header
+            if header.get("id") == id:
+                got.append((header, frames[2:]))
+                if header.get("type") == "reply":
+                    break
+        return got
+
+    def reply(self, id, timeout_s=60):
+        got = self.messages(id, timeout_s)
+        if got and got[-1][0].get("type") == "reply":
+            return got[-1][0]
         return {"status": "no reply", "message": "none within %d s" % timeout_s}
 
     def run(self, session, code, timeout_s=60):
@@ -330,8 +340,85 @@ def raw_frame_pieces():
     raw.close()
 
 
+def download_in_parts():
+    """A 5.6 MB frame asked for in parts comes as part events and a reply
+    that cuts them; an attached client gets the outcome, not the bytes."""
+    raw, watcher = Raw(), Raw()
+    s = key()
+    raw.run(s, "import numpy as np, pandas as pd\n"
+               "big = pd.DataFrame({'x': np.arange(700000, dtype='float64')})")
+    attached = watcher.reply(watcher.send({"type": "attach", "session": s}))
+    check("raw: a second client attaches", attached.get("status") == "ok", attached)
+    id = raw.send({"type": "download", "session": s, "name": "big", "format": "frame",
+                   "in_parts": True})
+    got = raw.messages(id)
+    parts = [(h, p) for h, p in got if h.get("event") == "part"]
+    reply, payloads = got[-1] if got else ({}, [])
+    check("raw: the frame came as %d part events, in order, one piece each"
+          % len(parts), len(parts) > 4
+          and [h.get("part") for h, _ in parts] == list(range(len(parts)))
+          and all(len(p) == 1 and 0 < len(p[0]) <= 1 << 20 for _, p in parts), len(parts))
+    check("raw: the reply says parts and sizes and carries no payload",
+          reply.get("status") == "ok" and reply.get("parts") == len(parts)
+          and reply.get("sizes") == [5600000] and reply.get("bytes") == 5600000
+          and payloads == [], reply)
+    joined = b"".join(p[0] for _, p in parts)
+    check("raw: the pieces are the buffer", joined == struct.pack("<700000d", *range(700000)))
+    seen = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if watcher.sock.poll(200):
+            frames = watcher.sock.recv_multipart()
+            header = msgpack.unpackb(frames[1])
+            seen.append((header.get("event"), header.get("parts"), len(frames) - 2))
+            if header.get("event") == "outcome":
+                break
+    check("raw: the attached client gets no part event, and an outcome with parts "
+          "and no payload", ("outcome", len(parts), 0) in seen
+          and not any(event == "part" for event, _, _ in seen), seen)
+    plain = raw.messages(raw.send({"type": "download", "session": s, "name": "big",
+                                   "format": "frame"}))
+    check("raw: without in_parts the reply carries the buffer",
+          len(plain) == 1 and plain[0][0].get("parts") is None
+          and plain[0][1] == [joined], [h for h, _ in plain])
+    with kernelmq.Client(endpoint()) as c:
+        back = c.session(s).download("big")
+        check("client: a frame downloaded in parts is the kernel's",
+              back.shape == (700000, 1) and float(back.x.sum()) == 244999650000.0
+              and back.x.values.flags.writeable, back.shape)
+    raw.close()
+    watcher.close()
+
+
+def hostile_part_events():
+    """Part events are a download's, within max_payload: an executor that
+    sends them otherwise is killed (protocol.md 4.4)."""
+    raw = Raw()
+    s = key()
+    reply = raw.run(s, "import _kmq_io\n_kmq_io.send_part(0, b'forged piece')")
+    check("attack: a cell that sends a part event kills its executor: KERNEL_DIED",
+          reply.get("error") == "KERNEL_DIED" and "protocol violation"
+          in reply.get("message", "") + reply.get("cause", ""), reply)
+    raw.run(s, "import numpy as np, pandas as pd, _kmq.display as d\n"
+               "d.max_payload = lambda: 1 << 40\n"
+               "big = pd.DataFrame({'x': np.arange(1200000, dtype='float64')})")
+    id = raw.send({"type": "download", "session": s, "name": "big", "format": "frame",
+                   "in_parts": True})
+    got = raw.messages(id)
+    reply = got[-1][0] if got else {}
+    check("attack: a download whose pieces pass max_payload (8M) kills its "
+          "executor: KERNEL_DIED", reply.get("error") == "KERNEL_DIED", reply)
+    check("attack: ... after at most max_payload of pieces",
+          sum(len(p[0]) for h, p in got if h.get("event") == "part") <= MAX_PAYLOAD,
+          len(got))
+    after = raw.run(s, "1 + 1")
+    check("attack: the session runs on in a fresh kernel", after.get("status") == "ok"
+          and after.get("state_lost") is True, after)
+    raw.close()
+
+
 for function in (client_csv_json_file, raw_queued_and_small_pieces, raw_wrong_totals,
                  raw_missing_piece_and_interrupt, raw_other_clients_piece, raw_bad_headers,
-                 client_frame, raw_frame_pieces):
+                 client_frame, raw_frame_pieces, download_in_parts, hostile_part_events):
     case(function)
 finish()
