@@ -385,8 +385,14 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
         case PROTO_READY:
             s_kernel_ready (self, session, kmsg, now);
             break;
-        case PROTO_HEARTBEAT:
+        case PROTO_HEARTBEAT: {
+            //  Answered at once (protocol.md 7): the kernels' own timers
+            //  spread the beats, where one round from here every interval
+            //  woke thousands of monitors together
+            zmsg_t *beat = proto_encode_heartbeat ();
+            broker_send_kernel (self, session, &beat);
             break;
+        }
         case PROTO_EVENT:
             s_kernel_event (self, session, &kmsg);
             break;
@@ -403,19 +409,6 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
 
 //  --- timers ----------------------------------------------------------
 
-static void
-s_heartbeat (broker_t *self)
-{
-    for (session_t *s = session_table_first (self->sessions); s;
-         s = session_table_next (self->sessions)) {
-        session_state_t state = session_state (s);
-        if (state != SESSION_IDLE && state != SESSION_BUSY)
-            continue;
-        zmsg_t *beat = proto_encode_heartbeat ();
-        broker_send_kernel (self, s, &beat);
-    }
-    broker_hosts_heartbeat (self);
-}
 
 //  Kernel liveness and start timeouts.
 static void
@@ -493,7 +486,7 @@ broker_timers (broker_t *self)
 {
     int64_t now = zclock_mono ();
     if (now >= self->next_heartbeat) {
-        s_heartbeat (self);
+        broker_hosts_heartbeat (self);
         self->next_heartbeat = now + (int64_t) self->cfg->heartbeat_ivl_ms;
     }
     if (now >= self->next_housekeeping) {
