@@ -531,7 +531,11 @@ s_connect_dealer (monitor_t *self)
     if (!self->dealer)
         return -1;
     int64_t now = zclock_mono ();
-    self->next_heartbeat = now + (int64_t) config->heartbeat_ivl_ms;
+    //  The first beat at a point of the interval our pid picks: kernels
+    //  started together (a pool refill) do not beat together ever after,
+    //  as the broker answers each beat at once (protocol.md 7)
+    int64_t ivl = (int64_t) config->heartbeat_ivl_ms;
+    self->next_heartbeat = now + ivl / 2 + (ivl / 2) * (getpid () % 101) / 100;
     self->broker_heard = now;
     return 0;
 }
