@@ -662,7 +662,8 @@ s_frame_data (proto_msg_t *msg)
         else
             PyList_SET_ITEM (buffers, (Py_ssize_t) i, bytes);
     }
-    PyObject *sizes = proto_msg_uint (msg, "parts", 1) > 1? s_frame_sizes (msg): NULL;
+    PyObject *sizes = packed_bytes && buffers && proto_msg_uint (msg, "parts", 1) > 1?
+                      s_frame_sizes (msg): NULL;
     PyObject *data = !packed_bytes || !buffers? NULL
                    : sizes? PyTuple_Pack (3, packed_bytes, buffers, sizes)
                    : proto_msg_uint (msg, "parts", 1) > 1? NULL

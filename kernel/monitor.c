@@ -285,6 +285,7 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
     monitor_request_begin (&self->req, id, session, type,
                            proto_msg_uint (request, "timeout_ms", 0), &self->limits,
                            zclock_mono (), cpu_now);
+    self->req.in_parts = type == PROTO_DOWNLOAD && proto_msg_bool (request, "in_parts", false);
     monitor_debug (self, "%s: %s %" PRIu64 " to the executor (limit %" PRIu64 " ms)",
                    self->name, proto_type_name (type), id, self->req.limit_ms);
     zmsg_t *raw = proto_msg_release (request_p);

@@ -421,17 +421,18 @@ s_timeout_reply (monitor_t *self, proto_msg_t *interrupted)
 }
 
 //  A piece of a download in parts (protocol.md 5, download): not output,
-//  so not under max_output, but only a download sends them and at most
-//  max_payload bytes in all, as its one-message reply would hold.
+//  so not under max_output, but only a download whose client asked for
+//  parts gets them, and at most max_payload bytes in all, as its
+//  one-message reply would hold.
 static void
 s_on_part (monitor_t *self, proto_msg_t **event_p)
 {
     uint64_t max = self->config->max_payload? self->config->max_payload
                                             : PROTO_MAX_PAYLOAD;
     uint64_t size = zframe_size (proto_msg_payload (*event_p, 0));
-    if (self->req.type != PROTO_DOWNLOAD) {
-        s_violation (self, "sent a part event for a %s request; only a download's "
-                     "reply comes in parts", proto_type_name (self->req.type));
+    if (!self->req.in_parts) {
+        s_violation (self, "sent a part event for a %s request; only a download "
+                     "asked for in_parts comes in parts", proto_type_name (self->req.type));
         return;
     }
     if (size > max - self->req.part_bytes) {
@@ -494,6 +495,11 @@ s_on_reply (monitor_t *self, proto_msg_t **reply_p)
     s_drain (self);
     if (self->req.id == MONITOR_OWN_ID) {
         monitor_own_reply (self, *reply_p);
+        return;
+    }
+    if (proto_msg_uint (*reply_p, "parts", 0) && !self->req.in_parts) {
+        s_violation (self, "answered in parts a %s request that did not ask for them",
+                     proto_type_name (self->req.type));
         return;
     }
     zmsg_t *msg;

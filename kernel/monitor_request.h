@@ -33,7 +33,8 @@ typedef struct {
     uint64_t cpu_at_start_ms;       //  the executor's CPU time when it began
     int64_t next_cpu_check;
     uint64_t output_bytes;          //  stdout, stderr and display bytes sent
-    uint64_t part_bytes;            //  a download's `part` event bytes sent
+    bool in_parts;                  //  a download whose client takes parts
+    uint64_t part_bytes;            //  ... and the `part` event bytes sent
     bool truncated;                 //  the `truncated` event went out
     //  An upload in parts (protocol.md 10.1): the pieces the broker
     //  forwarded that the executor has not asked for yet (zmsg_t *, in

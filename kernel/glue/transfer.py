@@ -327,6 +327,10 @@ def _in_parts(fields, payloads):
     sizes = [len(view) for view in views]
     if not DOWNLOAD_IN_PARTS_MIN <= sum(sizes) <= display.max_payload():
         return fields, payloads     # over it, each buffer is checked alone
+    #  sizes (9 bytes each at most) must not push the header over its cap
+    header = len(kmq_frame.pack_description(fields["frame"])) + 9 * len(sizes)
+    if header > kmq_frame.MAX_DESCRIPTION - 4096:
+        return fields, payloads
     part = 0
     for view in views:
         for at in range(0, len(view), DOWNLOAD_PIECE):

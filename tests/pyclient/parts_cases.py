@@ -408,9 +408,21 @@ def hostile_part_events():
     reply = got[-1][0] if got else {}
     check("attack: a download whose pieces pass max_payload (8M) kills its "
           "executor: KERNEL_DIED", reply.get("error") == "KERNEL_DIED", reply)
-    check("attack: ... after at most max_payload of pieces",
-          sum(len(p[0]) for h, p in got if h.get("event") == "part") <= MAX_PAYLOAD,
-          len(got))
+    sent = sum(len(p[0]) for h, p in got if h.get("event") == "part")
+    check("attack: ... after some pieces, at most max_payload of them",
+          0 < sent <= MAX_PAYLOAD, sent)
+    raw.run(s, "import numpy as np, pandas as pd, _kmq.transfer as t\n"
+               "_real = t.download\n"
+               "t.download = lambda session, name, format, in_parts=False: "
+               "_real(session, name, format, True)\n"
+               "big = pd.DataFrame({'x': np.arange(700000, dtype='float64')})")
+    got = raw.messages(raw.send({"type": "download", "session": s, "name": "big",
+                                 "format": "frame"}))
+    reply = got[-1][0] if got else {}
+    check("attack: pieces for a download that did not ask for parts kill the "
+          "executor: KERNEL_DIED, and no piece reaches the client",
+          reply.get("error") == "KERNEL_DIED"
+          and not any(h.get("event") == "part" for h, _ in got), [h for h, _ in got])
     after = raw.run(s, "1 + 1")
     check("attack: the session runs on in a fresh kernel", after.get("status") == "ok"
           and after.get("state_lost") is True, after)

@@ -9,7 +9,9 @@ import codecs
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _data, errors
+import msgpack
+
+from . import _data, _protocol, errors
 from ._protocol import Message, Op
 from ._types import (Completion, DetachedEvent, DisplayEvent, EvictedEvent, Execution,
                      ExecutionError, File, InputEvent, Inspection, KernelEvent,
@@ -258,6 +260,9 @@ class UploadOp(_Checked):
             header = dict(header, parts=len(pieces), bytes=sum(sizes),
                           **({"sizes": sizes} if format == "frame" else {}))
             payloads, pieces = pieces[:1], pieces[1:]
+            if format == "frame" and len(msgpack.packb(header)) > _protocol.MAX_HEADER:
+                #  sizes pushed a description near the cap over it
+                header, payloads, pieces = self.whole[0], self.whole[1], []
         super().__init__(header, payloads, pieces)
 
     def whole_message(self) -> bool:
@@ -288,7 +293,7 @@ class DownloadOp(_Checked):
         self.pieces: List[Tuple[Any, bytes]] = []      # (part, piece) as they came
 
     def on_event(self, message: Message) -> Any:
-        if message.get("event") == "part":
+        if message.get("event") == "part" and len(message.payloads) == 1:
             self.pieces.append((message.get("part"), message.payloads[0]))
         return None
 
@@ -296,8 +301,14 @@ class DownloadOp(_Checked):
         answered = message.get("format", self.header["format"])
         if answered not in ("frame", "json") and self.header["format"] == "auto":
             raise errors.ProtocolError("a download for format auto answered %r" % answered)
+        payloads = message.payloads
+        if "parts" in message.header and len(self.pieces) != message.get("parts"):
+            #  Pieces sent while the broker restarted are not sent again
+            raise errors.Lost("download %s: %d of its %s pieces came (the broker restarted "
+                              "meanwhile); download it again"
+                              % (self.header["name"], len(self.pieces), message.get("parts")),
+                              session=self.header["session"], fields={"ran": True})
         try:
-            payloads = message.payloads
             if "parts" in message.header:
                 payloads = _data.join_pieces(self.pieces, message.get("parts"),
                                              message.get("sizes"), message.get("bytes"))
