@@ -410,22 +410,6 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
 //  --- timers ----------------------------------------------------------
 
 
-//  A busy kernel's own heartbeats may wait behind its output or a
-//  download's pieces on their way here, and so would our answers: it gets
-//  one from us each interval too (protocol.md 7). Idle kernels, the
-//  thousands, only get answers, so they never all wake together.
-static void
-s_heartbeat_busy (broker_t *self)
-{
-    for (session_t *s = session_table_first (self->sessions); s;
-         s = session_table_next (self->sessions)) {
-        if (session_state (s) != SESSION_BUSY)
-            continue;
-        zmsg_t *beat = proto_encode_heartbeat ();
-        broker_send_kernel (self, s, &beat);
-    }
-}
-
 //  Kernel liveness and start timeouts.
 static void
 s_kernels_check (broker_t *self, int64_t now)
@@ -502,7 +486,6 @@ broker_timers (broker_t *self)
 {
     int64_t now = zclock_mono ();
     if (now >= self->next_heartbeat) {
-        s_heartbeat_busy (self);
         broker_hosts_heartbeat (self);
         self->next_heartbeat = now + (int64_t) self->cfg->heartbeat_ivl_ms;
     }
