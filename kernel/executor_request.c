@@ -77,6 +77,17 @@ s_await_ack (executor_python_t *self)
 //  --------------------------------------------------------------------
 //  _kmq_io: the glue's way to send display events
 
+//  Writes an event of the request in flight after the output written so
+//  far (flushed first), and waits for the monitor's ack (protocol.md 4.4).
+static void
+s_send_event (executor_python_t *self, zmsg_t **event_p, const char *what)
+{
+    fflush (stdout);
+    fflush (stderr);
+    executor_write_or_die (event_p, what);
+    s_await_ack (self);
+}
+
 //  send_event(mime, payloads): mime a list of str, payloads a list of
 //  bytes of the same length. Writes one display event for the request in
 //  flight and returns True; returns False when none is in flight. The
@@ -126,13 +137,10 @@ s_io_send_event (PyObject *module, PyObject *args)
     }
     if (!self || !self->in_flight)
         Py_RETURN_FALSE;
-    fflush (stdout);
-    fflush (stderr);
     zmsg_t *event = proto_encode_display (self->req_id, self->req_session,
                                           mime, data, sizes, (size_t) count);
-    executor_write_or_die (&event, "a display event");
     //  Output the code writes next must not reach the monitor first
-    s_await_ack (self);
+    s_send_event (self, &event, "a display event");
     Py_RETURN_TRUE;
 }
 
@@ -185,10 +193,7 @@ s_io_send_input (PyObject *module, PyObject *args)
         proto_builder_payload_copy (builder, PyBytes_AS_STRING (payload),
                                     (size_t) PyBytes_GET_SIZE (payload));
     zmsg_t *event = proto_builder_finish (&builder);
-    fflush (stdout);
-    fflush (stderr);
-    executor_write_or_die (&event, "an input event");
-    s_await_ack (self);
+    s_send_event (self, &event, "an input event");
     Py_RETURN_TRUE;
 }
 
@@ -227,10 +232,7 @@ s_io_send_part (PyObject *module, PyObject *args)
     proto_builder_payload_copy (builder, piece.buf, (size_t) piece.len);
     PyBuffer_Release (&piece);
     zmsg_t *event = proto_builder_finish (&builder);
-    fflush (stdout);
-    fflush (stderr);
-    executor_write_or_die (&event, "a part event");
-    s_await_ack (self);
+    s_send_event (self, &event, "a part event");
     Py_RETURN_TRUE;
 }
 
