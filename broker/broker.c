@@ -16,6 +16,7 @@
 #define S_DRAIN_BATCH   256         //  messages per socket per poll, for fairness
 #define S_MAX_CLIENTS   100000      //  client labels remembered at most
 #define S_LINGER_MS     1000        //  at exit, for the last replies to leave
+#define S_BACKLOG       4096        //  connections waiting to be accepted (s_bind)
 #define S_OUTBOX_RETRY_MS 2         //  while messages wait for a slow client
 
 //  --- sending ------------------------------------------------------------
@@ -643,6 +644,11 @@ s_bind (broker_t *self, const char *what, const char *endpoint, int64_t maxmsgsi
         zsock_set_sndhwm (sock, sndhwm);
     if (maxmsgsize > 0)
         zsock_set_maxmsgsize (sock, (int) maxmsgsize);
+    //  A restarted broker is reconnected to by every kernel and client at
+    //  once. libzmq's listen backlog of 100 refused all but the first 100,
+    //  which tried again 100-200 ms later, round after round: 3,000
+    //  kernels took 0.8 s to be back (the kernel caps it at somaxconn)
+    zsock_set_backlog (sock, S_BACKLOG);
     if (zsock_bind (sock, "%s", endpoint) == -1) {
         zsys_error ("%s: cannot bind %s: %s (another broker there? pick another "
                     "endpoint)", what, endpoint, zmq_strerror (zmq_errno ()));

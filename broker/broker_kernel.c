@@ -83,6 +83,7 @@ broker_dispatch (broker_t *self, session_t *session)
             broker_send_kernel (self, session, &part);
         broker_tell_status (self, session, req, "busy");
         session_set_inflight (session, &req);
+        session_kernel_awaited (session, zclock_mono ());
     }
 }
 
@@ -414,7 +415,11 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
 static void
 s_kernels_check (broker_t *self, int64_t now)
 {
-    int64_t silent_max = (int64_t) (self->cfg->heartbeat_ivl_ms * self->cfg->heartbeat_liveness);
+    //  A busy kernel beats each heartbeat_ivl, an idle one each
+    //  heartbeat_idle_ivl (protocol.md 7)
+    int64_t busy_max = (int64_t) (self->cfg->heartbeat_ivl_ms * self->cfg->heartbeat_liveness);
+    int64_t idle_max = (int64_t) (self->cfg->heartbeat_idle_ivl_ms
+                                  * self->cfg->heartbeat_liveness);
     int64_t start_max = (int64_t) self->cfg->kernel_start_timeout_ms;
     zlistx_t *list = session_table_list (self->sessions);
     for (session_t *s = (session_t *) zlistx_first (list); s;
@@ -431,7 +436,7 @@ s_kernels_check (broker_t *self, int64_t now)
         if (session_kernel_exited (s))
             continue;           //  reaped: waiting for its final reply
         if ((state == SESSION_IDLE || state == SESSION_BUSY)
-        &&  session_kernel_silent_ms (s, now) > silent_max) {
+        &&  session_kernel_silent_ms (s, now) > (state == SESSION_BUSY? busy_max: idle_max)) {
             //  A kernel whose host is silent too went with its host: the
             //  host's check names that cause within an interval
             hosts_entry_t *host = hosts_lookup (self->hosts, session_host (s));

@@ -24,6 +24,7 @@ struct _session_t {
     zlistx_t *attached;             //  zframe_t *
     int64_t last_activity;
     int64_t kernel_heard;
+    int64_t kernel_awaited;         //  a request went to it then (0 = none yet)
     int64_t kernel_started;
     uint64_t answered;
     char *lost_notice;              //  NULL unless state was lost
@@ -419,11 +420,20 @@ session_kernel_heard (session_t *self, int64_t now)
     self->kernel_heard = now;
 }
 
+void
+session_kernel_awaited (session_t *self, int64_t now)
+{
+    assert (self);
+    self->kernel_awaited = now;
+}
+
 int64_t
 session_kernel_silent_ms (session_t *self, int64_t now)
 {
     assert (self);
-    return now - self->kernel_heard;
+    int64_t since = self->kernel_heard > self->kernel_awaited? self->kernel_heard
+                                                             : self->kernel_awaited;
+    return now - since;
 }
 
 int64_t
@@ -922,6 +932,11 @@ session_test (bool verbose)
     SELFTEST_CHECK (session_kernel_age_ms (a, 2500) == 500);
     session_kernel_heard (a, 2600);
     SELFTEST_CHECK (session_kernel_silent_ms (a, 3000) == 400);
+    //  A request sent to it: its silence counts from then, not from before
+    session_kernel_awaited (a, 2900);
+    SELFTEST_CHECK (session_kernel_silent_ms (a, 3000) == 100);
+    session_kernel_heard (a, 2950);
+    SELFTEST_CHECK (session_kernel_silent_ms (a, 3000) == 50);
     session_set_state (a, SESSION_IDLE);
     SELFTEST_CHECK (session_executor_pid (a) == 0);
     session_set_executor_pid (a, 4123);

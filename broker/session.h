@@ -182,8 +182,11 @@ zlistx_t *session_attached (session_t *self);
 void session_touch (session_t *self, int64_t now);
 int64_t session_idle_ms (session_t *self, int64_t now);
 
-//  Kernel liveness: when we last heard from it, when it was started.
+//  Kernel liveness: when we last heard from it, when we sent it a request
+//  (it owes us signs of life at the busy rate from then: protocol.md 7),
+//  when it was started. Silence counts from the later of the first two.
 void session_kernel_heard (session_t *self, int64_t now);
+void session_kernel_awaited (session_t *self, int64_t now);
 int64_t session_kernel_silent_ms (session_t *self, int64_t now);
 int64_t session_kernel_age_ms (session_t *self, int64_t now);
 

@@ -46,7 +46,11 @@ static const s_setting_t s_settings [] = {
     { "kernel_path", CONFIG_HOST, S_STR, S_OFF (kernel_path), "", "kmq-kernel beside kmq-broker", 0, 0,
       "the kmq-kernel executable started for each session" },
     { "heartbeat_ivl_ms", CONFIG_BROKER | CONFIG_HOST, S_UINT, S_OFF (heartbeat_ivl_ms), "1000", NULL, 10, 600000,
-      "milliseconds between heartbeats to and from kernels" },
+      "milliseconds between heartbeats to and from a kernel that runs a request" },
+    { "heartbeat_idle_ivl_ms", CONFIG_BROKER | CONFIG_HOST, S_UINT, S_OFF (heartbeat_idle_ivl_ms), "10000", NULL, 10, 3600000,
+      "milliseconds between heartbeats to and from an idle kernel (never below "
+      "heartbeat_ivl_ms); a request to it is answered within heartbeat_ivl_ms x liveness "
+      "if it died" },
     { "heartbeat_liveness", CONFIG_BROKER | CONFIG_HOST, S_UINT, S_OFF (heartbeat_liveness), "3", NULL, 1, 100,
       "heartbeats a kernel may miss before it is declared dead and killed" },
     { "idle_timeout_s", CONFIG_BROKER, S_UINT, S_OFF (idle_timeout_s), "1800", NULL, 0, 31536000,
@@ -425,6 +429,9 @@ s_derive (config_t *self, config_scope_t scope, char *err, size_t errsize)
                   self->host_id);
         return -1;
     }
+    //  An idle kernel never beats more often than a busy one
+    if (self->heartbeat_idle_ivl_ms < self->heartbeat_ivl_ms)
+        self->heartbeat_idle_ivl_ms = self->heartbeat_ivl_ms;
     if (!*self->runtime_dir) {
         free (self->runtime_dir);
         self->runtime_dir = mem_sprintf ("/tmp/kmq-%u", (unsigned) getuid ());
@@ -750,6 +757,7 @@ config_test (bool verbose)
     SELFTEST_CHECK (streq (cfg->frontend, "tcp://127.0.0.1:5555"));
     SELFTEST_CHECK (cfg->heartbeat_ivl_ms == 1000);
     SELFTEST_CHECK (cfg->heartbeat_liveness == 3);
+    SELFTEST_CHECK (cfg->heartbeat_idle_ivl_ms == 10000);
     SELFTEST_CHECK (cfg->idle_timeout_s == 1800);
     SELFTEST_CHECK (cfg->max_sessions == 1000);
     SELFTEST_CHECK (cfg->max_queue == 64);
@@ -886,6 +894,14 @@ config_test (bool verbose)
     char *zyg_bad [] = { "kmq-broker", "--pool-size", "65" };
     rc = s_try (&cfg, err, sizeof err, 3, zyg_bad);
     SELFTEST_CHECK (rc == -1 && strstr (err, "out of range"));
+
+    //  Idle kernels never beat more often than busy ones
+    char *beats [] = { "kmq-broker", "--heartbeat-ivl-ms", "20000" };
+    rc = s_try (&cfg, err, sizeof err, 3, beats);
+    SELFTEST_CHECK (rc == 0 && cfg->heartbeat_idle_ivl_ms == 20000);
+    char *beats2 [] = { "kmq-broker", "--heartbeat-ivl-ms", "300", "--heartbeat-idle-ivl-ms", "2000" };
+    rc = s_try (&cfg, err, sizeof err, 5, beats2);
+    SELFTEST_CHECK (rc == 0 && cfg->heartbeat_ivl_ms == 300 && cfg->heartbeat_idle_ivl_ms == 2000);
 
     //  Bad values: each names its source
     char *bad1 [] = { "kmq-broker", "--idle-timeout-s", "soon" };

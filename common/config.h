@@ -38,6 +38,7 @@ typedef struct {
     char *runtime_dir;              //  private directory: backend socket, work dirs
     char *kernel_path;              //  the kmq-kernel executable
     uint64_t heartbeat_ivl_ms;
+    uint64_t heartbeat_idle_ivl_ms; //  >= heartbeat_ivl_ms once derived
     uint64_t heartbeat_liveness;
     uint64_t idle_timeout_s;        //  0 = never evict
     uint64_t max_sessions;

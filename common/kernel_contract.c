@@ -82,7 +82,11 @@ const kernel_contract_row_t kernel_contract_rows [] = {
       "executor runs in no group of its own" },
     { "heartbeat-ivl-ms", 0, KERNEL_CONTRACT_UINT, S_OFF (heartbeat_ivl_ms), "1000",
       1, 3600000, S_SESSION, 0, false, NULL, "N",
-      "milliseconds between heartbeats to and from the broker" },
+      "milliseconds between heartbeats to and from the broker while a request runs" },
+    { "heartbeat-idle-ivl-ms", 0, KERNEL_CONTRACT_UINT, S_OFF (heartbeat_idle_ivl_ms), "10000",
+      1, 3600000, S_SESSION, 0, false, NULL, "N",
+      "milliseconds between heartbeats to and from the broker while idle (never "
+      "below --heartbeat-ivl-ms; protocol.md 7)" },
     { "heartbeat-liveness", 0, KERNEL_CONTRACT_UINT, S_OFF (heartbeat_liveness), "3",
       1, 1000, S_SESSION, 0, false, NULL, "N",
       "heartbeats the broker may miss before the kernel gives up on it" },

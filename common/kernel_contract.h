@@ -58,7 +58,8 @@ typedef struct {
     const char *state_dir;          //  --state-dir: where snapshots are kept
     const char *cgroup;             //  --cgroup: the executor's groups (cgroup.h)
     const char *cgroup_spares;      //  --cgroup-spares: the zygote's (cgroup.h)
-    uint64_t heartbeat_ivl_ms;
+    uint64_t heartbeat_ivl_ms;      //  while a request runs
+    uint64_t heartbeat_idle_ivl_ms; //  while idle (protocol.md 7)
     uint64_t heartbeat_liveness;
     uint64_t request_timeout_ms;    //  0 = none
     uint64_t request_cpu_s;         //  0 = none

@@ -97,6 +97,7 @@ s_session_settings (kernel_settings_t *settings)
     settings->restore = true;
     settings->broker_grace_ms = 120000;
     settings->heartbeat_ivl_ms = 250;
+    settings->heartbeat_idle_ivl_ms = 4000;
     settings->heartbeat_liveness = 5;
     settings->request_timeout_ms = 300000;
     settings->request_cpu_s = 60;

@@ -89,6 +89,7 @@ kernel_proc_settings (const config_t *cfg, kernel_settings_t *settings)
     kernel_contract_defaults (settings);
     settings->endpoint = cfg->backend;
     settings->heartbeat_ivl_ms = cfg->heartbeat_ivl_ms;
+    settings->heartbeat_idle_ivl_ms = cfg->heartbeat_idle_ivl_ms;
     settings->heartbeat_liveness = cfg->heartbeat_liveness;
     settings->request_timeout_ms = cfg->request_timeout_s * 1000;
     settings->request_cpu_s = cfg->request_cpu_s;
@@ -191,6 +192,8 @@ s_test_settings (void)
         SELFTEST_CHECK (kernel_contract_parse (&parsed, argc, argv, err, sizeof err) == 0);
         SELFTEST_CHECK (strcmp (parsed.endpoint, cfg->backend) == 0);
         SELFTEST_CHECK (parsed.heartbeat_ivl_ms == cfg->heartbeat_ivl_ms);
+        SELFTEST_CHECK (parsed.heartbeat_idle_ivl_ms == cfg->heartbeat_idle_ivl_ms);
+        SELFTEST_CHECK (parsed.heartbeat_idle_ivl_ms >= parsed.heartbeat_ivl_ms);
         SELFTEST_CHECK (parsed.max_output == cfg->max_output);
         SELFTEST_CHECK (parsed.memory_limit == cfg->memory_limit);
         SELFTEST_CHECK (parsed.executor_uid_base == cfg->executor_uid_base);

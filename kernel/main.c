@@ -100,6 +100,9 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
     monitor->session = settings->session;
     monitor->kernel_id = settings->kernel_id;
     monitor->heartbeat_ivl_ms = settings->heartbeat_ivl_ms;
+    monitor->heartbeat_idle_ivl_ms = settings->heartbeat_idle_ivl_ms
+                                   > settings->heartbeat_ivl_ms?
+                                     settings->heartbeat_idle_ivl_ms: settings->heartbeat_ivl_ms;
     monitor->heartbeat_liveness = settings->heartbeat_liveness;
     monitor->request_timeout_ms = settings->request_timeout_ms;
     monitor->request_cpu_ms = settings->request_cpu_s * 1000;

@@ -32,12 +32,23 @@
 #define S_ITEM_ZYGOTE  -2
 #define S_ITEM_PIDFD   -3
 
-//  How long the broker may be silent: interval x liveness (both bounded by
-//  the kernel's argument checks, so the product fits).
+//  The interval between our heartbeats: short while a request runs, long
+//  while idle (protocol.md 7), so thousands of idle kernels cost the
+//  machine next to nothing.
+static int64_t
+s_beat_ivl (monitor_t *self)
+{
+    return (int64_t) (self->req.busy? self->config->heartbeat_ivl_ms
+                                    : self->config->heartbeat_idle_ivl_ms);
+}
+
+//  How long the broker may be silent: our interval x liveness (both bounded
+//  by the kernel's argument checks, so the product fits). The broker
+//  answers each beat, so it is never silent longer than our interval.
 static int64_t
 s_patience (monitor_t *self)
 {
-    return (int64_t) (self->config->heartbeat_ivl_ms * self->config->heartbeat_liveness);
+    return s_beat_ivl (self) * (int64_t) self->config->heartbeat_liveness;
 }
 
 //  How long a silent broker is waited for before the kernel ends: the
@@ -121,6 +132,10 @@ monitor_destroy (monitor_t **self_p)
     while ((left = (zmsg_t *) zlist_pop (self->backlog)))
         zmsg_destroy (&left);
     zlist_destroy (&self->backlog);
+    if (self->dealer_events) {
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+        zsock_destroy (&self->dealer_events);
+    }
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->early_dealer);
     proto_reader_destroy (&self->from_exec);
@@ -282,9 +297,14 @@ s_on_request (monitor_t *self, proto_msg_t **request_p)
     uint64_t cpu_now = self->exec_reaped? PROC_INFO_UNKNOWN
                                         : proc_info_cpu_ms (self->exec.pid);
     monitor_replies_received (self->replies, id);
+    int64_t now = zclock_mono ();
     monitor_request_begin (&self->req, id, session, type,
                            proto_msg_uint (request, "timeout_ms", 0), &self->limits,
-                           zclock_mono (), cpu_now);
+                           now, cpu_now);
+    //  Busy now: the broker expects our beats at the short interval from
+    //  the moment it sent this (protocol.md 7)
+    if (self->next_heartbeat > now + s_beat_ivl (self))
+        self->next_heartbeat = now + s_beat_ivl (self);
     self->req.in_parts = type == PROTO_DOWNLOAD && proto_msg_bool (request, "in_parts", false);
     monitor_debug (self, "%s: %s %" PRIu64 " to the executor (limit %" PRIu64 " ms)",
                    self->name, proto_type_name (type), id, self->req.limit_ms);
@@ -438,7 +458,7 @@ s_timers (monitor_t *self, int64_t now)
         if (self->config->test_faults & TEST_FAULT_GARBAGE_BEATS)
             zmsg_addstr (msg, "not a kernelmq message");
         monitor_send (self, &msg);
-        self->next_heartbeat = now + (int64_t) self->config->heartbeat_ivl_ms;
+        self->next_heartbeat = now + s_beat_ivl (self);
     }
     s_request_timers (self, now);
 }
@@ -522,6 +542,68 @@ monitor_dealer_new (const monitor_config_t *config)
     return dealer;
 }
 
+//  Watches the DEALER's connection (zmq_socket_monitor): an idle kernel
+//  beats only every heartbeat_idle_ivl, so a restarted broker would hear
+//  of it that late. A kernel whose connection comes back after a break
+//  says `ready` again at once instead (protocol.md 12.2). Without the
+//  watch (it cannot fail short of memory) the kernel is found at its next
+//  beat, which the new broker answers with `reregister`.
+static void
+s_watch_dealer (monitor_t *self)
+{
+    void *handle = zsock_resolve (self->dealer);
+    const char *endpoint = "inproc://kmq-monitor-dealer";
+    if (zmq_socket_monitor (handle, endpoint,
+                            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)) {
+        zsys_warning ("%s: cannot watch the broker connection: %s", self->name,
+                      zmq_strerror (zmq_errno ()));
+        return;
+    }
+    self->dealer_events = zsock_new (ZMQ_PAIR);
+    if (!self->dealer_events || zsock_connect (self->dealer_events, "%s", endpoint)) {
+        zsys_warning ("%s: cannot watch the broker connection: %s", self->name,
+                      zmq_strerror (zmq_errno ()));
+        zmq_socket_monitor (handle, NULL, 0);
+        zsock_destroy (&self->dealer_events);
+    }
+}
+
+//  Reads what the watch saw: each event is two frames, the first a
+//  16-bit event number and a 32-bit value (zmq_socket_monitor(3)).
+static void
+s_dealer_events (monitor_t *self)
+{
+    void *handle = zsock_resolve (self->dealer_events);
+    for (;;) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size (&frame) >= sizeof event)
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
+        while (zmq_msg_more (&frame)) {
+            zmq_msg_close (&frame);
+            zmq_msg_init (&frame);
+            if (zmq_msg_recv (&frame, handle, 0) == -1)
+                break;
+        }
+        zmq_msg_close (&frame);
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            self->dealer_broken = true;
+        else
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && self->dealer_broken) {
+            self->dealer_broken = false;
+            //  A broker that knows us ignores it; a new one takes us back
+            //  without asking first (protocol.md 12.2)
+            zsys_info ("%s: connected to the broker again; saying ready", self->name);
+            s_send_ready (self, true);
+        }
+    }
+}
+
 //  The DEALER from now on: the one made early, or a new one.
 static int
 s_connect_dealer (monitor_t *self)
@@ -535,9 +617,10 @@ s_connect_dealer (monitor_t *self)
     //  The first beat at a point of the interval our pid picks: kernels
     //  started together (a pool refill) do not beat together ever after,
     //  as the broker answers each beat at once (protocol.md 7)
-    int64_t ivl = (int64_t) config->heartbeat_ivl_ms;
+    int64_t ivl = s_beat_ivl (self);
     self->next_heartbeat = now + ivl / 2 + (ivl / 2) * (getpid () % 101) / 100;
     self->broker_heard = now;
+    s_watch_dealer (self);
     return 0;
 }
 
@@ -594,8 +677,8 @@ monitor_run (monitor_t *self)
 
         //  Items: wake pipe, broker once connected, then whichever executor
         //  fds are open.
-        zmq_pollitem_t items [7];
-        int what [7] = { 0 };       //  S_ITEM_* or a pipe index (0, 1)
+        zmq_pollitem_t items [8];
+        int what [8] = { 0 };       //  S_ITEM_* or a pipe index (0, 1)
         int count = 0;
         items [count++] = (zmq_pollitem_t) { NULL, signal_pipe_fd (self->signals), ZMQ_POLLIN, 0 };
         //  Backpressure: while messages wait in the backlog (the queue to
@@ -609,6 +692,12 @@ monitor_run (monitor_t *self)
             broker_item = count;
             short events = ZMQ_POLLIN | (broker_full? ZMQ_POLLOUT: 0);
             items [count++] = (zmq_pollitem_t) { zsock_resolve (self->dealer), 0, events, 0 };
+        }
+        int watch_item = -1;
+        if (self->dealer_events) {
+            watch_item = count;
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->dealer_events), 0,
+                                                 ZMQ_POLLIN, 0 };
         }
         int first_exec = count;
         short sock_events = (broker_full? 0: ZMQ_POLLIN)
@@ -644,6 +733,8 @@ monitor_run (monitor_t *self)
         }
         if (items [0].revents)
             signal_pipe_drain (self->signals);
+        if (watch_item >= 0 && items [watch_item].revents)
+            s_dealer_events (self);
         //  Pipes before the socket: output comes ahead of its reply. Any
         //  revents counts, since a closed pipe reports POLLHUP alone.
         for (int i = first_exec; i < count && !self->stop; i++)

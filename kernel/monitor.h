@@ -39,7 +39,8 @@ typedef struct {
     const char *endpoint;           //  broker backend, ipc://.../backend
     const char *session;            //  session key, sent in `ready`
     const char *kernel_id;          //  DEALER routing id chosen by the broker
-    uint64_t heartbeat_ivl_ms;      //  > 0
+    uint64_t heartbeat_ivl_ms;      //  > 0, while a request runs
+    uint64_t heartbeat_idle_ivl_ms; //  >= heartbeat_ivl_ms, while idle
     uint64_t heartbeat_liveness;    //  > 0
     uint64_t request_timeout_ms;    //  cap on every request; 0 = none
     uint64_t request_cpu_ms;        //  CPU time a request may use; 0 = none

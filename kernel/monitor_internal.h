@@ -80,6 +80,8 @@ struct _monitor_t {
 
     zsock_t *dealer;                //  to the broker
     zsock_t *early_dealer;          //  made before the executor was ready; unused till then
+    zsock_t *dealer_events;         //  the DEALER's connection events (s_watch_dealer)
+    bool dealer_broken;             //  it lost its connection: beat once it is back
     signal_pipe_t *signals;         //  wakes the poll on a signal
     int64_t next_heartbeat;
     int64_t broker_heard;           //  its last valid message
