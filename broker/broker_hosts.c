@@ -172,12 +172,10 @@ s_host_cpu (broker_t *self, hosts_entry_t *host, proto_msg_t *msg)
     if (!cpu || cpu->type != MSGPACK_OBJECT_ARRAY)
         return;
     double cpus = (double) proto_msg_uint (msg, "cpus", 1);
-    zlistx_t *list = session_table_list (self->sessions);
-    for (session_t *s = (session_t *) zlistx_first (list); s;
-         s = (session_t *) zlistx_next (list))
+    for (session_t *s = session_table_first (self->sessions); s;
+         s = session_table_next (self->sessions))
         if (streq (session_host (s), host->id) && session_cpu_s (s) >= 0)
             session_set_cpu (s, session_cpu_s (s), 0, 0);
-    zlistx_destroy (&list);
     for (uint32_t i = 0; i < cpu->via.array.size; i++) {
         const msgpack_object *entry = &cpu->via.array.ptr [i];
         if (entry->type != MSGPACK_OBJECT_MAP)

@@ -87,16 +87,22 @@ broker_dispatch (broker_t *self, session_t *session)
     }
 }
 
+static bool
+s_waits_for_kernel (session_t *s, void *arg)
+{
+    (void) arg;
+    return session_state (s) == SESSION_DEAD && session_queued (s) > 0;
+}
+
 void
 broker_dispatch_waiting (broker_t *self)
 {
     if (broker_kernel_starts_wait (self, zclock_mono ()))
         return;
-    zlistx_t *list = session_table_list (self->sessions);
+    zlistx_t *list = session_table_select (self->sessions, s_waits_for_kernel, NULL);
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list))
-        if (session_state (s) == SESSION_DEAD && session_queued (s) > 0)
-            broker_dispatch (self, s);
+        broker_dispatch (self, s);
     zlistx_destroy (&list);
 }
 
@@ -411,47 +417,87 @@ broker_backend_message (broker_t *self, zmsg_t **msg_p)
 //  --- timers ----------------------------------------------------------
 
 
-//  Kernel liveness and start timeouts.
+//  Kernel liveness and start timeouts: the limits of one pass.
+typedef struct {
+    hosts_t *hosts;
+    int64_t now;
+    int64_t busy_max;           //  silence allowed while busy, ms
+    int64_t idle_max;           //  ... while idle
+    int64_t start_max;
+    int64_t host_ivl;           //  a host silent longer is being lost
+} s_liveness_t;
+
+//  Why the session's kernel is lost now, written into cause; NULL while
+//  it is not. Changes nothing.
+static const char *
+s_kernel_lost_cause (const s_liveness_t *live, session_t *s, char *cause, size_t size)
+{
+    session_state_t state = session_state (s);
+    const char *exited = session_kernel_exit_due (s, live->now);
+    if (exited) {
+        //  Its process is gone and no final reply came
+        snprintf (cause, size, "%s", exited);
+        return cause;
+    }
+    if (session_kernel_exited (s))
+        return NULL;            //  reaped: waiting for its final reply
+    if ((state == SESSION_IDLE || state == SESSION_BUSY)
+    &&  session_kernel_silent_ms (s, live->now) > (state == SESSION_BUSY? live->busy_max
+                                                                       : live->idle_max)) {
+        //  A kernel whose host is silent too went with its host: the
+        //  host's check names that cause within an interval
+        hosts_entry_t *host = hosts_lookup (live->hosts, session_host (s));
+        if (host && live->now - host->heard > live->host_ivl * 2)
+            return NULL;
+        snprintf (cause, size, "stopped answering heartbeats");
+        return cause;
+    }
+    if (state == SESSION_STARTING && session_kernel_age_ms (s, live->now) > live->start_max) {
+        snprintf (cause, size, "kernel did not start within %" PRId64 " ms", live->start_max);
+        return cause;
+    }
+    return NULL;
+}
+
+static bool
+s_kernel_is_lost (session_t *s, void *arg)
+{
+    char cause [192];
+    return s_kernel_lost_cause ((const s_liveness_t *) arg, s, cause, sizeof cause) != NULL;
+}
+
 static void
 s_kernels_check (broker_t *self, int64_t now)
 {
     //  A busy kernel beats each heartbeat_ivl, an idle one each
     //  heartbeat_idle_ivl (protocol.md 7)
-    int64_t busy_max = (int64_t) (self->cfg->heartbeat_ivl_ms * self->cfg->heartbeat_liveness);
-    int64_t idle_max = (int64_t) (self->cfg->heartbeat_idle_ivl_ms
-                                  * self->cfg->heartbeat_liveness);
-    int64_t start_max = (int64_t) self->cfg->kernel_start_timeout_ms;
-    zlistx_t *list = session_table_list (self->sessions);
-    for (session_t *s = (session_t *) zlistx_first (list); s;
-         s = (session_t *) zlistx_next (list)) {
-        session_state_t state = session_state (s);
+    s_liveness_t live = {
+        .hosts = self->hosts, .now = now,
+        .busy_max = (int64_t) (self->cfg->heartbeat_ivl_ms * self->cfg->heartbeat_liveness),
+        .idle_max = (int64_t) (self->cfg->heartbeat_idle_ivl_ms * self->cfg->heartbeat_liveness),
+        .start_max = (int64_t) self->cfg->kernel_start_timeout_ms,
+        .host_ivl = (int64_t) self->cfg->heartbeat_ivl_ms
+    };
+    zlistx_t *lost = session_table_select (self->sessions, s_kernel_is_lost, &live);
+    for (session_t *s = (session_t *) zlistx_first (lost); s;
+         s = (session_t *) zlistx_next (lost)) {
         char cause [192];
-        const char *exited = session_kernel_exit_due (s, now);
-        if (exited) {
-            //  Its process is gone and no final reply came
-            snprintf (cause, sizeof cause, "%s", exited);
+        if (s_kernel_lost_cause (&live, s, cause, sizeof cause))
             broker_kernel_lost (self, s, cause);
-            continue;
-        }
-        if (session_kernel_exited (s))
-            continue;           //  reaped: waiting for its final reply
-        if ((state == SESSION_IDLE || state == SESSION_BUSY)
-        &&  session_kernel_silent_ms (s, now) > (state == SESSION_BUSY? busy_max: idle_max)) {
-            //  A kernel whose host is silent too went with its host: the
-            //  host's check names that cause within an interval
-            hosts_entry_t *host = hosts_lookup (self->hosts, session_host (s));
-            if (host && now - host->heard > (int64_t) self->cfg->heartbeat_ivl_ms * 2)
-                continue;
-            broker_kernel_lost (self, s, "stopped answering heartbeats");
-        }
-        else
-        if (state == SESSION_STARTING && session_kernel_age_ms (s, now) > start_max) {
-            snprintf (cause, sizeof cause, "kernel did not start within %" PRId64 " ms",
-                      start_max);
-            broker_kernel_lost (self, s, cause);
-        }
     }
-    zlistx_destroy (&list);
+    zlistx_destroy (&lost);
+}
+
+typedef struct {
+    int64_t now;
+    int64_t limit;
+} s_idle_limit_t;
+
+static bool
+s_idle_too_long (session_t *s, void *arg)
+{
+    const s_idle_limit_t *idle = (const s_idle_limit_t *) arg;
+    return session_idle_ms (s, idle->now) >= idle->limit;
 }
 
 static void
@@ -459,12 +505,10 @@ s_evict_idle (broker_t *self, int64_t now)
 {
     if (self->cfg->idle_timeout_s == 0)
         return;
-    int64_t limit = (int64_t) self->cfg->idle_timeout_s * 1000;
-    zlistx_t *list = session_table_list (self->sessions);
+    s_idle_limit_t idle = { .now = now, .limit = (int64_t) self->cfg->idle_timeout_s * 1000 };
+    zlistx_t *list = session_table_select (self->sessions, s_idle_too_long, &idle);
     for (session_t *s = (session_t *) zlistx_first (list); s;
          s = (session_t *) zlistx_next (list)) {
-        if (session_idle_ms (s, now) < limit)
-            continue;
         const char *key = session_key (s);
         char notice [128], text [384];
         snprintf (notice, sizeof notice, "session was evicted after %" PRIu64 " s idle",

@@ -700,6 +700,20 @@ session_table_list (session_table_t *self)
     return list;
 }
 
+zlistx_t *
+session_table_select (session_table_t *self, session_pick_fn *pick, void *arg)
+{
+    assert (self && pick);
+    zlistx_t *list = zlistx_new ();
+    zlistx_set_comparator (list, s_session_compare);
+    for (session_t *s = (session_t *) zhashx_first (self->sessions); s;
+         s = (session_t *) zhashx_next (self->sessions))
+        if (pick (s, arg))
+            zlistx_add_end (list, s);
+    zlistx_sort (list);
+    return list;
+}
+
 void
 session_table_bind_kernel (session_table_t *self, session_t *session,
                            const char *kernel_id, const char *host, int64_t now)
@@ -882,6 +896,13 @@ s_test_request (const char *client, uint64_t id)
     return session_request_new (&frame, &msg, id, 1);
 }
 
+//  session_table_select's test: the session keyed arg, or all for NULL
+static bool
+s_test_pick (session_t *s, void *arg)
+{
+    return !arg || streq (session_key (s), (const char *) arg);
+}
+
 void
 session_test (bool verbose)
 {
@@ -1003,6 +1024,12 @@ session_test (bool verbose)
     for (session_t *s = session_table_first (table); s; s = session_table_next (table))
         seen++;
     SELFTEST_CHECK (seen == 2);
+    list = session_table_select (table, s_test_pick, (void *) session_key (b));
+    SELFTEST_CHECK (zlistx_size (list) == 1 && zlistx_first (list) == b);
+    zlistx_destroy (&list);
+    list = session_table_select (table, s_test_pick, NULL);
+    SELFTEST_CHECK (zlistx_size (list) == 2 && zlistx_first (list) == a);
+    zlistx_destroy (&list);
 
     //  Kernel death: unbind, state lost for the next kernel
     session_table_unbind_kernel (table, a);

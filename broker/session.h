@@ -101,6 +101,12 @@ session_t *session_table_next (session_table_t *self);
 //  A snapshot of all sessions, sorted by key. Caller destroys the list
 //  (not the sessions).
 zlistx_t *session_table_list (session_table_t *self);
+//  The sessions pick says yes to, sorted by key; pick must not create or
+//  remove sessions. For the periodic passes, which look at every session
+//  and act on few: a sorted copy of all 3,000 every 100 ms stalled the
+//  broker ~4 ms each time.
+typedef bool (session_pick_fn) (session_t *session, void *arg);
+zlistx_t *session_table_select (session_table_t *self, session_pick_fn *pick, void *arg);
 
 //  Binds a kernel (its routing id) on a kernel host (its id) to the
 //  session, with pid 0 until known (session_set_pid), and sets state

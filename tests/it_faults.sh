@@ -122,7 +122,7 @@ stop_broker
 
 # --- 7. garbage is not a sign of life -------------------------------------
 KMQ_TEST_FAULTS=garbage_heartbeats start_broker --kernel-path "$TESTSW" \
-    --heartbeat-ivl-ms 200 || exit 1
+    --heartbeat-ivl-ms 200 --heartbeat-idle-ivl-ms 200 || exit 1
 run_kmq exec -s garbage 'x = 5'
 if wait_for 100 grep -q "session garbage: kernel .* died: stopped answering heartbeats" \
         "$T/broker.log"; then

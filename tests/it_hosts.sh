@@ -6,7 +6,10 @@
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/client/python"
-start_broker --heartbeat-ivl-ms 300 --heartbeat-liveness 3 || exit 1
+# Idle kernels beat only every 10 minutes here: a kernel comes back to a
+# restarted broker because its connection came back (it says ready at
+# once, protocol.md 12.2), never because a beat happened to be due.
+start_broker --heartbeat-ivl-ms 300 --heartbeat-idle-ivl-ms 600000 --heartbeat-liveness 3 || exit 1
 
 # stats_field SESSION FIELD: one field of a session's stats entry.
 stats_field() {
@@ -20,7 +23,7 @@ for e in json.load(sys.stdin).get("session_list", []):
 # crash_and_restart_broker: SIGKILL the broker, start a new one in its place.
 crash_and_restart_broker() {
     kill -KILL "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null; BROKER_PID=""
-    restart_broker --heartbeat-ivl-ms 300 --heartbeat-liveness 3
+    restart_broker --heartbeat-ivl-ms 300 --heartbeat-idle-ivl-ms 600000 --heartbeat-liveness 3
 }
 
 # --- the local host outlives a killed broker ---
@@ -34,10 +37,13 @@ check "the broker started one kernel host for its runtime dir" test -n "$host1"
 expect_eq "the session's stats name its host" local "$(stats_field r1 host)"
 kpid=$(kernel_pid_of r1)
 
+# Idle past a busy interval: no beat of the kernel is due for minutes, so
+# only its connection coming back can bring it to the next broker
+sleep 1
 kill -KILL "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null; BROKER_PID=""
 check "the kernel host survives SIGKILL of the broker" kill -0 "$host1"
 check "the session's kernel survives SIGKILL of the broker" kill -0 "$kpid"
-restart_broker --heartbeat-ivl-ms 300 --heartbeat-liveness 3 || exit 1
+restart_broker --heartbeat-ivl-ms 300 --heartbeat-idle-ivl-ms 600000 --heartbeat-liveness 3 || exit 1
 run_kmq exec -s r1 'x'
 expect_eq "after a broker restart the session's state is intact" 123 "$OUT"
 run_kmq exec -s r1 'print(df["name"].tolist(), df["when"].dt.month.tolist(), open("notes.txt").read())'
@@ -51,7 +57,7 @@ expect_eq "the restarted broker found the running host (no second one)" "$host1"
 # --- SIGTERM: the broker stops, the sessions stay ---
 stop_broker_only
 check "the kernel host survives SIGTERM of the broker" kill -0 "$host1"
-restart_broker --heartbeat-ivl-ms 300 --heartbeat-liveness 3 || exit 1
+restart_broker --heartbeat-ivl-ms 300 --heartbeat-idle-ivl-ms 600000 --heartbeat-liveness 3 || exit 1
 run_kmq exec -s r1 'x + 1'
 expect_eq "a session survives a broker stopped with SIGTERM" 124 "$OUT"
 
@@ -156,10 +162,10 @@ check "the kernel host exits on shutdown --sessions" wait_gone "$host1" 100
 check "no kernel runs after shutdown --sessions" wait_until 50 '[ -z "$(kernel_pids)" ]'
 
 # --- two hosts: placement over both; a lost host is reported per session ---
-start_broker --host false --heartbeat-ivl-ms 300 --heartbeat-liveness 3 || exit 1
+start_broker --host false --heartbeat-ivl-ms 300 --heartbeat-idle-ivl-ms 600000 --heartbeat-liveness 3 || exit 1
 for h in h1 h2; do
     "$KMQ_BIN/kmq-host" --backend "ipc://$RT/backend" --runtime-dir "$T/$h" \
-        --host-id "$h" --heartbeat-ivl-ms 300 --heartbeat-liveness 3 >> "$T/broker.log" 2>&1 &
+        --host-id "$h" --heartbeat-ivl-ms 300 --heartbeat-idle-ivl-ms 600000 --heartbeat-liveness 3 >> "$T/broker.log" 2>&1 &
     eval "pid_$h=$!"
 done
 hosts_up() { [ "$(kmq stats --json | /usr/bin/python3 -c '
