@@ -39,7 +39,7 @@ if [ "$QUICK" = 1 ]; then
     d_sessions=5 d_calls=200 d_csv=10 d_secs=1 d_budget=360 d_live=40 d_live_s=30 d_live_calls=200 LIVE_RESERVE_S=60
 else
     QUICK=0
-    d_sessions=20 d_calls=2000 d_csv=100 d_secs=5 d_budget=840 d_live=3000 d_live_s=300 d_live_calls=500 LIVE_RESERVE_S=200
+    d_sessions=20 d_calls=2000 d_csv=100 d_secs=5 d_budget=840 d_live=3000 d_live_s=300 d_live_calls=2000 LIVE_RESERVE_S=200
 fi
 SESSIONS=${KMQ_BENCH_SESSIONS:-$d_sessions}
 CALLS=${KMQ_BENCH_CALLS:-$d_calls}
