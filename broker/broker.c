@@ -620,14 +620,15 @@ s_runtime_dir_check (const char *dir)
     return 0;
 }
 
-//  A ROUTER bound to endpoint whose sends never block: with sndhwm >= 0 a
-//  peer's full queue or its absence is an error the caller sees
-//  (ROUTER_MANDATORY); without, such messages are dropped silently.
+//  A ROUTER bound to endpoint whose sends never block, holding up to
+//  sndhwm messages per peer: with mandatory a peer's full queue or its
+//  absence is an error the caller sees (ROUTER_MANDATORY); without, such
+//  messages are dropped silently.
 //  A tcp endpoint is a CURVE server in ZAP domain (auth.h) unless cert is
 //  NULL (--insecure).
 static zsock_t *
 s_bind (broker_t *self, const char *what, const char *endpoint, int64_t maxmsgsize,
-        int sndhwm, zcert_t *cert, const char *domain)
+        int sndhwm, bool mandatory, zcert_t *cert, const char *domain)
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     if (!sock) {
@@ -639,9 +640,8 @@ s_bind (broker_t *self, const char *what, const char *endpoint, int64_t maxmsgsi
     zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, 0);           //  recv never blocks: we drain
     zsock_set_sndtimeo (sock, 0);           //  send never blocks either
-    zsock_set_router_mandatory (sock, sndhwm >= 0);
-    if (sndhwm >= 0)
-        zsock_set_sndhwm (sock, sndhwm);
+    zsock_set_router_mandatory (sock, mandatory);
+    zsock_set_sndhwm (sock, sndhwm);
     if (maxmsgsize > 0)
         zsock_set_maxmsgsize (sock, (int) maxmsgsize);
     //  A restarted broker is reconnected to by every kernel and client at
@@ -734,9 +734,10 @@ broker_new (config_t *config)
     if (s_trust_init (self, &cert))
         goto fail;
     self->frontend = s_bind (self, "frontend", config->frontend, maxmsg,
-                             (int) config->client_hwm, cert, "clients");
+                             (int) config->client_hwm, true, cert, "clients");
     if (self->frontend)
-        self->backend = s_bind (self, "backend", config->backend, 0, -1, cert, "hosts");
+        self->backend = s_bind (self, "backend", config->backend, 0,
+                                (int) config_backend_hwm (config->max_sessions), false, cert, "hosts");
     zcert_destroy (&cert);
     if (!self->frontend || !self->backend)
         goto fail;

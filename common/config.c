@@ -748,6 +748,12 @@ s_try (config_t **cfg_p, char *err, size_t errsize, int argc, char **argv)
     return config_load (*cfg_p, CONFIG_BOTH, argc, argv, err, errsize);
 }
 
+uint64_t
+config_backend_hwm (uint64_t sessions)
+{
+    return 1000 + 4 * sessions;
+}
+
 void
 config_test (bool verbose)
 {
@@ -758,6 +764,7 @@ config_test (bool verbose)
     SELFTEST_CHECK (cfg->heartbeat_ivl_ms == 1000);
     SELFTEST_CHECK (cfg->heartbeat_liveness == 3);
     SELFTEST_CHECK (cfg->heartbeat_idle_ivl_ms == 10000);
+    SELFTEST_CHECK (config_backend_hwm (cfg->max_sessions) > 2 * cfg->max_sessions);
     SELFTEST_CHECK (cfg->idle_timeout_s == 1800);
     SELFTEST_CHECK (cfg->max_sessions == 1000);
     SELFTEST_CHECK (cfg->max_queue == 64);

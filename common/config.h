@@ -121,4 +121,12 @@ int config_from_args (config_t **cfg_p, config_scope_t scope, const char *progra
 //  Selftest.
 void config_test (bool verbose);
 
+//  Messages one peer's queue on the backend holds, each way (ZMQ_SNDHWM,
+//  ZMQ_RCVHWM), for a broker or host with room for `sessions`: when every
+//  session ends at once a host gets a `stop` for each and sends a
+//  `kernel_exited` for each, and libzmq's default of 1,000 dropped the
+//  rest (the host never saw the `shutdown` behind 3,000 stops). A kernel's
+//  own queue never holds more than a few requests' worth.
+uint64_t config_backend_hwm (uint64_t sessions);
+
 #endif

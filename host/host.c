@@ -477,6 +477,9 @@ host_new (config_t *cfg, bool *already)
     zsock_set_linger (self->dealer, 0);
     zsock_set_rcvtimeo (self->dealer, 0);
     zsock_set_sndtimeo (self->dealer, 0);
+    int hwm = (int) config_backend_hwm (cfg->host_max_sessions);
+    zsock_set_sndhwm (self->dealer, hwm);
+    zsock_set_rcvhwm (self->dealer, hwm);
     if (s_trust (self, cfg))
         goto fail;
     if (zsock_connect (self->dealer, "%s", cfg->backend)) {
