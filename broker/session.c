@@ -687,17 +687,18 @@ s_session_compare (const void *a, const void *b)
     return strcmp (((const session_t *) a)->key, ((const session_t *) b)->key);
 }
 
+static bool
+s_pick_all (session_t *session, void *arg)
+{
+    (void) session;
+    (void) arg;
+    return true;
+}
+
 zlistx_t *
 session_table_list (session_table_t *self)
 {
-    assert (self);
-    zlistx_t *list = zlistx_new ();
-    zlistx_set_comparator (list, s_session_compare);
-    for (session_t *s = (session_t *) zhashx_first (self->sessions); s;
-         s = (session_t *) zhashx_next (self->sessions))
-        zlistx_add_end (list, s);
-    zlistx_sort (list);
-    return list;
+    return session_table_select (self, s_pick_all, NULL);
 }
 
 zlistx_t *
